@@ -1,0 +1,32 @@
+# FaaS@Edge. `make run` starts the whole stack locally; `make test` runs every test.
+GO      ?= go
+BIN     := bin/faasedge
+PKGS    := ./...
+# Test modules (WAT, Go wasip1) are built into testdata/build by the test setup.
+export FAASEDGE_POUCHDB := $(CURDIR)/.tools/npm/node_modules/.bin/pouchdb-server
+
+.PHONY: all deps build test bench run lint clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+build:
+	$(GO) build -o $(BIN) ./cmd/faasedge
+
+test: deps
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 30m $(PKGS)
+
+run: build
+	@bash scripts/run.sh
+
+lint:
+	$(GO) vet $(PKGS)
+	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+clean:
+	rm -rf bin testdata/build

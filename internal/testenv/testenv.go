@@ -1,0 +1,164 @@
+// Package testenv starts the real servers that tests run against: an
+// embedded Kafka-protocol broker (franz-go's kfake) and a CouchDB API
+// (pouchdb-server, installed by `make deps`). Every server listens on
+// loopback only and is stopped by t.Cleanup.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Kafka starts an embedded single-broker Kafka cluster on a loopback port.
+// Like OpenWhisk's deployment, the broker does not create topics on demand.
+// seedTopics are created up front.
+func Kafka(t testing.TB, seedTopics ...string) *kfake.Cluster {
+	t.Helper()
+	opts := []kfake.Opt{kfake.NumBrokers(1)} // kfake listens on 127.0.0.1 only
+	if len(seedTopics) > 0 {
+		opts = append(opts, kfake.SeedTopics(1, seedTopics...))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		t.Fatalf("testenv: start kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// KafkaAddr is the comma-separated broker list of c, in KAFKA_HOSTS form.
+func KafkaAddr(c *kfake.Cluster) string { return strings.Join(c.ListenAddrs(), ",") }
+
+// PouchDB is a running pouchdb-server.
+type PouchDB struct {
+	URL  string // http://127.0.0.1:port
+	Host string
+	Port int
+	cmd  *exec.Cmd
+	log  *lockedBuffer
+}
+
+// Stop kills the server, for tests of a database that goes away. Data is
+// in memory, so a restarted server starts empty.
+func (p *PouchDB) Stop() {
+	if p.cmd.Process != nil {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+	}
+}
+
+// Restart starts the server again on the same port.
+func (p *PouchDB) Restart(t testing.TB) {
+	t.Helper()
+	p.Stop()
+	p.start(t)
+}
+
+// StartPouchDB starts pouchdb-server --in-memory on a free loopback port and
+// waits until it answers.
+func StartPouchDB(t testing.TB) *PouchDB {
+	t.Helper()
+	p := &PouchDB{Host: "127.0.0.1", Port: FreePort(t), log: &lockedBuffer{}}
+	p.URL = fmt.Sprintf("http://%s:%d", p.Host, p.Port)
+	p.start(t)
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("pouchdb-server output:\n%s", p.log.String())
+		}
+	})
+	return p
+}
+
+func (p *PouchDB) start(t testing.TB) {
+	t.Helper()
+	bin := pouchBinary(t)
+	dir := t.TempDir() // pouchdb-server writes config.json and log.txt to its cwd
+	p.cmd = exec.Command(bin, "--in-memory", "--host", p.Host, "--port", fmt.Sprint(p.Port), "--dir", dir)
+	p.cmd.Dir = dir
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("testenv: start pouchdb-server: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			p.Stop()
+			t.Fatalf("testenv: pouchdb-server did not answer on %s: %v\n%s", p.URL, err, p.log.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// pouchBinary finds pouchdb-server: $FAASEDGE_POUCHDB, then the copy that
+// `make deps` installs under .tools at the module root.
+func pouchBinary(t testing.TB) string {
+	if b := os.Getenv("FAASEDGE_POUCHDB"); b != "" {
+		if _, err := os.Stat(b); err == nil {
+			return b
+		}
+	}
+	b := filepath.Join(ModuleRoot(t), ".tools", "npm", "node_modules", ".bin", "pouchdb-server")
+	if _, err := os.Stat(b); err != nil {
+		t.Fatalf("testenv: pouchdb-server not installed (run `make deps`): %v", err)
+	}
+	return b
+}
+
+// ModuleRoot is the directory holding go.mod.
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testenv: free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every tool the build and the tests need. Idempotent: each step is
+# skipped when its tool is already present, so `make test` stays fast on a
+# machine that has run it once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_pkgs=()
+command -v wat2wasm >/dev/null 2>&1 || apt_pkgs+=(wabt)
+command -v kcat >/dev/null 2>&1 || apt_pkgs+=(kcat)
+if ((${#apt_pkgs[@]})); then
+	echo "deps: installing ${apt_pkgs[*]} from apt" >&2
+	sudo_cmd=""
+	[ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+	$sudo_cmd apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${apt_pkgs[@]}" >/dev/null
+fi
+
+# pouchdb-server is the CouchDB API the tests run against; it lives under
+# .tools so the tests find it without a global npm install.
+pouch=.tools/npm/node_modules/.bin/pouchdb-server
+if [ ! -x "$pouch" ]; then
+	echo "deps: installing pouchdb-server from npm" >&2
+	mkdir -p .tools/npm
+	npm install --silent --no-audit --no-fund --prefix .tools/npm pouchdb-server@4.2.0 >/dev/null
+fi
+
+go mod download
