@@ -1,0 +1,148 @@
+package executor
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/faasedge/faasedge/whisk"
+)
+
+// ipfsScheme prefixes code that is an IPFS content id.
+const ipfsScheme = "ipfs://"
+
+// maxModuleBytes bounds a module taken out of a zip or base64, so a zip
+// bomb cannot exhaust the host.
+const maxModuleBytes = 256 << 20
+
+var (
+	wasmMagic = []byte("\x00asm")
+	zipMagic  = []byte("PK\x03\x04")
+)
+
+// devError is a failure caused by the action's code: a developer error whose
+// message is the activation's "error" value.
+type devError struct{ msg string }
+
+func (e *devError) Error() string { return e.msg }
+
+func devErrorf(format string, args ...any) error {
+	return &devError{fmt.Sprintf(format, args...)}
+}
+
+// cid returns the content id of ipfs code.
+func (a *Action) cid() (string, bool) {
+	s, ok := strings.CutPrefix(strings.TrimSpace(string(a.Code)), ipfsScheme)
+	return s, ok && len(a.Code) < 512
+}
+
+// digest is the compiled-module cache key of a.
+func (a *Action) digest() string {
+	if a.Digest != "" {
+		return a.Digest
+	}
+	if cid, ok := a.cid(); ok {
+		return cid
+	}
+	sum := sha256.Sum256(a.Code)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// loadCode returns the module bytes of a, fetching ipfs code.
+func (e *Executor) loadCode(ctx context.Context, a *Action) ([]byte, error) {
+	code, binary := a.Code, a.Binary
+	if cid, ok := a.cid(); ok {
+		if e.fetcher == nil {
+			return nil, devErrorf("could not fetch code %s%s: no IPFS fetcher is configured", ipfsScheme, cid)
+		}
+		b, err := e.fetcher.Fetch(ctx, cid)
+		if err != nil {
+			if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+				err = fmt.Errorf("%w: %w", ctx.Err(), err)
+			}
+			return nil, devErrorf("could not fetch code %s%s: %v", ipfsScheme, cid, err)
+		}
+		code, binary = b, false
+	}
+	return decodeModule(code, binary, a.Main)
+}
+
+// decodeModule turns code in any accepted form into the module's bytes.
+func decodeModule(code []byte, binary bool, main string) ([]byte, error) {
+	if len(code) == 0 {
+		return nil, devErrorf("the action has no code")
+	}
+	if binary || (!bytes.HasPrefix(code, wasmMagic) && !bytes.HasPrefix(code, zipMagic) && whisk.LooksBase64(string(code))) {
+		text := strings.Join(strings.Fields(string(code)), "")
+		dec := base64.NewDecoder(base64.StdEncoding, strings.NewReader(text))
+		b, err := io.ReadAll(io.LimitReader(dec, maxModuleBytes+1))
+		if err != nil {
+			return nil, devErrorf("the action's code is not valid base64: %v", err)
+		}
+		code = b
+	}
+	if bytes.HasPrefix(code, zipMagic) {
+		return moduleFromZip(code, main)
+	}
+	if !bytes.HasPrefix(code, wasmMagic) {
+		return nil, devErrorf("the action's code is not a WebAssembly module: want raw wasm, base64 wasm, a zip holding one .wasm file, or ipfs://<CID>")
+	}
+	if len(code) > maxModuleBytes {
+		return nil, devErrorf("the action's module is larger than %d bytes", maxModuleBytes)
+	}
+	return code, nil
+}
+
+// moduleFromZip returns the .wasm entry of a zip: the one main names, or the
+// only one.
+func moduleFromZip(b []byte, main string) ([]byte, error) {
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return nil, devErrorf("the action's zip cannot be read: %v", err)
+	}
+	var wasm []*zip.File
+	for _, f := range zr.File {
+		if f.FileInfo().IsDir() {
+			continue
+		}
+		if main != "" && (f.Name == main || path.Base(f.Name) == main) {
+			wasm = []*zip.File{f}
+			break
+		}
+		if strings.HasSuffix(f.Name, ".wasm") {
+			wasm = append(wasm, f)
+		}
+	}
+	switch len(wasm) {
+	case 0:
+		return nil, devErrorf("the action's zip holds no .wasm file")
+	case 1:
+	default:
+		return nil, devErrorf("the action's zip holds %d .wasm files: set main to the one to run", len(wasm))
+	}
+	f := wasm[0]
+	rc, err := f.Open()
+	if err != nil {
+		return nil, devErrorf("the action's zip entry %s cannot be read: %v", f.Name, err)
+	}
+	defer rc.Close()
+	mod, err := io.ReadAll(io.LimitReader(rc, maxModuleBytes+1))
+	if err != nil {
+		return nil, devErrorf("the action's zip entry %s cannot be read: %v", f.Name, err)
+	}
+	if len(mod) > maxModuleBytes {
+		return nil, devErrorf("the action's zip entry %s is larger than %d bytes", f.Name, maxModuleBytes)
+	}
+	if !bytes.HasPrefix(mod, wasmMagic) {
+		return nil, devErrorf("the action's zip entry %s is not a WebAssembly module", f.Name)
+	}
+	return mod, nil
+}

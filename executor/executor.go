@@ -1,0 +1,195 @@
+package executor
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/faasedge/faasedge/whisk"
+)
+
+// DefaultMemoryBudget is the memory pooled reactor instances may hold
+// together unless WithMemoryBudget says otherwise.
+const DefaultMemoryBudget = 1 << 30
+
+// Fetcher resolves "ipfs://<CID>" code to the module's bytes (or a zip or
+// base64 of it, like inline code).
+type Fetcher interface {
+	Fetch(ctx context.Context, cid string) ([]byte, error)
+}
+
+// Option configures an Executor.
+type Option func(*config)
+
+type config struct {
+	dataDir string
+	fetcher Fetcher
+	mounts  []mount
+	budget  int64
+	log     *slog.Logger
+}
+
+type mount struct {
+	guestPath string
+	fsys      fs.FS
+}
+
+// WithDataDir keeps wazero's compilation cache on disk under dir, so that a
+// restarted executor does not compile known modules again.
+func WithDataDir(dir string) Option { return func(c *config) { c.dataDir = dir } }
+
+// WithFetcher resolves "ipfs://<CID>" code. Without one, such code is a
+// developer error.
+func WithFetcher(f Fetcher) Option { return func(c *config) { c.fetcher = f } }
+
+// WithMount shows fsys to every guest, read-only, at guestPath (e.g. "/ipfs").
+func WithMount(guestPath string, fsys fs.FS) Option {
+	return func(c *config) { c.mounts = append(c.mounts, mount{guestPath, fsys}) }
+}
+
+// WithMemoryBudget caps the linear memory of all live reactor instances; see
+// the package documentation for what happens beyond it.
+func WithMemoryBudget(bytes int64) Option { return func(c *config) { c.budget = bytes } }
+
+// WithLogger sets the executor's own logger (not the actions' logs).
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+
+// Executor runs wasm actions. It is safe for concurrent use.
+type Executor struct {
+	rt      wazero.Runtime
+	cache   wazero.CompilationCache // nil without a data dir
+	base    wazero.ModuleConfig
+	fetcher Fetcher
+	budget  int64
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	closed  bool
+	modules map[string]*module // by digest
+	pools   map[string]*pool   // by poolKey
+	live    int64              // linear memory bytes of live reactor instances
+}
+
+// New starts a wazero runtime (the optimising compiler where the platform
+// has one, the interpreter elsewhere) with WASI preview 1.
+func New(ctx context.Context, opts ...Option) (*Executor, error) {
+	c := config{budget: DefaultMemoryBudget, log: slog.Default()}
+	for _, o := range opts {
+		o(&c)
+	}
+	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
+	var cache wazero.CompilationCache
+	if c.dataDir != "" {
+		var err error
+		cache, err = wazero.NewCompilationCacheWithDir(filepath.Join(c.dataDir, "wazero"))
+		if err != nil {
+			return nil, fmt.Errorf("executor: compilation cache: %w", err)
+		}
+		rc = rc.WithCompilationCache(cache)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		_ = rt.Close(ctx)
+		return nil, fmt.Errorf("executor: wasi: %w", err)
+	}
+	base := wazero.NewModuleConfig().
+		WithName("").
+		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
+		WithRandSource(rand.Reader).
+		WithStartFunctions() // _start and _initialize are called explicitly
+	if len(c.mounts) > 0 {
+		fc := wazero.NewFSConfig()
+		for _, m := range c.mounts {
+			fc = fc.WithFSMount(m.fsys, m.guestPath)
+		}
+		base = base.WithFSConfig(fc)
+	}
+	return &Executor{
+		rt: rt, cache: cache, base: base, fetcher: c.fetcher, budget: c.budget, log: c.log,
+		modules: map[string]*module{}, pools: map[string]*pool{},
+	}, nil
+}
+
+// Close stops every instance and the runtime; later runs fail with a whisk
+// error.
+func (e *Executor) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	pools := e.pools
+	e.pools = map[string]*pool{}
+	e.mu.Unlock()
+	for _, p := range pools {
+		p.closeIdle(ctx)
+	}
+	err := e.rt.Close(ctx)
+	if e.cache != nil {
+		err = errors.Join(err, e.cache.Close(ctx))
+	}
+	return err
+}
+
+// Action is the code and identity of an action, as the invoker resolved it.
+type Action struct {
+	Name, Namespace, Version, Kind string // short name, action path (namespace[/package]), version, kind
+	// Code is raw wasm, base64 wasm (Binary true), a zip holding one .wasm,
+	// or the text "ipfs://<CID>".
+	Code   []byte
+	Binary bool
+	Main   string // zip entry / entry function name
+	// Digest keys the compiled-module cache; computed (SHA-256) from Code
+	// when empty; the CID for ipfs code.
+	Digest string
+	Limits whisk.Limits
+}
+
+// Activation is one run's input.
+type Activation struct {
+	// Value is the /run value: content minus init args (object or array);
+	// nil is {}.
+	Value json.RawMessage
+	// Env holds the __OW_* values and the init args, already stringified.
+	Env map[string]string
+	// MaxPayload is the result size limit; 0 is whisk.PayloadMax.
+	MaxPayload int64
+}
+
+// Result is one run's outcome.
+type Result struct {
+	// Response is always set; failures carry the stock status codes and texts.
+	Response whisk.ActivationResponse
+	// Logs are formatted OpenWhisk log lines, including the collector's
+	// notice lines (truncation, developer error); empty if Limits.Logs == 0.
+	Logs []string
+	// Start and End follow the stock record: on a cold start Start is the
+	// run's start minus InitTime.
+	Start, End time.Time
+	// InitTime is > 0 only on a cold start: fetch, compile, instantiate and
+	// initialise.
+	InitTime time.Duration
+	Cold     bool
+	TimedOut bool
+}
+
+// Run runs one activation of a. It never fails with a Go error: every
+// failure is a Result with the stock status code and text, developer errors
+// (status 2) for anything the action's code or output caused and whisk
+// errors (status 3) for the executor's own faults.
+func (e *Executor) Run(ctx context.Context, a *Action, act Activation) Result {
+	r := newRun(e, a, act)
+	r.exec(ctx)
+	return r.result()
+}

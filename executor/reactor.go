@@ -1,0 +1,301 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/faasedge/faasedge/whisk"
+)
+
+// pool holds the initialised instances of one reactor action. sem bounds
+// the instances in use to limits.concurrency.
+type pool struct {
+	e    *Executor
+	sem  chan struct{}
+	mu   sync.Mutex
+	idle []*instance
+}
+
+// instance is one initialised reactor instance; it serves one activation at
+// a time.
+type instance struct {
+	mod   api.Module
+	alloc api.Function
+	entry api.Function
+	mem   *memoryLimit
+	out   *instanceOutput
+	stack []uint64
+	bytes int64 // accounted in Executor.live
+}
+
+// instanceOutput sends an instance's stdout and stderr to the capture of the
+// activation it is serving.
+type instanceOutput struct{ c *capture }
+
+type instanceStream struct {
+	o      *instanceOutput
+	stream int
+}
+
+func (s instanceStream) Write(p []byte) (int, error) {
+	return streamWriter{s.o.c, s.stream}.Write(p)
+}
+
+// perActivation are the environment keys that change with every
+// activation: a reactor gets them in its request, not in its environment.
+var perActivation = map[string]bool{
+	"__OW_API_KEY": true, "__OW_NAMESPACE": true, "__OW_ACTIVATION_ID": true,
+	"__OW_TRANSACTION_ID": true, "__OW_DEADLINE": true,
+}
+
+// poolKey names an action's pool: same code, same action, same limits.
+func (r *run) poolKey() string {
+	return strings.Join([]string{r.a.digest(), r.a.Namespace, r.a.Name, r.a.Version, r.a.Main,
+		strconv.FormatInt(r.limits.Memory, 10), strconv.Itoa(r.limits.Concurrency)}, "\x00")
+}
+
+func (e *Executor) pool(key string, concurrency int) *pool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	p, ok := e.pools[key]
+	if !ok {
+		p = &pool{e: e, sem: make(chan struct{}, concurrency)}
+		e.pools[key] = p
+	}
+	return p
+}
+
+// reactor runs the activation on a pooled instance, creating (cold start)
+// one when none is idle.
+func (r *run) reactor(ctx context.Context, m *module) {
+	p := r.e.pool(r.poolKey(), r.limits.Concurrency)
+	if p == nil {
+		r.fail(whisk.StatusWhiskError, whisk.MsgProvisionFailed)
+		return
+	}
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		r.contextFailure(ctx, false)
+		return
+	}
+	defer func() { <-p.sem }()
+	inst := p.take()
+	if inst == nil {
+		r.cold = true
+		if inst = r.newInstance(ctx, m); inst == nil {
+			return
+		}
+	}
+	inst.out.c = r.out
+	r.runStart = time.Now()
+	r.call(ctx, inst)
+	inst.out.c = nil
+	if r.resp.StatusCode == whisk.StatusSuccess || r.resp.StatusCode == whisk.StatusApplicationError {
+		p.put(inst)
+	} else {
+		r.e.discard(inst)
+	}
+}
+
+// newInstance instantiates and initialises a reactor instance, or records
+// the init failure and returns nil.
+func (r *run) newInstance(ctx context.Context, m *module) *instance {
+	inst := &instance{mem: newMemoryLimit(r.memoryBytes()), out: &instanceOutput{c: r.out}, stack: make([]uint64, 2)}
+	cfg := r.e.base.
+		WithStdout(instanceStream{inst.out, 0}).
+		WithStderr(instanceStream{inst.out, 1}).
+		WithArgs(r.a.Name).
+		WithStartFunctions(exportInitialize)
+	for k, v := range r.act.Env {
+		if !perActivation[k] {
+			cfg = cfg.WithEnv(k, v)
+		}
+	}
+	ictx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	mod, err := r.e.rt.InstantiateModule(experimental.WithMemoryAllocator(ictx, inst.mem), m.compiled, cfg)
+	if err != nil {
+		if mod != nil {
+			_ = mod.Close(ctx)
+		}
+		r.out.flush()
+		switch {
+		case ictx.Err() != nil:
+			r.contextFailure(ctx, true)
+		case inst.mem.refused.Load():
+			r.fail(whisk.StatusDeveloperError, whisk.MsgMemoryExhausted)
+		default:
+			r.fail(whisk.StatusDeveloperError, whisk.MsgAbnormalInit)
+		}
+		return nil
+	}
+	inst.mod = mod
+	inst.alloc = mod.ExportedFunction(exportAlloc)
+	inst.entry = mod.ExportedFunction(m.entry(r.a.Main))
+	r.e.account(inst)
+	return inst
+}
+
+// call runs one activation on inst through the reactor ABI.
+func (r *run) call(ctx context.Context, inst *instance) {
+	req := r.request()
+	rctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	err := func() error {
+		inst.stack[0] = uint64(len(req))
+		if err := inst.alloc.CallWithStack(rctx, inst.stack); err != nil {
+			return err
+		}
+		ptr := uint32(inst.stack[0])
+		if !inst.mod.Memory().Write(ptr, req) {
+			return errBadBuffer
+		}
+		inst.stack[0], inst.stack[1] = uint64(ptr), uint64(len(req))
+		return inst.entry.CallWithStack(rctx, inst.stack)
+	}()
+	r.out.flush()
+	var exit *sys.ExitError
+	switch {
+	case err == nil:
+	case rctx.Err() != nil:
+		r.contextFailure(ctx, false)
+		return
+	case inst.mem.refused.Load():
+		r.fail(whisk.StatusDeveloperError, whisk.MsgMemoryExhausted)
+		return
+	case errors.Is(err, errBadBuffer):
+		r.fail(whisk.StatusDeveloperError, "the action's "+exportAlloc+" returned a buffer outside its memory")
+		return
+	case errors.As(err, &exit):
+		r.fail(whisk.StatusDeveloperError, whisk.MsgAbnormalRun)
+		return
+	default: // a trap
+		r.fail(whisk.StatusDeveloperError, whisk.MsgAbnormalRun)
+		return
+	}
+	ptr, n := uint32(inst.stack[0]>>32), uint32(inst.stack[0])
+	view, ok := inst.mod.Memory().Read(ptr, n)
+	if !ok {
+		r.fail(whisk.StatusDeveloperError, "the action's "+exportRun+" returned a response outside its memory")
+		return
+	}
+	// Copy: the view is the guest's memory, which the next call reuses.
+	body := append([]byte(nil), view[:min(int64(n), r.maxPayload)]...)
+	r.respond(body, int64(n), false)
+}
+
+var errBadBuffer = errors.New("buffer outside memory")
+
+// request is the reactor ABI's request: {"value": ..., "env": {...}}.
+func (r *run) request() []byte {
+	env, _ := json.Marshal(r.act.Env) // a map of strings always marshals
+	v := r.value()
+	b := make([]byte, 0, len(v)+len(env)+18)
+	b = append(b, `{"value":`...)
+	b = append(b, v...)
+	b = append(b, `,"env":`...)
+	b = append(b, env...)
+	return append(b, '}')
+}
+
+func (p *pool) take() *instance {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.idle)
+	if n == 0 {
+		return nil
+	}
+	inst := p.idle[n-1]
+	p.idle = p.idle[:n-1]
+	return inst
+}
+
+// put returns a healthy instance to its pool while the budget allows:
+// first idle instances of other actions make room, then inst goes.
+func (p *pool) put(inst *instance) {
+	e := p.e
+	if over, closed := e.account(inst); closed {
+		e.discard(inst)
+		return
+	} else if over {
+		e.evictIdle(p)
+		if over, _ = e.account(inst); over {
+			e.discard(inst)
+			return
+		}
+	}
+	p.mu.Lock()
+	p.idle = append(p.idle, inst)
+	p.mu.Unlock()
+}
+
+func (p *pool) closeIdle(ctx context.Context) {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, inst := range idle {
+		_ = inst.mod.Close(ctx)
+	}
+}
+
+// account brings inst's memory up to date in the executor's total, and
+// reports whether the total is over the budget and whether the executor is
+// closed.
+func (e *Executor) account(inst *instance) (over, closed bool) {
+	size := inst.mem.size.Load()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.live += size - inst.bytes
+	inst.bytes = size
+	return e.live > e.budget, e.closed
+}
+
+func (e *Executor) discard(inst *instance) {
+	_ = inst.mod.Close(context.Background())
+	e.mu.Lock()
+	e.live -= inst.bytes
+	inst.bytes = 0
+	e.mu.Unlock()
+}
+
+// evictIdle closes idle instances of pools other than keep until the live
+// memory fits the budget.
+func (e *Executor) evictIdle(keep *pool) {
+	e.mu.Lock()
+	pools := make([]*pool, 0, len(e.pools))
+	for _, p := range e.pools {
+		if p != keep {
+			pools = append(pools, p)
+		}
+	}
+	e.mu.Unlock()
+	for _, p := range pools {
+		for {
+			e.mu.Lock()
+			fits := e.live <= e.budget
+			e.mu.Unlock()
+			if fits {
+				return
+			}
+			inst := p.take()
+			if inst == nil {
+				break
+			}
+			e.discard(inst)
+		}
+	}
+}

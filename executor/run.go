@@ -1,0 +1,211 @@
+package executor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/faasedge/faasedge/whisk"
+)
+
+// run is one activation in progress.
+type run struct {
+	e          *Executor
+	a          *Action
+	act        Activation
+	limits     whisk.Limits
+	timeout    time.Duration
+	maxPayload int64
+	out        *capture
+
+	begin, runStart, end time.Time
+	cold, timedOut       bool
+	resp                 whisk.ActivationResponse
+}
+
+func newRun(e *Executor, a *Action, act Activation) *run {
+	l := a.Limits
+	if l.Timeout <= 0 {
+		l.Timeout = whisk.DefaultTimeoutMs
+	}
+	if l.Memory <= 0 {
+		l.Memory = whisk.DefaultMemoryMB
+	}
+	l.Logs = max(l.Logs, 0)
+	l.Concurrency = max(l.Concurrency, 1)
+	maxPayload := act.MaxPayload
+	if maxPayload <= 0 {
+		maxPayload = whisk.PayloadMax
+	}
+	return &run{
+		e: e, a: a, act: act, limits: l, maxPayload: maxPayload,
+		timeout: time.Duration(l.Timeout) * time.Millisecond,
+		out:     newCapture(l.Logs<<20, maxPayload),
+	}
+}
+
+func (r *run) memoryBytes() uint64 { return uint64(r.limits.Memory) << 20 }
+
+func (r *run) exec(ctx context.Context) {
+	r.begin = time.Now()
+	defer func() { r.end = time.Now() }()
+
+	ictx, cancel := context.WithTimeout(ctx, r.timeout)
+	m, cold, err := r.e.module(ictx, r.a, r.timeout)
+	cancel()
+	r.cold = cold
+	var dev *devError
+	switch {
+	case err == nil:
+	case errors.Is(err, errClosed):
+		r.fail(whisk.StatusWhiskError, whisk.MsgProvisionFailed)
+		return
+	case errors.As(err, &dev):
+		r.fail(whisk.StatusDeveloperError, dev.msg)
+		return
+	case ictx.Err() != nil:
+		r.contextFailure(ctx, true)
+		return
+	default:
+		r.e.log.Error("executor: loading an action failed", "action", r.a.Namespace+"/"+r.a.Name, "err", err)
+		r.fail(whisk.StatusWhiskError, whisk.MsgAbnormalRun)
+		return
+	}
+	if uint64(m.minPages)*pageSize > r.memoryBytes() {
+		r.fail(whisk.StatusDeveloperError, whisk.MsgMemoryExhausted)
+		return
+	}
+	if m.reactor {
+		r.reactor(ctx, m)
+	} else {
+		r.command(ctx, m)
+	}
+}
+
+// command runs a command module: a fresh instance whose _start runs during
+// instantiation.
+func (r *run) command(ctx context.Context, m *module) {
+	value := r.value()
+	stdin := make([]byte, len(value)+1)
+	copy(stdin, value)
+	stdin[len(value)] = '\n'
+	cfg := r.e.base.
+		WithStdin(bytes.NewReader(stdin)).
+		WithStdout(r.out.stdout()).
+		WithStderr(r.out.stderr()).
+		WithArgs(r.a.Name).
+		WithStartFunctions(exportStart)
+	for k, v := range r.act.Env {
+		cfg = cfg.WithEnv(k, v)
+	}
+	mem := newMemoryLimit(r.memoryBytes())
+	rctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	r.runStart = time.Now()
+	mod, err := r.e.rt.InstantiateModule(experimental.WithMemoryAllocator(rctx, mem), m.compiled, cfg)
+	if mod != nil {
+		_ = mod.Close(ctx)
+	}
+	r.out.flush()
+	body, n := r.out.takeResult()
+	var exit *sys.ExitError
+	switch {
+	case err == nil || (errors.As(err, &exit) && exit.ExitCode() == 0):
+		r.respond(body, n, false)
+	case rctx.Err() != nil:
+		r.contextFailure(ctx, false)
+	case mem.refused.Load():
+		r.fail(whisk.StatusDeveloperError, whisk.MsgMemoryExhausted)
+	case exit != nil:
+		r.respond(body, n, true)
+	default: // a trap
+		r.fail(whisk.StatusDeveloperError, whisk.MsgAbnormalRun)
+	}
+}
+
+// value is the activation's value, {} when absent.
+func (r *run) value() []byte {
+	if v := bytes.TrimSpace(r.act.Value); len(v) > 0 && !bytes.Equal(v, []byte("null")) {
+		return v
+	}
+	return []byte("{}")
+}
+
+// respond maps a result (its first bytes and full length) to the response,
+// as the stock invoker maps a /run response. failed says the guest exited
+// with a non-zero code, the analogue of a non-200 answer.
+func (r *run) respond(body []byte, n int64, failed bool) {
+	if n > r.maxPayload {
+		r.resp = whisk.ErrorResponse(whisk.StatusApplicationError,
+			whisk.MsgTruncatedResponse(n, r.maxPayload, string(body[:r.maxPayload])))
+		r.resp.Size = &n
+		return
+	}
+	t := bytes.TrimSpace(body)
+	var obj map[string]json.RawMessage
+	switch {
+	case len(t) > 0 && t[0] == '{' && json.Unmarshal(t, &obj) == nil:
+		if e, ok := obj["error"]; ok {
+			code := whisk.StatusApplicationError
+			if failed {
+				code = whisk.StatusDeveloperError
+			}
+			res := make([]byte, 0, len(e)+10)
+			res = append(append(append(res, `{"error":`...), e...), '}')
+			r.resp = whisk.ActivationResponse{StatusCode: code, Result: res}
+		} else if failed {
+			r.fail(whisk.StatusDeveloperError, whisk.MsgAbnormalRun)
+			return
+		} else {
+			r.resp = whisk.ActivationResponse{StatusCode: whisk.StatusSuccess, Result: bytes.Clone(t)}
+		}
+	case !failed && len(t) > 0 && t[0] == '[' && json.Valid(t):
+		r.resp = whisk.ActivationResponse{StatusCode: whisk.StatusSuccess, Result: bytes.Clone(t)}
+	case failed:
+		r.fail(whisk.StatusDeveloperError, whisk.MsgAbnormalRun)
+		return
+	default:
+		r.resp = whisk.ErrorResponse(whisk.StatusDeveloperError, whisk.MsgInvalidRunResponse(string(body)))
+	}
+	r.resp.Size = &n
+}
+
+func (r *run) fail(code whisk.StatusCode, msg string) {
+	r.resp = whisk.ErrorResponse(code, msg)
+}
+
+// contextFailure maps an ended context: the action's timeout is the stock
+// timeout error; a caller that gave up (shutdown) is not the action's fault.
+func (r *run) contextFailure(parent context.Context, init bool) {
+	if errors.Is(parent.Err(), context.Canceled) {
+		r.fail(whisk.StatusWhiskError, whisk.MsgAbnormalRun)
+		return
+	}
+	r.timedOut = true
+	if init {
+		r.fail(whisk.StatusDeveloperError, whisk.MsgInitTimeout(r.limits.Timeout))
+	} else {
+		r.fail(whisk.StatusDeveloperError, whisk.MsgTimeout(r.limits.Timeout))
+	}
+}
+
+func (r *run) result() Result {
+	res := Result{Response: r.resp, Cold: r.cold, TimedOut: r.timedOut, End: r.end}
+	start := r.runStart
+	if start.IsZero() { // failed before running: the whole interval was init
+		start = r.end
+	}
+	if r.cold {
+		res.InitTime = start.Sub(r.begin)
+	}
+	res.Start = start.Add(-res.InitTime)
+	if r.limits.Logs > 0 {
+		res.Logs = r.out.logs(r.limits.Logs<<20, r.resp.StatusCode == whisk.StatusDeveloperError)
+	}
+	return res
+}
