@@ -1,0 +1,337 @@
+package ring
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// Placement is a granted claim: where a function runs and under which lease.
+type Placement struct {
+	Offer    Offer  `json:"offer"`
+	LeaseID  string `json:"leaseID"`
+	MemoryMB int    `json:"memory"`
+	CID      string `json:"cid"`
+	// Expiry is when the lease lapses unless renewed or used (epoch ms).
+	Expiry     int64 `json:"expiry"`
+	FromBackup bool  `json:"fromBackup"`
+	Stats      Stats `json:"stats"`
+}
+
+// Supplier is the peer the placement runs on.
+func (p Placement) Supplier() peer.ID { return p.Offer.Supplier }
+
+// Stats measure one Schedule call, the proposal's metrics.
+type Stats struct {
+	// Tries is the number of trader lookups (keys tried).
+	Tries int `json:"tries"`
+	// DiscoveryMessages counts DHT lookup queries and find requests;
+	// DeployMessages counts claims.
+	DiscoveryMessages int `json:"discoveryMessages"`
+	DeployMessages    int `json:"deployMessages"`
+	// Discovery is the time to the first offers found (or to giving up);
+	// Deployment the time to the granted claim.
+	Discovery  time.Duration `json:"discovery"`
+	Deployment time.Duration `json:"deployment"`
+}
+
+// ErrNoOffer is returned by Schedule when no supplier could take the work.
+var ErrNoOffer = errors.New("ring: no offer fits")
+
+// Schedule is the proposal's Scheduling (Alg. 3) around ResourceDiscovery
+// (Alg. 2): up to maxTries random keys, starting in the region of the
+// request and climbing, each asking the key's trader for offers; the offers
+// found are sorted by the policy and claimed in turn until one supplier
+// grants the claim. When the tries are spent the backup list is the last
+// resort. The returned error wraps ErrNoOffer when nothing fit; the
+// Placement's Stats are filled either way.
+func (n *Node) Schedule(ctx context.Context, cid string, memoryMB int) (Placement, error) {
+	var st Stats
+	start := n.cfg.now()
+	found := false
+	mark := func() {
+		if !found {
+			found = true
+			st.Discovery = n.cfg.now().Sub(start)
+		}
+	}
+	rs := n.cfg.regions
+	r0 := max(rs.For(memoryMB), 0)
+	if memoryMB < 1 || memoryMB > MaxOfferMB {
+		return Placement{}, fmt.Errorf("ring: schedule %d MB: outside 1..%d MB", memoryMB, MaxOfferMB)
+	}
+	var lastErr error
+	for try := 0; try < n.cfg.maxTries; try++ {
+		if err := ctx.Err(); err != nil {
+			return Placement{Stats: st}, err
+		}
+		region := r0 + try%(rs.Len()-r0)
+		n.mu.Lock()
+		key := rs.SelectID(region, n.rnd)
+		n.mu.Unlock()
+		trader, msgs, err := n.tr.Trader(ctx, key)
+		st.Tries++
+		st.DiscoveryMessages += msgs
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		offers, err := n.find(ctx, trader, region, memoryMB, &st)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if len(offers) == 0 {
+			continue
+		}
+		mark()
+		if p, err := n.claimFirst(ctx, offers, cid, memoryMB, &st); err == nil {
+			st.Deployment = n.cfg.now().Sub(start)
+			p.Stats = st
+			return p, nil
+		} else {
+			lastErr = err
+		}
+	}
+	if n.cfg.backup {
+		if offers := n.backupFitting(memoryMB); len(offers) > 0 {
+			mark()
+			p, err := n.claimFirst(ctx, offers, cid, memoryMB, &st)
+			if err == nil {
+				st.Deployment = n.cfg.now().Sub(start)
+				p.FromBackup = true
+				p.Stats = st
+				return p, nil
+			}
+			lastErr = err
+		}
+	}
+	mark()
+	st.Deployment = n.cfg.now().Sub(start)
+	if lastErr != nil {
+		return Placement{Stats: st}, fmt.Errorf("%w for %d MB: %w", ErrNoOffer, memoryMB, lastErr)
+	}
+	return Placement{Stats: st}, fmt.Errorf("%w for %d MB", ErrNoOffer, memoryMB)
+}
+
+// find asks a trader (possibly this node) for fitting offers and keeps only
+// those whose signature checks out.
+func (n *Node) find(ctx context.Context, trader peer.ID, region, memoryMB int, st *Stats) ([]*Offer, error) {
+	body, _ := json.Marshal(findMsg{Region: region, MemoryMB: memoryMB})
+	var m offersMsg
+	if trader != n.ID() {
+		st.DiscoveryMessages++
+	}
+	if err := n.send(ctx, trader, ProtoFind, body, &m); err != nil {
+		return nil, err
+	}
+	now := n.cfg.now()
+	out := m.Offers[:0]
+	for _, o := range m.Offers {
+		if o == nil || o.AvailableMB < memoryMB {
+			continue
+		}
+		if err := o.Verify(n.cfg.regions, now); err != nil {
+			n.cfg.log.Warn("ring: trader passed a bad offer", "trader", trader, "err", err)
+			continue
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// order sorts offers by the policy: best fit smallest first, worst fit
+// largest first; ties broken by offer ID so runs are reproducible.
+func (n *Node) order(offers []*Offer) {
+	sort.Slice(offers, func(i, j int) bool {
+		a, b := offers[i], offers[j]
+		if a.AvailableMB != b.AvailableMB {
+			if n.cfg.policy == WorstFit {
+				return a.AvailableMB > b.AvailableMB
+			}
+			return a.AvailableMB < b.AvailableMB
+		}
+		return a.ID < b.ID
+	})
+}
+
+// claimFirst claims the offers in policy order; a refused claim falls
+// through to the next offer.
+func (n *Node) claimFirst(ctx context.Context, offers []*Offer, cid string, memoryMB int, st *Stats) (Placement, error) {
+	n.order(offers)
+	var errs []error
+	for _, o := range offers {
+		if err := ctx.Err(); err != nil {
+			return Placement{}, err
+		}
+		n.mu.Lock()
+		n.addrs[o.Supplier] = o.Addrs
+		n.mu.Unlock()
+		body, _ := json.Marshal(claimMsg{Op: "claim", OfferID: o.ID, MemoryMB: memoryMB, CID: cid})
+		var rep claimReply
+		if o.Supplier != n.ID() {
+			st.DeployMessages++
+		}
+		if err := n.send(ctx, o.Supplier, ProtoClaim, body, &rep); err != nil {
+			errs = append(errs, err)
+			n.dropBackup(o)
+			continue
+		}
+		return Placement{Offer: *o, LeaseID: rep.LeaseID, MemoryMB: memoryMB, CID: cid, Expiry: rep.Expiry}, nil
+	}
+	return Placement{}, errors.Join(errs...)
+}
+
+// Run sends an activation to the placement's supplier on
+// /faasedge/run/1.0.0 and waits for the result. It returns at the request's
+// deadline at the latest, earlier with an error if the supplier goes away.
+func (n *Node) Run(ctx context.Context, p Placement, req RunRequest) (RunResponse, error) {
+	req.LeaseID = p.LeaseID
+	if req.CID == "" {
+		req.CID = p.CID
+	}
+	if req.Deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, time.UnixMilli(req.Deadline))
+		defer cancel()
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return RunResponse{}, err
+	}
+	var resp RunResponse
+	if err := n.send(ctx, p.Offer.Supplier, ProtoRun, body, &resp); err != nil {
+		return RunResponse{}, fmt.Errorf("ring: run %s on %s: %w", req.ActivationID, p.Offer.Supplier, err)
+	}
+	return resp, nil
+}
+
+// Renew extends the placement's lease.
+func (n *Node) Renew(ctx context.Context, p *Placement) error {
+	body, _ := json.Marshal(claimMsg{Op: "renew", LeaseID: p.LeaseID})
+	var rep claimReply
+	if err := n.send(ctx, p.Offer.Supplier, ProtoClaim, body, &rep); err != nil {
+		return err
+	}
+	p.Expiry = rep.Expiry
+	return nil
+}
+
+// Release frees the placement's memory at its supplier.
+func (n *Node) Release(ctx context.Context, p Placement) error {
+	body, _ := json.Marshal(claimMsg{Op: "release", LeaseID: p.LeaseID})
+	return n.send(ctx, p.Offer.Supplier, ProtoClaim, body, nil)
+}
+
+// handleBackup stores a supplier's pushed offers as its backup-list entry,
+// replacing what it pushed before.
+func (n *Node) handleBackup(_ context.Context, from peer.ID, req []byte) ([]byte, error) {
+	var m offersMsg
+	if err := decodeStrict(req, &m); err != nil {
+		return nil, err
+	}
+	if len(m.Offers) > maxOffersPerSupplier {
+		return nil, fmt.Errorf("ring: backup push of %d offers over %d", len(m.Offers), maxOffersPerSupplier)
+	}
+	now := n.cfg.now()
+	for _, o := range m.Offers {
+		if o == nil || o.Supplier != from {
+			return nil, fmt.Errorf("%w: backup offer not from %s", ErrBadSignature, from)
+		}
+		if err := o.Verify(n.cfg.regions, now); err != nil {
+			n.cfg.log.Warn("ring: backup offer refused", "from", from, "err", err)
+			return nil, err
+		}
+	}
+	n.mu.Lock()
+	if len(m.Offers) == 0 {
+		delete(n.backup, from)
+	} else {
+		n.backup[from] = m.Offers
+		n.addrs[from] = m.Offers[0].Addrs
+	}
+	n.mu.Unlock()
+	return nil, nil
+}
+
+func (n *Node) backupFitting(memoryMB int) []*Offer {
+	now := n.cfg.now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []*Offer
+	for _, os := range n.backup {
+		for _, o := range os {
+			if o.AvailableMB >= memoryMB && !o.expired(now) {
+				out = append(out, o)
+			}
+		}
+	}
+	return out
+}
+
+// dropBackup forgets a backup entry whose claim failed: it is stale until
+// the supplier's next push.
+func (n *Node) dropBackup(o *Offer) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	os := n.backup[o.Supplier]
+	for i, x := range os {
+		if x.ID == o.ID {
+			n.backup[o.Supplier] = append(os[:i:i], os[i+1:]...)
+			return
+		}
+	}
+}
+
+// send delivers a request to a peer (or to this node's own handler) and
+// decodes the reply into out when out is not nil.
+func (n *Node) send(ctx context.Context, to peer.ID, proto protocol.ID, body []byte, out any) error {
+	ai := peer.AddrInfo{ID: to}
+	n.mu.Lock()
+	for _, s := range n.addrs[to] {
+		if a, err := parseAddr(s); err == nil {
+			ai.Addrs = append(ai.Addrs, a)
+		}
+	}
+	n.mu.Unlock()
+	return n.call(ctx, ai, proto, body, out)
+}
+
+func (n *Node) call(ctx context.Context, to peer.AddrInfo, proto protocol.ID, body []byte, out any) error {
+	var resp []byte
+	var err error
+	if to.ID == n.ID() {
+		resp, err = n.local(ctx, proto, body)
+	} else {
+		resp, err = n.tr.Call(ctx, to, proto, body)
+	}
+	if err != nil {
+		return err
+	}
+	if out == nil || len(resp) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(resp, out); err != nil {
+		return fmt.Errorf("ring: %s reply: %w", proto, err)
+	}
+	return nil
+}
+
+// local serves a request addressed to this node without the network, as a
+// trader that is also the scheduler or supplier.
+func (n *Node) local(ctx context.Context, proto protocol.ID, body []byte) ([]byte, error) {
+	h := map[protocol.ID]Handler{
+		ProtoOffer: n.handleOffer, ProtoFind: n.handleFind, ProtoBackup: n.handleBackup,
+		ProtoClaim: n.handleClaim, ProtoRun: n.handleRun,
+	}[proto]
+	if h == nil {
+		return nil, fmt.Errorf("ring: no handler for %s", proto)
+	}
+	return h(ctx, n.ID(), body)
+}

@@ -1,0 +1,390 @@
+package ring
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// vnode is one of a supplier's offers: the proposal's virtual node. A
+// supplier splits the memory it volunteers into several vnodes so its
+// offers land in several regions and at several traders.
+type vnode struct {
+	id       string
+	capacity int
+	used     int
+	seq      uint64
+	// Where its current offer is published; region -1 when unpublished.
+	region int
+	key    Key
+	trader peer.ID
+}
+
+func (v *vnode) available() int { return v.capacity - v.used }
+
+// lease is a granted claim: memory of a vnode reserved for one scheduler
+// until it is released or expires.
+type lease struct {
+	id     string
+	owner  peer.ID
+	vnode  *vnode
+	mem    int
+	expiry time.Time
+}
+
+// Supply sets the memory this node volunteers, one offer per entry (the
+// proposal's virtual nodes). Existing leases keep running on vnodes that
+// remain; offers for removed vnodes are withdrawn at the next Publish.
+func (n *Node) Supply(offersMB ...int) error {
+	for _, mb := range offersMB {
+		if mb < n.cfg.regions.Spec(0).MinMB || mb > MaxOfferMB {
+			return fmt.Errorf("ring: offer of %d MB outside %d..%d MB", mb, n.cfg.regions.Spec(0).MinMB, MaxOfferMB)
+		}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	vs := make([]*vnode, 0, len(offersMB))
+	for i, mb := range offersMB {
+		if i < len(n.vnodes) {
+			v := n.vnodes[i]
+			v.capacity = mb
+			vs = append(vs, v)
+			continue
+		}
+		vs = append(vs, &vnode{id: newID(), capacity: mb, region: -1})
+	}
+	n.vnodes = vs
+	return nil
+}
+
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Capacity returns the memory this node offers and how much of it is leased.
+func (n *Node) Capacity() (totalMB, usedMB int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, v := range n.vnodes {
+		totalMB += v.capacity
+		usedMB += v.used
+	}
+	return totalMB, usedMB
+}
+
+// Publish is the proposal's PublishOffer (Alg. 1) for every vnode: pick a
+// random key of the region its free memory falls in, find that key's
+// trader, and hand it the signed offer; record it in OffersSent. A refresh
+// keeps the key but looks the trader up again, so a trader that left is
+// replaced by the next-closest peer.
+func (n *Node) Publish(ctx context.Context) error {
+	n.mu.Lock()
+	vs := append([]*vnode(nil), n.vnodes...)
+	n.mu.Unlock()
+	var errs []error
+	for _, v := range vs {
+		if err := n.publishVnode(ctx, v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (n *Node) publishVnode(ctx context.Context, v *vnode) error {
+	n.mu.Lock()
+	region := n.cfg.regions.For(v.available())
+	oldTrader, oldRegion := v.trader, v.region
+	if region != v.region {
+		v.region = region
+		if region >= 0 {
+			v.key = n.cfg.regions.SelectID(region, n.rnd)
+		}
+	}
+	key := v.key
+	v.seq++
+	o := &Offer{
+		ID: v.id, Supplier: n.ID(), Addrs: n.tr.Addrs(),
+		AvailableMB: v.available(), UsedMB: v.used, Region: region,
+		Expiry: n.cfg.now().Add(n.cfg.offerTTL).UnixMilli(), Seq: v.seq,
+	}
+	n.mu.Unlock()
+	if region < 0 {
+		// Nothing left to offer: take the offer off the market.
+		if oldRegion >= 0 && oldTrader != "" {
+			n.withdrawAt(ctx, oldTrader, v)
+		}
+		return nil
+	}
+	if err := o.Sign(n.key); err != nil {
+		return err
+	}
+	trader, _, err := n.tr.Trader(ctx, key)
+	if err != nil {
+		return err
+	}
+	if oldTrader != "" && oldTrader != trader {
+		n.withdrawAt(ctx, oldTrader, v)
+	}
+	body, err := json.Marshal(offerMsg{Op: "put", Key: key, Offer: o})
+	if err != nil {
+		return err
+	}
+	if err := n.send(ctx, trader, ProtoOffer, body, nil); err != nil {
+		return fmt.Errorf("ring: publish %s at %s: %w", v.id, trader, err)
+	}
+	n.mu.Lock()
+	v.trader = trader
+	n.markSentLocked(trader, v.id, true)
+	n.mu.Unlock()
+	return nil
+}
+
+func (n *Node) markSentLocked(trader peer.ID, id string, on bool) {
+	ids := n.offersSent[trader]
+	if on {
+		if ids == nil {
+			ids = map[string]bool{}
+			n.offersSent[trader] = ids
+		}
+		ids[id] = true
+		return
+	}
+	delete(ids, id)
+	if len(ids) == 0 {
+		delete(n.offersSent, trader)
+	}
+}
+
+func (n *Node) withdrawAt(ctx context.Context, trader peer.ID, v *vnode) {
+	body, _ := json.Marshal(offerMsg{Op: "withdraw", ID: v.id})
+	// Best effort: if the trader is gone the offer dies with it.
+	_ = n.send(ctx, trader, ProtoOffer, body, nil)
+	n.mu.Lock()
+	n.markSentLocked(trader, v.id, false)
+	if v.trader == trader {
+		v.trader = ""
+	}
+	n.mu.Unlock()
+}
+
+// Withdraw takes every offer of this node off its traders (OffersSent).
+func (n *Node) Withdraw(ctx context.Context) error {
+	n.mu.Lock()
+	sent := map[peer.ID][]string{}
+	for t, ids := range n.offersSent {
+		for id := range ids {
+			sent[t] = append(sent[t], id)
+		}
+	}
+	n.offersSent = map[peer.ID]map[string]bool{}
+	for _, v := range n.vnodes {
+		v.trader, v.region = "", -1
+	}
+	n.mu.Unlock()
+	var errs []error
+	for t, ids := range sent {
+		for _, id := range ids {
+			body, _ := json.Marshal(offerMsg{Op: "withdraw", ID: id})
+			if err := n.send(ctx, t, ProtoOffer, body, nil); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// PushBackup sends the offers with free memory to the known schedulers,
+// which keep them as their backup list.
+func (n *Node) PushBackup(ctx context.Context) error {
+	if len(n.cfg.schedulers) == 0 {
+		return nil
+	}
+	now := n.cfg.now()
+	var m offersMsg
+	n.mu.Lock()
+	for _, v := range n.vnodes {
+		r := n.cfg.regions.For(v.available())
+		if r < 0 {
+			continue
+		}
+		m.Offers = append(m.Offers, &Offer{
+			ID: v.id, Supplier: n.ID(), Addrs: n.tr.Addrs(),
+			AvailableMB: v.available(), UsedMB: v.used, Region: r,
+			Expiry: now.Add(n.cfg.offerTTL).UnixMilli(), Seq: v.seq,
+		})
+	}
+	n.mu.Unlock()
+	for _, o := range m.Offers {
+		if err := o.Sign(n.key); err != nil {
+			return err
+		}
+	}
+	body, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, s := range n.cfg.schedulers {
+		if s.ID == n.ID() {
+			continue
+		}
+		if err := n.call(ctx, s, ProtoBackup, body, nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// claimMsg is the ProtoClaim request. Op "claim" reserves MemoryMB of
+// OfferID; "renew" extends LeaseID; "release" frees it.
+type claimMsg struct {
+	Op       string `json:"op"`
+	OfferID  string `json:"offerID,omitempty"`
+	MemoryMB int    `json:"memory,omitempty"`
+	CID      string `json:"cid,omitempty"`
+	LeaseID  string `json:"leaseID,omitempty"`
+}
+
+type claimReply struct {
+	LeaseID string `json:"leaseID"`
+	Expiry  int64  `json:"expiry"`
+}
+
+// ErrInsufficient is the claim failure when the offer or the machine has
+// less free memory than asked.
+var ErrInsufficient = errors.New("ring: not enough free memory")
+
+// handleClaim is the supplier's side of a claim: it checks the vnode's and
+// the machine's real free memory, grants a lease, and re-publishes the
+// offer with what is left.
+func (n *Node) handleClaim(_ context.Context, from peer.ID, req []byte) ([]byte, error) {
+	var m claimMsg
+	if err := decodeStrict(req, &m); err != nil {
+		return nil, err
+	}
+	now := n.cfg.now()
+	n.mu.Lock()
+	n.expireLeasesLocked(now)
+	switch m.Op {
+	case "claim":
+		var v *vnode
+		for _, x := range n.vnodes {
+			if x.id == m.OfferID {
+				v = x
+			}
+		}
+		switch {
+		case v == nil:
+			n.mu.Unlock()
+			return nil, fmt.Errorf("ring: no offer %q here", m.OfferID)
+		case m.MemoryMB < 1:
+			n.mu.Unlock()
+			return nil, fmt.Errorf("ring: claim of %d MB", m.MemoryMB)
+		case v.available() < m.MemoryMB:
+			n.mu.Unlock()
+			return nil, fmt.Errorf("%w: offer %s has %d MB, asked %d MB", ErrInsufficient, v.id, v.available(), m.MemoryMB)
+		}
+		if free := n.cfg.freeMemory(); free < m.MemoryMB {
+			n.mu.Unlock()
+			return nil, fmt.Errorf("%w: machine has %d MB free, asked %d MB", ErrInsufficient, free, m.MemoryMB)
+		}
+		l := &lease{id: newID(), owner: from, vnode: v, mem: m.MemoryMB, expiry: now.Add(n.cfg.leaseTTL)}
+		n.leases[l.id] = l
+		v.used += m.MemoryMB
+		n.mu.Unlock()
+		n.cfg.dispatch(func() { n.republish(v) })
+		if p, ok := n.cfg.executor.(Preparer); ok && m.CID != "" {
+			n.cfg.dispatch(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), n.cfg.leaseTTL)
+				defer cancel()
+				if err := p.Prepare(ctx, m.CID); err != nil {
+					n.cfg.log.Warn("ring: prepare code", "cid", m.CID, "err", err)
+				}
+			})
+		}
+		return json.Marshal(claimReply{LeaseID: l.id, Expiry: l.expiry.UnixMilli()})
+	case "renew", "release":
+		l, ok := n.leases[m.LeaseID]
+		if !ok || l.owner != from {
+			n.mu.Unlock()
+			return nil, fmt.Errorf("ring: no lease %q for %s", m.LeaseID, from)
+		}
+		if m.Op == "renew" {
+			l.expiry = now.Add(n.cfg.leaseTTL)
+			n.mu.Unlock()
+			return json.Marshal(claimReply{LeaseID: l.id, Expiry: l.expiry.UnixMilli()})
+		}
+		n.dropLeaseLocked(l)
+		n.mu.Unlock()
+		n.cfg.dispatch(func() { n.republish(l.vnode) })
+		return json.Marshal(claimReply{LeaseID: l.id})
+	default:
+		n.mu.Unlock()
+		return nil, fmt.Errorf("ring: unknown claim op %q", m.Op)
+	}
+}
+
+func (n *Node) republish(v *vnode) {
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.refresh)
+	defer cancel()
+	if err := n.publishVnode(ctx, v); err != nil {
+		n.cfg.log.Debug("ring: re-publish after claim", "offer", v.id, "err", err)
+	}
+}
+
+func (n *Node) dropLeaseLocked(l *lease) {
+	delete(n.leases, l.id)
+	l.vnode.used -= l.mem
+}
+
+func (n *Node) expireLeasesLocked(now time.Time) {
+	for _, l := range n.leases {
+		if !now.Before(l.expiry) {
+			n.dropLeaseLocked(l)
+		}
+	}
+}
+
+// handleRun runs an activation under a lease the caller holds.
+func (n *Node) handleRun(ctx context.Context, from peer.ID, req []byte) ([]byte, error) {
+	var r RunRequest
+	if err := decodeStrict(req, &r); err != nil {
+		return nil, err
+	}
+	now := n.cfg.now()
+	n.mu.Lock()
+	l, ok := n.leases[r.LeaseID]
+	if ok && (l.owner != from || !now.Before(l.expiry)) {
+		ok = false
+	}
+	if ok {
+		l.expiry = now.Add(n.cfg.leaseTTL)
+	}
+	n.mu.Unlock()
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("ring: run %s: no valid lease %q for %s", r.ActivationID, r.LeaseID, from)
+	case r.Limits.Memory > l.mem:
+		return nil, fmt.Errorf("ring: run %s: %d MB over the lease's %d MB", r.ActivationID, r.Limits.Memory, l.mem)
+	case n.cfg.executor == nil:
+		return nil, errors.New("ring: this node has no executor")
+	}
+	if r.Deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, time.UnixMilli(r.Deadline))
+		defer cancel()
+	}
+	resp, err := n.cfg.executor.Run(ctx, r)
+	if err != nil {
+		return nil, fmt.Errorf("ring: run %s: %w", r.ActivationID, err)
+	}
+	return json.Marshal(resp)
+}

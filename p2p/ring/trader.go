@@ -1,0 +1,156 @@
+package ring
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// offerMsg is the ProtoOffer request: create or refresh (Op "put") an
+// offer at the trader of Key, or withdraw one (Op "withdraw").
+type offerMsg struct {
+	Op    string `json:"op"`
+	Key   Key    `json:"key"`
+	Offer *Offer `json:"offer,omitempty"`
+	ID    string `json:"id,omitempty"`
+}
+
+// findMsg is the ProtoFind request: offers of at least MemoryMB, looked up
+// in Region first.
+type findMsg struct {
+	Region   int `json:"region"`
+	MemoryMB int `json:"memory"`
+}
+
+type offersMsg struct {
+	Offers []*Offer `json:"offers"`
+}
+
+// decodeStrict rejects unknown fields and trailing data, so a malformed
+// message is an error rather than a half-understood request.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("ring: malformed message: %w", err)
+	}
+	if dec.More() {
+		return errors.New("ring: malformed message: trailing data")
+	}
+	return nil
+}
+
+// handleOffer is the trader's side of PublishOffer.
+func (n *Node) handleOffer(_ context.Context, from peer.ID, req []byte) ([]byte, error) {
+	var m offerMsg
+	if err := decodeStrict(req, &m); err != nil {
+		return nil, err
+	}
+	switch m.Op {
+	case "put":
+		if m.Offer == nil {
+			return nil, errors.New("ring: put without offer")
+		}
+		return nil, n.holdOffer(from, m.Key, m.Offer)
+	case "withdraw":
+		n.mu.Lock()
+		for _, tbl := range n.offersRecv {
+			if o, ok := tbl[m.ID]; ok && o.Supplier == from {
+				delete(tbl, m.ID)
+			}
+		}
+		n.mu.Unlock()
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("ring: unknown offer op %q", m.Op)
+	}
+}
+
+// holdOffer verifies an offer and records it in OffersRecv.
+func (n *Node) holdOffer(from peer.ID, key Key, o *Offer) error {
+	if o.Supplier != from {
+		return fmt.Errorf("%w: %s offered by %s", ErrBadSignature, o.Supplier, from)
+	}
+	if err := o.Verify(n.cfg.regions, n.cfg.now()); err != nil {
+		n.cfg.log.Warn("ring: offer refused", "from", from, "err", err)
+		return err
+	}
+	if r := n.cfg.regions.OfKey(key); r != o.Region {
+		return fmt.Errorf("ring: offer %s for region %d published under a key of region %d", o.ID, o.Region, r)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	held := 0
+	for _, tbl := range n.offersRecv {
+		if old, ok := tbl[o.ID]; ok && old.Supplier == o.Supplier {
+			if old.Seq > o.Seq {
+				return nil // a reordered older refresh
+			}
+			delete(tbl, o.ID)
+			continue
+		}
+		for _, x := range tbl {
+			if x.Supplier == o.Supplier {
+				held++
+			}
+		}
+	}
+	if held >= maxOffersPerSupplier {
+		return fmt.Errorf("ring: %s already holds %d offers here", from, held)
+	}
+	tbl := n.offersRecv[o.Region]
+	if tbl == nil {
+		tbl = map[string]*Offer{}
+		n.offersRecv[o.Region] = tbl
+	}
+	tbl[o.ID] = o
+	return nil
+}
+
+// handleFind is the trader's side of ResourceDiscovery: the live offers
+// that fit, from the asked region first, then from larger ones it holds.
+func (n *Node) handleFind(_ context.Context, _ peer.ID, req []byte) ([]byte, error) {
+	var m findMsg
+	if err := decodeStrict(req, &m); err != nil {
+		return nil, err
+	}
+	if m.Region < 0 || m.Region >= n.cfg.regions.Len() || m.MemoryMB < 1 {
+		return nil, fmt.Errorf("ring: find region %d memory %d out of range", m.Region, m.MemoryMB)
+	}
+	return json.Marshal(offersMsg{Offers: n.localFind(m.Region, m.MemoryMB)})
+}
+
+func (n *Node) localFind(region, memoryMB int) []*Offer {
+	now := n.cfg.now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []*Offer
+	for r := region; r < n.cfg.regions.Len() && len(out) == 0; r++ {
+		for _, o := range n.offersRecv[r] {
+			if o.AvailableMB >= memoryMB && !o.expired(now) {
+				out = append(out, o)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].AvailableMB < out[j].AvailableMB })
+	if len(out) > maxFindOffers {
+		out = out[:maxFindOffers]
+	}
+	return out
+}
+
+// HeldOffers counts the offers this node holds as a trader (OffersRecv).
+func (n *Node) HeldOffers() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c := 0
+	for _, t := range n.offersRecv {
+		c += len(t)
+	}
+	return c
+}
