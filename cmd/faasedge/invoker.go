@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/faasedge/faasedge/executor"
+	"github.com/faasedge/faasedge/invoker"
+)
+
+func init() {
+	register(command{
+		name:    "invoker",
+		summary: "run the drop-in OpenWhisk invoker (stock arguments and environment)",
+		run:     runInvoker,
+	})
+}
+
+// runInvoker starts like the stock invoker: --id N --uniqueName S
+// [--displayedName D], configured by the stock environment
+// (openwhisk-wire.md 7). A bad or missing variable is one error line that
+// names it.
+func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
+	fs := flag.NewFlagSet("invoker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	id := fs.Int("id", -1, "invoker instance id (topic invoker{id})")
+	uniqueName := fs.String("uniqueName", "", "unique name of this invoker")
+	displayedName := fs.String("displayedName", "", "name shown by the controller's /invokers")
+	overwriteID := fs.Int("overwriteId", -1, "accepted for compatibility; only meaningful with ZooKeeper id assignment")
+	dataDir := fs.String("dataDir", os.Getenv("FAASEDGE_DATA_DIR"), "directory for the compiled-module cache (optional)")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if *id < 0 {
+		if *overwriteID >= 0 || *uniqueName != "" {
+			return fmt.Errorf("%w: --id is required: dynamic id assignment through ZooKeeper is not supported", errUsage)
+		}
+		return fmt.Errorf("%w: --id is required", errUsage)
+	}
+	cfg, err := invoker.FromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	exOpts := []executor.Option{executor.WithMemoryBudget(int64(cfg.UserMemory)), executor.WithLogger(log)}
+	if *dataDir != "" {
+		exOpts = append(exOpts, executor.WithDataDir(*dataDir))
+	}
+	ex, err := executor.New(ctx, exOpts...)
+	if err != nil {
+		return err
+	}
+	defer ex.Close(context.WithoutCancel(ctx))
+	eng, err := invoker.New(ctx,
+		invoker.WithConfig(cfg),
+		invoker.WithInstance(*id, *uniqueName, *displayedName),
+		invoker.WithRunner(invoker.LocalRunner(ex)),
+		invoker.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	if err := eng.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,280 @@
+package invoker
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/faasedge/faasedge/whisk"
+)
+
+// Config is everything an Engine needs. FromEnv fills it from the stock
+// invoker's environment; Go callers (the controller plugin, the standalone
+// stack, tests) set it directly or through the With* options.
+type Config struct {
+	// Instance, UniqueName and DisplayedName are --id, --uniqueName and
+	// --displayedName.
+	Instance      int
+	UniqueName    string
+	DisplayedName string
+	// UserMemory is whisk.container-pool.user-memory: the memory the
+	// invoker offers to actions, and its capacity in the controller.
+	UserMemory whisk.ByteSize
+	// Tags are whisk.invoker.resource.tags, sent in every ping.
+	Tags []string
+
+	// KafkaBrokers is KAFKA_HOSTS split on commas.
+	KafkaBrokers []string
+	// TopicsPrefix is whisk.kafka.topics.prefix; UserEventsPrefix is
+	// whisk.kafka.topics.user-event.prefix.
+	TopicsPrefix     string
+	UserEventsPrefix string
+	// UserEvents is whisk.user-events.enabled.
+	UserEvents bool
+
+	Couch CouchConfig
+
+	// HTTPAddr is where /ping, /metrics and /enable listen (":"+PORT).
+	// Username and Password guard /enable, /disable and /isEnabled.
+	HTTPAddr string
+	Username string
+	Password string
+
+	// APIHost is __OW_API_HOST as the stock invoker normalises it.
+	APIHost string
+	// NodejsDefault is the kind "nodejs:default" resolves to, read from the
+	// runtimes manifest.
+	NodejsDefault string
+
+	// PingInterval is how often the health topic hears from the invoker
+	// (1 s as stock).
+	PingInterval time.Duration
+	// ShutdownTimeout bounds how long Shutdown lets in-flight activations
+	// run before cancelling them (they are still acked and recorded).
+	ShutdownTimeout time.Duration
+	// AckBatchTimeout is how long the ack producer waits to fill a batch.
+	// Small values favour latency; the stock producer uses linger.ms=0.
+	AckBatchTimeout time.Duration
+}
+
+// CouchConfig is whisk.couchdb.* and the database names.
+type CouchConfig struct {
+	URL           string // protocol://host:port
+	Username      string
+	Password      string
+	ActionsDB     string // whisk.couchdb.databases.WhiskEntity
+	ActivationsDB string // whisk.couchdb.databases.WhiskActivation
+	AuthDB        string // whisk.couchdb.databases.WhiskAuth
+}
+
+// Defaults of the stock configuration.
+const (
+	DefaultUserMemory      = 1024 * whisk.MB
+	DefaultPingInterval    = time.Second
+	DefaultShutdownTimeout = 30 * time.Second
+	DefaultAckBatchTimeout = 200 * time.Microsecond
+	DefaultNodejsKind      = "nodejs:20"
+)
+
+func (c *Config) setDefaults() {
+	if c.UserMemory == 0 {
+		c.UserMemory = DefaultUserMemory
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.AckBatchTimeout == 0 {
+		c.AckBatchTimeout = DefaultAckBatchTimeout
+	}
+	if c.NodejsDefault == "" {
+		c.NodejsDefault = DefaultNodejsKind
+	}
+	if c.Tags == nil {
+		c.Tags = []string{}
+	}
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Instance < 0:
+		return fmt.Errorf("invoker: instance id %d is negative", c.Instance)
+	case len(c.KafkaBrokers) == 0:
+		return fmt.Errorf("invoker: no Kafka brokers")
+	case c.Couch.URL == "":
+		return fmt.Errorf("invoker: no CouchDB URL")
+	case c.Couch.ActionsDB == "" || c.Couch.ActivationsDB == "":
+		return fmt.Errorf("invoker: CouchDB database names missing")
+	case c.UserMemory < whisk.MinMemoryMB*whisk.MB:
+		return fmt.Errorf("invoker: user memory %s is below the %d MB of one action", c.UserMemory, whisk.MinMemoryMB)
+	}
+	return nil
+}
+
+// MaxPeek is how many activations the invoker takes from Kafka before any
+// of them finishes: userMemory / 128 MB containers (stock maxPeek with the
+// default concurrency limit of 1).
+func (c *Config) MaxPeek() int {
+	n := int(c.UserMemory.MB() / whisk.MinMemoryMB)
+	return max(n, 1)
+}
+
+// EnvError names the environment variable that is missing or wrong.
+type EnvError struct {
+	Var string
+	Err error
+}
+
+func (e *EnvError) Error() string { return e.Var + ": " + e.Err.Error() }
+func (e *EnvError) Unwrap() error { return e.Err }
+
+var errMissing = fmt.Errorf("required but not set")
+
+// FromEnv reads the stock invoker's environment (openwhisk-wire.md 7.2),
+// looking variables up with getenv (os.Getenv in the binary). The first bad
+// or missing variable is returned as an *EnvError.
+func FromEnv(getenv func(string) string) (Config, error) {
+	var c Config
+	req := func(name string) (string, error) {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return "", &EnvError{name, errMissing}
+		}
+		return v, nil
+	}
+	opt := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+
+	hosts, err := req("KAFKA_HOSTS")
+	if err != nil {
+		return c, err
+	}
+	for _, h := range strings.Split(hosts, ",") {
+		h = strings.TrimSpace(h)
+		if _, _, err := net.SplitHostPort(h); err != nil {
+			return c, &EnvError{"KAFKA_HOSTS", fmt.Errorf("%q is not host:port", h)}
+		}
+		c.KafkaBrokers = append(c.KafkaBrokers, h)
+	}
+
+	manifest, err := req("RUNTIMES_MANIFEST")
+	if err != nil {
+		return c, err
+	}
+	if c.NodejsDefault, err = nodejsDefaultKind(manifest); err != nil {
+		return c, &EnvError{"RUNTIMES_MANIFEST", err}
+	}
+
+	apiName, err := req("WHISK_API_HOST_NAME")
+	if err != nil {
+		return c, err
+	}
+	proto := opt("WHISK_API_HOST_PROTO", "https")
+	port := opt("WHISK_API_HOST_PORT", "443")
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return c, &EnvError{"WHISK_API_HOST_PORT", fmt.Errorf("%q is not a port", port)}
+	}
+	c.APIHost = apiHost(proto, apiName, port)
+
+	httpPort := opt("PORT", "8080")
+	if _, err := strconv.ParseUint(httpPort, 10, 16); err != nil {
+		return c, &EnvError{"PORT", fmt.Errorf("%q is not a port", httpPort)}
+	}
+	c.HTTPAddr = ":" + httpPort
+
+	protocol := opt("CONFIG_whisk_couchdb_protocol", "http")
+	if protocol != "http" && protocol != "https" {
+		return c, &EnvError{"CONFIG_whisk_couchdb_protocol", fmt.Errorf("%q is neither http nor https", protocol)}
+	}
+	host, err := req("CONFIG_whisk_couchdb_host")
+	if err != nil {
+		return c, err
+	}
+	cport, err := req("CONFIG_whisk_couchdb_port")
+	if err != nil {
+		return c, err
+	}
+	if _, err := strconv.ParseUint(cport, 10, 16); err != nil {
+		return c, &EnvError{"CONFIG_whisk_couchdb_port", fmt.Errorf("%q is not a port", cport)}
+	}
+	c.Couch.URL = protocol + "://" + net.JoinHostPort(host, cport)
+	c.Couch.Username = getenv("CONFIG_whisk_couchdb_username")
+	c.Couch.Password = getenv("CONFIG_whisk_couchdb_password")
+	if c.Couch.ActionsDB, err = req("CONFIG_whisk_couchdb_databases_WhiskEntity"); err != nil {
+		return c, err
+	}
+	if c.Couch.ActivationsDB, err = req("CONFIG_whisk_couchdb_databases_WhiskActivation"); err != nil {
+		return c, err
+	}
+	c.Couch.AuthDB = opt("CONFIG_whisk_couchdb_databases_WhiskAuth", "")
+
+	c.UserMemory = DefaultUserMemory
+	if v := opt("CONFIG_whisk_containerPool_userMemory", ""); v != "" {
+		if c.UserMemory, err = whisk.ParseConfigSize(v); err != nil {
+			return c, &EnvError{"CONFIG_whisk_containerPool_userMemory", err}
+		}
+		if c.UserMemory < whisk.MinMemoryMB*whisk.MB {
+			return c, &EnvError{"CONFIG_whisk_containerPool_userMemory", fmt.Errorf("%q is below the %d MB of one action", v, whisk.MinMemoryMB)}
+		}
+	}
+
+	c.TopicsPrefix = getenv("CONFIG_whisk_kafka_topics_prefix")
+	c.UserEventsPrefix = getenv("CONFIG_whisk_kafka_topics_userEvent_prefix")
+	if v := opt("CONFIG_whisk_userEvents_enabled", "false"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, &EnvError{"CONFIG_whisk_userEvents_enabled", fmt.Errorf("%q is not a boolean", v)}
+		}
+		c.UserEvents = b
+	}
+	c.Username = opt("CONFIG_whisk_invoker_username", "invoker.user")
+	c.Password = opt("CONFIG_whisk_invoker_password", "invoker.pass")
+	for _, t := range strings.Split(getenv("CONFIG_whisk_invoker_resource_tags"), ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			c.Tags = append(c.Tags, t)
+		}
+	}
+	c.setDefaults()
+	return c, nil
+}
+
+// apiHost normalises like pekko's Uri.normalize: the default port of the
+// scheme is dropped.
+func apiHost(proto, name, port string) string {
+	if (proto == "https" && port == "443") || (proto == "http" && port == "80") {
+		return proto + "://" + name
+	}
+	return proto + "://" + name + ":" + port
+}
+
+// nodejsDefaultKind reads the manifest's default nodejs kind: the kind the
+// controller stores its health test action under.
+func nodejsDefaultKind(manifest string) (string, error) {
+	var m struct {
+		Runtimes map[string][]struct {
+			Kind    string `json:"kind"`
+			Default bool   `json:"default"`
+		} `json:"runtimes"`
+	}
+	if err := json.Unmarshal([]byte(manifest), &m); err != nil {
+		return "", fmt.Errorf("not a runtimes manifest: %w", err)
+	}
+	if m.Runtimes == nil {
+		return "", fmt.Errorf("no \"runtimes\" object")
+	}
+	for _, r := range m.Runtimes["nodejs"] {
+		if r.Default {
+			return r.Kind, nil
+		}
+	}
+	return DefaultNodejsKind, nil
+}

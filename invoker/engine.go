@@ -1,0 +1,705 @@
+// Package invoker is the drop-in OpenWhisk invoker engine: it speaks the
+// classic controller's protocol over Kafka and CouchDB (shared
+// openwhisk-wire.md), so an unmodified controller using the
+// ShardingContainerPoolBalancer cannot tell it from its own. It consumes
+// invoker{N}, fetches actions, admits work by memory like the stock
+// ContainerPool, runs it through a Runner, sends the acks in stock order,
+// writes activation records, pings health every second and serves the
+// invoker's HTTP endpoints.
+//
+// Delivery is at most once, as stock: offsets are committed right after
+// each poll, before the activations run, so a crash loses the activations
+// in flight and the controller force-completes them after its timeout.
+package invoker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/faasedge/faasedge/whisk"
+)
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithConfig sets the whole configuration (FromEnv's result, typically).
+// Options after it override single fields.
+func WithConfig(c Config) Option { return func(e *Engine) { e.cfg = c } }
+
+// WithInstance sets --id, --uniqueName and --displayedName.
+func WithInstance(id int, uniqueName, displayedName string) Option {
+	return func(e *Engine) { e.cfg.Instance, e.cfg.UniqueName, e.cfg.DisplayedName = id, uniqueName, displayedName }
+}
+
+// WithUserMemory sets the memory offered to actions.
+func WithUserMemory(m whisk.ByteSize) Option { return func(e *Engine) { e.cfg.UserMemory = m } }
+
+// WithKafka sets the brokers and the topics prefix.
+func WithKafka(prefix string, brokers ...string) Option {
+	return func(e *Engine) { e.cfg.KafkaBrokers, e.cfg.TopicsPrefix = brokers, prefix }
+}
+
+// WithCouch sets the CouchDB connection and database names.
+func WithCouch(c CouchConfig) Option { return func(e *Engine) { e.cfg.Couch = c } }
+
+// WithUserEvents enables user events on prefix+"events".
+func WithUserEvents(prefix string) Option {
+	return func(e *Engine) { e.cfg.UserEvents, e.cfg.UserEventsPrefix = true, prefix }
+}
+
+// WithHTTP serves the invoker endpoints on addr with basic-auth credentials.
+func WithHTTP(addr, username, password string) Option {
+	return func(e *Engine) { e.cfg.HTTPAddr, e.cfg.Username, e.cfg.Password = addr, username, password }
+}
+
+// WithRunner sets what runs activations. The default runs wasm kinds on the
+// caller-provided executor runner only; see Kinds.
+func WithRunner(r Runner) Option { return func(e *Engine) { e.runner = r } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
+
+// Engine is one invoker instance.
+type Engine struct {
+	cfg    Config
+	runner Runner
+	log    *slog.Logger
+	id     whisk.InvokerInstanceID
+	m      *metrics
+
+	actions *actionStore
+	records *recorder
+	acks    *kafka.Writer // completed{C} and events
+	pings   *kafka.Writer
+	reader  *kafka.Reader
+
+	mem  *semaphore.Weighted // MB of user memory, like the ContainerPool
+	peek chan struct{}       // maxPeek: activations taken but not finished
+
+	enabled atomic.Bool
+	pingMu  sync.Mutex // orders enable/disable pings
+
+	bg       context.Context // cancelled at the very end of Shutdown
+	stopBg   context.CancelFunc
+	work     context.Context // cancelled when the shutdown grace period ends
+	stopWork context.CancelFunc
+	consume  context.CancelFunc
+	consumed chan struct{}
+	pinged   chan struct{}
+	inflight sync.WaitGroup
+
+	ln       net.Listener
+	srv      *http.Server
+	shutOnce sync.Once
+	shutErr  error
+}
+
+// New builds an engine. It does not touch the network; Start does.
+func New(ctx context.Context, opts ...Option) (*Engine, error) {
+	e := &Engine{}
+	for _, o := range opts {
+		o(e)
+	}
+	e.cfg.setDefaults()
+	if err := e.cfg.validate(); err != nil {
+		return nil, err
+	}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	if e.runner == nil {
+		e.runner = Kinds{"nodejs": &JSRunner{}}
+	}
+	e.id = whisk.NewInvokerInstanceID(e.cfg.Instance, e.cfg.UserMemory, e.cfg.UniqueName, e.cfg.DisplayedName, e.cfg.Tags)
+	e.log = e.log.With("invoker", e.id.String())
+
+	couch, err := OpenCouch(e.cfg.Couch)
+	if err != nil {
+		return nil, err
+	}
+	topic := whisk.InvokerTopic(e.cfg.TopicsPrefix, e.cfg.Instance)
+	peek := e.cfg.MaxPeek()
+	e.reader = kafka.NewReader(kafka.ReaderConfig{
+		Brokers:               e.cfg.KafkaBrokers,
+		GroupID:               topic,
+		Topic:                 topic,
+		MinBytes:              1,
+		MaxBytes:              2 * whisk.MaxActivationMessageBytes,
+		MaxWait:               500 * time.Millisecond, // fetch.max.wait.ms
+		QueueCapacity:         peek,
+		StartOffset:           kafka.FirstOffset, // auto.offset.reset=earliest
+		SessionTimeout:        30 * time.Second,
+		HeartbeatInterval:     3 * time.Second,
+		ReadBackoffMin:        10 * time.Millisecond,
+		ReadBackoffMax:        time.Second,
+		WatchPartitionChanges: false,
+		ErrorLogger: kafka.LoggerFunc(func(f string, a ...any) {
+			e.log.Debug("kafka reader", "msg", fmt.Sprintf(f, a...))
+		}),
+	})
+	e.m = newMetrics(func() float64 { return float64(e.reader.Stats().Lag) })
+	e.actions = &actionStore{db: couch.DB(e.cfg.Couch.ActionsDB), nodejsDefault: e.cfg.NodejsDefault, log: e.log, cache: map[string]*Action{}}
+	e.records = newRecorder(couch.DB(e.cfg.Couch.ActivationsDB), e.log, e.m)
+	e.acks = &kafka.Writer{
+		Addr:         kafka.TCP(e.cfg.KafkaBrokers...),
+		RequiredAcks: kafka.RequireOne,
+		BatchTimeout: e.cfg.AckBatchTimeout,
+		BatchBytes:   whisk.MaxActivationMessageBytes, // max.request.size
+		MaxAttempts:  3,
+		WriteTimeout: 30 * time.Second,
+	}
+	e.pings = &kafka.Writer{
+		Addr:         kafka.TCP(e.cfg.KafkaBrokers...),
+		Topic:        whisk.HealthTopic(e.cfg.TopicsPrefix),
+		RequiredAcks: kafka.RequireOne,
+		BatchTimeout: time.Millisecond,
+		MaxAttempts:  1,
+		WriteTimeout: e.cfg.PingInterval,
+	}
+	e.mem = semaphore.NewWeighted(e.cfg.UserMemory.MB())
+	e.peek = make(chan struct{}, peek)
+	e.enabled.Store(true)
+	e.bg, e.stopBg = context.WithCancel(context.WithoutCancel(ctx))
+	e.work, e.stopWork = context.WithCancel(e.bg)
+	return e, nil
+}
+
+// ID is the instance id the engine pings with.
+func (e *Engine) ID() whisk.InvokerInstanceID { return e.id }
+
+// Config is the effective configuration.
+func (e *Engine) Config() Config { return e.cfg }
+
+// HTTPAddr is the address the endpoints listen on, once started.
+func (e *Engine) HTTPAddr() string {
+	if e.ln == nil {
+		return ""
+	}
+	return e.ln.Addr().String()
+}
+
+// Start creates invoker{N}, starts the HTTP endpoints, the health pings,
+// the record writer and the consumer. It returns once they run.
+func (e *Engine) Start(ctx context.Context) error {
+	topic := whisk.InvokerTopic(e.cfg.TopicsPrefix, e.cfg.Instance)
+	wait := 200 * time.Millisecond
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := EnsureTopic(ctx, e.cfg.KafkaBrokers, topic, invokerTopicConfig)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("invoker: %w", err)
+		}
+		e.log.Warn("creating the invoker topic failed, retrying", "topic", topic, "err", err)
+		if backoff(ctx, &wait, 2*time.Second) != nil {
+			return fmt.Errorf("invoker: %w", err)
+		}
+	}
+	if e.cfg.HTTPAddr != "" {
+		ln, err := net.Listen("tcp", e.cfg.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("invoker: listen %s: %w", e.cfg.HTTPAddr, err)
+		}
+		e.ln = ln
+		e.srv = &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := e.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				e.log.Error("http server", "err", err)
+			}
+		}()
+	}
+	go e.records.run(e.bg)
+	consumeCtx, cancel := context.WithCancel(e.bg)
+	e.consume = cancel
+	e.consumed = make(chan struct{})
+	e.pinged = make(chan struct{})
+	go e.pingLoop(consumeCtx)
+	go e.consumeLoop(consumeCtx)
+	e.log.Info("invoker started", "topic", topic, "userMemory", e.cfg.UserMemory.String(), "maxPeek", cap(e.peek))
+	return nil
+}
+
+// Run starts the engine and serves until ctx ends, then shuts down within
+// the configured grace period.
+func (e *Engine) Run(ctx context.Context) error {
+	if err := e.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.ShutdownTimeout+30*time.Second)
+	defer cancel()
+	return e.Shutdown(sctx)
+}
+
+// Shutdown stops consuming and pinging, lets the activations in flight
+// finish (cancelling them once ShutdownTimeout has passed), sends every ack
+// and writes every record, then closes the connections. ctx bounds the
+// whole; records still unwritten when it ends are reported in the error.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	e.shutOnce.Do(func() { e.shutErr = e.shutdown(ctx) })
+	return e.shutErr
+}
+
+func (e *Engine) shutdown(ctx context.Context) error {
+	if e.consume != nil {
+		e.consume()
+		<-e.consumed
+		<-e.pinged
+	}
+	rerr := e.reader.Close()
+	done := make(chan struct{})
+	go func() { e.inflight.Wait(); close(done) }()
+	grace := time.NewTimer(e.cfg.ShutdownTimeout)
+	defer grace.Stop()
+	select {
+	case <-done:
+	case <-grace.C:
+		e.log.Warn("shutdown grace period over, cancelling activations in flight")
+		e.stopWork()
+	case <-ctx.Done():
+		e.stopWork()
+	}
+	var errs []error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("invoker: activations still in flight: %w", ctx.Err()))
+	}
+	if e.consume != nil {
+		errs = append(errs, e.records.close(ctx))
+	}
+	e.stopWork()
+	e.stopBg()
+	if e.srv != nil {
+		errs = append(errs, e.srv.Shutdown(ctx))
+	}
+	errs = append(errs, e.acks.Close(), e.pings.Close())
+	if rerr != nil {
+		e.log.Debug("closing the consumer", "err", rerr)
+	}
+	e.log.Info("invoker stopped")
+	return errors.Join(errs...)
+}
+
+// consumeLoop polls invoker{N}: it takes what is buffered, up to the free
+// maxPeek capacity, commits the offsets, then hands the messages to
+// handlers. The commit comes before processing (at most once, as stock).
+func (e *Engine) consumeLoop(ctx context.Context) {
+	defer close(e.consumed)
+	done, cancelDone := context.WithCancel(context.Background())
+	cancelDone() // an already-ended context: take only what is buffered
+	wait := 50 * time.Millisecond
+	for {
+		select {
+		case e.peek <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		first, err := e.reader.FetchMessage(ctx)
+		if err != nil {
+			<-e.peek
+			if ctx.Err() != nil {
+				return
+			}
+			e.m.kafkaErrors.WithLabelValues("fetch").Inc()
+			e.log.Warn("kafka fetch failed, retrying", "err", err)
+			if backoff(ctx, &wait, 2*time.Second) != nil {
+				return
+			}
+			continue
+		}
+		wait = 50 * time.Millisecond
+		batch := []kafka.Message{first}
+		// A select between a ready message and the ended context picks at
+		// random, so stop only after a few misses in a row.
+	drain:
+		for misses := 0; misses < 4; {
+			select {
+			case e.peek <- struct{}{}:
+			default:
+				break drain
+			}
+			m, err := e.reader.FetchMessage(done)
+			if err != nil {
+				<-e.peek
+				misses++
+				continue
+			}
+			batch = append(batch, m)
+			misses = 0
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if err := e.reader.CommitMessages(cctx, batch...); err != nil {
+			e.m.kafkaErrors.WithLabelValues("commit").Inc()
+			e.log.Warn("kafka commit failed", "err", err)
+		}
+		cancel()
+		for _, m := range batch {
+			e.inflight.Add(1)
+			go e.handle(m.Value)
+		}
+	}
+}
+
+// handle runs one message to its end: exactly one slot-freeing ack on every
+// path, and the record.
+func (e *Engine) handle(value []byte) {
+	defer e.inflight.Done()
+	defer func() { <-e.peek }()
+	msg, err := whisk.ParseActivationMessage(value)
+	if err != nil {
+		// Nothing to ack to: the controller force-completes it, as stock.
+		e.m.unparseable.Inc()
+		e.log.Error("skipping a message that is not an activation", "err", err, "bytes", len(value))
+		return
+	}
+	e.process(msg)
+}
+
+func (e *Engine) process(msg *whisk.ActivationMessage) {
+	act, err := e.actions.get(e.work, msg.Action, msg.Revision)
+	if err != nil {
+		var fe *fetchError
+		resp := whisk.ErrorResponse(whisk.StatusWhiskError, whisk.MsgActionFetchFailed)
+		if errors.As(err, &fe) {
+			resp = fe.resp
+		}
+		e.log.Warn("action not runnable", "activation", msg.ActivationID, "err", err)
+		e.finish(msg, e.fallbackActivation(msg, resp), fallbackAck)
+		return
+	}
+	inv := e.invocation(msg, act)
+	memMB := min(max(act.Limits.Memory, 1), e.cfg.UserMemory.MB())
+	e.m.queued.Inc()
+	err = e.mem.Acquire(e.work, memMB)
+	e.m.queued.Dec()
+	var res Result
+	if err != nil {
+		// Shutdown cancelled a job still waiting for memory.
+		now := time.Now()
+		res = Result{Response: whisk.ErrorResponse(whisk.StatusWhiskError, whisk.MsgAbnormalRun), Start: now, End: now}
+	} else {
+		e.m.running.Inc()
+		res = e.runner.Run(e.work, act, inv)
+		e.m.running.Dec()
+		e.mem.Release(memMB)
+	}
+	shape := splitAcks
+	if act.Limits.Logs == 0 {
+		shape = combinedAck
+	}
+	e.finish(msg, e.activation(msg, act, res), shape)
+}
+
+// ackShape is which acks an activation gets (openwhisk-wire.md 2.5).
+type ackShape int
+
+const (
+	// splitAcks: logs are collected. Blocking gets Result then Completion,
+	// non-blocking Completion only.
+	splitAcks ackShape = iota
+	// combinedAck: log limit 0. Blocking gets one Combined, non-blocking
+	// Completion only.
+	combinedAck
+	// fallbackAck: the invoker could not run the action. One Combined,
+	// shrunk when non-blocking.
+	fallbackAck
+)
+
+// finish sends the acks in stock order, exactly one of them freeing the
+// controller's slot, then queues the record and sends the user event.
+func (e *Engine) finish(msg *whisk.ActivationMessage, a whisk.Activation, shape ackShape) {
+	code := a.Response.StatusCode
+	e.m.activations.WithLabelValues(code.String()).Inc()
+	topic := whisk.CompletedTopic(e.cfg.TopicsPrefix, msg.RootControllerIndex.AsString)
+	sysErr := code.IsSystemError()
+	full := func() json.RawMessage {
+		acked := a
+		acked.Logs = []string{}
+		b, _ := json.Marshal(acked)
+		return b
+	}
+	switch {
+	case shape == fallbackAck && !msg.Blocking:
+		e.sendAck(msg, topic, whisk.CombinedAck(msg.TransID, whisk.ShrunkResponse(msg.ActivationID), sysErr, e.id))
+	case shape != splitAcks && msg.Blocking:
+		e.sendAck(msg, topic, whisk.CombinedAck(msg.TransID, full(), sysErr, e.id))
+	case msg.Blocking:
+		e.sendAck(msg, topic, whisk.ResultAck(msg.TransID, full()))
+		e.sendAck(msg, topic, whisk.CompletionAck(msg.TransID, msg.ActivationID, sysErr, e.id))
+	default:
+		e.sendAck(msg, topic, whisk.CompletionAck(msg.TransID, msg.ActivationID, sysErr, e.id))
+	}
+	if msg.User.Limits.StoreActivations == nil || *msg.User.Limits.StoreActivations {
+		e.records.add(whisk.NewActivationDoc(a, time.Now().UnixMilli()))
+	}
+	if e.cfg.UserEvents {
+		e.sendEvent(msg, a)
+	}
+}
+
+// sendAck produces one ack, retrying until Kafka takes it: losing a
+// slot-freeing ack costs the controller a forced timeout. A record too
+// large for the topic is sent again with the response shrunk to the id;
+// the controller then reads the record from the database.
+func (e *Engine) sendAck(msg *whisk.ActivationMessage, topic string, ack whisk.Ack) {
+	b, _ := json.Marshal(ack)
+	wait := 50 * time.Millisecond
+	for {
+		err := e.acks.WriteMessages(e.bg, kafka.Message{Topic: topic, Value: b})
+		if err == nil {
+			e.m.acks.WithLabelValues(ack.Kind().String()).Inc()
+			return
+		}
+		if tooLarge(err) && len(ack.Response) > 0 && ack.Response[0] != '"' {
+			ack.Response = whisk.ShrunkResponse(msg.ActivationID)
+			b, _ = json.Marshal(ack)
+			continue
+		}
+		e.m.kafkaErrors.WithLabelValues("ack").Inc()
+		e.log.Warn("sending ack failed, retrying", "activation", msg.ActivationID, "kind", ack.Kind(), "err", err)
+		if backoff(e.bg, &wait, 2*time.Second) != nil {
+			e.log.Error("ack lost at shutdown", "activation", msg.ActivationID, "kind", ack.Kind())
+			return
+		}
+	}
+}
+
+// sendEvent emits the Activation user event, once per slot-freeing ack.
+func (e *Engine) sendEvent(msg *whisk.ActivationMessage, a whisk.Activation) {
+	path, ok1 := a.Annotations.Get("path")
+	kind, ok2 := a.Annotations.Get("kind")
+	if !ok1 || !ok2 {
+		return
+	}
+	body := whisk.ActivationEventBody{ActivationID: a.ActivationID, StatusCode: int(a.Response.StatusCode), Size: a.Response.Size}
+	_ = json.Unmarshal(path, &body.Name)
+	_ = json.Unmarshal(kind, &body.Kind)
+	if a.Duration != nil {
+		body.Duration = *a.Duration
+	}
+	annInt := func(key string) int64 {
+		var v int64
+		if raw, ok := a.Annotations.Get(key); ok {
+			_ = json.Unmarshal(raw, &v)
+		}
+		return v
+	}
+	body.WaitTime, body.InitTime = annInt("waitTime"), annInt("initTime")
+	if raw, ok := a.Annotations.Get("limits"); ok {
+		var l whisk.Limits
+		if json.Unmarshal(raw, &l) == nil {
+			body.Memory = l.Memory
+		}
+	}
+	if raw, ok := a.Annotations.Get("causedBy"); ok {
+		_ = json.Unmarshal(raw, &body.CausedBy)
+	}
+	body.UserDefinedStatusCode = userStatusCode(a.Response.Result)
+	bb, _ := json.Marshal(body)
+	ev := whisk.EventMessage{
+		Source: "invoker" + strconv.Itoa(e.cfg.Instance), Body: bb,
+		Subject: msg.User.Subject, Namespace: msg.User.Namespace.Name, UserID: msg.User.Namespace.UUID,
+		EventType: "Activation", Timestamp: time.Now().UnixMilli(),
+	}
+	b, _ := json.Marshal(ev)
+	if err := e.acks.WriteMessages(e.bg, kafka.Message{Topic: whisk.EventsTopic(e.cfg.UserEventsPrefix), Value: b}); err != nil {
+		e.m.kafkaErrors.WithLabelValues("event").Inc()
+		e.log.Warn("user event not sent", "activation", msg.ActivationID, "err", err)
+	}
+}
+
+// userStatusCode is result.error.statusCode or result.statusCode; 400 when
+// that is not an integer.
+func userStatusCode(result json.RawMessage) *int {
+	var r struct {
+		Error      json.RawMessage `json:"error"`
+		StatusCode json.RawMessage `json:"statusCode"`
+	}
+	if json.Unmarshal(result, &r) != nil {
+		return nil
+	}
+	raw := r.StatusCode
+	var inner struct {
+		StatusCode json.RawMessage `json:"statusCode"`
+	}
+	if len(r.Error) > 0 && json.Unmarshal(r.Error, &inner) == nil && len(inner.StatusCode) > 0 {
+		raw = inner.StatusCode
+	}
+	if len(raw) == 0 {
+		return nil
+	}
+	var n int
+	if json.Unmarshal(raw, &n) != nil {
+		n = 400
+	}
+	return &n
+}
+
+// invocation builds the run value and the init environment
+// (openwhisk-wire.md 6.2).
+func (e *Engine) invocation(msg *whisk.ActivationMessage, act *Action) Invocation {
+	value := msg.Content
+	env := map[string]string{}
+	if len(msg.InitArgs) > 0 && len(value) > 0 && value[0] == '{' {
+		var fields map[string]json.RawMessage
+		if json.Unmarshal(value, &fields) == nil {
+			for _, k := range msg.InitArgs {
+				if v, ok := fields[k]; ok {
+					env[k] = envString(v)
+					delete(fields, k)
+				}
+			}
+			value, _ = json.Marshal(fields)
+		}
+	}
+	if len(value) == 0 {
+		value = json.RawMessage("{}")
+	}
+	timeout := time.Duration(act.Limits.Timeout) * time.Millisecond
+	if act.ProvideAPIKey {
+		env["__OW_API_KEY"] = msg.User.AuthKey.APIKey
+	}
+	env["__OW_NAMESPACE"] = msg.User.Namespace.Name
+	env["__OW_ACTION_NAME"] = msg.Action.QualifiedName()
+	env["__OW_ACTION_VERSION"] = act.Version
+	env["__OW_ACTIVATION_ID"] = msg.ActivationID
+	env["__OW_TRANSACTION_ID"] = msg.TransID.ID
+	env["__OW_DEADLINE"] = strconv.FormatInt(time.Now().Add(timeout).UnixMilli(), 10)
+	if e.cfg.APIHost != "" {
+		env["__OW_API_HOST"] = e.cfg.APIHost
+	}
+	return Invocation{Value: value, Env: env, MaxPayload: msg.User.Limits.AllowedMaxPayloadSize()}
+}
+
+// envString stringifies an init argument: strings as they are, null as "",
+// anything else as compact JSON.
+func envString(v json.RawMessage) string {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	if string(v) == "null" {
+		return ""
+	}
+	return string(v)
+}
+
+// activation builds the record of a run (ContainerProxy
+// constructWhiskActivation).
+func (e *Engine) activation(msg *whisk.ActivationMessage, act *Action, res Result) whisk.Activation {
+	start, end := res.Start.UnixMilli(), res.End.UnixMilli()
+	if end < start {
+		end = start
+	}
+	dur := end - start
+	var ann whisk.Annotations
+	ann.Set("limits", act.Limits)
+	ann.Set("path", act.FQN())
+	ann.Set("kind", act.Kind)
+	ann.Set("timeout", res.TimedOut)
+	if msg.Cause != "" {
+		ann.Set("causedBy", "sequence")
+	}
+	if res.Cold {
+		ann.Set("initTime", res.InitTime.Milliseconds())
+	}
+	wait := max(start-msg.TransID.Start, 0)
+	ann.Set("waitTime", wait)
+	if msg.Action.Binding != "" {
+		ann.Set("binding", msg.Action.Binding)
+	}
+	startLabel := "warm"
+	if res.Cold {
+		startLabel = "cold"
+	}
+	e.m.duration.WithLabelValues(startLabel).Observe(float64(dur) / 1000)
+	e.m.waitTime.Observe(float64(wait) / 1000)
+	logs := res.Logs
+	if logs == nil {
+		logs = []string{}
+	}
+	return whisk.Activation{
+		Namespace: msg.User.Namespace.Name, Name: act.Name, Subject: msg.User.Subject,
+		ActivationID: msg.ActivationID, Start: start, End: end, Cause: msg.Cause,
+		Response: res.Response, Logs: logs, Version: act.Version, Publish: false,
+		Annotations: ann, Duration: &dur,
+	}
+}
+
+// fallbackActivation is the stock activation for an action that could not
+// be fetched: start = end = now, path and kind "unknown" only.
+func (e *Engine) fallbackActivation(msg *whisk.ActivationMessage, resp whisk.ActivationResponse) whisk.Activation {
+	now := time.Now().UnixMilli()
+	var ann whisk.Annotations
+	ann.Set("path", msg.Action.Path+"/"+msg.Action.Name)
+	ann.Set("kind", "unknown")
+	if msg.Cause != "" {
+		ann.Set("causedBy", "sequence")
+	}
+	version := msg.Action.Version
+	if version == "" {
+		version = "0.0.1"
+	}
+	var zero int64
+	return whisk.Activation{
+		Namespace: msg.User.Namespace.Name, Name: msg.Action.Name, Subject: msg.User.Subject,
+		ActivationID: msg.ActivationID, Start: now, End: now, Cause: msg.Cause,
+		Response: resp, Logs: []string{}, Version: version, Annotations: ann, Duration: &zero,
+	}
+}
+
+// pingLoop sends the PingMessage every PingInterval while enabled.
+func (e *Engine) pingLoop(ctx context.Context) {
+	defer close(e.pinged)
+	t := time.NewTicker(e.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		if e.enabled.Load() {
+			e.ping(ctx, true)
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (e *Engine) ping(ctx context.Context, enabled bool) {
+	e.pingMu.Lock()
+	defer e.pingMu.Unlock()
+	b, _ := json.Marshal(whisk.PingMessage{Name: e.id, IsEnabled: &enabled})
+	if err := e.pings.WriteMessages(ctx, kafka.Message{Value: b}); err != nil && ctx.Err() == nil {
+		e.m.kafkaErrors.WithLabelValues("ping").Inc()
+		e.log.Warn("health ping failed", "err", err)
+	}
+}
+
+// SetEnabled is what POST /enable and /disable do. Disabling sends one
+// ping with isEnabled false and stops the pings; the invoker keeps
+// consuming, as stock. It reports whether the state changed.
+func (e *Engine) SetEnabled(ctx context.Context, on bool) bool {
+	if e.enabled.Swap(on) == on {
+		return false
+	}
+	e.ping(ctx, on)
+	return true
+}
+
+// Enabled reports whether the invoker pings as enabled.
+func (e *Engine) Enabled() bool { return e.enabled.Load() }

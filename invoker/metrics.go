@@ -1,0 +1,55 @@
+package invoker
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the engine's Prometheus series, on a registry of its own so
+// that several engines (virtual invokers) can live in one process.
+type metrics struct {
+	reg             *prometheus.Registry
+	activations     *prometheus.CounterVec   // by status
+	duration        *prometheus.HistogramVec // by start: cold, warm
+	waitTime        prometheus.Histogram
+	queued          prometheus.Gauge // waiting for memory
+	running         prometheus.Gauge
+	unparseable     prometheus.Counter
+	kafkaErrors     *prometheus.CounterVec // by operation
+	couchErrors     prometheus.Counter
+	recordsPending  prometheus.Gauge
+	recordsWritten  prometheus.Counter
+	recordsRejected prometheus.Counter
+	acks            *prometheus.CounterVec // by kind
+}
+
+func newMetrics(lag func() float64) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		activations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "invoker_activations_total", Help: "Activations finished, by status.",
+		}, []string{"status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "invoker_activation_duration_seconds", Help: "Activation duration (init and run), by cold or warm start.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 12),
+		}, []string{"start"}),
+		waitTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "invoker_activation_wait_seconds", Help: "Time from the controller's transaction start to the start of the activation.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 12),
+		}),
+		queued:          prometheus.NewGauge(prometheus.GaugeOpts{Name: "invoker_queue_length", Help: "Activations waiting for memory."}),
+		running:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "invoker_activations_running", Help: "Activations running."}),
+		unparseable:     prometheus.NewCounter(prometheus.CounterOpts{Name: "invoker_unparseable_messages_total", Help: "Kafka messages skipped because they are not activation messages."}),
+		kafkaErrors:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "invoker_kafka_errors_total", Help: "Kafka operations that failed and were retried, by operation."}, []string{"op"}),
+		couchErrors:     prometheus.NewCounter(prometheus.CounterOpts{Name: "invoker_couchdb_errors_total", Help: "Activation record writes that failed and were retried."}),
+		recordsPending:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "invoker_records_pending", Help: "Activation records not yet written."}),
+		recordsWritten:  prometheus.NewCounter(prometheus.CounterOpts{Name: "invoker_records_written_total", Help: "Activation records written."}),
+		recordsRejected: prometheus.NewCounter(prometheus.CounterOpts{Name: "invoker_records_rejected_total", Help: "Activation records CouchDB refused."}),
+		acks:            prometheus.NewCounterVec(prometheus.CounterOpts{Name: "invoker_acks_total", Help: "Acknowledgements sent, by kind."}, []string{"kind"}),
+	}
+	m.reg.MustRegister(m.activations, m.duration, m.waitTime, m.queued, m.running, m.unparseable,
+		m.kafkaErrors, m.couchErrors, m.recordsPending, m.recordsWritten, m.recordsRejected, m.acks,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "invoker_kafka_lag", Help: "Messages on invoker{N} not yet taken."}, lag),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

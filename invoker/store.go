@@ -1,0 +1,213 @@
+package invoker
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	kivik "github.com/go-kivik/kivik/v4"
+	"github.com/go-kivik/kivik/v4/couchdb"
+
+	"github.com/faasedge/faasedge/whisk"
+)
+
+// OpenCouch connects to CouchDB as the stock invoker does: basic auth when
+// a username is set, and uncompressed requests (pouchdb-server and some
+// proxies reject gzip bodies).
+func OpenCouch(cfg CouchConfig) (*kivik.Client, error) {
+	opts := []kivik.Option{couchdb.OptionNoRequestCompression()}
+	if cfg.Username != "" {
+		opts = append(opts, couchdb.BasicAuth(cfg.Username, cfg.Password))
+	}
+	c, err := kivik.New("couch", cfg.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("invoker: couchdb %s: %w", cfg.URL, err)
+	}
+	return c, nil
+}
+
+// fetchError is an action that cannot run; resp is the stock fallback
+// outcome (openwhisk-wire.md 4.2).
+type fetchError struct {
+	resp  whisk.ActivationResponse
+	err   error
+	retry bool // CouchDB unreachable or failing: worth another try
+}
+
+func (e *fetchError) Error() string { return e.err.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
+
+func fetchFailure(code whisk.StatusCode, msg string, err error) *fetchError {
+	return &fetchError{resp: whisk.ErrorResponse(code, msg), err: err}
+}
+
+// actionStore reads action documents and their code, cached by id and
+// revision. It never runs an old revision: a request for a stale one gets
+// the latest document, as the stock store does.
+type actionStore struct {
+	db            *kivik.DB
+	nodejsDefault string
+	log           *slog.Logger
+
+	mu    sync.Mutex
+	cache map[string]*Action // id + "@" + rev
+}
+
+// maxCachedActions bounds the cache; on overflow it starts over, which
+// costs one fetch per action.
+const maxCachedActions = 4096
+
+func (s *actionStore) get(ctx context.Context, fqn whisk.FullyQualifiedEntityName, rev *string) (*Action, error) {
+	id := fqn.DocID()
+	if rev != nil && *rev != "" {
+		s.mu.Lock()
+		a := s.cache[id+"@"+*rev]
+		s.mu.Unlock()
+		if a != nil {
+			return a, nil
+		}
+	}
+	a, err := s.fetch(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if rev != nil && *rev != "" && *rev != a.Rev {
+		s.log.Info("stale action revision requested, running the latest", "action", id, "requested", *rev, "latest", a.Rev)
+	}
+	s.mu.Lock()
+	if len(s.cache) >= maxCachedActions {
+		clear(s.cache)
+	}
+	s.cache[id+"@"+a.Rev] = a
+	s.mu.Unlock()
+	return a, nil
+}
+
+// fetch reads the latest document, retrying briefly when CouchDB is
+// unreachable so that a restart does not fail activations.
+func (s *actionStore) fetch(ctx context.Context, id string) (*Action, error) {
+	var err error
+	for attempt, wait := 0, 50*time.Millisecond; attempt < 5; attempt, wait = attempt+1, wait*2 {
+		var a *Action
+		a, err = s.fetchOnce(ctx, id)
+		var fe *fetchError
+		if err == nil || (errors.As(err, &fe) && !fe.retry) {
+			return a, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
+	return nil, err
+}
+
+func (s *actionStore) fetchOnce(ctx context.Context, id string) (*Action, error) {
+	row := s.db.Get(ctx, id)
+	defer row.Close()
+	if err := row.Err(); err != nil {
+		if kivik.HTTPStatus(err) == http.StatusNotFound {
+			return nil, fetchFailure(whisk.StatusApplicationError, whisk.MsgActionNotFound, fmt.Errorf("action %s: %w", id, err))
+		}
+		fe := fetchFailure(whisk.StatusWhiskError, whisk.MsgActionFetchFailed, fmt.Errorf("action %s: %w", id, err))
+		fe.retry = kivik.HTTPStatus(err) >= 500
+		return nil, fe
+	}
+	var doc whisk.ActionDoc
+	if err := row.ScanDoc(&doc); err != nil {
+		return nil, fetchFailure(whisk.StatusWhiskError, whisk.MsgActionIncompatible, fmt.Errorf("action %s: unreadable document: %w", id, err))
+	}
+	incompatible := func(format string, args ...any) error {
+		return fetchFailure(whisk.StatusWhiskError, whisk.MsgActionIncompatible, fmt.Errorf("action %s: "+format, append([]any{id}, args...)...))
+	}
+	if doc.EntityType != "" && doc.EntityType != "action" {
+		return nil, incompatible("entityType %q", doc.EntityType)
+	}
+	kind := whisk.NormalizeKind(doc.Exec.Kind)
+	switch {
+	case kind == "":
+		return nil, incompatible("no exec kind")
+	case kind == "sequence":
+		return nil, fetchFailure(whisk.StatusWhiskError, whisk.MsgActionFetchFailed, fmt.Errorf("action %s: a sequence is not executable", id))
+	case kind == "nodejs:default":
+		kind = s.nodejsDefault
+	}
+	a := &Action{
+		Namespace: doc.Namespace, Name: doc.Name, Version: doc.Version, Rev: doc.Rev,
+		Kind: kind, Main: doc.Exec.Main, Limits: doc.Limits,
+		ProvideAPIKey: doc.Annotations.Truthy("provide-api-key", true),
+		Digest:        id + "@" + doc.Rev,
+	}
+	if a.Namespace == "" || a.Name == "" {
+		i := strings.LastIndex(id, "/")
+		a.Namespace, a.Name = id[:i], id[i+1:]
+	}
+	if a.Version == "" {
+		a.Version = "0.0.1"
+	}
+	if code, ok := doc.Exec.InlineCode(); ok {
+		a.Binary = whisk.LooksBase64(code)
+		a.Code = []byte(code)
+		if a.Binary {
+			b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(code))
+			if err != nil {
+				return nil, incompatible("binary code: %v", err)
+			}
+			a.Code = b
+		}
+		return a, nil
+	}
+	att, ok := doc.Exec.CodeAttachment()
+	if !ok {
+		if len(doc.Exec.Code) == 0 {
+			return nil, incompatible("no code")
+		}
+		return nil, incompatible("code is neither a string nor an attachment")
+	}
+	a.Binary = doc.Exec.Binary
+	if att.Digest != "" {
+		a.Digest = att.Digest
+	}
+	if strings.HasPrefix(att.AttachmentName, whisk.MemScheme) {
+		b, err := whisk.DecodeMemAttachment(att.AttachmentName)
+		if err != nil {
+			return nil, incompatible("%v", err)
+		}
+		a.Code = b
+		return a, nil
+	}
+	if len(doc.Attachments) != 1 {
+		return nil, incompatible("%d attachments, want exactly one", len(doc.Attachments))
+	}
+	var stored string
+	for name := range doc.Attachments {
+		stored = name
+	}
+	want := strings.TrimPrefix(att.AttachmentName, whisk.CouchScheme)
+	if want != stored {
+		return nil, incompatible("code names attachment %q but the document holds %q", att.AttachmentName, stored)
+	}
+	b, err := s.attachment(ctx, id, stored)
+	if err != nil {
+		return nil, fetchFailure(whisk.StatusWhiskError, whisk.MsgActionFetchFailed, fmt.Errorf("action %s: attachment %s: %w", id, stored, err))
+	}
+	a.Code = b
+	return a, nil
+}
+
+func (s *actionStore) attachment(ctx context.Context, id, name string) ([]byte, error) {
+	att, err := s.db.GetAttachment(ctx, id, name)
+	if err != nil {
+		return nil, err
+	}
+	defer att.Content.Close()
+	return io.ReadAll(att.Content)
+}
