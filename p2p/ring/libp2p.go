@@ -23,6 +23,10 @@ import (
 type HostTransport struct {
 	h   *p2p.Host
 	log *slog.Logger
+	// ctx is the parent of every handler's context; Close cancels it so no
+	// handler outlives the transport.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // NewHostTransport wraps a started host.
@@ -30,7 +34,8 @@ func NewHostTransport(h *p2p.Host, log *slog.Logger) *HostTransport {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &HostTransport{h: h, log: log}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &HostTransport{h: h, log: log, ctx: ctx, cancel: cancel}
 }
 
 // Self implements Transport.
@@ -76,9 +81,11 @@ func (t *HostTransport) Trader(ctx context.Context, key Key) (peer.ID, int, erro
 	return best, msgs, nil
 }
 
-// Call implements Transport: one stream, one frame each way. Cancelling ctx
-// resets the stream, so a caller waiting on a dead peer gets its error at
-// the context's deadline at the latest.
+// Call implements Transport: one stream, one frame each way. The caller
+// keeps its write side open until the reply, so the handler sees a reset
+// (caller gone or gave up) and stops working. Cancelling ctx resets the
+// stream, so a caller waiting on a dead peer gets its error at the
+// context's deadline at the latest.
 func (t *HostTransport) Call(ctx context.Context, to peer.AddrInfo, proto protocol.ID, req []byte) ([]byte, error) {
 	if len(to.Addrs) > 0 {
 		t.h.Peerstore().AddAddrs(to.ID, to.Addrs, peerstore.TempAddrTTL)
@@ -93,10 +100,6 @@ func (t *HostTransport) Call(ctx context.Context, to peer.AddrInfo, proto protoc
 		_ = s.SetDeadline(dl)
 	}
 	if err := msgio.NewVarintWriter(s).WriteMsg(req); err != nil {
-		s.Reset()
-		return nil, fmt.Errorf("ring: send %s to %s: %w", proto, to.ID, err)
-	}
-	if err := s.CloseWrite(); err != nil {
 		s.Reset()
 		return nil, fmt.Errorf("ring: send %s to %s: %w", proto, to.ID, err)
 	}
@@ -154,7 +157,14 @@ func (t *HostTransport) Handle(proto protocol.ID, maxSize int, h Handler) {
 			reply = encodeReply(nil, fmt.Errorf("bad request: %w", err))
 		} else {
 			_ = s.SetReadDeadline(time.Time{})
-			ctx, cancel := context.WithCancel(context.Background())
+			ctx, cancel := context.WithCancel(t.ctx)
+			// The caller sends nothing more: a read returns only when it
+			// resets the stream, the connection dies or we close it.
+			go func() {
+				var b [1]byte
+				_, _ = s.Read(b[:])
+				cancel()
+			}()
 			body, herr := h(ctx, from, req)
 			cancel()
 			if herr != nil {
@@ -170,8 +180,10 @@ func (t *HostTransport) Handle(proto protocol.ID, maxSize int, h Handler) {
 	})
 }
 
-// Unhandle stops serving every ring protocol, before the host closes.
-func (t *HostTransport) Unhandle() {
+// Close stops serving every ring protocol and cancels the requests being
+// handled; call it before closing the host.
+func (t *HostTransport) Close() {
+	t.cancel()
 	for _, p := range []protocol.ID{ProtoOffer, ProtoFind, ProtoBackup, ProtoClaim, ProtoRun} {
 		t.h.RemoveStreamHandler(p)
 	}

@@ -44,7 +44,7 @@ type member struct {
 
 func (m *member) stop(t testing.TB) {
 	t.Helper()
-	m.tr.Unhandle()
+	m.tr.Close()
 	if err := m.host.Close(); err != nil {
 		t.Logf("close %s: %v", m.host.ID(), err)
 	}
