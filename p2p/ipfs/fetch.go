@@ -1,0 +1,116 @@
+package ipfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/ipfs/boxo/blockstore"
+	"github.com/ipfs/boxo/ipld/merkledag"
+	uio "github.com/ipfs/boxo/ipld/unixfs/io"
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
+)
+
+// Scheme prefixes action code given by CID.
+const Scheme = "ipfs://"
+
+// FetchError is why code given by CID could not be had. Its text is what an
+// activation reports as a developer error.
+type FetchError struct {
+	CID string // as given, without the scheme
+	Err error
+}
+
+func (e *FetchError) Error() string {
+	return fmt.Sprintf("could not fetch code %s%s: %v", Scheme, e.CID, e.Err)
+}
+
+func (e *FetchError) Unwrap() error { return e.Err }
+
+// ErrMalformedCID, ErrNotFile and ErrHashMismatch are the reasons a
+// FetchError wraps besides the context's error.
+var (
+	ErrMalformedCID = errors.New("malformed CID")
+	ErrNotFile      = errors.New("not a UnixFS file")
+	ErrHashMismatch = errors.New("block does not match its hash")
+)
+
+// ParseCID reads a CID given as `<CID>`, `ipfs://<CID>` or `/ipfs/<CID>`.
+func ParseCID(s string) (cid.Cid, error) {
+	s = strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(s), Scheme), "/ipfs/")
+	c, err := cid.Decode(s)
+	if err != nil {
+		return cid.Undef, &FetchError{CID: s, Err: fmt.Errorf("%w: %v", ErrMalformedCID, err)}
+	}
+	return c, nil
+}
+
+// Fetch returns the bytes of the UnixFS file ref names (`<CID>` or
+// `ipfs://<CID>`): from the local cache, else from peers over bitswap (direct
+// peers and DHT providers), and the gateway fallback if one is set. Every
+// block is checked against its hash on arrival; a peer serving wrong bytes is
+// ignored and the others are asked. ctx's deadline bounds the whole fetch.
+// Every error is a *FetchError.
+func (n *Node) Fetch(ctx context.Context, ref string) ([]byte, error) {
+	c, err := ParseCID(ref)
+	if err != nil {
+		return nil, err
+	}
+	b, err := n.fetch(ctx, c)
+	if err != nil {
+		return nil, &FetchError{CID: c.String(), Err: reason(ctx, err)}
+	}
+	n.provide(ctx, c)
+	return b, nil
+}
+
+func (n *Node) fetch(ctx context.Context, c cid.Cid) ([]byte, error) {
+	// One bitswap session for the whole DAG: peers that had the root are
+	// asked for the rest first.
+	ng := merkledag.NewSession(ctx, n.dag)
+	nd, err := ng.Get(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	r, err := uio.NewDagReader(ctx, nd, ng)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	buf := make([]byte, 0, r.Size())
+	w := bytesWriter{&buf}
+	if _, err := r.WriteTo(w); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+type bytesWriter struct{ b *[]byte }
+
+func (w bytesWriter) Write(p []byte) (int, error) {
+	*w.b = append(*w.b, p...)
+	return len(p), nil
+}
+
+// reason turns what boxo returns into the short reason a developer reads.
+func reason(ctx context.Context, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("no peer delivered it before the deadline: %w", ctx.Err())
+	case errors.Is(err, blockstore.ErrHashMismatch), errors.Is(err, blocks.ErrWrongHash):
+		return fmt.Errorf("%w: %v", ErrHashMismatch, err)
+	case errors.Is(err, uio.ErrIsDir), errors.Is(err, uio.ErrCantReadSymlinks), errors.Is(err, uio.ErrUnkownNodeType):
+		return fmt.Errorf("%w: %v", ErrNotFile, err)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("truncated DAG: %w", err)
+	}
+	var nf ipld.ErrNotFound
+	if errors.As(err, &nf) {
+		return fmt.Errorf("block %s not found: %w", nf.Cid, err)
+	}
+	return err
+}

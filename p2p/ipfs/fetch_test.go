@@ -1,0 +1,239 @@
+package ipfs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipfs/boxo/blockservice"
+	"github.com/ipfs/boxo/blockstore"
+	"github.com/ipfs/boxo/ipld/merkledag"
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
+	pebbleds "github.com/ipfs/go-ds-pebble"
+	"github.com/multiformats/go-multihash"
+
+	"github.com/faasedge/faasedge/p2p"
+)
+
+func TestFetchFromDirectPeer(t *testing.T) {
+	ctx := testCtx(t)
+	a := newNode(t, p2p.Config{})
+	want := patternBytes("direct", 1<<20)
+	c, err := a.Add(ctx, bytes.NewReader(want), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newNode(t, p2p.Config{}, WithPeers(a.Host().FullAddrs()...))
+	fctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	got, err := b.Fetch(fctx, Scheme+c.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("fetched %d bytes that differ from the %d added", len(got), len(want))
+	}
+	// Now cached: it is served with the source gone.
+	a.Close()
+	again, err := b.Fetch(fctx, c.String())
+	if err != nil || !bytes.Equal(again, want) {
+		t.Fatalf("cached fetch: %d bytes, err %v", len(again), err)
+	}
+}
+
+// TestFetchThroughDHTProvider has no direct link between holder and
+// fetcher: the fetcher learns the holder from a provider record held by a
+// third node of the ring.
+func TestFetchThroughDHTProvider(t *testing.T) {
+	ctx := testCtx(t)
+	ring, err := p2p.NewHost(ctx, p2p.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ring.Close()
+	a := newNode(t, p2p.Config{Bootstrap: ring.FullAddrs()})
+	want := patternBytes("dht", 300<<10)
+	c, err := a.Add(ctx, bytes.NewReader(want), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The provide queue announces in the background; wait for the record.
+	for {
+		provs, err := ring.DHT.ProviderStore().GetProviders(ctx, c.Hash())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(provs) > 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("provider record never reached the ring")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	b := newNode(t, p2p.Config{Bootstrap: ring.FullAddrs()})
+	if b.Host().Network().Connectedness(a.Host().ID()).String() == "Connected" {
+		t.Fatal("fetcher already connected to the holder; the test would not use the DHT")
+	}
+	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	got, err := b.Fetch(fctx, c.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("fetched bytes differ")
+	}
+}
+
+func TestFetchErrors(t *testing.T) {
+	ctx := testCtx(t)
+	a := newNode(t, p2p.Config{})
+	dir, err := a.AddFS(ctx, fixtureTree, ".", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newNode(t, p2p.Config{}, WithPeers(a.Host().FullAddrs()...))
+	// Valid, but held by no one.
+	nowhere, err := cid.V1Builder{Codec: cid.Raw, MhType: multihash.SHA2_256}.Sum([]byte("held by no one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		ref     string
+		timeout time.Duration
+		is      error
+		text    string
+	}{
+		{"malformed", "ipfs://not-a-cid", time.Second, ErrMalformedCID,
+			"could not fetch code ipfs://not-a-cid: malformed CID"},
+		{"empty", "ipfs://", time.Second, ErrMalformedCID,
+			"could not fetch code ipfs://: malformed CID"},
+		{"unreachable", "ipfs://" + nowhere.String(), 2 * time.Second, context.DeadlineExceeded,
+			"could not fetch code ipfs://" + nowhere.String() + ": no peer delivered it before the deadline"},
+		{"directory", dir.String(), 10 * time.Second, ErrNotFile,
+			"could not fetch code ipfs://" + dir.String() + ": not a UnixFS file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fctx, cancel := context.WithTimeout(ctx, tt.timeout)
+			defer cancel()
+			_, err := b.Fetch(fctx, tt.ref)
+			var fe *FetchError
+			if !errors.As(err, &fe) || !errors.Is(err, tt.is) {
+				t.Fatalf("err = %v, want a FetchError wrapping %v", err, tt.is)
+			}
+			if !strings.HasPrefix(err.Error(), tt.text) {
+				t.Fatalf("err = %q, want prefix %q", err, tt.text)
+			}
+		})
+	}
+}
+
+// tamper rewrites, on disk, every raw leaf of the DAG under root in a closed
+// node's data dir with other bytes of the same length, as a faulty or
+// malicious peer's store would hold them.
+func tamper(t *testing.T, dataDir string, root cid.Cid) {
+	t.Helper()
+	ctx := testCtx(t)
+	ds, err := pebbleds.NewDatastore(filepath.Join(dataDir, "ipfs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Close()
+	bs := blockstore.NewBlockstore(ds, blockstore.WriteThrough(true))
+	dag := merkledag.NewDAGService(blockservice.New(bs, nil))
+	var leaves []cid.Cid
+	err = merkledag.Walk(ctx, merkledag.GetLinksDirect(dag), root, func(c cid.Cid) bool {
+		if c.Prefix().Codec == cid.Raw {
+			leaves = append(leaves, c)
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(leaves) == 0 {
+		t.Fatal("nothing to tamper with")
+	}
+	for _, c := range leaves {
+		blk, err := bs.Get(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := bytes.Clone(blk.RawData())
+		bad[0] ^= 0xff
+		wrong, err := blocks.NewBlockWithCid(bad, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := bs.Put(ctx, wrong); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestTamperedPeerIsRefused(t *testing.T) {
+	ctx := testCtx(t)
+	want := patternBytes("tamper", 600<<10)
+
+	// The liar added the real bytes, then its store was corrupted on disk.
+	liarDir := t.TempDir()
+	liarHost, err := p2p.NewHost(ctx, p2p.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer liarHost.Close()
+	liar, err := New(ctx, liarHost, WithDataDir(liarDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := liar.Add(ctx, bytes.NewReader(want), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	liar.Close()
+	tamper(t, liarDir, c)
+	liar, err = New(ctx, liarHost, WithDataDir(liarDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer liar.Close()
+
+	t.Run("only the liar has it", func(t *testing.T) {
+		b := newNode(t, p2p.Config{}, WithPeers(liarHost.FullAddrs()...))
+		fctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		_, err := b.Fetch(fctx, c.String())
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want the deadline: no correct block exists", err)
+		}
+		// The root is intact and kept; no leaf may be.
+		if b.store.Size() > 4096 {
+			t.Fatalf("fetcher holds %d bytes after refusing every leaf", b.store.Size())
+		}
+	})
+	t.Run("an honest peer too", func(t *testing.T) {
+		honest := newNode(t, p2p.Config{})
+		if _, err := honest.Add(ctx, bytes.NewReader(want), 1); err != nil {
+			t.Fatal(err)
+		}
+		b := newNode(t, p2p.Config{}, WithPeers(append(liarHost.FullAddrs(), honest.Host().FullAddrs()...)...))
+		fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		got, err := b.Fetch(fctx, c.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatal("fetched bytes differ from the honest copy")
+		}
+	})
+}

@@ -1,0 +1,298 @@
+package ipfs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ipfs/boxo/ipld/merkledag"
+	"github.com/ipfs/boxo/ipld/unixfs"
+	uio "github.com/ipfs/boxo/ipld/unixfs/io"
+	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
+)
+
+// FS returns a read-only fs.FS whose top level holds the given roots, each
+// named by its CID string, with UnixFS files and directories below them.
+// Mounted at /ipfs (wazero.NewFSConfig().WithFSMount(fsys, "/ipfs")), it lets
+// a function read /ipfs/<CID>/path with ordinary file calls. Only the given
+// roots are visible, so a function reads the data its action declares and
+// nothing else the node holds. Blocks come from the cache or, on first use,
+// from peers; ctx bounds every fetch (the activation's deadline).
+func (n *Node) FS(ctx context.Context, roots ...cid.Cid) fs.FS {
+	f := &ufs{ctx: ctx, dag: n.dag, roots: map[string]cid.Cid{}}
+	for _, c := range roots {
+		if _, dup := f.roots[c.String()]; !dup {
+			f.roots[c.String()] = c
+			f.names = append(f.names, c.String())
+		}
+	}
+	slices.Sort(f.names)
+	return f
+}
+
+type ufs struct {
+	ctx   context.Context
+	dag   ipld.DAGService
+	roots map[string]cid.Cid
+	names []string
+}
+
+var _ fs.FS = (*ufs)(nil)
+
+func (f *ufs) Open(name string) (fs.File, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
+	}
+	if name == "." {
+		return &dir{info: rootInfo{}, list: f.listRoots}, nil
+	}
+	elems := strings.Split(name, "/")
+	c, ok := f.roots[elems[0]]
+	if !ok {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	nd, err := f.dag.Get(f.ctx, c)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	for _, e := range elems[1:] {
+		d, err := uio.NewDirectoryFromNode(f.dag, nd)
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+		}
+		nd, err = d.Find(f.ctx, e)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				err = fs.ErrNotExist
+			}
+			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+	}
+	info, err := stat(elems[len(elems)-1], nd)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	if info.IsDir() {
+		d, err := uio.NewDirectoryFromNode(f.dag, nd)
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+		return &dir{info: info, list: func() ([]fs.DirEntry, error) { return f.listDir(d) }}, nil
+	}
+	open := func() (uio.DagReader, error) { return uio.NewDagReader(f.ctx, nd, f.dag) }
+	r, err := open()
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	return &file{info: info, open: open, r: r}, nil
+}
+
+func (f *ufs) listRoots() ([]fs.DirEntry, error) {
+	out := make([]fs.DirEntry, 0, len(f.names))
+	for _, name := range f.names {
+		nd, err := f.dag.Get(f.ctx, f.roots[name])
+		if err != nil {
+			return nil, err
+		}
+		info, err := stat(name, nd)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fs.FileInfoToDirEntry(info))
+	}
+	return out, nil
+}
+
+func (f *ufs) listDir(d uio.Directory) ([]fs.DirEntry, error) {
+	links, err := d.Links(f.ctx)
+	if err != nil {
+		return nil, err
+	}
+	cids := make([]cid.Cid, len(links))
+	for i, l := range links {
+		cids[i] = l.Cid
+	}
+	// The children are fetched together (one bitswap session) for their
+	// types and sizes.
+	nodes := map[cid.Cid]ipld.Node{}
+	for _, nd := range ipld.GetNodes(f.ctx, merkledag.NewSession(f.ctx, f.dag), cids) {
+		nd, err := nd.Get(f.ctx)
+		if err != nil {
+			return nil, err
+		}
+		nodes[nd.Cid()] = nd
+	}
+	out := make([]fs.DirEntry, 0, len(links))
+	for _, l := range links {
+		nd, ok := nodes[l.Cid]
+		if !ok {
+			return nil, f.ctx.Err()
+		}
+		info, err := stat(l.Name, nd)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fs.FileInfoToDirEntry(info))
+	}
+	slices.SortFunc(out, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return out, nil
+}
+
+// info describes a UnixFS node. Everything under /ipfs is immutable, so
+// files are r--r--r-- and directories r-xr-xr-x whatever mode was imported.
+type info struct {
+	name  string
+	size  int64
+	mode  fs.FileMode
+	mtime time.Time
+}
+
+func (i info) Name() string       { return i.name }
+func (i info) Size() int64        { return i.size }
+func (i info) Mode() fs.FileMode  { return i.mode }
+func (i info) ModTime() time.Time { return i.mtime }
+func (i info) IsDir() bool        { return i.mode.IsDir() }
+func (i info) Sys() any           { return nil }
+
+func stat(name string, nd ipld.Node) (info, error) {
+	switch nd := nd.(type) {
+	case *merkledag.RawNode:
+		return info{name: name, size: int64(len(nd.RawData())), mode: 0o444}, nil
+	case *merkledag.ProtoNode:
+		fsn, err := unixfs.FSNodeFromBytes(nd.Data())
+		if err != nil {
+			return info{}, err
+		}
+		i := info{name: name, mtime: fsn.ModTime()}
+		switch fsn.Type() {
+		case unixfs.TDirectory, unixfs.THAMTShard:
+			i.mode = fs.ModeDir | 0o555
+		case unixfs.TFile, unixfs.TRaw:
+			i.mode, i.size = 0o444, int64(fsn.FileSize())
+		default:
+			return info{}, uio.ErrUnkownNodeType
+		}
+		return i, nil
+	default:
+		return info{}, uio.ErrUnkownNodeType
+	}
+}
+
+// rootInfo is the top of the mount, which exists only as the list of roots.
+type rootInfo struct{}
+
+func (rootInfo) Name() string       { return "." }
+func (rootInfo) Size() int64        { return 0 }
+func (rootInfo) Mode() fs.FileMode  { return fs.ModeDir | 0o555 }
+func (rootInfo) ModTime() time.Time { return time.Time{} }
+func (rootInfo) IsDir() bool        { return true }
+func (rootInfo) Sys() any           { return nil }
+
+// file is an open UnixFS file. ReadAt (wazero's pread) uses a reader of
+// its own so it never moves the offset Read and Seek use; positional reads
+// that follow each other then cost no re-seek through the DAG.
+type file struct {
+	info info
+	open func() (uio.DagReader, error)
+	mu   sync.Mutex
+	r    uio.DagReader
+	pr   uio.DagReader // for ReadAt, opened on first use
+}
+
+var (
+	_ io.ReaderAt = (*file)(nil)
+	_ io.Seeker   = (*file)(nil)
+)
+
+func (f *file) Stat() (fs.FileInfo, error) { return f.info, nil }
+
+func (f *file) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.pr != nil {
+		f.pr.Close()
+	}
+	return f.r.Close()
+}
+
+func (f *file) Read(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.r.Read(p)
+}
+
+func (f *file) Seek(off int64, whence int) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.r.Seek(off, whence)
+}
+
+func (f *file) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, &fs.PathError{Op: "readat", Path: f.info.name, Err: fs.ErrInvalid}
+	}
+	if off >= f.info.size {
+		return 0, io.EOF
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.pr == nil {
+		pr, err := f.open()
+		if err != nil {
+			return 0, err
+		}
+		f.pr = pr
+	}
+	if _, err := f.pr.Seek(off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	n, err := io.ReadFull(f.pr, p)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// dir is an open directory; its entries are listed on first ReadDir.
+type dir struct {
+	info   fs.FileInfo
+	list   func() ([]fs.DirEntry, error)
+	listed []fs.DirEntry
+	done   bool
+	off    int
+}
+
+func (d *dir) Stat() (fs.FileInfo, error) { return d.info, nil }
+func (d *dir) Close() error               { return nil }
+
+func (d *dir) Read([]byte) (int, error) {
+	return 0, &fs.PathError{Op: "read", Path: d.info.Name(), Err: errors.New("is a directory")}
+}
+
+func (d *dir) ReadDir(n int) ([]fs.DirEntry, error) {
+	if !d.done {
+		l, err := d.list()
+		if err != nil {
+			return nil, &fs.PathError{Op: "readdir", Path: d.info.Name(), Err: err}
+		}
+		d.listed, d.done = l, true
+	}
+	rest := d.listed[d.off:]
+	if n <= 0 {
+		d.off = len(d.listed)
+		return rest, nil
+	}
+	if len(rest) == 0 {
+		return nil, io.EOF
+	}
+	n = min(n, len(rest))
+	d.off += n
+	return rest[:n], nil
+}

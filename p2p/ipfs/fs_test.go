@@ -1,0 +1,111 @@
+package ipfs
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"io/fs"
+	"testing"
+	"testing/fstest"
+
+	"github.com/faasedge/faasedge/p2p"
+)
+
+// fixtureTree is a small data set: an empty file, a one-block file, a
+// multi-block file, and nested and empty directories.
+var fixtureTree = fstest.MapFS{
+	"file":               {Data: []byte("hello, faasedge!\n")},
+	"empty":              {Data: []byte{}},
+	"data/big.bin":       {Data: patternBytes("tree", 3*ChunkSize+17)},
+	"data/nested/a.txt":  {Data: []byte("a")},
+	"data/nested/b.json": {Data: []byte(`{"b":true}`)},
+	"void":               {Mode: fs.ModeDir | 0o755},
+}
+
+func TestFSMount(t *testing.T) {
+	for _, v := range []int{0, 1} {
+		t.Run("v"+string(rune('0'+v)), func(t *testing.T) {
+			ctx := testCtx(t)
+			a := newNode(t, p2p.Config{})
+			dir, err := a.AddFS(ctx, fixtureTree, ".", v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			single, err := a.Add(ctx, bytes.NewReader(fixtureTree["data/big.bin"].Data), v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Read on another node: every block arrives over bitswap.
+			b := newNode(t, p2p.Config{}, WithPeers(a.Host().FullAddrs()...))
+			fsys := b.FS(ctx, dir, single)
+			d := dir.String()
+			if err := fstest.TestFS(fsys, d+"/file", d+"/empty", d+"/data/big.bin",
+				d+"/data/nested/a.txt", d+"/data/nested/b.json", d+"/void", single.String()); err != nil {
+				t.Fatal(err)
+			}
+			for name, f := range fixtureTree {
+				if f.Mode.IsDir() {
+					continue
+				}
+				got, err := fs.ReadFile(fsys, d+"/"+name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, f.Data) {
+					t.Errorf("%s: read %d bytes, want %d", name, len(got), len(f.Data))
+				}
+			}
+			got, err := fs.ReadFile(fsys, single.String())
+			if err != nil || !bytes.Equal(got, fixtureTree["data/big.bin"].Data) {
+				t.Fatalf("file root: %d bytes, err %v", len(got), err)
+			}
+		})
+	}
+}
+
+func TestFSMountRefusals(t *testing.T) {
+	ctx := testCtx(t)
+	a := newNode(t, p2p.Config{})
+	dir, err := a.AddFS(ctx, fixtureTree, ".", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hidden, err := a.Add(ctx, bytes.NewReader([]byte("not mounted")), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := a.FS(ctx, dir)
+	d := dir.String()
+	tests := []struct {
+		name string
+		path string
+		is   error
+	}{
+		{"missing file", d + "/nope", fs.ErrNotExist},
+		{"below a file", d + "/file/x", fs.ErrNotExist},
+		{"root not mounted", hidden.String(), fs.ErrNotExist},
+		{"not a CID", "hello", fs.ErrNotExist},
+		{"invalid path", "/" + d, fs.ErrInvalid},
+		{"dot-dot", d + "/../x", fs.ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := fsys.Open(tt.path)
+			if err == nil {
+				f.Close()
+			}
+			if !errors.Is(err, tt.is) {
+				t.Fatalf("Open(%q) = %v, want %v", tt.path, err, tt.is)
+			}
+		})
+	}
+	// A directory reads as an error, not as bytes.
+	f, err := fsys.Open(d + "/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Read(make([]byte, 1)); err == nil || errors.Is(err, io.EOF) {
+		t.Fatalf("Read on a directory: %v", err)
+	}
+}

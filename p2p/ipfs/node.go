@@ -1,0 +1,244 @@
+// Package ipfs gives FaaS@Edge nodes action code and data by IPFS content id
+// (CID): a persistent, size-bounded block cache, bitswap client and server on
+// the node's libp2p host, provider records in the ring's DHT, UnixFS import
+// that gives the same CIDs as Kubo's `ipfs add`, pins, and a read-only fs.FS
+// for the /ipfs mount that functions read data through.
+//
+// Every piece of IPFS machinery is boxo's; this package only wires it to the
+// p2p.Host and adds the cache bound and the error texts activations report.
+package ipfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ipfs/boxo/bitswap"
+	bsnet "github.com/ipfs/boxo/bitswap/network/bsnet"
+	"github.com/ipfs/boxo/blockservice"
+	"github.com/ipfs/boxo/blockstore"
+	"github.com/ipfs/boxo/exchange"
+	"github.com/ipfs/boxo/gateway"
+	"github.com/ipfs/boxo/ipld/merkledag"
+	"github.com/ipfs/boxo/peering"
+	pin "github.com/ipfs/boxo/pinning/pinner"
+	"github.com/ipfs/boxo/pinning/pinner/dspinner"
+	"github.com/ipfs/boxo/provider"
+	cid "github.com/ipfs/go-cid"
+	"github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
+	pebbleds "github.com/ipfs/go-ds-pebble"
+	ipld "github.com/ipfs/go-ipld-format"
+	dht "github.com/libp2p/go-libp2p-kad-dht"
+
+	"github.com/faasedge/faasedge/p2p"
+)
+
+// DefaultCacheSize bounds the block cache when no WithCacheSize is given.
+const DefaultCacheSize = 1 << 30
+
+// DefaultGatewayDelay is how long a block is sought from peers before the
+// gateway fallback is asked as well.
+const DefaultGatewayDelay = time.Second
+
+type config struct {
+	dataDir      string
+	cacheSize    int64
+	peers        []string
+	gatewayURL   string
+	gatewayDelay time.Duration
+	logger       *slog.Logger
+}
+
+// Option configures a Node.
+type Option func(*config)
+
+// WithDataDir keeps blocks, pins and the provide queue in a pebble database
+// under dir/ipfs, so a restarted node still holds and serves its code. Without
+// it everything is kept in memory.
+func WithDataDir(dir string) Option { return func(c *config) { c.dataDir = dir } }
+
+// WithCacheSize bounds the bytes of blocks kept; past it the least recently
+// used blocks that no pin reaches are evicted. Zero or less: no bound.
+func WithCacheSize(bytes int64) Option { return func(c *config) { c.cacheSize = bytes } }
+
+// WithPeers names peers (full multiaddrs with /p2p/<id>) the node stays
+// connected to, for small setups where the DHT has few members.
+func WithPeers(addrs ...string) Option {
+	return func(c *config) { c.peers = append(c.peers, addrs...) }
+}
+
+// WithGateway adds an HTTP trustless gateway (https://specs.ipfs.tech/http-gateways/trustless-gateway/)
+// an operator runs as a fallback source: a block that no peer has delivered
+// after delay is asked from it too. Every block it returns is checked against
+// its CID. Off by default.
+func WithGateway(url string, delay time.Duration) Option {
+	return func(c *config) { c.gatewayURL, c.gatewayDelay = url, delay }
+}
+
+// WithLogger sets the logger; the default is slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// Node is an IPFS node on a FaaS@Edge host.
+type Node struct {
+	host     *p2p.Host
+	log      *slog.Logger
+	ds       datastore.Batching
+	store    *boundedStore
+	bitswap  *bitswap.Bitswap
+	blocks   blockservice.BlockService
+	dag      ipld.DAGService
+	pins     pin.Pinner
+	provider provider.System
+	peering  *peering.PeeringService
+}
+
+// New starts the node's block exchange on h. The caller closes the Node
+// before the host.
+func New(ctx context.Context, h *p2p.Host, opts ...Option) (*Node, error) {
+	cfg := config{cacheSize: DefaultCacheSize, gatewayDelay: DefaultGatewayDelay, logger: slog.Default()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	n := &Node{host: h, log: cfg.logger}
+	ok := false
+	defer func() {
+		if !ok {
+			n.Close()
+		}
+	}()
+
+	if cfg.dataDir == "" {
+		n.ds = dssync.MutexWrap(datastore.NewMapDatastore())
+	} else {
+		dir := filepath.Join(cfg.dataDir, "ipfs")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("ipfs: data dir: %w", err)
+		}
+		ds, err := pebbleds.NewDatastore(dir)
+		if err != nil {
+			return nil, fmt.Errorf("ipfs: open block store %s: %w", dir, err)
+		}
+		n.ds = ds
+	}
+
+	raw := blockstore.NewBlockstore(n.ds)
+	store, err := newBoundedStore(ctx, raw, cfg.cacheSize)
+	if err != nil {
+		return nil, err
+	}
+	n.store = store
+
+	// Roots are announced in the DHT through boxo's persistent provide
+	// queue; bitswap sessions find the rest of a DAG at the root's providers.
+	n.provider, err = provider.New(n.ds,
+		provider.Online(readyDHT{h.DHT}),
+		provider.KeyProvider(n.pinnedRoots),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("ipfs: provider: %w", err)
+	}
+
+	n.bitswap = bitswap.New(ctx, bsnet.NewFromIpfsHost(h), h.DHT, store)
+	var ex exchange.Interface = n.bitswap
+	if cfg.gatewayURL != "" {
+		gw, err := gateway.NewRemoteBlockstore([]string{cfg.gatewayURL}, &http.Client{})
+		if err != nil {
+			return nil, fmt.Errorf("ipfs: gateway: %w", err)
+		}
+		ex = &fallbackExchange{SessionExchange: n.bitswap, gateway: gw, delay: cfg.gatewayDelay}
+	}
+	n.blocks = blockservice.New(store, ex)
+	n.dag = merkledag.NewDAGService(n.blocks)
+
+	n.pins, err = dspinner.New(ctx, n.ds, n.dag)
+	if err != nil {
+		return nil, fmt.Errorf("ipfs: pins: %w", err)
+	}
+	// The cache walks pinned DAGs over the raw store only, so computing what
+	// to keep never fetches from the network nor re-enters the cache's lock.
+	store.setPinned(n.pins, merkledag.NewDAGService(blockservice.New(raw, nil)))
+
+	if len(cfg.peers) > 0 {
+		infos, err := p2p.ParseAddrInfos(cfg.peers)
+		if err != nil {
+			return nil, fmt.Errorf("ipfs: --peer: %w", err)
+		}
+		n.peering = peering.NewPeeringService(h)
+		for _, ai := range infos {
+			n.peering.AddPeer(ai)
+		}
+		if err := n.peering.Start(); err != nil {
+			return nil, fmt.Errorf("ipfs: peering: %w", err)
+		}
+		// Connect once now so the first fetch does not wait for the
+		// peering service's first round.
+		for _, ai := range infos {
+			if err := h.Connect(ctx, ai); err != nil {
+				n.log.Warn("ipfs: direct peer unreachable", "peer", ai.ID, "err", err)
+			}
+		}
+	}
+	ok = true
+	return n, nil
+}
+
+// Close stops the exchange and closes the store. The host stays up.
+func (n *Node) Close() error {
+	var errs []error
+	if n.peering != nil {
+		n.peering.Stop()
+	}
+	if n.blocks != nil {
+		errs = append(errs, n.blocks.Close())
+	} else if n.bitswap != nil {
+		errs = append(errs, n.bitswap.Close())
+	}
+	if n.provider != nil {
+		errs = append(errs, n.provider.Close())
+	}
+	if n.pins != nil {
+		errs = append(errs, n.pins.Close())
+	}
+	if n.ds != nil {
+		errs = append(errs, n.ds.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Host is the libp2p host the node exchanges blocks on.
+func (n *Node) Host() *p2p.Host { return n.host }
+
+// provide queues a root for announcement in the DHT. A failure only delays
+// discovery by others, so it is logged, not returned.
+func (n *Node) provide(ctx context.Context, c cid.Cid) {
+	if err := n.provider.Provide(ctx, c, true); err != nil {
+		n.log.Warn("ipfs: provide", "cid", c, "err", err)
+	}
+}
+
+// readyDHT holds each announcement until the DHT knows a peer. An
+// announcement made with an empty routing table (a node that has just
+// started) would fail and wait for the next reprovide, hours later.
+type readyDHT struct{ dht *dht.IpfsDHT }
+
+func (r readyDHT) Provide(ctx context.Context, c cid.Cid, announce bool) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for !r.Ready() {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return r.dht.Provide(ctx, c, announce)
+}
+
+// Ready also makes boxo's reprovider wait for a peer before reproviding.
+func (r readyDHT) Ready() bool { return r.dht.RoutingTable().Size() > 0 }
