@@ -14,9 +14,9 @@ import (
 )
 
 func TestChurnKeepsDiscoveryWorking(t *testing.T) {
-	ms := startRing(t, 24, nil)
+	ms := startRing(t, 22, nil)
 	for _, m := range ms[1:] {
-		if err := m.node.Supply(512, 256); err != nil {
+		if err := m.node.Supply(512); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -49,7 +49,7 @@ func TestChurnKeepsDiscoveryWorking(t *testing.T) {
 	publishAll(t, alive)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for i := range 8 {
+	for i := range 5 {
 		p, err := ms[0].node.Schedule(ctx, "", 200)
 		if err != nil {
 			t.Fatalf("request %d after churn: %v", i, err)
@@ -113,7 +113,7 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 }
 
 func TestBackupListWhenRegionsEmpty(t *testing.T) {
-	ms := startRing(t, 20, nil)
+	ms := startRing(t, 5, nil)
 	sched := ms[0]
 	sup := newMember(t, context.Background(), p2pConfigBoot(ms[0]), WithSchedulers([]peer.AddrInfo{{ID: sched.node.ID(), Addrs: sched.host.Addrs()}}))
 	defer sup.stop(t)
@@ -163,7 +163,7 @@ func TestBackupListWhenRegionsEmpty(t *testing.T) {
 }
 
 func TestBestFitVersusWorstFit(t *testing.T) {
-	ms := startRing(t, 20, nil, oneKeyRegions())
+	ms := startRing(t, 6, nil, oneKeyRegions())
 	sizes := []int{300, 400, 500}
 	for i, mb := range sizes {
 		if err := ms[i+1].node.Supply(mb); err != nil {
@@ -179,7 +179,7 @@ func TestBestFitVersusWorstFit(t *testing.T) {
 	}{{BestFit, 300}, {WorstFit, 500}}
 	for _, tc := range tests {
 		t.Run(tc.policy.String(), func(t *testing.T) {
-			sched := ms[10+int(tc.policy)].node
+			sched := ms[4+int(tc.policy)].node
 			sched.cfg.policy = tc.policy
 			p, err := sched.Schedule(ctx, "", 260)
 			if err != nil {
@@ -194,7 +194,7 @@ func TestBestFitVersusWorstFit(t *testing.T) {
 }
 
 func TestSchedulerIndexResolves(t *testing.T) {
-	ms := startRing(t, 20, nil)
+	ms := startRing(t, 8, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	op, _, err := crypto.GenerateEd25519Key(nil)
@@ -206,7 +206,7 @@ func TestSchedulerIndexResolves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := ResolveIndex(ctx, ms[15].host.DHT, name)
+	got, err := ResolveIndex(ctx, ms[6].host.DHT, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestSchedulerIndexResolves(t *testing.T) {
 	if _, err := PublishIndex(ctx, ms[3].host.DHT, op, ms[4].host.FullAddrs(), 2, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	got, err = ResolveIndex(ctx, ms[16].host.DHT, name)
+	got, err = ResolveIndex(ctx, ms[7].host.DHT, name)
 	if err != nil || len(got) != 1 || got[0].ID != ms[4].node.ID() {
 		t.Fatalf("after update resolved %v, %v", got, err)
 	}

@@ -190,7 +190,7 @@ func publishAll(t testing.TB, ms []*member) {
 func TestRingPublishDiscoverClaimRun(t *testing.T) {
 	ms := startRing(t, 20, nil)
 	for i, m := range ms[1:] {
-		if err := m.node.Supply(256+64*i, 1024); err != nil {
+		if err := m.node.Supply(256 + 64*i); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -199,8 +199,8 @@ func TestRingPublishDiscoverClaimRun(t *testing.T) {
 	for _, m := range ms {
 		held += m.node.HeldOffers()
 	}
-	if held != 2*19 {
-		t.Fatalf("traders hold %d offers, want %d", held, 2*19)
+	if held != 19 {
+		t.Fatalf("traders hold %d offers, want %d", held, 19)
 	}
 	sched := ms[0].node
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -216,7 +216,7 @@ func TestRingPublishDiscoverClaimRun(t *testing.T) {
 	}{
 		{"small", 128},
 		{"medium", 300},
-		{"large", 1024},
+		{"large", 1200},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

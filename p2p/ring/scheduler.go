@@ -45,8 +45,9 @@ type Stats struct {
 var ErrNoOffer = errors.New("ring: no offer fits")
 
 // Schedule is the proposal's Scheduling (Alg. 3) around ResourceDiscovery
-// (Alg. 2): up to maxTries random keys, starting in the region of the
-// request and climbing, each asking the key's trader for offers; the offers
+// (Alg. 2): up to maxTries distinct random keys of the request's region
+// (climbing to the next region when its keys run out), each asking the
+// key's trader for offers; the offers
 // found are sorted by the policy and claimed in turn until one supplier
 // grants the claim. When the tries are spent the backup list is the last
 // resort. The returned error wraps ErrNoOffer when nothing fit; the
@@ -67,14 +68,11 @@ func (n *Node) Schedule(ctx context.Context, cid string, memoryMB int) (Placemen
 		return Placement{}, fmt.Errorf("ring: schedule %d MB: outside 1..%d MB", memoryMB, MaxOfferMB)
 	}
 	var lastErr error
-	for try := 0; try < n.cfg.maxTries; try++ {
+	for _, c := range n.discoveryKeys(r0) {
 		if err := ctx.Err(); err != nil {
 			return Placement{Stats: st}, err
 		}
-		region := r0 + try%(rs.Len()-r0)
-		n.mu.Lock()
-		key := rs.SelectID(region, n.rnd)
-		n.mu.Unlock()
+		region, key := c.region, c.key
 		trader, msgs, err := n.tr.Trader(ctx, key)
 		st.Tries++
 		st.DiscoveryMessages += msgs
@@ -118,6 +116,31 @@ func (n *Node) Schedule(ctx context.Context, cid string, memoryMB int) (Placemen
 		return Placement{Stats: st}, fmt.Errorf("%w for %d MB: %w", ErrNoOffer, memoryMB, lastErr)
 	}
 	return Placement{Stats: st}, fmt.Errorf("%w for %d MB", ErrNoOffer, memoryMB)
+}
+
+type regionKey struct {
+	region int
+	key    Key
+}
+
+// discoveryKeys picks the keys discovery tries: distinct keys of region r0
+// in random order, then of the regions above it, maxTries in all. Distinct
+// keys mean distinct traders (up to collisions), so a retry never asks the
+// same empty trader twice.
+func (n *Node) discoveryKeys(r0 int) []regionKey {
+	rs := n.cfg.regions
+	var out []regionKey
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for r := r0; r < rs.Len() && len(out) < n.cfg.maxTries; r++ {
+		for _, i := range n.rnd.Perm(len(rs.keys[r])) {
+			if len(out) == n.cfg.maxTries {
+				break
+			}
+			out = append(out, regionKey{r, rs.keys[r][i]})
+		}
+	}
+	return out
 }
 
 // find asks a trader (possibly this node) for fitting offers and keeps only
