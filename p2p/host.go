@@ -38,6 +38,9 @@ var DefaultListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
 type Config struct {
 	// DataDir holds the identity key (identity.key). Empty: ephemeral key.
 	DataDir string
+	// Key, when set, is the identity and DataDir's key is not used: the
+	// simulator and tests that sign with the key before the host starts.
+	Key crypto.PrivKey
 	// ListenAddrs are multiaddrs; empty means DefaultListenAddrs.
 	ListenAddrs []string
 	// Bootstrap peers are full multiaddrs with /p2p/<id>.
@@ -62,9 +65,12 @@ type Host struct {
 // A bootstrap peer that cannot be reached is logged by the caller through the
 // returned error only if none could be reached.
 func NewHost(ctx context.Context, cfg Config) (*Host, error) {
-	key, err := loadOrCreateKey(cfg.DataDir)
-	if err != nil {
-		return nil, err
+	key := cfg.Key
+	if key == nil {
+		var err error
+		if key, err = loadOrCreateKey(cfg.DataDir); err != nil {
+			return nil, err
+		}
 	}
 	listen := cfg.ListenAddrs
 	if len(listen) == 0 {
