@@ -132,19 +132,25 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	topic := whisk.InvokerTopic(e.cfg.TopicsPrefix, e.cfg.Instance)
 	peek := e.cfg.MaxPeek()
 	e.reader = kafka.NewReader(kafka.ReaderConfig{
-		Brokers:               e.cfg.KafkaBrokers,
-		GroupID:               topic,
-		Topic:                 topic,
-		MinBytes:              1,
-		MaxBytes:              2 * whisk.MaxActivationMessageBytes,
-		MaxWait:               500 * time.Millisecond, // fetch.max.wait.ms
-		QueueCapacity:         peek,
-		StartOffset:           kafka.FirstOffset, // auto.offset.reset=earliest
-		SessionTimeout:        30 * time.Second,
-		HeartbeatInterval:     3 * time.Second,
-		ReadBackoffMin:        10 * time.Millisecond,
-		ReadBackoffMax:        time.Second,
-		WatchPartitionChanges: false,
+		Brokers:           e.cfg.KafkaBrokers,
+		GroupID:           topic,
+		Topic:             topic,
+		MinBytes:          1,
+		MaxBytes:          2 * whisk.MaxActivationMessageBytes,
+		MaxWait:           500 * time.Millisecond, // fetch.max.wait.ms
+		QueueCapacity:     peek,
+		StartOffset:       kafka.FirstOffset, // auto.offset.reset=earliest
+		SessionTimeout:    30 * time.Second,
+		HeartbeatInterval: 3 * time.Second,
+		ReadBackoffMin:    10 * time.Millisecond,
+		ReadBackoffMax:    time.Second,
+		// Rebalance when partitions appear, in case the group formed
+		// before the broker knew the topic's partition.
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: time.Second,
+		Logger: kafka.LoggerFunc(func(f string, a ...any) {
+			e.log.Debug("kafka reader", "msg", fmt.Sprintf(f, a...))
+		}),
 		ErrorLogger: kafka.LoggerFunc(func(f string, a ...any) {
 			e.log.Debug("kafka reader", "msg", fmt.Sprintf(f, a...))
 		}),
@@ -358,6 +364,7 @@ func (e *Engine) consumeLoop(ctx context.Context) {
 // handle runs one message to its end: exactly one slot-freeing ack on every
 // path, and the record.
 func (e *Engine) handle(value []byte) {
+	e.log.Debug("activation message", "bytes", len(value))
 	defer e.inflight.Done()
 	defer func() { <-e.peek }()
 	msg, err := whisk.ParseActivationMessage(value)

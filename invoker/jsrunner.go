@@ -33,6 +33,9 @@ func (r *JSRunner) Run(ctx context.Context, a *Action, inv Invocation) Result {
 	timeout := time.Duration(a.Limits.Timeout) * time.Millisecond
 	vm := goja.New()
 	logs := whisk.NewLogCollector(a.Limits.Logs * int64(whisk.MB))
+	if a.Limits.Logs == 0 {
+		logs = nil // not collected at all, as stock
+	}
 	console := vm.NewObject()
 	_ = console.Set("log", consoleWriter(vm, logs, whisk.Stdout))
 	_ = console.Set("info", consoleWriter(vm, logs, whisk.Stdout))
@@ -75,7 +78,9 @@ func (r *JSRunner) Run(ctx context.Context, a *Action, inv Invocation) Result {
 		default:
 			res.Response = whisk.ErrorResponse(code, msg)
 		}
-		res.Logs = logs.Lines(now)
+		if logs != nil {
+			res.Logs = logs.Lines(now)
+		}
 		return res
 	}
 
@@ -130,7 +135,9 @@ func (r *JSRunner) Run(ctx context.Context, a *Action, inv Invocation) Result {
 		return fail(whisk.StatusDeveloperError, "An error has occurred: "+jsErrorText(err))
 	}
 	res.End = time.Now()
-	res.Logs = logs.Lines(res.End)
+	if logs != nil {
+		res.Logs = logs.Lines(res.End)
+	}
 	res.Response = responseFromBody(body, inv.MaxPayload)
 	return res
 }
@@ -215,6 +222,9 @@ func consoleWriter(vm *goja.Runtime, logs *whisk.LogCollector, stream string) fu
 				}
 			}
 			parts[i] = a.String()
+		}
+		if logs == nil {
+			return goja.Undefined()
 		}
 		now := time.Now()
 		for _, text := range strings.Split(strings.Join(parts, " "), "\n") {

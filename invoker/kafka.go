@@ -36,7 +36,21 @@ func EnsureTopic(ctx context.Context, brokers []string, topic string, cfg []kafk
 	if err := resp.Errors[topic]; err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
 		return fmt.Errorf("create topic %s: %w", topic, err)
 	}
-	return nil
+	// A consumer group formed before the broker's metadata shows the new
+	// partition gets no assignment, so wait until it does.
+	for wait := 20 * time.Millisecond; ; {
+		md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+		if err == nil {
+			for _, t := range md.Topics {
+				if t.Name == topic && t.Error == nil && len(t.Partitions) > 0 {
+					return nil
+				}
+			}
+		}
+		if backoff(ctx, &wait, time.Second) != nil {
+			return fmt.Errorf("topic %s has no partitions yet: %w", topic, ctx.Err())
+		}
+	}
 }
 
 // tooLarge tells whether a write failed because the record exceeds the

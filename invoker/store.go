@@ -48,16 +48,18 @@ func fetchFailure(code whisk.StatusCode, msg string, err error) *fetchError {
 	return &fetchError{resp: whisk.ErrorResponse(code, msg), err: err}
 }
 
-// actionStore reads action documents and their code, cached by id and
-// revision. It never runs an old revision: a request for a stale one gets
-// the latest document, as the stock store does.
+// actionStore reads action documents and their code. It caches the latest
+// document of each action seen, used when a message names that revision.
+// A message naming any other revision (or none, like the health test
+// action) reads the document again, and the latest one runs: the stock
+// store never runs an old revision.
 type actionStore struct {
 	db            *kivik.DB
 	nodejsDefault string
 	log           *slog.Logger
 
 	mu    sync.Mutex
-	cache map[string]*Action // id + "@" + rev
+	cache map[string]*Action // by document id
 }
 
 // maxCachedActions bounds the cache; on overflow it starts over, which
@@ -68,9 +70,9 @@ func (s *actionStore) get(ctx context.Context, fqn whisk.FullyQualifiedEntityNam
 	id := fqn.DocID()
 	if rev != nil && *rev != "" {
 		s.mu.Lock()
-		a := s.cache[id+"@"+*rev]
+		a := s.cache[id]
 		s.mu.Unlock()
-		if a != nil {
+		if a != nil && a.Rev == *rev {
 			return a, nil
 		}
 	}
@@ -85,7 +87,7 @@ func (s *actionStore) get(ctx context.Context, fqn whisk.FullyQualifiedEntityNam
 	if len(s.cache) >= maxCachedActions {
 		clear(s.cache)
 	}
-	s.cache[id+"@"+a.Rev] = a
+	s.cache[id] = a
 	s.mu.Unlock()
 	return a, nil
 }

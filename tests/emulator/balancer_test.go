@@ -9,9 +9,11 @@ import (
 // Vectors from OpenWhisk's ShardingContainerPoolBalancerTests and
 // NestedSemaphoreTests (tests/src/test/scala/org/apache/openwhisk/...).
 
-func healthy(i int) InvokerHealth   { return InvokerHealth{ID: i, UserMemoryMB: 1024, Status: Healthy} }
-func unhealthy(i int) InvokerHealth { return InvokerHealth{ID: i, UserMemoryMB: 1024, Status: Unhealthy} }
-func offline(i int) InvokerHealth   { return InvokerHealth{ID: i, UserMemoryMB: 1024, Status: Offline} }
+func healthy(i int) InvokerHealth { return InvokerHealth{ID: i, UserMemoryMB: 1024, Status: Healthy} }
+func unhealthy(i int) InvokerHealth {
+	return InvokerHealth{ID: i, UserMemoryMB: 1024, Status: Unhealthy}
+}
+func offline(i int) InvokerHealth { return InvokerHealth{ID: i, UserMemoryMB: 1024, Status: Offline} }
 
 func semaphores(n, permits int) []*NestedSemaphore {
 	s := make([]*NestedSemaphore, n)

@@ -158,12 +158,12 @@ func Start(ctx context.Context, cfg Config) (*Controller, error) {
 	}
 	if c.cons, err = kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumeTopics(health, completed), kgo.ConsumerGroup("health"+cfg.ControllerID),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()), kgo.FetchMaxWait(100*time.Millisecond)); err != nil {
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond)); err != nil {
 		c.cl.Close()
 		return nil, fmt.Errorf("emulator: kafka: %w", err)
 	}
 	if c.events, err = kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ConsumeTopics(events), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()), kgo.FetchMaxWait(100*time.Millisecond)); err != nil {
+		kgo.ConsumeTopics(events), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond)); err != nil {
 		c.cl.Close()
 		c.cons.Close()
 		return nil, fmt.Errorf("emulator: kafka: %w", err)
@@ -204,8 +204,11 @@ func (c *Controller) prepareHealthAction(ctx context.Context) error {
 		Limits:  whisk.Limits{Timeout: whisk.DefaultTimeoutMs, Memory: whisk.MinMemoryMB, Logs: whisk.DefaultLogsMB, Concurrency: 1},
 		Version: "0.0.1", Parameters: []whisk.Parameter{}, Annotations: whisk.Annotations{},
 	}
-	if rev, err := c.cfg.ActionsDB.GetRev(ctx, doc.ID); err == nil {
-		doc.Rev = rev
+	var cur struct {
+		Rev string `json:"_rev"`
+	}
+	if err := c.cfg.ActionsDB.Get(ctx, doc.ID).ScanDoc(&cur); err == nil {
+		doc.Rev = cur.Rev
 	}
 	if _, err := c.cfg.ActionsDB.Put(ctx, doc.ID, doc); err != nil {
 		return fmt.Errorf("emulator: health action: %w", err)
