@@ -18,21 +18,7 @@ import (
 // Scheme prefixes action code given by CID.
 const Scheme = "ipfs://"
 
-// FetchError is why code given by CID could not be had. Its text is what an
-// activation reports as a developer error.
-type FetchError struct {
-	CID string // as given, without the scheme
-	Err error
-}
-
-func (e *FetchError) Error() string {
-	return fmt.Sprintf("could not fetch code %s%s: %v", Scheme, e.CID, e.Err)
-}
-
-func (e *FetchError) Unwrap() error { return e.Err }
-
-// ErrMalformedCID, ErrNotFile and ErrHashMismatch are the reasons a
-// FetchError wraps besides the context's error.
+// The reasons a fetch fails, besides the context's error.
 var (
 	ErrMalformedCID = errors.New("malformed CID")
 	ErrNotFile      = errors.New("not a UnixFS file")
@@ -44,7 +30,7 @@ func ParseCID(s string) (cid.Cid, error) {
 	s = strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(s), Scheme), "/ipfs/")
 	c, err := cid.Decode(s)
 	if err != nil {
-		return cid.Undef, &FetchError{CID: s, Err: fmt.Errorf("%w: %v", ErrMalformedCID, err)}
+		return cid.Undef, fmt.Errorf("%w %q: %v", ErrMalformedCID, s, err)
 	}
 	return c, nil
 }
@@ -54,7 +40,11 @@ func ParseCID(s string) (cid.Cid, error) {
 // peers and DHT providers), and the gateway fallback if one is set. Every
 // block is checked against its hash on arrival; a peer serving wrong bytes is
 // ignored and the others are asked. ctx's deadline bounds the whole fetch.
-// Every error is a *FetchError.
+//
+// An error is the short reason a developer reads after "could not fetch
+// code ipfs://<CID>: ", the prefix the executor puts on it; it wraps
+// ErrMalformedCID, ErrNotFile, ErrHashMismatch or the context's error.
+// Node satisfies the executor's Fetcher.
 func (n *Node) Fetch(ctx context.Context, ref string) ([]byte, error) {
 	c, err := ParseCID(ref)
 	if err != nil {
@@ -62,7 +52,7 @@ func (n *Node) Fetch(ctx context.Context, ref string) ([]byte, error) {
 	}
 	b, err := n.fetch(ctx, c)
 	if err != nil {
-		return nil, &FetchError{CID: c.String(), Err: reason(ctx, err)}
+		return nil, reason(ctx, err)
 	}
 	n.provide(ctx, c)
 	return b, nil
