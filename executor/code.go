@@ -80,7 +80,8 @@ func decodeModule(code []byte, binary bool, main string) ([]byte, error) {
 	if len(code) == 0 {
 		return nil, devErrorf("the action has no code")
 	}
-	if binary || (!bytes.HasPrefix(code, wasmMagic) && !bytes.HasPrefix(code, zipMagic) && whisk.LooksBase64(string(code))) {
+	raw := bytes.HasPrefix(code, wasmMagic) || bytes.HasPrefix(code, zipMagic)
+	if !raw && (binary || whisk.LooksBase64(string(code))) {
 		text := strings.Join(strings.Fields(string(code)), "")
 		dec := base64.NewDecoder(base64.StdEncoding, strings.NewReader(text))
 		b, err := io.ReadAll(io.LimitReader(dec, maxModuleBytes+1))

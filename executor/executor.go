@@ -78,6 +78,7 @@ type Executor struct {
 	modules map[string]*module // by digest
 	pools   map[string]*pool   // by poolKey
 	live    int64              // linear memory bytes of live reactor instances
+	loads   sync.WaitGroup     // module loads under way; Close waits for them
 }
 
 // New starts a wazero runtime (the optimising compiler where the platform
@@ -132,6 +133,7 @@ func (e *Executor) Close(ctx context.Context) error {
 	pools := e.pools
 	e.pools = map[string]*pool{}
 	e.mu.Unlock()
+	e.loads.Wait()
 	for _, p := range pools {
 		p.closeIdle(ctx)
 	}

@@ -32,9 +32,11 @@ type module struct {
 }
 
 // module returns a's compiled module, fetching and compiling it once per
-// digest. cold reports that this call had to wait for that work; the wait
-// ends with ctx, while the work itself goes on (bounded by the action's
-// timeout) so that later activations find the module ready.
+// digest. cold reports that this call had to wait for that work. The fetch
+// is bounded by the action's timeout; compiling is not, as the stock
+// invoker's timeout does not cover starting a container. A wait that ends
+// with ctx leaves the work going, so that later activations find the module
+// ready.
 func (e *Executor) module(ctx context.Context, a *Action, timeout time.Duration) (m *module, cold bool, err error) {
 	key := a.digest()
 	e.mu.Lock()
@@ -46,6 +48,7 @@ func (e *Executor) module(ctx context.Context, a *Action, timeout time.Duration)
 	if !ok {
 		m = &module{ready: make(chan struct{})}
 		e.modules[key] = m
+		e.loads.Add(1)
 		go e.load(context.WithoutCancel(ctx), key, m, *a, timeout)
 	}
 	e.mu.Unlock()
@@ -63,6 +66,7 @@ func (e *Executor) module(ctx context.Context, a *Action, timeout time.Duration)
 }
 
 func (e *Executor) load(ctx context.Context, key string, m *module, a Action, timeout time.Duration) {
+	defer e.loads.Done()
 	defer close(m.ready)
 	fctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

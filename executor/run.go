@@ -55,9 +55,7 @@ func (r *run) exec(ctx context.Context) {
 	r.begin = time.Now()
 	defer func() { r.end = time.Now() }()
 
-	ictx, cancel := context.WithTimeout(ctx, r.timeout)
-	m, cold, err := r.e.module(ictx, r.a, r.timeout)
-	cancel()
+	m, cold, err := r.e.module(ctx, r.a, r.timeout)
 	r.cold = cold
 	var dev *devError
 	switch {
@@ -68,7 +66,7 @@ func (r *run) exec(ctx context.Context) {
 	case errors.As(err, &dev):
 		r.fail(whisk.StatusDeveloperError, dev.msg)
 		return
-	case ictx.Err() != nil:
+	case ctx.Err() != nil:
 		r.contextFailure(ctx, true)
 		return
 	default:

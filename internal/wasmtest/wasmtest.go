@@ -60,6 +60,15 @@ func BuildDir() string {
 	return filepath.Join(pkgDir(), "..", "..", "testdata", "build", "wasm")
 }
 
+// CompilationCacheDir is a directory for a wazero compilation cache
+// (executor.WithDataDir) that tests share across packages and runs, so
+// that the Go test modules, which take seconds to compile (a minute under
+// -race on a busy machine), are compiled once. wazero keys its cache by its
+// own version, the CPU and the module's hash, so sharing is safe.
+func CompilationCacheDir() string {
+	return filepath.Join(pkgDir(), "..", "..", "testdata", "build", "wazero")
+}
+
 func pkgDir() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Dir(file)

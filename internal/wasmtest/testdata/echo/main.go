@@ -7,6 +7,7 @@
 //	{"print": "text"}     prints text as the last stdout line instead of a result
 //	{"panic": "text"}     panics
 //	{"env": "NAME"}       answers {"env": value of NAME}
+//	{"read": "/path"}     answers {"read": the file's content} or {"error": why not}
 //	anything else         answers the parameters unchanged
 package main
 
@@ -43,6 +44,15 @@ func main() {
 	}
 	if name, ok := p["env"].(string); ok {
 		out, _ := json.Marshal(map[string]string{"env": os.Getenv(name)})
+		fmt.Println(string(out))
+		return
+	}
+	if path, ok := p["read"].(string); ok {
+		b, err := os.ReadFile(path)
+		out, _ := json.Marshal(map[string]string{"read": string(b)})
+		if err != nil {
+			out, _ = json.Marshal(map[string]string{"error": err.Error()})
+		}
 		fmt.Println(string(out))
 		return
 	}
