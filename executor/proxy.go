@@ -1,0 +1,238 @@
+package executor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/faasedge/faasedge/whisk"
+)
+
+// proxyMaxPayload is the result size the proxy lets through: the invoker
+// applies the user's payload limit itself, as it does to any runtime.
+const proxyMaxPayload = 64 << 20
+
+// Proxy serves OpenWhisk's action runtime protocol over an Executor, as a
+// runtime container does: POST /init once with the action's code, then
+// POST /run per activation. Logs go to stdout and stderr as the guest wrote
+// them (Docker timestamps them), each activation's followed by the sentinel
+// line on both streams.
+type Proxy struct {
+	e              *Executor
+	limits         whisk.Limits
+	stdout, stderr io.Writer
+
+	mu      sync.Mutex
+	action  *Action
+	initEnv map[string]string
+
+	logMu sync.Mutex // keeps an activation's lines and sentinels together
+}
+
+// NewProxy returns a proxy running actions with limits. The timeout only
+// applies to a /run without a deadline; limits.logs bounds what the proxy
+// keeps of one activation's output before writing it out.
+func NewProxy(e *Executor, limits whisk.Limits, stdout, stderr io.Writer) *Proxy {
+	def := whisk.DefaultLimits()
+	if limits.Timeout <= 0 {
+		limits.Timeout = def.Timeout
+	}
+	if limits.Logs <= 0 {
+		limits.Logs = def.Logs
+	}
+	return &Proxy{e: e, limits: limits, stdout: stdout, stderr: stderr}
+}
+
+// ServeHTTP implements http.Handler.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.Method != http.MethodPost:
+		reply(w, http.StatusMethodNotAllowed, errorBody("only POST is served"))
+	case r.URL.Path == "/init":
+		p.init(w, r)
+	case r.URL.Path == "/run":
+		p.run(w, r)
+	default:
+		reply(w, http.StatusNotFound, errorBody("not found: "+r.URL.Path))
+	}
+}
+
+type initRequest struct {
+	Value struct {
+		Name   string          `json:"name"`
+		Main   string          `json:"main"`
+		Code   *string         `json:"code"`
+		Binary bool            `json:"binary"`
+		Env    json.RawMessage `json:"env"`
+	} `json:"value"`
+}
+
+func (p *Proxy) init(w http.ResponseWriter, r *http.Request) {
+	var req initRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		reply(w, http.StatusBadRequest, errorBody("the /init body is not JSON: "+err.Error()))
+		return
+	}
+	if req.Value.Code == nil {
+		reply(w, http.StatusBadGateway, errorBody("the /init body has no code"))
+		return
+	}
+	env, err := stringMap(req.Value.Env)
+	if err != nil {
+		reply(w, http.StatusBadGateway, errorBody("the /init env is not an object: "+err.Error()))
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.action != nil {
+		reply(w, http.StatusForbidden, errorBody("Cannot initialize the action more than once."))
+		return
+	}
+	a := &Action{
+		Name: req.Value.Name, Kind: "wasm:wasip1", Code: []byte(*req.Value.Code),
+		Binary: req.Value.Binary, Main: req.Value.Main, Limits: p.limits,
+	}
+	ns, _, _ := strings.Cut(strings.TrimPrefix(env["__OW_ACTION_NAME"], "/"), "/")
+	a.Namespace, a.Version = ns, env["__OW_ACTION_VERSION"]
+	a.Digest = a.digest() // once, not per /run
+	// Compile now, so that bad code fails /init as in any runtime.
+	if _, _, err := p.e.module(r.Context(), a, time.Duration(p.limits.Timeout)*time.Millisecond); err != nil {
+		var dev *devError
+		if errors.As(err, &dev) {
+			reply(w, http.StatusBadGateway, errorBody(dev.msg))
+		} else {
+			reply(w, http.StatusInternalServerError, errorBody(err.Error()))
+		}
+		return
+	}
+	p.action, p.initEnv = a, env
+	reply(w, http.StatusOK, []byte(`{"ok":true}`))
+}
+
+func (p *Proxy) run(w http.ResponseWriter, r *http.Request) {
+	var body map[string]json.RawMessage
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		reply(w, http.StatusBadRequest, errorBody("the /run body is not JSON: "+err.Error()))
+		return
+	}
+	p.mu.Lock()
+	a, initEnv := p.action, p.initEnv
+	p.mu.Unlock()
+	if a == nil {
+		reply(w, http.StatusInternalServerError, errorBody("no action defined yet"))
+		return
+	}
+	// Like OpenWhisk's action loop: every key but value becomes __OW_<KEY>.
+	env := make(map[string]string, len(initEnv)+len(body))
+	for k, v := range initEnv {
+		env[k] = v
+	}
+	for k, v := range body {
+		if k != "value" {
+			env["__OW_"+strings.ToUpper(k)] = stringify(v)
+		}
+	}
+	act := *a
+	if ms, err := strconv.ParseInt(env["__OW_DEADLINE"], 10, 64); err == nil {
+		act.Limits.Timeout = max(time.Until(time.UnixMilli(ms)).Milliseconds(), 1)
+	}
+	run := newRun(p.e, &act, Activation{Value: body["value"], Env: env, MaxPayload: proxyMaxPayload})
+	run.exec(r.Context())
+	p.writeLogs(run)
+	status := http.StatusOK
+	if c := run.resp.StatusCode; c == whisk.StatusDeveloperError || c == whisk.StatusWhiskError {
+		status = http.StatusBadGateway
+	}
+	reply(w, status, run.resp.Result)
+}
+
+// writeLogs writes the activation's lines as the guest wrote them, then the
+// sentinels.
+func (p *Proxy) writeLogs(r *run) {
+	r.out.takeResult()
+	p.logMu.Lock()
+	defer p.logMu.Unlock()
+	var out, errs bytes.Buffer
+	r.out.mu.Lock()
+	for _, l := range r.out.lines {
+		b := &out
+		if l.stream == whisk.Stderr {
+			b = &errs
+		}
+		b.WriteString(l.text)
+		b.WriteByte('\n')
+	}
+	r.out.mu.Unlock()
+	out.WriteString(whisk.LogSentinel + "\n")
+	errs.WriteString(whisk.LogSentinel + "\n")
+	_, _ = p.stdout.Write(out.Bytes())
+	_, _ = p.stderr.Write(errs.Bytes())
+}
+
+// reply writes a JSON body with its Content-Length, which the stock
+// invoker requires.
+func reply(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func errorBody(msg string) []byte {
+	return whisk.ErrorResponse(whisk.StatusDeveloperError, msg).Result
+}
+
+// stringMap reads an object of JSON values as the stock invoker stringifies
+// env values: strings as they are, null as "", anything else as its JSON.
+func stringMap(raw json.RawMessage) (map[string]string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return map[string]string{}, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = stringify(v)
+	}
+	return out, nil
+}
+
+func stringify(v json.RawMessage) string {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	if t := bytes.TrimSpace(v); string(t) == "null" {
+		return ""
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, v) == nil {
+		return buf.String()
+	}
+	return string(v)
+}
+
+// ListenAndServe serves the proxy on addr until ctx ends.
+func (p *Proxy) ListenAndServe(ctx context.Context, addr string) error {
+	srv := &http.Server{Addr: addr, Handler: p, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("action proxy: %w", err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	}
+}
