@@ -76,7 +76,7 @@ func runBody(value string, deadline time.Time) map[string]any {
 		"value": json.RawMessage(value), "namespace": "guest", "action_name": "/guest/echo",
 		"action_version": "0.0.1", "activation_id": "5c9b2f7e3a1d4c8b9b2f7e3a1d4c8b9b",
 		"transaction_id": "m2fXbLrCv0y2Wb7dP5q1yGzS8aKjT3uE",
-		"deadline": strconv.FormatInt(deadline.UnixMilli(), 10), "api_key": "uuid:key",
+		"deadline":       strconv.FormatInt(deadline.UnixMilli(), 10), "api_key": "uuid:key",
 	}
 }
 
