@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/faasedge/faasedge/executor"
+	"github.com/faasedge/faasedge/whisk"
+)
+
+func init() {
+	register(command{
+		name:    "exec",
+		summary: "run a wasm action locally (FILE.wasm [--param k=v ...]), or serve the OpenWhisk action proxy (--proxy :8080)",
+		run:     runExec,
+	})
+}
+
+// params collects repeated --param k=v flags; a value that is JSON is taken
+// as JSON (like wsk's -p), anything else as a string.
+type params map[string]json.RawMessage
+
+func (p params) String() string { return "" }
+
+func (p params) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want key=value, got %q", s)
+	}
+	if json.Valid([]byte(v)) {
+		p[k] = json.RawMessage(v)
+	} else {
+		b, _ := json.Marshal(v)
+		p[k] = b
+	}
+	return nil
+}
+
+func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("exec", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	ps := params{}
+	fs.Var(ps, "param", "an action parameter `key=value` (repeatable; JSON values are taken as JSON)")
+	timeout := fs.Duration("timeout", 60*time.Second, "the action's time limit")
+	memory := fs.Int64("memory", whisk.DefaultMemoryMB, "the action's memory limit in MB")
+	logs := fs.Int64("logs", whisk.DefaultLogsMB, "the action's log limit in MB")
+	concurrency := fs.Int("concurrency", 1, "activations one reactor action may run at once")
+	proxy := fs.String("proxy", "", "serve OpenWhisk's action runtime protocol (/init, /run) on this address instead")
+	dataDir := fs.String("data-dir", "", "keep compiled modules on disk under this directory")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: faasedge exec FILE.wasm [--param k=v ...] [--timeout 5s] [--memory 128]\n       faasedge exec --proxy :8080 [--memory 256]")
+		fs.PrintDefaults()
+	}
+	var file string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		file, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if file == "" && fs.NArg() > 0 {
+		file = fs.Arg(0)
+	}
+	if (file == "") == (*proxy == "") {
+		fs.Usage()
+		return fmt.Errorf("%w: give either a FILE.wasm or --proxy", errUsage)
+	}
+	limits := whisk.Limits{Timeout: timeout.Milliseconds(), Memory: *memory, Logs: *logs, Concurrency: *concurrency}
+
+	opts := []executor.Option{executor.WithLogger(slog.New(slog.NewTextHandler(stderr, nil)))}
+	if *dataDir != "" {
+		opts = append(opts, executor.WithDataDir(*dataDir))
+	}
+	e, err := executor.New(ctx, opts...)
+	if err != nil {
+		return err
+	}
+	defer e.Close(context.WithoutCancel(ctx))
+
+	if *proxy != "" {
+		fmt.Fprintf(stderr, "faasedge exec: action proxy listening on %s\n", *proxy)
+		return executor.NewProxy(e, limits, stdout, stderr).ListenAndServe(ctx, *proxy)
+	}
+	return execFile(ctx, e, file, ps, limits, stdout, stderr)
+}
+
+func execFile(ctx context.Context, e *executor.Executor, file string, ps params, limits whisk.Limits, stdout, stderr io.Writer) error {
+	code, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	value, err := json.Marshal(ps)
+	if err != nil {
+		return err
+	}
+	name := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	id := make([]byte, 16)
+	_, _ = rand.Read(id)
+	a := &executor.Action{Name: name, Namespace: "guest", Version: "0.0.1", Kind: "wasm:wasip1", Code: code, Limits: limits}
+	res := e.Run(ctx, a, executor.Activation{Value: value, Env: map[string]string{
+		"__OW_NAMESPACE":      "guest",
+		"__OW_ACTION_NAME":    "/guest/" + name,
+		"__OW_ACTION_VERSION": "0.0.1",
+		"__OW_ACTIVATION_ID":  hex.EncodeToString(id),
+		"__OW_DEADLINE":       strconv.FormatInt(time.Now().Add(time.Duration(limits.Timeout)*time.Millisecond).UnixMilli(), 10),
+	}})
+	for _, l := range res.Logs {
+		fmt.Fprintln(stderr, l)
+	}
+	fmt.Fprintf(stderr, "status: %s, duration %v (init %v)\n", res.Response.StatusCode, res.End.Sub(res.Start).Round(time.Microsecond), res.InitTime.Round(time.Microsecond))
+	if _, err := fmt.Fprintf(stdout, "%s\n", res.Response.Result); err != nil {
+		return err
+	}
+	if res.Response.StatusCode != whisk.StatusSuccess {
+		return errors.New(res.Response.StatusCode.String())
+	}
+	return nil
+}
