@@ -234,7 +234,9 @@ func (r readyDHT) Provide(ctx context.Context, c cid.Cid, announce bool) error {
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
-			return ctx.Err()
+			// The node is closing before it ever met a peer (a CLI run):
+			// there was no one to tell, which is not an error to log.
+			return nil
 		}
 	}
 	return r.dht.Provide(ctx, c, announce)

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/faasedge/faasedge/p2p"
+	"github.com/faasedge/faasedge/p2p/ipfs"
+)
+
+func init() {
+	register(command{
+		name:    "ipfs",
+		summary: "add, get, cat and pin content by IPFS CID (add|get|cat|pin)",
+		run:     runIPFS,
+	})
+}
+
+const ipfsUsage = `usage: faasedge ipfs <subcommand> [flags]
+
+  add [-Q] [--cid-version 0|1] FILE   import FILE ("-": stdin), pin it, print its CID
+  get CID [-o FILE]                    fetch CID into FILE (default: ./CID)
+  cat CID                              fetch CID to stdout
+  pin add CID | pin rm CID | pin ls    keep, release, list pinned CIDs
+
+flags of every subcommand:`
+
+// repeated is a flag that may be given several times.
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, ",") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
+
+// ipfsFlags are the flags all ipfs subcommands share.
+type ipfsFlags struct {
+	dataDir string
+	peers   repeated
+	listen  repeated
+	gateway string
+	timeout time.Duration
+}
+
+func (f *ipfsFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir(), "node data directory: identity key and block store")
+	fs.Var(&f.peers, "peer", "peer multiaddr with /p2p/<id> to connect to and bootstrap the DHT from (repeatable)")
+	fs.Var(&f.listen, "listen", "listen multiaddr (repeatable; default "+strings.Join(p2p.DefaultListenAddrs, ",")+")")
+	fs.StringVar(&f.gateway, "gateway", "", "trustless HTTP gateway URL to fall back on (blocks are verified)")
+	fs.DurationVar(&f.timeout, "timeout", time.Minute, "deadline of a fetch")
+}
+
+// defaultDataDir is $FAASEDGE_DATA_DIR, else ~/.faasedge.
+func defaultDataDir() string {
+	if d := os.Getenv("FAASEDGE_DATA_DIR"); d != "" {
+		return d
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".faasedge")
+	}
+	return ".faasedge"
+}
+
+// parseInterleaved parses flags given before, between or after the
+// positional arguments (`get CID -o FILE`), which flag.Parse alone stops at.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, fmt.Errorf("%w: %w", errUsage, err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func runIPFS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, ipfsUsage)
+		return fmt.Errorf("%w: missing subcommand", errUsage)
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("ipfs "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, ipfsUsage); fs.PrintDefaults() }
+	var common ipfsFlags
+	common.register(fs)
+	quiet := fs.Bool("Q", false, "add: print only the CID")
+	cidVersion := fs.Int("cid-version", 0, "add: CID version, 0 (Kubo's default) or 1 (raw leaves)")
+	out := fs.String("o", "", "get: output file")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	want := func(n int, what string) error {
+		if len(pos) != n {
+			return fmt.Errorf("%w: ipfs %s takes %s", errUsage, sub, what)
+		}
+		return nil
+	}
+	switch sub {
+	case "add":
+		if err := want(1, "one FILE"); err != nil {
+			return err
+		}
+		if *cidVersion != 0 && *cidVersion != 1 {
+			return fmt.Errorf("%w: --cid-version %d: want 0 or 1", errUsage, *cidVersion)
+		}
+		return withNode(ctx, common, stderr, func(n *ipfs.Node) error {
+			return ipfsAdd(ctx, n, pos[0], *cidVersion, *quiet, stdout)
+		})
+	case "get", "cat":
+		if err := want(1, "one CID"); err != nil {
+			return err
+		}
+		c, err := ipfs.ParseCID(pos[0])
+		if err != nil {
+			return fmt.Errorf("could not fetch %s: %w", pos[0], err)
+		}
+		return withNode(ctx, common, stderr, func(n *ipfs.Node) error {
+			fctx, cancel := context.WithTimeout(ctx, common.timeout)
+			defer cancel()
+			b, err := n.Fetch(fctx, c.String())
+			if err != nil {
+				return fmt.Errorf("could not fetch %s%s: %w", ipfs.Scheme, c, err)
+			}
+			if sub == "cat" {
+				_, err = stdout.Write(b)
+				return err
+			}
+			dst := *out
+			if dst == "" {
+				dst = c.String()
+			}
+			return writeFileAtomic(dst, b)
+		})
+	case "pin":
+		return runPin(ctx, common, pos, stdout, stderr)
+	default:
+		fmt.Fprintln(stderr, ipfsUsage)
+		return fmt.Errorf("%w: unknown subcommand %q", errUsage, sub)
+	}
+}
+
+func runPin(ctx context.Context, common ipfsFlags, pos []string, stdout, stderr io.Writer) error {
+	if len(pos) == 0 {
+		return fmt.Errorf("%w: ipfs pin takes add CID, rm CID or ls", errUsage)
+	}
+	switch {
+	case pos[0] == "ls" && len(pos) == 1:
+		return withNode(ctx, common, stderr, func(n *ipfs.Node) error {
+			pins, err := n.Pins(ctx)
+			if err != nil {
+				return err
+			}
+			for _, c := range pins {
+				if _, err := fmt.Fprintf(stdout, "%s recursive\n", c); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	case (pos[0] == "add" || pos[0] == "rm") && len(pos) == 2:
+		c, err := ipfs.ParseCID(pos[1])
+		if err != nil {
+			return err
+		}
+		return withNode(ctx, common, stderr, func(n *ipfs.Node) error {
+			verb := "pinned"
+			if pos[0] == "rm" {
+				verb, err = "unpinned", n.Unpin(ctx, c)
+			} else {
+				pctx, cancel := context.WithTimeout(ctx, common.timeout)
+				defer cancel()
+				err = n.Pin(pctx, c)
+			}
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(stdout, "%s %s\n", verb, c)
+			return err
+		})
+	default:
+		return fmt.Errorf("%w: ipfs pin takes add CID, rm CID or ls", errUsage)
+	}
+}
+
+// withNode runs f on a node opened on the data dir, then closes it.
+func withNode(ctx context.Context, f ipfsFlags, stderr io.Writer, run func(*ipfs.Node) error) error {
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	h, err := p2p.NewHost(ctx, p2p.Config{
+		DataDir:     f.dataDir,
+		ListenAddrs: f.listen,
+		Bootstrap:   f.peers,
+		DHTClient:   true,
+	})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	opts := []ipfs.Option{ipfs.WithDataDir(f.dataDir), ipfs.WithPeers(f.peers...), ipfs.WithLogger(log)}
+	if f.gateway != "" {
+		opts = append(opts, ipfs.WithGateway(f.gateway, ipfs.DefaultGatewayDelay))
+	}
+	n, err := ipfs.New(ctx, h, opts...)
+	if err != nil {
+		return err
+	}
+	return errors.Join(run(n), n.Close())
+}
+
+func ipfsAdd(ctx context.Context, n *ipfs.Node, path string, cidVersion int, quiet bool, stdout io.Writer) error {
+	var r io.Reader = os.Stdin
+	name := path
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if st, err := f.Stat(); err == nil && st.IsDir() {
+			return fmt.Errorf("%s is a directory", path)
+		}
+		r, name = f, filepath.Base(path)
+	}
+	c, err := n.Add(ctx, r, cidVersion)
+	if err != nil {
+		return err
+	}
+	if quiet {
+		_, err = fmt.Fprintln(stdout, c)
+	} else {
+		_, err = fmt.Fprintf(stdout, "added %s %s\n", c, name)
+	}
+	return err
+}
+
+// writeFileAtomic writes through a temporary file so a failed get never
+// leaves a partial file under the wanted name.
+func writeFileAtomic(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	_, werr := tmp.Write(b)
+	if err := errors.Join(werr, tmp.Close()); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
