@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/faasedge/faasedge/standalone"
+	"github.com/faasedge/faasedge/whisk"
+)
+
+func init() {
+	register(command{
+		name:    "standalone",
+		summary: "run the whole stack in one process (API on 127.0.0.1:3233, guest key)",
+		run:     runStandalone,
+	})
+}
+
+// runStandalone starts the stack, prints where it is once the invokers are
+// healthy, and stops it cleanly on Ctrl-C.
+func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("standalone", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:3233", "address of the OpenWhisk REST API")
+	dataDir := fs.String("data-dir", filepath.Join(defaultDataDir(), "standalone"), "where documents and compiled modules are kept")
+	couch := fs.String("couchdb", "", "use this CouchDB (or pouchdb-server) instead of the embedded store, e.g. http://admin:pass@127.0.0.1:5984")
+	invokers := fs.Int("invokers", 1, "number of invoker engines")
+	memory := fs.String("user-memory", "2048m", "memory each invoker offers to actions")
+	verbose := fs.Bool("verbose", false, "log every component at info level")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	mem, err := whisk.ParseConfigSize(*memory)
+	if err != nil {
+		return fmt.Errorf("%w: --user-memory: %w", errUsage, err)
+	}
+	if *invokers < 1 {
+		return fmt.Errorf("%w: --invokers must be at least 1", errUsage)
+	}
+	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	s, err := standalone.Start(ctx, standalone.Config{
+		APIAddr: *addr, DataDir: *dataDir, CouchURL: *couch,
+		Invokers: *invokers, UserMemory: mem, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if err := s.Close(cctx); err != nil {
+			fmt.Fprintf(stderr, "faasedge standalone: stopping: %v\n", err)
+		}
+	}()
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := s.WaitReady(rctx); err != nil {
+		return err
+	}
+	s.Banner(stdout)
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "\nStopping: letting activations in flight finish...")
+	return nil
+}
