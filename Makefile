@@ -5,7 +5,7 @@ PKGS    := ./...
 # Test modules (WAT, Go wasip1) are built into testdata/build by the test setup.
 export FAASEDGE_POUCHDB := $(CURDIR)/.tools/npm/node_modules/.bin/pouchdb-server
 
-.PHONY: all deps build test bench run lint clean
+.PHONY: all deps build examples test bench run lint clean
 
 all: build
 
@@ -21,7 +21,11 @@ test: deps
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 30m $(PKGS)
 
-run: build
+# Sample actions, built for wasip1 into bin/.
+examples:
+	GOOS=wasip1 GOARCH=wasm $(GO) build -o bin/hello.wasm ./examples/hello
+
+run: build examples
 	@bash scripts/run.sh
 
 lint:
