@@ -18,15 +18,18 @@ import (
 	ipld "github.com/ipfs/go-ipld-format"
 )
 
-// FS returns a read-only fs.FS whose top level holds the given roots, each
-// named by its CID string, with UnixFS files and directories below them.
-// Mounted at /ipfs (wazero.NewFSConfig().WithFSMount(fsys, "/ipfs")), it lets
-// a function read /ipfs/<CID>/path with ordinary file calls. Only the given
-// roots are visible, so a function reads the data its action declares and
-// nothing else the node holds. Blocks come from the cache or, on first use,
-// from peers; ctx bounds every fetch (the activation's deadline).
+// FS returns a read-only fs.FS whose top level holds content by CID string,
+// with UnixFS files and directories below. Mounted at /ipfs
+// (wazero.NewFSConfig().WithFSMount(fsys, "/ipfs")), it lets a function read
+// /ipfs/<CID>/path with ordinary file calls.
+//
+// Given roots, only those are visible (and listed at the top), so a
+// function reads the data its action declares and nothing else. Given none,
+// any CID can be opened by name and the top lists nothing: the executor's
+// shared mount. Blocks come from the cache or, on first use, from peers;
+// ctx bounds every fetch.
 func (n *Node) FS(ctx context.Context, roots ...cid.Cid) fs.FS {
-	f := &ufs{ctx: ctx, dag: n.dag, roots: map[string]cid.Cid{}}
+	f := &ufs{ctx: ctx, dag: n.dag, roots: map[string]cid.Cid{}, any: len(roots) == 0}
 	for _, c := range roots {
 		if _, dup := f.roots[c.String()]; !dup {
 			f.roots[c.String()] = c
@@ -42,6 +45,7 @@ type ufs struct {
 	dag   ipld.DAGService
 	roots map[string]cid.Cid
 	names []string
+	any   bool // every CID can be opened
 }
 
 var _ fs.FS = (*ufs)(nil)
@@ -55,6 +59,11 @@ func (f *ufs) Open(name string) (fs.File, error) {
 	}
 	elems := strings.Split(name, "/")
 	c, ok := f.roots[elems[0]]
+	if !ok && f.any {
+		var err error
+		c, err = cid.Decode(elems[0])
+		ok = err == nil
+	}
 	if !ok {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 	}

@@ -1,0 +1,134 @@
+package ipfs
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/faasedge/faasedge/executor"
+	"github.com/faasedge/faasedge/internal/wasmtest"
+	"github.com/faasedge/faasedge/p2p"
+	"github.com/faasedge/faasedge/whisk"
+)
+
+var _ executor.Fetcher = (*Node)(nil)
+
+// sha256Module builds testdata/sha256file, the Go wasip1 action that hashes
+// a file it reads under /ipfs.
+func sha256Module(t testing.TB) []byte {
+	t.Helper()
+	p, err := wasmtest.BuildSource(wasmtest.Command, filepath.Join("testdata", "sha256file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestActionByCIDRunsOnAnotherNode adds a module and a data set on node A;
+// node B's executor runs the module as ipfs://<CID> code, and the module
+// reads the data through B's /ipfs mount. Every byte crosses bitswap.
+func TestActionByCIDRunsOnAnotherNode(t *testing.T) {
+	ctx := testCtx(t)
+	a := newNode(t, p2p.Config{})
+	module, err := a.Add(ctx, bytes.NewReader(sha256Module(t)), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := a.AddFS(ctx, fixtureTree, ".", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b := newNode(t, p2p.Config{}, WithPeers(a.Host().FullAddrs()...))
+	ex, err := executor.New(ctx, executor.WithFetcher(b), executor.WithMount("/ipfs", b.FS(ctx)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close(context.WithoutCancel(ctx))
+
+	action := &executor.Action{
+		Name: "sha256file", Namespace: "guest", Kind: "wasm:wasip1",
+		Code:   []byte(Scheme + module.String()),
+		Limits: whisk.Limits{Timeout: 30_000, Memory: 256, Logs: 10},
+	}
+	tests := []struct {
+		name string
+		path string
+		want []byte
+	}{
+		{"one block", "/ipfs/" + data.String() + "/file", fixtureTree["file"].Data},
+		{"several blocks", "/ipfs/" + data.String() + "/data/big.bin", fixtureTree["data/big.bin"].Data},
+		{"empty", "/ipfs/" + data.String() + "/empty", fixtureTree["empty"].Data},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			value, _ := json.Marshal(map[string]string{"path": tt.path})
+			res := ex.Run(ctx, action, executor.Activation{Value: value})
+			if res.Response.StatusCode != whisk.StatusSuccess {
+				t.Fatalf("status %s: %s (logs %q)", res.Response.StatusCode, res.Response.Result, res.Logs)
+			}
+			var got struct {
+				SHA256 string
+				Size   int
+			}
+			if err := json.Unmarshal(res.Response.Result, &got); err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(tt.want)
+			if got.SHA256 != hex.EncodeToString(sum[:]) || got.Size != len(tt.want) {
+				t.Fatalf("function read %d bytes hashing to %s; file has %d bytes, %x", got.Size, got.SHA256, len(tt.want), sum)
+			}
+		})
+	}
+	t.Run("missing file", func(t *testing.T) {
+		value, _ := json.Marshal(map[string]string{"path": "/ipfs/" + data.String() + "/nope"})
+		res := ex.Run(ctx, action, executor.Activation{Value: value})
+		if !strings.Contains(strings.ToLower(string(res.Response.Result)), "no such file") {
+			t.Fatalf("result %s", res.Response.Result)
+		}
+	})
+}
+
+func TestActionByUnreachableCIDIsDeveloperError(t *testing.T) {
+	ctx := testCtx(t)
+	n := newNode(t, p2p.Config{})
+	ex, err := executor.New(ctx, executor.WithFetcher(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close(context.WithoutCancel(ctx))
+	const nowhere = "bafkreie7ohywtosou76tasm7j63yigtzxe7d5zqus4zu3j6oltvgtibeom"
+	tests := []struct {
+		name, code, want string
+	}{
+		{"unreachable", Scheme + nowhere, "could not fetch code ipfs://" + nowhere + ": no peer delivered it before the deadline"},
+		{"malformed", Scheme + "not-a-cid", `could not fetch code ipfs://not-a-cid: malformed CID "not-a-cid"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			action := &executor.Action{Name: "f", Namespace: "guest", Kind: "wasm:wasip1", Code: []byte(tt.code),
+				Limits: whisk.Limits{Timeout: 1000, Memory: 128, Logs: 10}}
+			res := ex.Run(ctx, action, executor.Activation{})
+			if res.Response.StatusCode != whisk.StatusDeveloperError {
+				t.Fatalf("status %s, want developer error", res.Response.StatusCode)
+			}
+			var body struct{ Error string }
+			if err := json.Unmarshal(res.Response.Result, &body); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(body.Error, tt.want) {
+				t.Fatalf("error %q, want %q", body.Error, tt.want)
+			}
+		})
+	}
+}
