@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/faasedge/faasedge/executor"
+	"github.com/faasedge/faasedge/p2p/ipfs"
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -58,9 +59,11 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	logs := fs.Int64("logs", whisk.DefaultLogsMB, "the action's log limit in MB")
 	concurrency := fs.Int("concurrency", 1, "activations one reactor action may run at once")
 	proxy := fs.String("proxy", "", "serve OpenWhisk's action runtime protocol (/init, /run) on this address instead")
-	dataDir := fs.String("data-dir", "", "keep compiled modules on disk under this directory")
+	dataDir := fs.String("data-dir", "", "keep compiled modules (and IPFS blocks) on disk under this directory")
+	var peers repeated
+	fs.Var(&peers, "peer", "IPFS peer multiaddr with /p2p/<id> to fetch ipfs://<CID> code and /ipfs data from (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: faasedge exec FILE.wasm [--param k=v ...] [--timeout 5s] [--memory 128]\n       faasedge exec --proxy :8080 [--memory 256]")
+		fmt.Fprintln(stderr, "usage: faasedge exec FILE.wasm|ipfs://CID [--param k=v ...] [--timeout 5s] [--memory 128] [--peer MULTIADDR ...]\n       faasedge exec --proxy :8080 [--memory 256]")
 		fs.PrintDefaults()
 	}
 	var file string
@@ -86,6 +89,15 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *dataDir != "" {
 		opts = append(opts, executor.WithDataDir(*dataDir))
 	}
+	if strings.HasPrefix(file, ipfs.Scheme) || len(peers) > 0 {
+		// Code by CID, and data under /ipfs, come through an IPFS node.
+		node, closeNode, err := openNode(ctx, ipfsFlags{dataDir: *dataDir, peers: peers}, stderr)
+		if err != nil {
+			return err
+		}
+		defer closeNode()
+		opts = append(opts, executor.WithFetcher(node), executor.WithMount("/ipfs", node.FS(ctx)))
+	}
 	e, err := executor.New(ctx, opts...)
 	if err != nil {
 		return err
@@ -100,15 +112,19 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func execFile(ctx context.Context, e *executor.Executor, file string, ps params, limits whisk.Limits, stdout, stderr io.Writer) error {
-	code, err := os.ReadFile(file)
-	if err != nil {
-		return err
+	code := []byte(file)
+	name := "action"
+	if !strings.HasPrefix(file, ipfs.Scheme) {
+		var err error
+		if code, err = os.ReadFile(file); err != nil {
+			return err
+		}
+		name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 	}
 	value, err := json.Marshal(ps)
 	if err != nil {
 		return err
 	}
-	name := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 	id := make([]byte, 16)
 	_, _ = rand.Read(id)
 	a := &executor.Action{Name: name, Namespace: "guest", Version: "0.0.1", Kind: "wasm:wasip1", Code: code, Limits: limits}

@@ -197,6 +197,16 @@ func runPin(ctx context.Context, common ipfsFlags, pos []string, stdout, stderr 
 
 // withNode runs f on a node opened on the data dir, then closes it.
 func withNode(ctx context.Context, f ipfsFlags, stderr io.Writer, run func(*ipfs.Node) error) error {
+	n, closeNode, err := openNode(ctx, f, stderr)
+	if err != nil {
+		return err
+	}
+	return errors.Join(run(n), closeNode())
+}
+
+// openNode starts a DHT-client host and an IPFS node on f's data dir (in
+// memory, with a fresh identity, when it is empty).
+func openNode(ctx context.Context, f ipfsFlags, stderr io.Writer) (*ipfs.Node, func() error, error) {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	h, err := p2p.NewHost(ctx, p2p.Config{
 		DataDir:     f.dataDir,
@@ -205,18 +215,18 @@ func withNode(ctx context.Context, f ipfsFlags, stderr io.Writer, run func(*ipfs
 		DHTClient:   true,
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer h.Close()
 	opts := []ipfs.Option{ipfs.WithDataDir(f.dataDir), ipfs.WithPeers(f.peers...), ipfs.WithLogger(log)}
 	if f.gateway != "" {
 		opts = append(opts, ipfs.WithGateway(f.gateway, ipfs.DefaultGatewayDelay))
 	}
 	n, err := ipfs.New(ctx, h, opts...)
 	if err != nil {
-		return err
+		h.Close()
+		return nil, nil, err
 	}
-	return errors.Join(run(n), n.Close())
+	return n, func() error { return errors.Join(n.Close(), h.Close()) }, nil
 }
 
 func ipfsAdd(ctx context.Context, n *ipfs.Node, path string, cidVersion int, quiet bool, stdout io.Writer) error {

@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/ipfs"
 )
@@ -157,5 +160,53 @@ func TestIPFSBadInput(t *testing.T) {
 				t.Fatalf("exit %d (want %d), stderr %q, want it to say %q", code, tt.code, stderr, tt.err)
 			}
 		})
+	}
+}
+
+// TestExecByCIDFromPeer runs `faasedge exec ipfs://<CID>` for a module that
+// another node added; the module hashes a file it reads under /ipfs.
+func TestExecByCIDFromPeer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	h, err := p2p.NewHost(ctx, p2p.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	src, err := ipfs.New(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	wasm, err := wasmtest.BuildSource(wasmtest.Command, filepath.Join("..", "..", "p2p", "ipfs", "testdata", "sha256file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := os.ReadFile(wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	module, err := src.Add(ctx, bytes.NewReader(code), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := []byte("hello, faasedge!\n")
+	file, err := src.Add(ctx, bytes.NewReader(content), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(content)
+	want := fmt.Sprintf(`{"sha256":"%x","size":%d}`+"\n", sum, len(content))
+
+	exit, stdout, stderr := faasedge("exec", ipfs.Scheme+module.String(), "--peer", h.FullAddrs()[0],
+		"--param", "path=/ipfs/"+file.String())
+	if exit != 0 || stdout != want {
+		t.Fatalf("exit %d, stdout %q, want %q; stderr %s", exit, stdout, want, stderr)
+	}
+	// No peer has it: a developer error that names the CID.
+	const nowhere = "bafkreie7ohywtosou76tasm7j63yigtzxe7d5zqus4zu3j6oltvgtibeom"
+	exit, stdout, _ = faasedge("exec", ipfs.Scheme+nowhere, "--timeout", "500ms")
+	if exit != 1 || !strings.Contains(stdout, "could not fetch code ipfs://"+nowhere+": ") {
+		t.Fatalf("unreachable: exit %d, stdout %q", exit, stdout)
 	}
 }
