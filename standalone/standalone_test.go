@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -367,5 +368,28 @@ func TestWithPouchDB(t *testing.T) {
 	res, _, err := wsk.Actions.Invoke("big", map[string]any{"via": "pouchdb"}, true, true)
 	if err != nil || res.(map[string]any)["via"] != "pouchdb" {
 		t.Fatalf("invoke: %v %v", res, err)
+	}
+}
+
+// TestMakeRun runs `make run` as a newcomer would (stopping after the first
+// invocation): it builds the binary and the sample, starts the standalone,
+// deploys examples/hello and shows its result.
+func TestMakeRun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "run")
+	cmd.Dir = testenv.ModuleRoot(t)
+	cmd.Env = append(os.Environ(),
+		"FAASEDGE_RUN_ONCE=1",
+		fmt.Sprintf("FAASEDGE_ADDR=127.0.0.1:%d", testenv.FreePort(t)),
+		"FAASEDGE_DATA_DIR="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make run: %v\n%s", err, out)
+	}
+	for _, want := range []string{"FaaS@Edge standalone is ready.", "wsk property set --apihost", `{"greeting":"Hello, World!"}`} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("make run output lacks %q:\n%s", want, out)
+		}
 	}
 }
