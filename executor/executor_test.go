@@ -92,6 +92,8 @@ func TestRun(t *testing.T) {
 			logs: []string{"stdout: hello", "stderr: hello"}},
 		{name: "application error", mod: goEcho, value: `{"error":{"code":7},"other":1}`,
 			status: whisk.StatusApplicationError, result: `{"error":{"code":7}}`},
+		{name: "application error null", mod: watEcho, value: `{"error":null}`,
+			status: whisk.StatusApplicationError, result: `{"error":null}`},
 		{name: "scalar output", mod: goEcho, value: `{"print":"42"}`,
 			status: whisk.StatusDeveloperError, result: errorText(whisk.MsgInvalidRunResponse("42"))},
 		{name: "no output", mod: goEcho, value: `{"print":""}`,

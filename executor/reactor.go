@@ -131,6 +131,7 @@ func (r *run) newInstance(ctx context.Context, m *module) *instance {
 		if mod != nil {
 			_ = mod.Close(ctx)
 		}
+		inst.mem.release()
 		r.out.flush()
 		switch {
 		case ictx.Err() != nil:
@@ -249,6 +250,7 @@ func (p *pool) closeIdle(ctx context.Context) {
 	p.mu.Unlock()
 	for _, inst := range idle {
 		_ = inst.mod.Close(ctx)
+		inst.mem.release()
 	}
 }
 
@@ -264,8 +266,10 @@ func (e *Executor) account(inst *instance) (over, closed bool) {
 	return e.live > e.budget, e.closed
 }
 
+// discard closes an instance that is not running.
 func (e *Executor) discard(inst *instance) {
 	_ = inst.mod.Close(context.Background())
+	inst.mem.release()
 	e.mu.Lock()
 	e.live -= inst.bytes
 	inst.bytes = 0

@@ -109,6 +109,7 @@ func (r *run) command(ctx context.Context, m *module) {
 	if mod != nil {
 		_ = mod.Close(ctx)
 	}
+	mem.release()
 	r.out.flush()
 	body, n := r.out.takeResult()
 	var exit *sys.ExitError
@@ -145,10 +146,12 @@ func (r *run) respond(body []byte, n int64, failed bool) {
 		return
 	}
 	t := bytes.TrimSpace(body)
-	var obj map[string]json.RawMessage
+	var obj struct {
+		Error json.RawMessage `json:"error"` // "null" when present and null
+	}
 	switch {
 	case len(t) > 0 && t[0] == '{' && json.Unmarshal(t, &obj) == nil:
-		if e, ok := obj["error"]; ok {
+		if e := obj.Error; len(e) > 0 {
 			code := whisk.StatusApplicationError
 			if failed {
 				code = whisk.StatusDeveloperError
