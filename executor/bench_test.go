@@ -92,7 +92,8 @@ func BenchmarkCold(b *testing.B) {
 
 // BenchmarkReactorInstance creates one pooled Go reactor instance per
 // iteration (instantiate, _initialize, first call), and reports the linear
-// memory each instance holds in the pool.
+// memory each pooled instance uses and what it counts against the budget
+// (the capacity of its buffer, rounded up to a power of two).
 func BenchmarkReactorInstance(b *testing.B) {
 	e := newExecutor(b)
 	mustRun(b, e, benchAction(b, goReactor, "warm-up"), `{}`)
@@ -103,8 +104,18 @@ func BenchmarkReactorInstance(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	var size, reserved, instances int64
 	e.mu.Lock()
-	live, pools := e.live, len(e.pools)
+	for _, p := range e.pools {
+		p.mu.Lock()
+		for _, inst := range p.idle {
+			size += int64(inst.mod.Memory().Size())
+			reserved += inst.bytes
+			instances++
+		}
+		p.mu.Unlock()
+	}
 	e.mu.Unlock()
-	b.ReportMetric(float64(live)/float64(pools), "bytes/instance")
+	b.ReportMetric(float64(size)/float64(instances), "memory-bytes/instance")
+	b.ReportMetric(float64(reserved)/float64(instances), "budget-bytes/instance")
 }

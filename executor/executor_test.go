@@ -113,6 +113,8 @@ func TestRun(t *testing.T) {
 			logs: []string{"stderr: about to trap", "stderr: " + whisk.MsgDeveloperErrorLogNote}},
 		{name: "timeout", mod: watLoop, limits: limits(200, 128, 10, 1),
 			status: whisk.StatusDeveloperError, result: errorText(whisk.MsgTimeout(200)), timedOut: true},
+		{name: "initial memory over the limit", mod: goEcho, limits: limits(60000, 1, 10, 1),
+			status: whisk.StatusDeveloperError, result: errorText(whisk.MsgMemoryExhausted)},
 		{name: "memory exhausted", mod: watGrow, limits: limits(60000, 128, 10, 1),
 			status: whisk.StatusDeveloperError, result: errorText(whisk.MsgMemoryExhausted)},
 		{name: "response too large", mod: watHuge, limits: limits(60000, 128, 1, 1),
@@ -322,7 +324,17 @@ func TestIPFSCode(t *testing.T) {
 	res = run(newExecutor(t, WithFetcher(hang)))
 	checkResult(t, res, whisk.StatusDeveloperError, errorText("could not fetch code ipfs://"+cid+": context deadline exceeded"))
 
-	e := newExecutor(t, WithFetcher(fetcher))
+	// A fetcher that ignores its context does not hold the run either.
+	unblock := make(chan struct{})
+	deaf := fetcherFunc(func(context.Context, string) ([]byte, error) {
+		<-unblock
+		return nil, errors.New("too late")
+	})
+	e := newExecutor(t, WithFetcher(deaf))
+	t.Cleanup(func() { close(unblock) }) // before the executor's Close, which waits for the fetch
+	checkResult(t, run(e), whisk.StatusDeveloperError, errorText("could not fetch code ipfs://"+cid+": context deadline exceeded"))
+
+	e = newExecutor(t, WithFetcher(fetcher))
 	checkResult(t, run(e), whisk.StatusDeveloperError, errorText("could not fetch code ipfs://"+cid+": no provider"))
 	mu.Lock()
 	fail = false

@@ -25,6 +25,7 @@ var errClosed = errors.New("executor closed")
 // the other fields are set.
 type module struct {
 	ready    chan struct{}
+	fetched  chan struct{} // closed once the code is in hand
 	compiled wazero.CompiledModule
 	reactor  bool
 	minPages uint32 // initial linear memory
@@ -46,7 +47,7 @@ func (e *Executor) module(ctx context.Context, a *Action, timeout time.Duration)
 	}
 	m, ok := e.modules[key]
 	if !ok {
-		m = &module{ready: make(chan struct{})}
+		m = &module{ready: make(chan struct{}), fetched: make(chan struct{})}
 		e.modules[key] = m
 		e.loads.Add(1)
 		go e.load(context.WithoutCancel(ctx), key, m, *a, timeout)
@@ -54,15 +55,33 @@ func (e *Executor) module(ctx context.Context, a *Action, timeout time.Duration)
 	e.mu.Unlock()
 	select {
 	case <-m.ready:
+		return m, false, m.err
 	default:
-		cold = true
+	}
+	// A fetch is bounded by the action's timeout even if the Fetcher
+	// ignores its context.
+	var fetchTimeout <-chan time.Time
+	cid, ipfs := a.cid()
+	if ipfs {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		fetchTimeout = t.C
+	}
+	for {
 		select {
 		case <-m.ready:
+			return m, true, m.err
 		case <-ctx.Done():
 			return nil, true, ctx.Err()
+		case <-fetchTimeout:
+			select {
+			case <-m.fetched:
+				fetchTimeout = nil
+			default:
+				return nil, true, devErrorf("could not fetch code %s%s: %v", ipfsScheme, cid, context.DeadlineExceeded)
+			}
 		}
 	}
-	return m, cold, m.err
 }
 
 func (e *Executor) load(ctx context.Context, key string, m *module, a Action, timeout time.Duration) {
@@ -71,6 +90,7 @@ func (e *Executor) load(ctx context.Context, key string, m *module, a Action, ti
 	fctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	code, err := e.loadCode(fctx, &a)
+	close(m.fetched)
 	if err == nil {
 		m.compiled, err = e.rt.CompileModule(ctx, code)
 		if err != nil {
