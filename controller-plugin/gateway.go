@@ -1,0 +1,241 @@
+// Package controllerplugin makes volunteered edge capacity usable from an
+// unmodified OpenWhisk controller, and lets edge clients deploy functions
+// through the scheduling nodes (design.md section 6).
+//
+// The stock ShardingContainerPoolBalancer learns invokers only from health
+// pings, fixes their capacity at the first ping and ignores tags, so edge
+// capacity enters it as virtual invokers: a Gateway runs a range of stable
+// invoker ids, each a full invoker engine (package invoker) advertising a
+// fixed capacity. Each virtual invoker backs that capacity with claims on
+// edge offers found through the offer ring, runs every wasm activation on
+// one of its claimed nodes with the remote-run protocol, claims again when
+// a node leaves, and pings disabled while it holds nothing so that the
+// controller routes elsewhere. The engine keeps every stock guarantee: one
+// slot-freeing ack and one record per activation, on every path.
+//
+// The FunctionManager is the scheduling node's deploy service: an edge
+// client hands it a module's CID, it schedules the module onto an edge node
+// (which fetches and prepares it) and creates the action through the
+// OpenWhisk REST API.
+package controllerplugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/faasedge/faasedge/invoker"
+	"github.com/faasedge/faasedge/whisk"
+)
+
+// Defaults of a gateway.
+const (
+	// DefaultCapacityMB is what each virtual invoker advertises.
+	DefaultCapacityMB = 2048
+	// DefaultMinClaimMB is the smallest claim: OpenWhisk's largest default
+	// action memory, so that any action fits on one claim.
+	DefaultMinClaimMB = 512
+	// DefaultCheckInterval is how often leases are renewed, which bounds
+	// how long a departed supplier goes unnoticed when no run hits it.
+	DefaultCheckInterval = 5 * time.Second
+)
+
+// Option configures a Gateway.
+type Option func(*Gateway)
+
+// WithCapacity sets the memory each virtual invoker advertises and backs.
+func WithCapacity(mb int) Option { return func(g *Gateway) { g.capacity = mb } }
+
+// WithMinClaim sets the smallest claim a virtual invoker makes; actions
+// with more memory than a virtual invoker's claims never run on it.
+func WithMinClaim(mb int) Option { return func(g *Gateway) { g.minClaim = mb } }
+
+// WithCheckInterval sets how often leases are renewed and missing capacity
+// is claimed.
+func WithCheckInterval(d time.Duration) Option { return func(g *Gateway) { g.check = d } }
+
+// WithPublisher lets virtual invokers run actions whose code is inline
+// (zip or base64 wasm) by adding it to IPFS for the edge nodes to fetch.
+func WithPublisher(p Publisher) Option { return func(g *Gateway) { g.pub = p } }
+
+// WithNames sets how a virtual invoker's uniqueName and displayedName are
+// made from its id (default "edge<id>" for both).
+func WithNames(f func(id int) (uniqueName, displayedName string)) Option {
+	return func(g *Gateway) { g.names = f }
+}
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(g *Gateway) { g.log = l } }
+
+// Gateway runs a range of virtual invokers.
+type Gateway struct {
+	capacity int
+	minClaim int
+	check    time.Duration
+	pub      Publisher
+	names    func(int) (string, string)
+	log      *slog.Logger
+	m        *metrics
+
+	invokers []*VirtualInvoker
+	wg       sync.WaitGroup
+	stop     context.CancelFunc
+}
+
+// VirtualInvoker is one invoker id the gateway runs.
+type VirtualInvoker struct {
+	id      int
+	engine  *invoker.Engine
+	backing *backing
+	stopped atomic.Bool
+}
+
+// ID is the invoker instance id.
+func (v *VirtualInvoker) ID() int { return v.id }
+
+// Engine is the invoker engine behind the id.
+func (v *VirtualInvoker) Engine() *invoker.Engine { return v.engine }
+
+// BackedMB is the memory the invoker holds in claims.
+func (v *VirtualInvoker) BackedMB() int { return v.backing.backedMB() }
+
+// Suppliers are the edge nodes the invoker's claims are on, one entry per
+// claim.
+func (v *VirtualInvoker) Suppliers() []peer.ID { return v.backing.suppliers() }
+
+// New builds a virtual invoker for each id, configured like the stock
+// invoker by base (FromEnv's result: Kafka, CouchDB, topics prefix, user
+// events, credentials). Instance, names, user memory and the HTTP listener
+// come from the gateway; wasm actions run on edge nodes through r, nodejs
+// actions (the controller's health test action) in process.
+func New(ctx context.Context, r Ring, base invoker.Config, ids []int, opts ...Option) (*Gateway, error) {
+	g := &Gateway{
+		capacity: DefaultCapacityMB, minClaim: DefaultMinClaimMB, check: DefaultCheckInterval,
+		names: func(id int) (string, string) { n := "edge" + strconv.Itoa(id); return n, n },
+		log:   slog.Default(),
+		m:     newMetrics(),
+	}
+	for _, o := range opts {
+		o(g)
+	}
+	switch {
+	case len(ids) == 0:
+		return nil, errors.New("controllerplugin: no virtual invoker ids")
+	case g.capacity < whisk.MinMemoryMB:
+		return nil, fmt.Errorf("controllerplugin: capacity %d MB is below the %d MB of one action", g.capacity, whisk.MinMemoryMB)
+	case g.minClaim < 1:
+		return nil, fmt.Errorf("controllerplugin: smallest claim %d MB", g.minClaim)
+	case g.check <= 0:
+		return nil, fmt.Errorf("controllerplugin: check interval %v", g.check)
+	}
+	seen := map[int]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			return nil, fmt.Errorf("controllerplugin: invoker id %d given twice", id)
+		}
+		seen[id] = true
+		v := &VirtualInvoker{id: id}
+		log := g.log.With("virtualInvoker", id)
+		im := g.m.forInvoker(id, g.capacity)
+		v.backing = newBacking(r, g.capacity, g.minClaim, g.check, im, log, func(backed int) {
+			if !v.stopped.Load() {
+				v.engine.SetEnabled(ctx, backed > 0)
+			}
+		})
+		run := &edgeRunner{ring: r, backing: v.backing, pub: g.pub, m: im, cids: map[string]string{}}
+		unique, displayed := g.names(id)
+		eng, err := invoker.New(ctx,
+			invoker.WithConfig(base),
+			invoker.WithInstance(id, unique, displayed),
+			invoker.WithUserMemory(whisk.ByteSize(g.capacity)*whisk.MB),
+			invoker.WithHTTP("", base.Username, base.Password),
+			invoker.WithRunner(invoker.Kinds{"wasm": run, "nodejs": &invoker.JSRunner{}}),
+			invoker.WithLogger(log))
+		if err != nil {
+			return nil, fmt.Errorf("controllerplugin: virtual invoker %d: %w", id, err)
+		}
+		v.engine = eng
+		g.invokers = append(g.invokers, v)
+	}
+	return g, nil
+}
+
+// Invokers are the virtual invokers, in the order of their ids.
+func (g *Gateway) Invokers() []*VirtualInvoker { return g.invokers }
+
+// Start announces every virtual invoker as disabled (it holds nothing
+// yet), starts the engines and starts claiming. Each invoker enables itself
+// once it holds a claim.
+func (g *Gateway) Start(ctx context.Context) error {
+	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	g.stop = cancel
+	for _, v := range g.invokers {
+		v.backing.report()
+		if err := v.engine.Start(ctx); err != nil {
+			cancel()
+			return fmt.Errorf("controllerplugin: virtual invoker %d: %w", v.id, err)
+		}
+	}
+	for _, v := range g.invokers {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			v.backing.maintain(bctx)
+		}()
+	}
+	return nil
+}
+
+// Run starts the gateway and serves until ctx ends, then shuts down.
+func (g *Gateway) Run(ctx context.Context) error {
+	if err := g.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), invoker.DefaultShutdownTimeout+30*time.Second)
+	defer cancel()
+	return g.Shutdown(sctx)
+}
+
+// Shutdown drains every engine (the activations in flight still run on
+// their claims and are acked), then releases the claims.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	errs := make([]error, len(g.invokers))
+	var wg sync.WaitGroup
+	for i, v := range g.invokers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = v.engine.Shutdown(ctx)
+			v.stopped.Store(true)
+		}()
+	}
+	wg.Wait()
+	if g.stop != nil {
+		g.stop()
+	}
+	g.wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Handler serves the gateway's Prometheus series at /metrics and each
+// virtual invoker's stock endpoints under /invokers/<id>/ (ping, metrics,
+// enable, disable, isEnabled).
+func (g *Gateway) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g.m.reg, promhttp.HandlerOpts{}))
+	for _, v := range g.invokers {
+		prefix := "/invokers/" + strconv.Itoa(v.id)
+		mux.Handle(prefix+"/", http.StripPrefix(prefix, v.engine.Handler()))
+	}
+	return mux
+}

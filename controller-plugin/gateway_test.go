@@ -1,0 +1,333 @@
+package controllerplugin_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	controllerplugin "github.com/faasedge/faasedge/controller-plugin"
+	"github.com/faasedge/faasedge/executor"
+	"github.com/faasedge/faasedge/internal/wasmtest"
+	"github.com/faasedge/faasedge/invoker"
+	"github.com/faasedge/faasedge/tests/emulator"
+	"github.com/faasedge/faasedge/whisk"
+)
+
+// cluster is a stock controller (the emulator) with, optionally, one
+// regular invoker (id 0), a gateway of virtual invokers on a scheduling
+// node, and edge nodes.
+type cluster struct {
+	b     *backend
+	ctl   *emulator.Controller
+	sched *node
+	edges []*node
+	gw    *controllerplugin.Gateway
+	user  whisk.Identity
+}
+
+type clusterSpec struct {
+	local      bool  // a regular invoker 0 with 256 MB
+	virtual    []int // virtual invoker ids
+	capacityMB int
+	edgesMB    []int // one edge node per entry
+}
+
+func startCluster(t *testing.T, spec clusterSpec) *cluster {
+	t.Helper()
+	ctx := context.Background()
+	c := &cluster{b: newBackend(t), user: emulator.NewUser("guest")}
+	var err error
+	c.ctl, err = emulator.Start(ctx, emulator.Config{Brokers: c.b.brokers, ActionsDB: c.b.whisks, Logger: testLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.ctl.Close)
+	c.sched = startNode(t, nil)
+	for _, mb := range spec.edgesMB {
+		c.edges = append(c.edges, startNode(t, c.sched.host.FullAddrs(), mb))
+	}
+	waitRouting(t, append([]*node{c.sched}, c.edges...)...)
+	if spec.local {
+		// The regular invoker resolves ipfs:// code from the scheduling
+		// node's store, where the tests add their modules.
+		ex, err := executor.New(ctx, executor.WithFetcher(c.sched.ipfs), executor.WithLogger(testLog()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ex.Close(context.Background()) })
+		startLocalInvoker(t, c.b, 0, 256, invoker.LocalRunner(ex))
+	}
+	c.gw, err = controllerplugin.New(ctx, c.sched.ring, c.b.config(), spec.virtual,
+		controllerplugin.WithCapacity(spec.capacityMB), controllerplugin.WithMinClaim(256),
+		controllerplugin.WithCheckInterval(200*time.Millisecond), controllerplugin.WithLogger(testLog()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.gw.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := c.gw.Shutdown(sctx); err != nil {
+			t.Errorf("gateway shutdown: %v", err)
+		}
+	})
+	return c
+}
+
+func (c *cluster) waitState(t *testing.T, s emulator.InvokerState, ids ...int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, id := range ids {
+		if err := c.ctl.WaitState(ctx, id, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// invokeAll publishes one blocking activation per name, as the controller
+// does, and returns the activation ids with the invoker each went to.
+func (c *cluster) invokeAll(t *testing.T, names []string, memoryMB int) map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	sent := map[string]int{}
+	for i, name := range names {
+		content := json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))
+		msg, id, err := c.ctl.Invoke(ctx, emulator.ActionMeta{
+			Name:     whisk.FullyQualifiedEntityName{Path: "guest", Name: name, Version: "0.0.1"},
+			MemoryMB: memoryMB, TimeoutMs: 30000,
+		}, emulator.Request{User: c.user, Content: content, Blocking: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent[msg.ActivationID] = id
+	}
+	return sent
+}
+
+// checkCompleted waits for every activation and checks that each got
+// exactly one slot-freeing ack and succeeded with its parameters echoed.
+func (c *cluster) checkCompleted(t *testing.T, sent map[string]int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	for aid := range sent {
+		acks, err := c.ctl.WaitCompleted(ctx, aid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var result *whisk.Activation
+		for _, a := range acks {
+			if act, _, err := a.ResponseActivation(); err == nil && act != nil {
+				result = act
+			}
+		}
+		if result == nil {
+			t.Errorf("activation %s: no result in its acks", aid)
+			continue
+		}
+		if result.Response.StatusCode != whisk.StatusSuccess || !strings.Contains(string(result.Response.Result), `"n":`) {
+			t.Errorf("activation %s on invoker %d: %s %s", aid, sent[aid], result.Response.StatusCode, result.Response.Result)
+		}
+	}
+	// A second slot-freeing ack would have found no slot left.
+	time.Sleep(300 * time.Millisecond)
+	for aid := range sent {
+		n := 0
+		for _, a := range c.ctl.Acks(aid) {
+			if a.FreesSlot() {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("activation %s: %d slot-freeing acks", aid, n)
+		}
+	}
+	if e := c.ctl.NoEntry(); len(e) > 0 {
+		t.Errorf("%d slot-freeing acks matched no activation", len(e))
+	}
+	if f := c.ctl.Forced(); len(f) > 0 {
+		t.Errorf("activations force-completed: %v", f)
+	}
+}
+
+func (c *cluster) edgeRuns() int64 {
+	var n int64
+	for _, e := range c.edges {
+		n += e.exec.runs.Load()
+	}
+	return n
+}
+
+// metric sums a gateway series over its labels.
+func (c *cluster) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	c.gw.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	var sum float64
+	sc := bufio.NewScanner(rec.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
+			f := strings.Fields(line)
+			v, err := strconv.ParseFloat(f[len(f)-1], 64)
+			if err != nil {
+				t.Fatalf("metric line %q: %v", line, err)
+			}
+			sum += v
+		}
+	}
+	return sum
+}
+
+func (c *cluster) waitBacked(t *testing.T, v *controllerplugin.VirtualInvoker, mb int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for v.BackedMB() != mb {
+		if time.Now().After(deadline) {
+			t.Fatalf("virtual invoker %d backs %d MB, want %d", v.ID(), v.BackedMB(), mb)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestControllerDistributesOntoEdge: a controller that sees a regular
+// invoker and two virtual invokers spreads activations over all three, and
+// what reaches a virtual invoker runs on an edge node.
+func TestControllerDistributesOntoEdge(t *testing.T) {
+	c := startCluster(t, clusterSpec{local: true, virtual: []int{1, 2}, capacityMB: 512, edgesMB: []int{512, 512, 512}})
+	c.waitState(t, emulator.Healthy, 0, 1, 2)
+	for _, v := range c.gw.Invokers() {
+		c.waitBacked(t, v, 512)
+	}
+	cid := addModule(t, c.sched, wasmtest.WATModule(t, "echo"))
+	var names []string
+	for i := range 4 {
+		c.b.putAction(t, fmt.Sprintf("echo%d", i), cid, 128)
+	}
+	for i := range 24 {
+		names = append(names, fmt.Sprintf("echo%d", i%4))
+	}
+	sent := c.invokeAll(t, names, 128)
+	c.checkCompleted(t, sent)
+	perInvoker := map[int]int{}
+	for _, id := range sent {
+		perInvoker[id]++
+	}
+	virtual := int64(perInvoker[1] + perInvoker[2])
+	if perInvoker[0] == 0 || virtual == 0 {
+		t.Fatalf("activations per invoker %v: want some on the regular and some on the virtual invokers", perInvoker)
+	}
+	if got := c.edgeRuns(); got != virtual {
+		t.Errorf("edge nodes ran %d activations, the virtual invokers got %d", got, virtual)
+	}
+	if got := c.metric(t, "faasedge_gateway_remote_run_seconds_count"); got != float64(virtual) {
+		t.Errorf("remote run latency observed %v times, want %d", got, virtual)
+	}
+}
+
+// TestEdgeNodeDiesMidLoad kills an edge node while activations run on it:
+// each still gets exactly one slot-freeing ack and succeeds (run again on
+// another claim), and the virtual invoker backs its capacity again.
+func TestEdgeNodeDiesMidLoad(t *testing.T) {
+	c := startCluster(t, clusterSpec{virtual: []int{0, 1}, capacityMB: 512, edgesMB: []int{512, 512, 512}})
+	c.waitState(t, emulator.Healthy, 0, 1)
+	invs := c.gw.Invokers()
+	for _, v := range invs {
+		c.waitBacked(t, v, 512)
+	}
+	cid := addModule(t, c.sched, sleepModule(t))
+	c.b.putAction(t, "sleep", cid, 128)
+	names := make([]string, 16)
+	for i := range names {
+		names[i] = "sleep"
+	}
+	sent := c.invokeAll(t, names, 128)
+
+	// Kill a node that backs a virtual invoker as soon as it runs something.
+	claimed := map[string]bool{}
+	for _, v := range invs {
+		for _, p := range v.Suppliers() {
+			claimed[p.String()] = true
+		}
+	}
+	var victim *node
+	deadline := time.Now().Add(30 * time.Second)
+	for victim == nil {
+		for _, e := range c.edges {
+			if claimed[e.host.ID().String()] && e.exec.inFlight.Load() > 0 {
+				victim = e
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no claimed edge node ever ran an activation")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	victim.kill()
+	c.checkCompleted(t, sent)
+
+	for _, v := range invs {
+		c.waitBacked(t, v, 512)
+		for _, p := range v.Suppliers() {
+			if p == victim.host.ID() {
+				t.Errorf("virtual invoker %d still claims on the killed node", v.ID())
+			}
+		}
+	}
+	if got := c.metric(t, "faasedge_gateway_claims_lost_total"); got < 1 {
+		t.Errorf("claims lost = %v, want >= 1", got)
+	}
+	if got := c.metric(t, "faasedge_gateway_reclaims_total"); got < 1 {
+		t.Errorf("re-claims = %v, want >= 1", got)
+	}
+}
+
+// TestEmptyRingDisablesVirtualInvokers: with no offers the virtual
+// invokers ping disabled and the controller's selection skips them; once
+// an edge node volunteers they come up, and they go down with it.
+func TestEmptyRingDisablesVirtualInvokers(t *testing.T) {
+	c := startCluster(t, clusterSpec{local: true, virtual: []int{1, 2}, capacityMB: 512})
+	c.waitState(t, emulator.Healthy, 0)
+	c.waitState(t, emulator.Offline, 1, 2)
+	for _, v := range c.gw.Invokers() {
+		if v.Engine().Enabled() || v.BackedMB() != 0 {
+			t.Fatalf("virtual invoker %d: enabled %v, backed %d MB with an empty ring", v.ID(), v.Engine().Enabled(), v.BackedMB())
+		}
+	}
+	cid := addModule(t, c.sched, wasmtest.WATModule(t, "echo"))
+	c.b.putAction(t, "echo", cid, 128)
+	check := func(phase string) {
+		sent := c.invokeAll(t, []string{"echo", "echo", "echo", "echo", "echo", "echo"}, 128)
+		c.checkCompleted(t, sent)
+		for aid, id := range sent {
+			if id != 0 {
+				t.Errorf("%s: activation %s went to disabled invoker %d", phase, aid, id)
+			}
+		}
+	}
+	check("empty ring")
+
+	// An edge node volunteers: both virtual invokers back and come up.
+	edge := startNode(t, c.sched.host.FullAddrs(), 512, 512)
+	waitRouting(t, c.sched, edge)
+	c.waitState(t, emulator.Healthy, 1, 2)
+
+	// It leaves: they hold nothing and go down again.
+	edge.kill()
+	c.waitState(t, emulator.Offline, 1, 2)
+	for _, v := range c.gw.Invokers() {
+		if v.BackedMB() != 0 {
+			t.Errorf("virtual invoker %d backs %d MB on a departed node", v.ID(), v.BackedMB())
+		}
+	}
+	check("after the edge node left")
+}
