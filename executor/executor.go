@@ -144,6 +144,12 @@ func (e *Executor) Close(ctx context.Context) error {
 	return err
 }
 
+func (e *Executor) isClosed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.closed
+}
+
 // Action is the code and identity of an action, as the invoker resolved it.
 type Action struct {
 	Name, Namespace, Version, Kind string // short name, action path (namespace[/package]), version, kind

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/whisk"
@@ -433,8 +434,15 @@ func TestInternalFailures(t *testing.T) {
 	go cancel()
 	checkResult(t, e.Run(ctx, a, Activation{}), whisk.StatusWhiskError, errorText(whisk.MsgAbnormalRun))
 
+	// Close stops a run in progress: the executor's doing, a whisk error.
+	done := make(chan Result)
+	go func() { done <- e.Run(context.Background(), a, Activation{}) }()
+	time.Sleep(100 * time.Millisecond) // let it start; either way it is a whisk error
 	if err := e.Close(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if res := <-done; res.Response.StatusCode != whisk.StatusWhiskError {
+		t.Errorf("run stopped by Close: %v %s", res.Response.StatusCode, res.Response.Result)
 	}
 	checkResult(t, e.Run(context.Background(), a, Activation{}), whisk.StatusWhiskError, errorText(whisk.MsgProvisionFailed))
 }

@@ -134,6 +134,8 @@ func (r *run) newInstance(ctx context.Context, m *module) *instance {
 		inst.mem.release()
 		r.out.flush()
 		switch {
+		case r.e.isClosed():
+			r.fail(whisk.StatusWhiskError, whisk.MsgAbnormalRun)
 		case ictx.Err() != nil:
 			r.contextFailure(ctx, true)
 		case inst.mem.refused.Load():
@@ -170,6 +172,9 @@ func (r *run) call(ctx context.Context, inst *instance) {
 	r.out.flush()
 	var exit *sys.ExitError
 	switch {
+	case r.e.isClosed(): // stopped by Close, not by the action
+		r.fail(whisk.StatusWhiskError, whisk.MsgAbnormalRun)
+		return
 	case err == nil:
 	case rctx.Err() != nil:
 		r.contextFailure(ctx, false)
@@ -202,7 +207,10 @@ var errBadBuffer = errors.New("buffer outside memory")
 
 // request is the reactor ABI's request: {"value": ..., "env": {...}}.
 func (r *run) request() []byte {
-	env, _ := json.Marshal(r.act.Env) // a map of strings always marshals
+	env := []byte("{}")
+	if len(r.act.Env) > 0 {
+		env, _ = json.Marshal(r.act.Env) // a map of strings always marshals
+	}
 	v := r.value()
 	b := make([]byte, 0, len(v)+len(env)+18)
 	b = append(b, `{"value":`...)

@@ -114,6 +114,8 @@ func (r *run) command(ctx context.Context, m *module) {
 	body, n := r.out.takeResult()
 	var exit *sys.ExitError
 	switch {
+	case r.e.isClosed(): // stopped by Close (wazero reports exit code 0), not by the action
+		r.fail(whisk.StatusWhiskError, whisk.MsgAbnormalRun)
 	case err == nil || (errors.As(err, &exit) && exit.ExitCode() == 0):
 		r.respond(body, n, false)
 	case rctx.Err() != nil:
