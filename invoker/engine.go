@@ -68,6 +68,12 @@ func WithHTTP(addr, username, password string) Option {
 // caller-provided executor runner only; see Kinds.
 func WithRunner(r Runner) Option { return func(e *Engine) { e.runner = r } }
 
+// WithShutdownTimeout sets how long Shutdown lets activations run before
+// cancelling them.
+func WithShutdownTimeout(d time.Duration) Option {
+	return func(e *Engine) { e.cfg.ShutdownTimeout = d }
+}
+
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
 
@@ -144,10 +150,7 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 		HeartbeatInterval: 3 * time.Second,
 		ReadBackoffMin:    10 * time.Millisecond,
 		ReadBackoffMax:    time.Second,
-		// Rebalance when partitions appear, in case the group formed
-		// before the broker knew the topic's partition.
-		WatchPartitionChanges:  true,
-		PartitionWatchInterval: time.Second,
+		GroupBalancers:    []kafka.GroupBalancer{topicBalancer{topic: topic}},
 		Logger: kafka.LoggerFunc(func(f string, a ...any) {
 			e.log.Debug("kafka reader", "msg", fmt.Sprintf(f, a...))
 		}),
