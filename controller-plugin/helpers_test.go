@@ -122,7 +122,8 @@ type node struct {
 }
 
 // startNode starts a ring member bootstrapped from boot. With supplyMB it
-// is an edge node volunteering that memory, one offer per entry.
+// is an edge node volunteering that memory, one offer per entry, and
+// pushing its free offers to boot as a scheduler's backup list.
 func startNode(t testing.TB, boot []string, supplyMB ...int) *node {
 	t.Helper()
 	ctx := context.Background()
@@ -141,7 +142,12 @@ func startNode(t testing.TB, boot []string, supplyMB ...int) *node {
 			t.Fatal(err)
 		}
 		n.exec = &edgeExecutor{ex: ex, code: n.ipfs}
-		opts = append(opts, ring.WithExecutor(n.exec))
+		// The bootstrap peer is the scheduler: it gets the backup list.
+		scheds, err := p2p.ParseAddrInfos(boot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, ring.WithExecutor(n.exec), ring.WithSchedulers(scheds))
 	}
 	if n.ring, err = ring.New(n.tr, h.Peerstore().PrivKey(h.ID()), opts...); err != nil {
 		t.Fatal(err)

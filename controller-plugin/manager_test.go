@@ -1,0 +1,207 @@
+package controllerplugin_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	ow "github.com/apache/openwhisk-client-go/whisk"
+	"github.com/ipfs/boxo/ipns"
+	"github.com/libp2p/go-libp2p/core/crypto"
+
+	controllerplugin "github.com/faasedge/faasedge/controller-plugin"
+	"github.com/faasedge/faasedge/internal/wasmtest"
+	"github.com/faasedge/faasedge/p2p/ring"
+	"github.com/faasedge/faasedge/standalone/controller"
+)
+
+// restStack is the standalone's REST controller with a gateway of one
+// virtual invoker, a scheduling node serving the Function Manager and
+// listed in the scheduler index, and two edge nodes.
+type restStack struct {
+	api   *httptest.Server
+	ctl   *controller.Controller
+	sched *node
+	edges []*node
+	index ipns.Name // the scheduler index's IPNS name
+}
+
+func startRESTStack(t *testing.T) *restStack {
+	t.Helper()
+	ctx := context.Background()
+	b := newBackend(t)
+	ctl, err := controller.New(controller.WithConfig(controller.Config{
+		KafkaBrokers: b.brokers, CouchURL: b.couch.URL,
+	}), controller.WithLogger(testLog()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ctl.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ctl.Close)
+	s := &restStack{ctl: ctl, api: httptest.NewServer(ctl.Handler())}
+	t.Cleanup(s.api.Close)
+
+	s.sched = startNode(t, nil)
+	for range 2 {
+		s.edges = append(s.edges, startNode(t, s.sched.host.FullAddrs(), 512))
+	}
+	waitRouting(t, append([]*node{s.sched}, s.edges...)...)
+
+	gw, err := controllerplugin.New(ctx, s.sched.ring, b.config(), []int{0},
+		controllerplugin.WithCapacity(512), controllerplugin.WithMinClaim(256),
+		controllerplugin.WithCheckInterval(200*time.Millisecond), controllerplugin.WithLogger(testLog()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = gw.Shutdown(sctx)
+	})
+
+	fm, err := controllerplugin.NewFunctionManager(s.sched.ring, s.sched.ipfs, controllerplugin.ManagerConfig{
+		APIHost: s.api.URL, AuthKey: controller.GuestAuth,
+	}, testLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm.Register(s.sched.tr)
+
+	operator, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, err := ring.PublishIndex(ctx, s.sched.host.DHT, operator, s.sched.host.FullAddrs(), 1, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.index = name
+
+	deadline := time.Now().Add(60 * time.Second)
+	for !s.invokerUp(0) {
+		if time.Now().After(deadline) {
+			t.Fatalf("virtual invoker 0 never came up: %v", ctl.Invokers())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return s
+}
+
+func (s *restStack) invokerUp(id int) bool {
+	for _, h := range s.ctl.Invokers() {
+		if h.ID.Instance == id && h.Status == controller.Healthy {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *restStack) client(t *testing.T) *ow.Client {
+	t.Helper()
+	c, err := ow.NewClient(http.DefaultClient, &ow.Config{Host: s.api.URL, AuthToken: controller.GuestAuth, Namespace: "guest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestFunctionManagerDeployAndInvoke: an edge client finds a scheduler
+// through the IPNS index, deploys a module it holds, and the action then
+// answers through the REST API from an edge node.
+func TestFunctionManagerDeployAndInvoke(t *testing.T) {
+	s := startRESTStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	client := startNode(t, s.sched.host.FullAddrs())
+	waitRouting(t, s.sched, client)
+	schedulers, err := ring.ResolveIndex(ctx, client.host.DHT, s.index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cid := addModule(t, client, wasmtest.WATModule(t, "echo"))
+	rep, err := controllerplugin.Deploy(ctx, client.tr, schedulers[0], controllerplugin.DeployRequest{Name: "hello", CID: cid, MemoryMB: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Action != "/guest/hello" || rep.URL != s.api.URL+"/api/v1/namespaces/guest/actions/hello" {
+		t.Errorf("deploy reply %+v", rep)
+	}
+	if rep.Supplier != s.edges[0].host.ID().String() && rep.Supplier != s.edges[1].host.ID().String() {
+		t.Errorf("deployed on %s, not an edge node", rep.Supplier)
+	}
+	// The client leaves: the code now lives on the scheduler and the edge.
+	client.kill()
+
+	wc := s.client(t)
+	act, _, err := wc.Actions.Get("hello", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if act.Exec.Kind != controllerplugin.KindWasm || act.Exec.Code == nil || *act.Exec.Code != "ipfs://"+cid || *act.Limits.Memory != 256 {
+		t.Errorf("action as created: kind %s, code %v, limits %+v", act.Exec.Kind, act.Exec.Code, act.Limits)
+	}
+	before := s.edges[0].exec.runs.Load() + s.edges[1].exec.runs.Load()
+	res, _, err := wc.Actions.Invoke("hello", map[string]any{"name": "edge"}, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := json.Marshal(res); string(got) != `{"name":"edge"}` {
+		t.Errorf("result %s", got)
+	}
+	if after := s.edges[0].exec.runs.Load() + s.edges[1].exec.runs.Load(); after != before+1 {
+		t.Errorf("edge nodes ran %d activations, want 1", after-before)
+	}
+}
+
+// TestFunctionManagerRefusesBadDeploys: bad requests get an error that
+// says what is wrong, and no action is created.
+func TestFunctionManagerRefusesBadDeploys(t *testing.T) {
+	s := startRESTStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	client := startNode(t, s.sched.host.FullAddrs())
+	text := addModule(t, client, []byte("not a module\n"))
+	wasm := addModule(t, client, wasmtest.WATModule(t, "echo"))
+	sched := s.sched.host.Peerstore().PeerInfo(s.sched.host.ID())
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"not JSON", `{"name":`, "bad deploy request"},
+		{"unknown field", `{"name":"a","cid":"` + wasm + `","memory":256,"code":"x"}`, "bad deploy request"},
+		{"bad CID", `{"name":"a","cid":"nope","memory":256}`, `cid "nope"`},
+		{"not wasm", `{"name":"a","cid":"` + text + `","memory":256}`, "is not a WebAssembly module"},
+		{"memory too small", `{"name":"a","cid":"` + wasm + `","memory":64}`, "memory 64 MB outside 128..512 MB"},
+		{"memory too large", `{"name":"a","cid":"` + wasm + `","memory":4096}`, "memory 4096 MB outside"},
+		{"bad name", `{"name":"a/b/c","cid":"` + wasm + `","memory":256}`, "at most package/name"},
+		{"bad characters", `{"name":"a;b","cid":"` + wasm + `","memory":256}`, "not a valid OpenWhisk entity name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := client.tr.Call(ctx, sched, controllerplugin.ProtoDeploy, []byte(tc.body))
+			if err == nil || !ring.IsRemote(err) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want a remote error with %q", err, tc.want)
+			}
+		})
+	}
+	// The client side checks before sending, with the same texts.
+	if _, err := controllerplugin.Deploy(ctx, client.tr, sched, controllerplugin.DeployRequest{Name: "a", CID: wasm, MemoryMB: 1}); err == nil || ring.IsRemote(err) {
+		t.Errorf("client-side check: %v", err)
+	}
+	wc := s.client(t)
+	acts, _, err := wc.Actions.List("", &ow.ActionListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(acts) != 0 {
+		t.Errorf("bad deploys created %d actions", len(acts))
+	}
+}
