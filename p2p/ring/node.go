@@ -143,6 +143,14 @@ func WithSchedulers(s []peer.AddrInfo) Option {
 	return func(c *config) error { c.schedulers = s; return nil }
 }
 
+// SetSchedulers replaces the schedulers this supplier pushes its backup
+// entries to, e.g. after resolving the scheduler index.
+func (n *Node) SetSchedulers(s []peer.AddrInfo) {
+	n.mu.Lock()
+	n.cfg.schedulers = append([]peer.AddrInfo(nil), s...)
+	n.mu.Unlock()
+}
+
 // Node is one member of the offer ring. Every node is a trader (it holds
 // the offers published to keys it is closest to); a node with memory to
 // give is a supplier; a node that places work is a scheduler.

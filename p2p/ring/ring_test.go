@@ -102,12 +102,7 @@ func newMember(t testing.TB, ctx context.Context, cfg p2p.Config, opts ...Option
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	b, _ := crypto.MarshalPrivateKey(key)
-	if err := os.WriteFile(dir+"/identity.key", b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg.DataDir = dir
+	cfg.Key = key
 	h, err := p2p.NewHost(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

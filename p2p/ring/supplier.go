@@ -204,12 +204,14 @@ func (n *Node) Withdraw(ctx context.Context) error {
 // PushBackup sends the offers with free memory to the known schedulers,
 // which keep them as their backup list.
 func (n *Node) PushBackup(ctx context.Context) error {
-	if len(n.cfg.schedulers) == 0 {
-		return nil
-	}
 	now := n.cfg.now()
 	var m offersMsg
 	n.mu.Lock()
+	schedulers := n.cfg.schedulers
+	if len(schedulers) == 0 {
+		n.mu.Unlock()
+		return nil
+	}
 	for _, v := range n.vnodes {
 		r := n.cfg.regions.For(v.available())
 		if r < 0 {
@@ -232,7 +234,7 @@ func (n *Node) PushBackup(ctx context.Context) error {
 		return err
 	}
 	var errs []error
-	for _, s := range n.cfg.schedulers {
+	for _, s := range schedulers {
 		if s.ID == n.ID() {
 			continue
 		}
@@ -387,4 +389,16 @@ func (n *Node) handleRun(ctx context.Context, from peer.ID, req []byte) ([]byte,
 		return nil, fmt.Errorf("ring: run %s: %w", r.ActivationID, err)
 	}
 	return json.Marshal(resp)
+}
+
+// Free returns each offer's free memory in MB (its available amount), the
+// figure the supplier would grant a claim against.
+func (n *Node) Free() []int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]int, len(n.vnodes))
+	for i, v := range n.vnodes {
+		out[i] = v.available()
+	}
+	return out
 }

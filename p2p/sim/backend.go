@@ -1,0 +1,124 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/faasedge/faasedge/p2p"
+	"github.com/faasedge/faasedge/p2p/ring"
+)
+
+// memBackend runs nodes on a MemNet.
+type memBackend struct {
+	net *MemNet
+	rnd *rand.Rand
+}
+
+func newMemBackend(cfg Config) *memBackend {
+	return &memBackend{
+		net: NewMemNet(NewClock(time.Unix(1_700_000_000, 0)), cfg.Latency),
+		rnd: rand.New(rand.NewPCG(cfg.Seed, 11)),
+	}
+}
+
+// randReader feeds key generation from the run's seed, so node IDs (and so
+// the whole run) are reproducible.
+type randReader struct{ r *rand.Rand }
+
+func (rr randReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(rr.r.Uint32())
+	}
+	return len(p), nil
+}
+
+func (b *memBackend) add(_ context.Context, opts ...ring.Option) (*ring.Node, peer.AddrInfo, error) {
+	key, _, err := crypto.GenerateEd25519Key(randReader{b.rnd})
+	if err != nil {
+		return nil, peer.AddrInfo{}, err
+	}
+	id, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		return nil, peer.AddrInfo{}, err
+	}
+	ep := b.net.Join(id)
+	n, err := ring.New(ep, key, append(opts, ring.WithClock(b.net.Clock.Now))...)
+	if err != nil {
+		return nil, peer.AddrInfo{}, err
+	}
+	return n, peer.AddrInfo{ID: id}, nil
+}
+
+func (b *memBackend) remove(id peer.ID)       { b.net.Leave(id) }
+func (b *memBackend) now() time.Time          { return b.net.Clock.Now() }
+func (b *memBackend) advance(d time.Duration) { b.net.Clock.Advance(d) }
+func (b *memBackend) set(t time.Time)         { b.net.Clock.Set(t) }
+func (b *memBackend) close()                  {}
+func (b *memBackend) trafficBytes() (n int64) {
+	for _, ep := range b.net.eps {
+		n += ep.BytesIn + ep.BytesOut
+	}
+	return n
+}
+
+// hostBackend runs nodes as real libp2p hosts with the DHT on loopback.
+type hostBackend struct {
+	boot  []string
+	hosts map[peer.ID]*hostNode
+}
+
+type hostNode struct {
+	h  *p2p.Host
+	tr *ring.HostTransport
+}
+
+func newHostBackend(Config) *hostBackend { return &hostBackend{hosts: map[peer.ID]*hostNode{}} }
+
+// hostTimers keep offers alive across the ticks the simulator drives by
+// request count rather than by wall time.
+var hostTimers = ring.WithTimers(10*time.Second, 10*time.Minute, time.Hour)
+
+func (b *hostBackend) add(ctx context.Context, opts ...ring.Option) (*ring.Node, peer.AddrInfo, error) {
+	key, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		return nil, peer.AddrInfo{}, err
+	}
+	h, err := p2p.NewHost(ctx, p2p.Config{Key: key, Bootstrap: b.boot})
+	if err != nil {
+		return nil, peer.AddrInfo{}, fmt.Errorf("sim: start host: %w", err)
+	}
+	if len(b.boot) < 3 {
+		b.boot = append(b.boot, h.FullAddrs()...)
+	}
+	tr := ring.NewHostTransport(h, nil)
+	n, err := ring.New(tr, key, append(opts, hostTimers)...)
+	if err != nil {
+		h.Close()
+		return nil, peer.AddrInfo{}, err
+	}
+	b.hosts[h.ID()] = &hostNode{h: h, tr: tr}
+	return n, peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}, nil
+}
+
+func (b *hostBackend) remove(id peer.ID) {
+	if hn, ok := b.hosts[id]; ok {
+		hn.tr.Close()
+		hn.h.Close()
+		delete(b.hosts, id)
+	}
+}
+
+func (b *hostBackend) now() time.Time        { return time.Now() }
+func (b *hostBackend) advance(time.Duration) {}
+func (b *hostBackend) set(time.Time)         {}
+func (b *hostBackend) trafficBytes() int64   { return 0 }
+func (b *hostBackend) close() {
+	for id := range b.hosts {
+		b.remove(id)
+	}
+}

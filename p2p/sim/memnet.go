@@ -1,0 +1,325 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"time"
+
+	kb "github.com/libp2p/go-libp2p-kbucket"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/faasedge/faasedge/p2p/ring"
+)
+
+// MemNet is a light in-memory network for tens of thousands of ring nodes
+// in one process. Messages are synchronous function calls on a virtual
+// clock; trader lookups are real Kademlia iterative lookups (k, α, β as in
+// go-libp2p-kad-dht) over routing tables that are not stored but derived on
+// demand from the sorted set of live peers: a node's bucket i holds up to k
+// peers spread evenly over the peers that share exactly i leading bits with
+// it. That keeps a node at a few hundred bytes where go-libp2p's mocknet
+// needs megabytes, while lookups still walk the same XOR metric and find
+// the same closest peer the DHT would.
+//
+// A MemNet is not safe for concurrent use: the simulator drives it from one
+// goroutine.
+type MemNet struct {
+	Clock *Clock
+	// Latency is one message's one-way delay on the virtual clock.
+	Latency time.Duration
+	K       int // bucket size and lookup width (kad-dht: 20)
+	Alpha   int // lookup concurrency (kad-dht: 10)
+	Beta    int // a lookup ends when the Beta closest peers answered (kad-dht: 3)
+
+	eps    map[peer.ID]*Endpoint
+	sorted []*Endpoint // live endpoints by DHT ID
+	dirty  bool
+}
+
+// NewMemNet returns an empty network with kad-dht's lookup parameters.
+func NewMemNet(clock *Clock, latency time.Duration) *MemNet {
+	return &MemNet{Clock: clock, Latency: latency, K: 20, Alpha: 10, Beta: 3, eps: map[peer.ID]*Endpoint{}}
+}
+
+// Clock is the simulator's virtual time.
+type Clock struct{ t time.Time }
+
+// NewClock starts virtual time at start.
+func NewClock(start time.Time) *Clock { return &Clock{t: start} }
+
+// Now is the current virtual time.
+func (c *Clock) Now() time.Time { return c.t }
+
+// Advance moves virtual time forward.
+func (c *Clock) Advance(d time.Duration) { c.t = c.t.Add(d) }
+
+// Set moves virtual time to t. The simulator runs operations that overlap
+// in reality one after another; it measures each on the clock and then sets
+// the clock back, so only arrivals move the ring's time forward.
+func (c *Clock) Set(t time.Time) { c.t = t }
+
+// Endpoint is one node's attachment to a MemNet; it implements
+// ring.Transport.
+type Endpoint struct {
+	net      *MemNet
+	id       peer.ID
+	kid      []byte
+	alive    bool
+	handlers map[protocol.ID]memHandler
+	// Traffic counters: messages and bytes sent and received.
+	MsgsOut, MsgsIn   int64
+	BytesOut, BytesIn int64
+}
+
+type memHandler struct {
+	max int
+	h   ring.Handler
+}
+
+// Join attaches a live node.
+func (n *MemNet) Join(id peer.ID) *Endpoint {
+	ep := &Endpoint{net: n, id: id, kid: kb.ConvertPeerID(id), alive: true, handlers: map[protocol.ID]memHandler{}}
+	n.eps[id] = ep
+	n.dirty = true
+	return ep
+}
+
+// Leave kills a node: it answers nothing from now on.
+func (n *MemNet) Leave(id peer.ID) {
+	if ep, ok := n.eps[id]; ok {
+		ep.alive = false
+		delete(n.eps, id)
+		n.dirty = true
+	}
+}
+
+// Size is the number of live nodes.
+func (n *MemNet) Size() int { return len(n.eps) }
+
+func (n *MemNet) live() []*Endpoint {
+	if n.dirty {
+		n.sorted = n.sorted[:0]
+		for _, ep := range n.eps {
+			n.sorted = append(n.sorted, ep)
+		}
+		sort.Slice(n.sorted, func(i, j int) bool { return bytes.Compare(n.sorted[i].kid, n.sorted[j].kid) < 0 })
+		n.dirty = false
+	}
+	return n.sorted
+}
+
+// Self implements ring.Transport.
+func (e *Endpoint) Self() peer.ID { return e.id }
+
+// Addrs implements ring.Transport; in-memory nodes need none.
+func (e *Endpoint) Addrs() []string { return nil }
+
+// Handle implements ring.Transport.
+func (e *Endpoint) Handle(proto protocol.ID, maxSize int, h ring.Handler) {
+	e.handlers[proto] = memHandler{max: maxSize, h: h}
+}
+
+// Call implements ring.Transport: the request and the reply each cost one
+// message and Latency on the virtual clock.
+func (e *Endpoint) Call(ctx context.Context, to peer.AddrInfo, proto protocol.ID, req []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	e.MsgsOut++
+	e.BytesOut += int64(len(req))
+	e.net.Clock.Advance(e.net.Latency)
+	dst, ok := e.net.eps[to.ID]
+	if !ok || !dst.alive {
+		// A dead peer never answers: the caller waits for its dial timeout.
+		e.net.Clock.Advance(e.net.Latency)
+		return nil, fmt.Errorf("sim: %s unreachable", to.ID)
+	}
+	dst.MsgsIn++
+	dst.BytesIn += int64(len(req))
+	h, ok := dst.handlers[proto]
+	if !ok {
+		return nil, fmt.Errorf("sim: %s does not speak %s", to.ID, proto)
+	}
+	var resp []byte
+	var err error
+	if len(req) > h.max {
+		err = fmt.Errorf("bad request: message too large")
+	} else {
+		resp, err = h.h(ctx, e.id, req)
+	}
+	dst.MsgsOut++
+	e.MsgsIn++
+	n := int64(len(resp) + 1)
+	if err != nil {
+		n = int64(len(err.Error()) + 1)
+		err = &ring.RemoteError{Msg: err.Error()}
+	}
+	dst.BytesOut += n
+	e.BytesIn += n
+	e.net.Clock.Advance(e.net.Latency)
+	return resp, err
+}
+
+// findNodeBytes is the size of a kad FIND_NODE request and of one peer in
+// its reply (ID and one address), for the bandwidth figures.
+const (
+	findNodeReqBytes  = 48
+	findNodePeerBytes = 80
+)
+
+// Trader implements ring.Transport with an iterative Kademlia lookup. Each
+// round queries up to Alpha unqueried peers among the K closest known, in
+// parallel (one round trip on the clock); the lookup ends when the Beta
+// closest known peers have all answered.
+func (e *Endpoint) Trader(ctx context.Context, key ring.Key) (peer.ID, int, error) {
+	if err := ctx.Err(); err != nil {
+		return "", 0, err
+	}
+	target := kb.ConvertKey(string(key[:]))
+	n := e.net
+	live := n.live()
+	type cand struct {
+		ep      *Endpoint
+		queried bool
+	}
+	known := map[*Endpoint]*cand{}
+	var order []*cand
+	add := func(eps []*Endpoint) {
+		for _, p := range eps {
+			if p == e {
+				continue
+			}
+			if _, ok := known[p]; !ok {
+				c := &cand{ep: p}
+				known[p] = c
+				order = append(order, c)
+			}
+		}
+		sort.Slice(order, func(i, j int) bool {
+			return closer(order[i].ep.kid, order[j].ep.kid, target)
+		})
+		if len(order) > n.K {
+			for _, c := range order[n.K:] {
+				delete(known, c.ep)
+			}
+			order = order[:n.K]
+		}
+	}
+	add(n.nearest(live, e, target))
+	msgs := 0
+	for {
+		var batch []*cand
+		for _, c := range order {
+			if !c.queried && len(batch) < n.Alpha {
+				batch = append(batch, c)
+			}
+		}
+		done := true
+		for i := 0; i < len(order) && i < n.Beta; i++ {
+			if !order[i].queried {
+				done = false
+			}
+		}
+		if done || len(batch) == 0 {
+			break
+		}
+		n.Clock.Advance(2 * n.Latency)
+		var found []*Endpoint
+		for _, c := range batch {
+			c.queried = true
+			msgs++
+			res := n.nearest(live, c.ep, target)
+			e.MsgsOut++
+			e.BytesOut += findNodeReqBytes
+			c.ep.MsgsIn++
+			c.ep.BytesIn += findNodeReqBytes
+			c.ep.MsgsOut++
+			c.ep.BytesOut += int64(len(res) * findNodePeerBytes)
+			e.MsgsIn++
+			e.BytesIn += int64(len(res) * findNodePeerBytes)
+			found = append(found, res...)
+		}
+		add(found)
+	}
+	best := e
+	for _, c := range order {
+		if closer(c.ep.kid, best.kid, target) {
+			best = c.ep
+		}
+	}
+	return best.id, msgs, nil
+}
+
+func closer(a, b, target []byte) bool {
+	for i := range target {
+		x, y := a[i]^target[i], b[i]^target[i]
+		if x != y {
+			return x < y
+		}
+	}
+	return false
+}
+
+// nearest is node x's answer to FIND_NODE(target): the K peers of its
+// derived routing table closest to target.
+func (n *MemNet) nearest(live []*Endpoint, x *Endpoint, target []byte) []*Endpoint {
+	table := n.table(live, x)
+	sort.Slice(table, func(i, j int) bool { return closer(table[i].kid, table[j].kid, target) })
+	if len(table) > n.K {
+		table = table[:n.K]
+	}
+	return table
+}
+
+// table derives x's routing table: for each prefix length i, the live peers
+// sharing exactly i leading bits with x form one contiguous run of the
+// sorted set; the bucket takes up to K of them, spread evenly from an
+// offset fixed per node, as a long-running node's buckets would be.
+func (n *MemNet) table(live []*Endpoint, x *Endpoint) []*Endpoint {
+	var out []*Endpoint
+	lo, hi := 0, len(live) // the run sharing the first i bits with x
+	for i := 0; i < 256 && hi-lo > 1; i++ {
+		bit := x.kid[i/8] >> (7 - i%8) & 1
+		// Split [lo,hi) by bit i: peers with bit 0 first.
+		mid := lo + sort.Search(hi-lo, func(j int) bool {
+			return live[lo+j].kid[i/8]>>(7-i%8)&1 == 1
+		})
+		var blo, bhi int // the bucket: the other half
+		if bit == 0 {
+			blo, bhi, hi = mid, hi, mid
+		} else {
+			blo, bhi, lo = lo, mid, mid
+		}
+		size := bhi - blo
+		if size == 0 {
+			continue
+		}
+		if size <= n.K {
+			out = append(out, live[blo:bhi]...)
+			continue
+		}
+		h := sha256.Sum256(append(append([]byte(nil), x.kid...), byte(i)))
+		off := int(binary.BigEndian.Uint32(h[:4]) % uint32(size))
+		for j := range n.K {
+			out = append(out, live[blo+(off+j*size/n.K)%size])
+		}
+	}
+	return out
+}
+
+// ExactTrader is the true closest live peer to key (for validation).
+func (n *MemNet) ExactTrader(key ring.Key) peer.ID {
+	target := kb.ConvertKey(string(key[:]))
+	var best *Endpoint
+	for _, ep := range n.live() {
+		if best == nil || closer(ep.kid, best.kid, target) {
+			best = ep
+		}
+	}
+	return best.id
+}
