@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/faasedge/faasedge/internal/wasmtest"
+
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -19,9 +21,10 @@ var benchModules = []struct {
 	{"wat-tiny", watEcho, `{"name":"World"}`},
 	{"go-command", goEcho, `{"name":"World"}`},
 	{"go-reactor", goReactor, `{"name":"World"}`},
-	// The executor's own cost of a reactor call, with a guest that does
-	// nothing: the Go reactor's figure minus this is the guest's JSON work.
+	// The executor's own cost of a reactor call, with guests that do
+	// nothing: the Go reactor's figure minus these is the guest's JSON work.
 	{"wat-reactor", watReactor, `{"name":"World"}`},
+	{"go-reactor-const", testModule{wasmtest.Reactor, "reactorconst"}, `{"name":"World"}`},
 }
 
 func benchAction(b *testing.B, m testModule, version string) *Action {

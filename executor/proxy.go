@@ -154,10 +154,9 @@ func (p *Proxy) run(w http.ResponseWriter, r *http.Request) {
 	reply(w, status, run.resp.Result)
 }
 
-// writeLogs writes the activation's lines as the guest wrote them, then the
-// sentinels.
+// writeLogs writes the activation's lines as the guest wrote them (a
+// command's result line is already out), then the sentinels.
 func (p *Proxy) writeLogs(r *run) {
-	r.out.takeResult()
 	p.logMu.Lock()
 	defer p.logMu.Unlock()
 	var out, errs bytes.Buffer
