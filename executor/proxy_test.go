@@ -147,3 +147,26 @@ func TestProxyBadCode(t *testing.T) {
 		t.Errorf("/run: %d %s", code, body)
 	}
 }
+
+// TestProxyReactor inits with a zip, as `wsk action create f f.zip --kind
+// wasm:wasip1` sends it, and checks that a reactor's logs reach the streams.
+func TestProxyReactor(t *testing.T) {
+	var stdout, stderr syncBuffer
+	p := NewProxy(newExecutor(t), whisk.DefaultLimits(), &stdout, &stderr)
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	zipped := zipOf(t, map[string][]byte{"reactor.wasm": goReactor.bytes(t)})
+	if code, body := stockClient(t, srv.URL+"/init", initBody(zipped, nil)); code != http.StatusOK {
+		t.Fatalf("/init: %d %s", code, body)
+	}
+	for i := range 2 {
+		code, body := stockClient(t, srv.URL+"/run", runBody(`{"log":"hi","calls":true}`, time.Now().Add(time.Minute)))
+		if want := `{"calls":` + strconv.Itoa(i+1) + `}`; code != http.StatusOK || body != want {
+			t.Errorf("/run %d: %d %s, want 200 %s", i, code, body, want)
+		}
+	}
+	want := strings.Repeat("hi\n"+whisk.LogSentinel+"\n", 2)
+	if stdout.String() != want || stderr.String() != want {
+		t.Errorf("stdout %q, stderr %q, want %q on both", stdout.String(), stderr.String(), want)
+	}
+}
