@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ipfs/boxo/ipns"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	controllerplugin "github.com/faasedge/faasedge/controller-plugin"
+	"github.com/faasedge/faasedge/p2p"
+	"github.com/faasedge/faasedge/p2p/ring"
+)
+
+func init() {
+	register(command{
+		name:    "deploy",
+		summary: "deploy a wasm module as an action through a scheduling node (NAME FILE.wasm)",
+		run:     runDeploy,
+	})
+}
+
+const deployUsage = `usage: faasedge deploy --scheduler S [--peer ADDR ...] NAME FILE.wasm [--memory MB]
+
+S is a scheduler's multiaddr (/ip4/.../p2p/<id>) or the scheduler index's
+IPNS name (/ipns/<name>), resolved in the ring's DHT through --peer.
+The file is added to IPFS on this machine and served until the scheduling
+node holds it; the action's invoke URL is printed.
+
+flags:`
+
+// runDeploy is the edge client of the Function Manager.
+func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("deploy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, deployUsage); fs.PrintDefaults() }
+	scheduler := fs.String("scheduler", "", "scheduler multiaddr, or /ipns/<name> of the scheduler index")
+	memory := fs.Int("memory", 256, "action memory limit (MB)")
+	timeout := fs.Duration("timeout", 2*time.Minute, "deadline of the whole deployment")
+	var f ipfsFlags
+	fs.Var(&f.peers, "peer", "ring peer multiaddr with /p2p/<id> (repeatable); needed to resolve an IPNS index")
+	fs.Var(&f.listen, "listen", "listen multiaddr (repeatable; default "+strings.Join(p2p.DefaultListenAddrs, ",")+")")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return fmt.Errorf("%w: want NAME FILE.wasm, got %d arguments", errUsage, len(pos))
+	}
+	if *scheduler == "" {
+		return fmt.Errorf("%w: --scheduler is required", errUsage)
+	}
+	name, file := pos[0], pos[1]
+	mod, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	if len(mod) < 4 || string(mod[:4]) != "\x00asm" {
+		return fmt.Errorf("%s is not a WebAssembly module", file)
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	n, closeNode, err := openNode(ctx, f, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeNode()
+	schedulers, err := findSchedulers(ctx, n.Host(), *scheduler)
+	if err != nil {
+		return err
+	}
+	c, err := n.Add(ctx, bytes.NewReader(mod), 0)
+	if err != nil {
+		return err
+	}
+	tr := ring.NewHostTransport(n.Host(), slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	defer tr.Close()
+	req := controllerplugin.DeployRequest{Name: name, CID: c.String(), MemoryMB: *memory}
+	var errs []error
+	for _, s := range schedulers {
+		rep, err := controllerplugin.Deploy(ctx, tr, s, req)
+		if err == nil {
+			fmt.Fprintf(stderr, "deployed %s (ipfs://%s) as %s, code prepared on %s\n", file, c, rep.Action, rep.Supplier)
+			_, err = fmt.Fprintln(stdout, rep.URL)
+			return err
+		}
+		if ring.IsRemote(err) {
+			return err // the scheduler refused the request itself
+		}
+		errs = append(errs, err)
+	}
+	return fmt.Errorf("no scheduler took the deployment: %w", errors.Join(errs...))
+}
+
+// findSchedulers reads --scheduler: a multiaddr, or an IPNS name resolved
+// through the DHT.
+func findSchedulers(ctx context.Context, h *p2p.Host, s string) ([]peer.AddrInfo, error) {
+	if strings.HasPrefix(s, "/ipns/") || !strings.HasPrefix(s, "/") {
+		name, err := ipns.NameFromString(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --scheduler %q: %w", errUsage, s, err)
+		}
+		infos, err := ring.ResolveIndex(ctx, h.DHT, name)
+		if err != nil {
+			return nil, err
+		}
+		if len(infos) == 0 {
+			return nil, fmt.Errorf("the scheduler index %s is empty", s)
+		}
+		return infos, nil
+	}
+	infos, err := p2p.ParseAddrInfos([]string{s})
+	if err != nil {
+		return nil, fmt.Errorf("%w: --scheduler: %w", errUsage, err)
+	}
+	return infos, nil
+}
