@@ -39,9 +39,12 @@
 // is a reactor: it is instantiated once (calling _initialize when exported,
 // which is how Go's -buildmode=c-shared starts its runtime), kept in a pool
 // and reused across activations of the same action, like a warm container.
-// For each activation the executor calls faasedge_alloc for a buffer of size
-// bytes in the guest's memory, writes the request there, and calls
-// faasedge_run with it. The request is the JSON object
+// For each activation the executor writes the request into a buffer in the
+// guest's memory and calls faasedge_run with its address and size. The
+// buffer comes from faasedge_alloc(size); the guest must keep it valid
+// (and unused by anything else) until the next faasedge_alloc, because the
+// executor writes later requests that fit into it without calling
+// faasedge_alloc again. The request is the JSON object
 // {"value": <the activation's value>, "env": {<__OW_* values and init args>}}.
 // faasedge_run returns (ptr << 32 | size) of the response in the guest's
 // memory, which must stay valid until the next call; the response is read

@@ -92,7 +92,10 @@ func New(ctx context.Context, opts ...Option) (*Executor, error) {
 	var cache wazero.CompilationCache
 	if c.dataDir != "" {
 		var err error
-		cache, err = wazero.NewCompilationCacheWithDir(filepath.Join(c.dataDir, "wazero"))
+		// wazero's cache key leaves out WithCloseOnContextDone, so this
+		// directory must only ever hold code compiled with it (code without
+		// its checks could not be stopped): hence a directory of our own.
+		cache, err = wazero.NewCompilationCacheWithDir(filepath.Join(c.dataDir, "wazero-executor"))
 		if err != nil {
 			return nil, fmt.Errorf("executor: compilation cache: %w", err)
 		}

@@ -34,7 +34,10 @@ type instance struct {
 	mem   *memoryLimit
 	out   *instanceOutput
 	stack []uint64
-	bytes int64 // accounted in Executor.live
+	// buf and bufSize are the request buffer faasedge_alloc last returned;
+	// a request that fits is written there without another call.
+	buf, bufSize uint32
+	bytes        int64 // accounted in Executor.live
 }
 
 // instanceOutput sends an instance's stdout and stderr to the capture of the
@@ -158,15 +161,17 @@ func (r *run) call(ctx context.Context, inst *instance) {
 	rctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	err := func() error {
-		inst.stack[0] = uint64(len(req))
-		if err := inst.alloc.CallWithStack(rctx, inst.stack); err != nil {
-			return err
+		if uint32(len(req)) > inst.bufSize || inst.bufSize == 0 {
+			inst.stack[0] = uint64(len(req))
+			if err := inst.alloc.CallWithStack(rctx, inst.stack); err != nil {
+				return err
+			}
+			inst.buf, inst.bufSize = uint32(inst.stack[0]), uint32(len(req))
 		}
-		ptr := uint32(inst.stack[0])
-		if !inst.mod.Memory().Write(ptr, req) {
+		if !inst.mod.Memory().Write(inst.buf, req) {
 			return errBadBuffer
 		}
-		inst.stack[0], inst.stack[1] = uint64(ptr), uint64(len(req))
+		inst.stack[0], inst.stack[1] = uint64(inst.buf), uint64(len(req))
 		return inst.entry.CallWithStack(rctx, inst.stack)
 	}()
 	r.out.flush()
