@@ -73,12 +73,14 @@ type Executor struct {
 	budget  int64
 	log     *slog.Logger
 
-	mu      sync.Mutex
-	closed  bool
-	modules map[string]*module // by digest
-	pools   map[string]*pool   // by poolKey
-	live    int64              // linear memory bytes of live reactor instances
-	loads   sync.WaitGroup     // module loads under way; Close waits for them
+	mu         sync.Mutex
+	closed     bool
+	modules    map[string]*module // by digest
+	maxModules int
+	tick       uint64           // counts module lookups, for LRU eviction
+	pools      map[string]*pool // by poolKey
+	live       int64            // linear memory bytes of live reactor instances
+	loads      sync.WaitGroup   // module loads under way; Close waits for them
 }
 
 // New starts a wazero runtime (the optimising compiler where the platform
@@ -120,7 +122,7 @@ func New(ctx context.Context, opts ...Option) (*Executor, error) {
 	}
 	return &Executor{
 		rt: rt, cache: cache, base: base, fetcher: c.fetcher, budget: c.budget, log: c.log,
-		modules: map[string]*module{}, pools: map[string]*pool{},
+		modules: map[string]*module{}, maxModules: defaultMaxModules, pools: map[string]*pool{},
 	}, nil
 }
 

@@ -470,3 +470,30 @@ func TestDiskCache(t *testing.T) {
 		}
 	}
 }
+
+// TestModuleCacheBound keeps at most maxModules compiled modules in memory,
+// dropping the least recently used; a dropped module compiles (or loads
+// from disk) again when next asked for.
+func TestModuleCacheBound(t *testing.T) {
+	e := newExecutor(t)
+	e.maxModules = 2
+	run := func(m testModule) Result {
+		a := &Action{Name: m.name, Code: m.bytes(t), Limits: whisk.DefaultLimits()}
+		return e.Run(context.Background(), a, Activation{Value: []byte(`{"a":1}`)})
+	}
+	for _, m := range []testModule{watEcho, watReactor, watEcho, watBadJSON} {
+		run(m)
+	}
+	e.mu.Lock()
+	n := len(e.modules)
+	e.mu.Unlock()
+	if n != 2 {
+		t.Errorf("%d modules cached, want 2", n)
+	}
+	if res := run(watReactor); !res.Cold || res.Response.StatusCode != whisk.StatusSuccess {
+		t.Errorf("the evicted module: cold %v, %v %s", res.Cold, res.Response.StatusCode, res.Response.Result)
+	}
+	if res := run(watBadJSON); res.Cold {
+		t.Error("the most recent module was evicted")
+	}
+}

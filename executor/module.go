@@ -30,7 +30,16 @@ type module struct {
 	reactor  bool
 	minPages uint32 // initial linear memory
 	err      error
+
+	// Guarded by Executor.mu: runs using the module, and when it was last
+	// asked for (Executor.tick), for evicting the least recently used.
+	users   int
+	lastUse uint64
 }
+
+// defaultMaxModules bounds the in-memory cache of compiled modules; the
+// disk cache makes a module evicted from it cheap to load again.
+const defaultMaxModules = 256
 
 // module returns a's compiled module, fetching and compiling it once per
 // digest. cold reports that this call had to wait for that work. The fetch
@@ -45,14 +54,31 @@ func (e *Executor) module(ctx context.Context, a *Action, timeout time.Duration)
 		e.mu.Unlock()
 		return nil, false, errClosed
 	}
-	m, ok := e.modules[key]
+	entry, ok := e.modules[key]
+	var evicted []*module
 	if !ok {
-		m = &module{ready: make(chan struct{}), fetched: make(chan struct{})}
-		e.modules[key] = m
+		entry = &module{ready: make(chan struct{}), fetched: make(chan struct{})}
+		e.modules[key] = entry
+		evicted = e.evictModules()
 		e.loads.Add(1)
-		go e.load(context.WithoutCancel(ctx), key, m, *a, timeout)
+		go e.load(context.WithoutCancel(ctx), key, entry, *a, timeout)
 	}
+	e.tick++
+	entry.users++
+	entry.lastUse = e.tick
 	e.mu.Unlock()
+	for _, old := range evicted {
+		if old.compiled != nil {
+			// Safe with instances of it still running (wazero says so).
+			_ = old.compiled.Close(context.Background())
+		}
+	}
+	defer func() {
+		if err != nil {
+			e.done(entry)
+		}
+	}()
+	m = entry
 	select {
 	case <-m.ready:
 		return m, false, m.err
@@ -82,6 +108,40 @@ func (e *Executor) module(ctx context.Context, a *Action, timeout time.Duration)
 			}
 		}
 	}
+}
+
+// done ends a use of m that module began.
+func (e *Executor) done(m *module) {
+	e.mu.Lock()
+	m.users--
+	e.mu.Unlock()
+}
+
+// evictModules drops least recently used modules that no run is using
+// until the cache is within its bound, and returns them for closing.
+// e.mu is held.
+func (e *Executor) evictModules() []*module {
+	var out []*module
+	for len(e.modules) > e.maxModules {
+		var oldest *module
+		var oldestKey string
+		for k, m := range e.modules {
+			select {
+			case <-m.ready:
+			default:
+				continue // still loading
+			}
+			if m.users == 0 && (oldest == nil || m.lastUse < oldest.lastUse) {
+				oldest, oldestKey = m, k
+			}
+		}
+		if oldest == nil {
+			break
+		}
+		delete(e.modules, oldestKey)
+		out = append(out, oldest)
+	}
+	return out
 }
 
 func (e *Executor) load(ctx context.Context, key string, m *module, a Action, timeout time.Duration) {

@@ -104,7 +104,8 @@ func (p *Proxy) init(w http.ResponseWriter, r *http.Request) {
 	a.Namespace, a.Version = ns, env["__OW_ACTION_VERSION"]
 	a.Digest = a.digest() // once, not per /run
 	// Compile now, so that bad code fails /init as in any runtime.
-	if _, _, err := p.e.module(r.Context(), a, time.Duration(p.limits.Timeout)*time.Millisecond); err != nil {
+	m, _, err := p.e.module(r.Context(), a, time.Duration(p.limits.Timeout)*time.Millisecond)
+	if err != nil {
 		var dev *devError
 		if errors.As(err, &dev) {
 			reply(w, http.StatusBadGateway, errorBody(dev.msg))
@@ -113,6 +114,7 @@ func (p *Proxy) init(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	p.e.done(m)
 	p.action, p.initEnv = a, env
 	reply(w, http.StatusOK, []byte(`{"ok":true}`))
 }

@@ -74,6 +74,7 @@ func (r *run) exec(ctx context.Context) {
 		r.fail(whisk.StatusWhiskError, whisk.MsgAbnormalRun)
 		return
 	}
+	defer r.e.done(m)
 	if uint64(m.minPages)*pageSize > r.memoryBytes() {
 		r.fail(whisk.StatusDeveloperError, whisk.MsgMemoryExhausted)
 		return
