@@ -8,9 +8,12 @@
 // Action.Code is raw wasm, base64 wasm (Binary true, or text that looks like
 // base64), a zip holding one .wasm (Main names the entry when there are
 // several), or the text "ipfs://<CID>", which the Fetcher given WithFetcher
-// resolves. Compiled modules are cached in memory by digest (Action.Digest,
-// or the SHA-256 of Code) and, WithDataDir, on disk in wazero's compilation
-// cache, so a restart does not compile again. Callers that run the same code
+// resolves within the action's timeout. Compiled modules are cached in
+// memory by digest (Action.Digest, or the SHA-256 of Code; the least
+// recently used beyond 256 are dropped) and, WithDataDir, on disk in
+// wazero's compilation cache, so a restart does not compile again.
+// Compiling is not bounded by the action's timeout, as starting a container
+// is not in the stock invoker. Callers that run the same code
 // often should set Digest: hashing megabytes of code costs more than a warm
 // run.
 //
@@ -70,8 +73,9 @@
 //
 // limits.memory caps each instance's linear memory (a module that needs more
 // at start, or fails after a refused memory.grow, gets the stock "exhausted
-// its memory" error); limits.timeout bounds initialisation and the run, and
-// a runaway loop is stopped through wazero's WithCloseOnContextDone;
+// its memory" error); limits.timeout bounds a reactor's initialisation and
+// every run, and a runaway loop is stopped through wazero's
+// WithCloseOnContextDone;
 // limits.logs caps the log bytes as the stock collector counts them; a result
 // larger than Activation.MaxPayload becomes the stock truncated-response
 // application error. Guests see no host filesystem and no network: only the
