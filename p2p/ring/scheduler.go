@@ -143,8 +143,9 @@ func (n *Node) discoveryKeys(r0 int) []regionKey {
 	return out
 }
 
-// find asks a trader (possibly this node) for fitting offers and keeps only
-// those whose signature checks out.
+// find asks a trader (possibly this node) for fitting offers. Signatures
+// are checked only on the offer about to be claimed (claimFirst): most
+// offers found are never used, and verifying each costs an ed25519 check.
 func (n *Node) find(ctx context.Context, trader peer.ID, region, memoryMB int, st *Stats) ([]*Offer, error) {
 	body, _ := json.Marshal(findMsg{Region: region, MemoryMB: memoryMB})
 	var m offersMsg
@@ -154,17 +155,11 @@ func (n *Node) find(ctx context.Context, trader peer.ID, region, memoryMB int, s
 	if err := n.send(ctx, trader, ProtoFind, body, &m); err != nil {
 		return nil, err
 	}
-	now := n.cfg.now()
 	out := m.Offers[:0]
 	for _, o := range m.Offers {
-		if o == nil || o.AvailableMB < memoryMB {
-			continue
+		if o != nil && o.AvailableMB >= memoryMB {
+			out = append(out, o)
 		}
-		if err := o.Verify(n.cfg.regions, now); err != nil {
-			n.cfg.log.Warn("ring: trader passed a bad offer", "trader", trader, "err", err)
-			continue
-		}
-		out = append(out, o)
 	}
 	return out, nil
 }
@@ -189,9 +184,15 @@ func (n *Node) order(offers []*Offer) {
 func (n *Node) claimFirst(ctx context.Context, offers []*Offer, cid string, memoryMB int, st *Stats) (Placement, error) {
 	n.order(offers)
 	var errs []error
+	now := n.cfg.now()
 	for _, o := range offers {
 		if err := ctx.Err(); err != nil {
 			return Placement{}, err
+		}
+		if err := o.Verify(n.cfg.regions, now); err != nil {
+			n.cfg.log.Warn("ring: skipping bad offer", "supplier", o.Supplier, "err", err)
+			errs = append(errs, err)
+			continue
 		}
 		n.mu.Lock()
 		n.addrs[o.Supplier] = o.Addrs

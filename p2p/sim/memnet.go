@@ -200,7 +200,12 @@ func (e *Endpoint) Trader(ctx context.Context, key ring.Key) (peer.ID, int, erro
 				order = append(order, c)
 			}
 		}
+		t := binary.BigEndian.Uint64(target)
 		sort.Slice(order, func(i, j int) bool {
+			a, b := binary.BigEndian.Uint64(order[i].ep.kid)^t, binary.BigEndian.Uint64(order[j].ep.kid)^t
+			if a != b {
+				return a < b
+			}
 			return closer(order[i].ep.kid, order[j].ep.kid, target)
 		})
 		if len(order) > n.K {
@@ -255,6 +260,29 @@ func (e *Endpoint) Trader(ctx context.Context, key ring.Key) (peer.ID, int, erro
 	return best.id, msgs, nil
 }
 
+// sortByDistance orders eps by XOR distance to target, comparing the first
+// 64 bits first: ties beyond them are vanishingly rare.
+func sortByDistance(eps []*Endpoint, target []byte) {
+	t := binary.BigEndian.Uint64(target)
+	d := make([]uint64, len(eps))
+	idx := make([]int, len(eps))
+	for i, ep := range eps {
+		d[i] = binary.BigEndian.Uint64(ep.kid) ^ t
+		idx[i] = i
+	}
+	sort.Slice(idx, func(i, j int) bool {
+		if d[idx[i]] != d[idx[j]] {
+			return d[idx[i]] < d[idx[j]]
+		}
+		return closer(eps[idx[i]].kid, eps[idx[j]].kid, target)
+	})
+	out := make([]*Endpoint, len(eps))
+	for i, j := range idx {
+		out[i] = eps[j]
+	}
+	copy(eps, out)
+}
+
 func closer(a, b, target []byte) bool {
 	for i := range target {
 		x, y := a[i]^target[i], b[i]^target[i]
@@ -269,7 +297,7 @@ func closer(a, b, target []byte) bool {
 // derived routing table closest to target.
 func (n *MemNet) nearest(live []*Endpoint, x *Endpoint, target []byte) []*Endpoint {
 	table := n.table(live, x)
-	sort.Slice(table, func(i, j int) bool { return closer(table[i].kid, table[j].kid, target) })
+	sortByDistance(table, target)
 	if len(table) > n.K {
 		table = table[:n.K]
 	}

@@ -141,6 +141,8 @@ type runner struct {
 	lost       int
 	start      time.Time
 	scheds     []peer.AddrInfo
+	// total and used track offered and leased MB (total 0: recount).
+	total, used int
 }
 
 // backend starts and stops ring nodes and keeps their clock.
@@ -338,6 +340,7 @@ func (r *runner) churn(ctx context.Context) error {
 		for _, p := range r.placements {
 			if p.p.Supplier() == gone.ID() {
 				r.lost++
+				r.used -= p.p.MemoryMB
 				continue
 			}
 			kept = append(kept, p)
@@ -352,17 +355,19 @@ func (r *runner) churn(ctx context.Context) error {
 		}
 		r.nodes[i] = n
 	}
+	r.total = 0
 	return nil
 }
 
+// utilisation is leased memory over offered memory across live nodes.
 func (r *runner) utilisation() float64 {
-	var total, used int
-	for _, n := range r.nodes {
-		t, u := n.Capacity()
-		total += t
-		used += u
+	if r.total == 0 {
+		for _, n := range r.nodes {
+			t, _ := n.Capacity()
+			r.total += t
+		}
 	}
-	return ratio(used, total)
+	return ratio(r.used, r.total)
 }
 
 // feasible reports whether some live offer could take mem.
@@ -382,7 +387,7 @@ func (r *runner) request(ctx context.Context) (sample, error) {
 		return sample{}, err
 	}
 	mem := r.cfg.Requests.Draw(r.rnd)
-	s := sample{util: r.utilisation(), feasible: r.feasible(mem)}
+	s := sample{util: r.utilisation()}
 	sched := r.schedulers[r.rnd.IntN(len(r.schedulers))]
 	t0 := r.be.now()
 	p, err := sched.Schedule(ctx, "", mem)
@@ -390,9 +395,11 @@ func (r *runner) request(ctx context.Context) (sample, error) {
 	s.st = p.Stats
 	switch {
 	case err == nil:
-		s.ok, s.backup = true, p.FromBackup
+		s.ok, s.feasible, s.backup = true, true, p.FromBackup
 		r.placements = append(r.placements, placed{node: sched, p: p})
+		r.used += mem
 	case errors.Is(err, ring.ErrNoOffer):
+		s.feasible = r.feasible(mem)
 	case ctx.Err() != nil:
 		return s, ctx.Err()
 	default:
@@ -406,6 +413,7 @@ func (r *runner) releaseRandom(ctx context.Context) error {
 	p := r.placements[i]
 	r.placements[i] = r.placements[len(r.placements)-1]
 	r.placements = r.placements[:len(r.placements)-1]
+	r.used -= p.p.MemoryMB
 	t0 := r.be.now()
 	err := p.node.Release(ctx, p.p)
 	r.be.set(t0)

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/faasedge/faasedge/p2p/ring"
+	"github.com/faasedge/faasedge/p2p/sim"
+)
+
+func init() {
+	register(command{
+		name:    "sim",
+		summary: "simulate the offer ring at scale (CSV and PNG plots)",
+		run:     runSim,
+	})
+}
+
+func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	def := sim.DefaultConfig()
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	backend := fs.String("backend", def.Backend, "mem (in-memory network, up to 100,000 nodes) or libp2p (real hosts on loopback)")
+	nodes := fs.Int("nodes", def.Nodes, "number of nodes")
+	nodeMem := fs.String("node-memory", def.NodeMemory.String(), "memory each node volunteers, MB:weight,...")
+	vnodes := fs.Int("vnodes", def.VNodes, "offers (virtual nodes) each node splits its memory into")
+	requests := fs.String("requests", def.Requests.String(), "request sizes, MB:weight,...")
+	rate := fs.Float64("rate", def.Rate, "requests per second over the ring (virtual time on mem)")
+	churn := fs.Float64("churn", def.Churn, "fraction of nodes replaced per refresh period")
+	policies := fs.String("policy", "bestfit,worstfit", "policies to run, comma-separated")
+	maxTries := fs.Int("max-tries", def.MaxTries, "trader lookups before the backup list")
+	backup := fs.Bool("backup", def.Backup, "use the backup list")
+	schedulers := fs.Int("schedulers", def.Schedulers, "scheduler nodes")
+	levels := fs.String("levels", "0.5,0.8,0.9", "utilisation levels measured in steady state")
+	measure := fs.Int("measure", def.Measure, "requests measured per level")
+	seed := fs.Uint64("seed", def.Seed, "random seed")
+	latency := fs.Duration("latency", def.Latency, "one-way message latency (mem)")
+	refresh := fs.Duration("refresh", def.Refresh, "supplier refresh period (mem, virtual time)")
+	tickEvery := fs.Int("tick-every", def.TickEvery, "requests between refreshes (libp2p)")
+	csvPath := fs.String("csv", "", "write results to this CSV file")
+	plotPrefix := fs.String("plots", "", "write <prefix>-success.png and <prefix>-messages.png")
+	verbose := fs.Bool("v", false, "log progress")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	cfg := def
+	cfg.Backend, cfg.Nodes, cfg.VNodes, cfg.Rate, cfg.Churn = *backend, *nodes, *vnodes, *rate, *churn
+	cfg.MaxTries, cfg.Backup, cfg.Schedulers, cfg.Measure, cfg.Seed = *maxTries, *backup, *schedulers, *measure, *seed
+	cfg.Latency, cfg.Refresh, cfg.TickEvery = *latency, *refresh, *tickEvery
+	var err error
+	if cfg.NodeMemory, err = sim.ParseDist(*nodeMem); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if cfg.Requests, err = sim.ParseDist(*requests); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	cfg.Levels = nil
+	for _, s := range strings.Split(*levels, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			return fmt.Errorf("%w: level %q: %w", errUsage, s, err)
+		}
+		cfg.Levels = append(cfg.Levels, v)
+	}
+	if *verbose {
+		cfg.Log = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	var reports []sim.Report
+	for _, ps := range strings.Split(*policies, ",") {
+		if cfg.Policy, err = ring.ParsePolicy(strings.TrimSpace(ps)); err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
+		rep, err := sim.Run(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		reports = append(reports, rep)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "backend\tpolicy\tnodes\tlevel\tutil\tsuccess\tfeasible-success\ttries\tdisc-msgs\tdeploy-msgs\tdisc-p50\tdisc-p99\tbackup\tB/s/node\tB/node")
+	for _, rep := range reports {
+		for _, p := range rep.Steady {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.3f\t%.4f\t%.4f\t%.2f\t%.1f\t%.2f\t%v\t%v\t%d\t%.0f\t%.0f\n",
+				p.Backend, p.Policy, p.Nodes, p.Level, p.Utilisation, p.SuccessRate(), p.FeasibleSuccessRate(),
+				p.Tries, p.DiscoveryMsgs, p.DeployMsgs, p.DiscoveryP50, p.DiscoveryP99, p.FromBackup, p.BandwidthPerNode, p.MemoryPerNode)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if *csvPath != "" {
+		f, err := os.Create(*csvPath)
+		if err != nil {
+			return err
+		}
+		if err := sim.WriteCSV(f, reports); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	if *plotPrefix != "" {
+		return sim.WritePlots(*plotPrefix+"-success.png", *plotPrefix+"-messages.png", reports)
+	}
+	return nil
+}
