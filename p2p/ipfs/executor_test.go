@@ -50,7 +50,8 @@ func TestActionByCIDRunsOnAnotherNode(t *testing.T) {
 	}
 
 	b := newNode(t, p2p.Config{}, WithPeers(a.Host().FullAddrs()...))
-	ex, err := executor.New(ctx, executor.WithFetcher(b), executor.WithMount("/ipfs", b.FS(ctx)))
+	ex, err := executor.New(ctx, executor.WithFetcher(b), executor.WithMount("/ipfs", b.FS(ctx)),
+		executor.WithDataDir(wasmtest.CompilationCacheDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +59,10 @@ func TestActionByCIDRunsOnAnotherNode(t *testing.T) {
 
 	action := &executor.Action{
 		Name: "sha256file", Namespace: "guest", Kind: "wasm:wasip1",
-		Code:   []byte(Scheme + module.String()),
-		Limits: whisk.Limits{Timeout: 30_000, Memory: 256, Logs: 10},
+		Code: []byte(Scheme + module.String()),
+		// Compiling a Go module under the race detector on a cold
+		// compilation cache takes long; the limit is not what is tested.
+		Limits: whisk.Limits{Timeout: 300_000, Memory: 256, Logs: 10},
 	}
 	tests := []struct {
 		name string

@@ -1,0 +1,139 @@
+package ipfs
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/faasedge/faasedge/executor"
+	"github.com/faasedge/faasedge/internal/wasmtest"
+	"github.com/faasedge/faasedge/p2p"
+	"github.com/faasedge/faasedge/whisk"
+)
+
+// BenchmarkFetchFromPeer fetches a file from one peer on loopback into an
+// empty cache, and in the same run copies the same bytes over a plain
+// loopback TCP connection. ns/op is the fetch; tcp-ns/op the raw copy;
+// x-tcp their ratio.
+func BenchmarkFetchFromPeer(b *testing.B) {
+	for _, size := range []int{1 << 20, 10 << 20} {
+		b.Run(fmt.Sprintf("%dMiB", size>>20), func(b *testing.B) {
+			ctx := testCtx(b)
+			data := patternBytes("bench", size)
+			src := newNode(b, p2p.Config{})
+			c, err := src.Add(ctx, bytes.NewReader(data), 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			dst := newNode(b, p2p.Config{}, WithPeers(src.Host().FullAddrs()...))
+			raw := rawServer(b, data)
+			buf := make([]byte, size)
+			var fetchTime, tcpTime time.Duration
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				emptyCache(b, dst)
+				b.StartTimer()
+				start := time.Now()
+				got, err := dst.Fetch(ctx, c.String())
+				fetchTime += time.Since(start)
+				if err != nil || len(got) != size {
+					b.Fatalf("fetch: %d bytes, %v", len(got), err)
+				}
+				b.StopTimer()
+				start = time.Now()
+				conn, err := net.Dial("tcp", raw)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(conn, buf); err != nil {
+					b.Fatal(err)
+				}
+				conn.Close()
+				tcpTime += time.Since(start)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(tcpTime.Nanoseconds())/float64(b.N), "tcp-ns/op")
+			b.ReportMetric(float64(fetchTime)/float64(tcpTime), "x-tcp")
+		})
+	}
+}
+
+// rawServer serves data to every connection on loopback.
+func rawServer(b *testing.B, data []byte) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conn.Write(data)
+			conn.Close()
+		}
+	}()
+	return l.Addr().String()
+}
+
+func emptyCache(b testing.TB, n *Node) {
+	ctx := context.Background()
+	keys, err := n.store.AllKeysChan(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for k := range keys {
+		if err := n.store.DeleteBlock(ctx, k); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkColdStartByCID runs an action whose code is a CID this executor
+// has never seen and a connected peer holds: fetch, compile, instantiate,
+// run. Each iteration's module differs by a custom section, so its CID does.
+func BenchmarkColdStartByCID(b *testing.B) {
+	ctx := testCtx(b)
+	src := newNode(b, p2p.Config{})
+	dst := newNode(b, p2p.Config{}, WithPeers(src.Host().FullAddrs()...))
+	ex, err := executor.New(ctx, executor.WithFetcher(dst))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ex.Close(context.WithoutCancel(ctx))
+	echo := wasmtest.WATModule(b, "echo")
+	codes := make([][]byte, b.N)
+	for i := range codes {
+		c, err := src.Add(ctx, bytes.NewReader(withCustomSection(echo, uint64(i))), 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		codes[i] = []byte(Scheme + c.String())
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		a := &executor.Action{Name: "echo", Namespace: "guest", Kind: "wasm:wasip1", Code: codes[i],
+			Limits: whisk.Limits{Timeout: 10_000, Memory: 128, Logs: 10}}
+		res := ex.Run(ctx, a, executor.Activation{})
+		if res.Response.StatusCode != whisk.StatusSuccess || !res.Cold {
+			b.Fatalf("status %s cold %v: %s", res.Response.StatusCode, res.Cold, res.Response.Result)
+		}
+	}
+}
+
+// withCustomSection appends a custom section "n" holding i to a module.
+func withCustomSection(module []byte, i uint64) []byte {
+	payload := binary.AppendUvarint([]byte{1, 'n'}, i)
+	out := append(bytes.Clone(module), 0)
+	out = binary.AppendUvarint(out, uint64(len(payload)))
+	return append(out, payload...)
+}
