@@ -214,6 +214,13 @@ func (b *backing) drop(c *claim, why error) {
 	b.mu.Unlock()
 	b.report()
 	b.log.Warn("edge claim lost, claiming again", "supplier", c.p.Supplier(), "memoryMB", c.p.MemoryMB, "err", why)
+	// A supplier that only failed one request gets its memory back now
+	// rather than when the lease expires; a departed one fails fast.
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = b.ring.Release(ctx, c.p)
+	}()
 	select {
 	case b.kick <- struct{}{}:
 	default:

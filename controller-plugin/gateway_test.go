@@ -38,7 +38,7 @@ type clusterSpec struct {
 	edgesMB    []int // one edge node per entry
 }
 
-func startCluster(t *testing.T, spec clusterSpec) *cluster {
+func startCluster(t testing.TB, spec clusterSpec) *cluster {
 	t.Helper()
 	ctx := context.Background()
 	c := &cluster{b: newBackend(t), user: emulator.NewUser("guest")}
@@ -82,7 +82,7 @@ func startCluster(t *testing.T, spec clusterSpec) *cluster {
 	return c
 }
 
-func (c *cluster) waitState(t *testing.T, s emulator.InvokerState, ids ...int) {
+func (c *cluster) waitState(t testing.TB, s emulator.InvokerState, ids ...int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -95,7 +95,7 @@ func (c *cluster) waitState(t *testing.T, s emulator.InvokerState, ids ...int) {
 
 // invokeAll publishes one blocking activation per name, as the controller
 // does, and returns the activation ids with the invoker each went to.
-func (c *cluster) invokeAll(t *testing.T, names []string, memoryMB int) map[string]int {
+func (c *cluster) invokeAll(t testing.TB, names []string, memoryMB int) map[string]int {
 	t.Helper()
 	ctx := context.Background()
 	sent := map[string]int{}
@@ -115,7 +115,7 @@ func (c *cluster) invokeAll(t *testing.T, names []string, memoryMB int) map[stri
 
 // checkCompleted waits for every activation and checks that each got
 // exactly one slot-freeing ack and succeeded with its parameters echoed.
-func (c *cluster) checkCompleted(t *testing.T, sent map[string]int) {
+func (c *cluster) checkCompleted(t testing.TB, sent map[string]int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -168,7 +168,7 @@ func (c *cluster) edgeRuns() int64 {
 }
 
 // metric sums a gateway series over its labels.
-func (c *cluster) metric(t *testing.T, name string) float64 {
+func (c *cluster) metric(t testing.TB, name string) float64 {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	c.gw.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -188,7 +188,7 @@ func (c *cluster) metric(t *testing.T, name string) float64 {
 	return sum
 }
 
-func (c *cluster) waitBacked(t *testing.T, v *controllerplugin.VirtualInvoker, mb int) {
+func (c *cluster) waitBacked(t testing.TB, v *controllerplugin.VirtualInvoker, mb int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for v.BackedMB() != mb {

@@ -167,9 +167,11 @@ func (n *node) kill() {
 	if n.dead.Swap(true) {
 		return
 	}
+	// The host first, so that runs in flight end with a reset stream and
+	// no answer, as when the process dies.
+	_ = n.host.Close()
 	n.tr.Close()
 	_ = n.ipfs.Close()
-	_ = n.host.Close()
 	_ = n.ring.Close(context.Background())
 	if n.exec != nil {
 		_ = n.exec.ex.Close(context.Background())

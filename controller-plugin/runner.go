@@ -91,6 +91,19 @@ func (r *edgeRunner) Run(ctx context.Context, a *invoker.Action, inv invoker.Inv
 		r.backing.release(c, memMB)
 		if err == nil {
 			r.m.runSeconds.WithLabelValues("ok").Observe(time.Since(start).Seconds())
+			if resp.StatusCode == ring.StatusInternalError && attempt == 0 && time.Now().Before(deadline) {
+				// The edge node's own fault (its executor stopping, say):
+				// run again at once if another claim has room, else report it.
+				if retry := r.rerunNow(memMB, c.p.Supplier()); retry != nil {
+					r.m.reruns.Inc()
+					resp2, err2 := r.ring.Run(ctx, retry.p, req)
+					r.backing.release(retry, memMB)
+					if err2 == nil {
+						return result(resp2)
+					}
+					r.backing.drop(retry, err2)
+				}
+			}
 			return result(resp)
 		}
 		r.m.runSeconds.WithLabelValues("failed").Observe(time.Since(start).Seconds())
@@ -108,6 +121,18 @@ func (r *edgeRunner) Run(ctx context.Context, a *invoker.Action, inv invoker.Inv
 	}
 	// The stock text of a container that exited mid-run.
 	return failed(begin, whisk.StatusDeveloperError, whisk.MsgAbnormalRun, false)
+}
+
+// rerunNow reserves room on a claim of another supplier if one has it
+// right now.
+func (r *edgeRunner) rerunNow(memMB int, avoid peer.ID) *claim {
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	c, err := r.backing.acquire(done, memMB, avoid)
+	if err != nil {
+		return nil
+	}
+	return c
 }
 
 // codeCID is the CID edge nodes fetch the action's code by: the action's
