@@ -114,7 +114,9 @@ func TestActionByUnreachableCIDIsDeveloperError(t *testing.T) {
 	tests := []struct {
 		name, code, want string
 	}{
-		{"unreachable", Scheme + nowhere, "could not fetch code ipfs://" + nowhere + ": no peer delivered it before the deadline"},
+		// The run's deadline and the fetch's end together; either may
+		// word the reason.
+		{"unreachable", Scheme + nowhere, "could not fetch code ipfs://" + nowhere + ": "},
 		{"malformed", Scheme + "not-a-cid", `could not fetch code ipfs://not-a-cid: malformed CID "not-a-cid"`},
 	}
 	for _, tt := range tests {
@@ -129,7 +131,7 @@ func TestActionByUnreachableCIDIsDeveloperError(t *testing.T) {
 			if err := json.Unmarshal(res.Response.Result, &body); err != nil {
 				t.Fatal(err)
 			}
-			if !strings.HasPrefix(body.Error, tt.want) {
+			if !strings.HasPrefix(body.Error, tt.want) || tt.name == "unreachable" && !strings.Contains(body.Error, "deadline") {
 				t.Fatalf("error %q, want %q", body.Error, tt.want)
 			}
 		})
