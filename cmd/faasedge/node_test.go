@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faasedge/faasedge/internal/wasmtest"
+	"github.com/faasedge/faasedge/p2p"
+	"github.com/faasedge/faasedge/p2p/ipfs"
+	"github.com/faasedge/faasedge/p2p/ring"
+)
+
+// TestNodeRunsActivationByCID starts `faasedge node` against a scheduler
+// that holds a module in its block store, claims the node's offer and runs
+// the module on it by CID.
+func TestNodeRunsActivationByCID(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	h, err := p2p.NewHost(ctx, p2p.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	src, err := ipfs.New(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	module, err := src.Add(ctx, bytes.NewReader(wasmtest.WATModule(t, "echo")), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := ring.NewHostTransport(h, nil)
+	defer tr.Close()
+	sched, err := ring.New(tr, h.Peerstore().PrivKey(h.ID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	nctx, stop := context.WithCancel(ctx)
+	var stderr lockedWriter
+	done := make(chan error, 1)
+	go func() {
+		done <- runNode(nctx, []string{"--listen", "/ip4/127.0.0.1/tcp/0", "--peer", h.FullAddrs()[0],
+			"--data-dir", t.TempDir(), "--memory", "512", "--vnodes", "2", "--refresh", "200ms"}, nil, &stderr)
+	}()
+	var p ring.Placement
+	for {
+		p, err = sched.Schedule(ctx, module.String(), 128)
+		if err == nil {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("node exited: %v\n%s", err, stderr.String())
+		case <-ctx.Done():
+			t.Fatalf("no offer from the node: %v\n%s", err, stderr.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	resp, err := sched.Run(ctx, p, ring.RunRequest{
+		ActivationID: "5c9b2f7e3a1d4c8b9b2f7e3a1d4c8b9b", Namespace: "guest", ActionName: "/guest/echo",
+		Value:  json.RawMessage(`{"name":"World"}`),
+		Limits: ring.Limits{Timeout: 30000, Memory: 128, Logs: 10, Concurrency: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != ring.StatusSuccess || string(resp.Result) != `{"name":"World"}` {
+		t.Fatalf("status %d result %s logs %v", resp.StatusCode, resp.Result, resp.Logs)
+	}
+	if err := sched.Release(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("node shutdown: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "withdrawing offers") {
+		t.Fatalf("no clean shutdown in the log:\n%s", stderr.String())
+	}
+}
+
+func TestNodeBadFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"too little memory", []string{"--memory", "100"}, "each offer needs at least 128 MB"},
+		{"offer too large", []string{"--memory", "40000", "--vnodes", "2"}, "use more --vnodes"},
+		{"missing pnet key", []string{"--pnet-key", "/no/such/key"}, "--pnet-key"},
+		{"bad allow", []string{"--allow", "not-a-peer"}, "--allow"},
+		{"bad scheduler", []string{"--scheduler", "/ip4/1.2.3.4"}, "--scheduler"},
+		{"stray argument", []string{"extra"}, "unexpected argument"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"node", "--data-dir", t.TempDir()}, tc.args...)
+			if code := runMain(args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), tc.want) {
+				t.Fatalf("exit %d, stderr %q, want 2 and %q", code, stderr.String(), tc.want)
+			}
+		})
+	}
+}
+
+// lockedWriter collects the node's log while the test reads it.
+type lockedWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
