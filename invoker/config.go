@@ -55,9 +55,6 @@ type Config struct {
 	// ShutdownTimeout bounds how long Shutdown lets in-flight activations
 	// run before cancelling them (they are still acked and recorded).
 	ShutdownTimeout time.Duration
-	// AckBatchTimeout is how long the ack producer waits to fill a batch.
-	// Small values favour latency; the stock producer uses linger.ms=0.
-	AckBatchTimeout time.Duration
 }
 
 // CouchConfig is whisk.couchdb.* and the database names.
@@ -75,7 +72,6 @@ const (
 	DefaultUserMemory      = 1024 * whisk.MB
 	DefaultPingInterval    = time.Second
 	DefaultShutdownTimeout = 30 * time.Second
-	DefaultAckBatchTimeout = 200 * time.Microsecond
 	DefaultNodejsKind      = "nodejs:20"
 )
 
@@ -88,9 +84,6 @@ func (c *Config) setDefaults() {
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
-	}
-	if c.AckBatchTimeout == 0 {
-		c.AckBatchTimeout = DefaultAckBatchTimeout
 	}
 	if c.NodejsDefault == "" {
 		c.NodejsDefault = DefaultNodejsKind

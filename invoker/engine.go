@@ -87,8 +87,7 @@ type Engine struct {
 
 	actions *actionStore
 	records *recorder
-	acks    *kafka.Writer // completed{C} and events
-	pings   *kafka.Writer
+	kafka   *producer // acks, events and pings
 	reader  *kafka.Reader
 
 	mem  *semaphore.Weighted // MB of user memory, like the ContainerPool
@@ -161,22 +160,7 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	e.m = newMetrics(func() float64 { return float64(e.reader.Stats().Lag) })
 	e.actions = &actionStore{db: couch.DB(e.cfg.Couch.ActionsDB), nodejsDefault: e.cfg.NodejsDefault, log: e.log, cache: map[string]*Action{}}
 	e.records = newRecorder(couch.DB(e.cfg.Couch.ActivationsDB), e.log, e.m)
-	e.acks = &kafka.Writer{
-		Addr:         kafka.TCP(e.cfg.KafkaBrokers...),
-		RequiredAcks: kafka.RequireOne,
-		BatchTimeout: e.cfg.AckBatchTimeout,
-		BatchBytes:   whisk.MaxActivationMessageBytes, // max.request.size
-		MaxAttempts:  3,
-		WriteTimeout: 30 * time.Second,
-	}
-	e.pings = &kafka.Writer{
-		Addr:         kafka.TCP(e.cfg.KafkaBrokers...),
-		Topic:        whisk.HealthTopic(e.cfg.TopicsPrefix),
-		RequiredAcks: kafka.RequireOne,
-		BatchTimeout: time.Millisecond,
-		MaxAttempts:  1,
-		WriteTimeout: e.cfg.PingInterval,
-	}
+	e.kafka = newProducer(e.cfg.KafkaBrokers)
 	e.mem = semaphore.NewWeighted(e.cfg.UserMemory.MB())
 	e.peek = make(chan struct{}, peek)
 	e.enabled.Store(true)
@@ -296,7 +280,7 @@ func (e *Engine) shutdown(ctx context.Context) error {
 	if e.srv != nil {
 		errs = append(errs, e.srv.Shutdown(ctx))
 	}
-	errs = append(errs, e.acks.Close(), e.pings.Close())
+	e.kafka.close()
 	if rerr != nil {
 		e.log.Debug("closing the consumer", "err", rerr)
 	}
@@ -470,7 +454,7 @@ func (e *Engine) sendAck(msg *whisk.ActivationMessage, topic string, ack whisk.A
 	b, _ := json.Marshal(ack)
 	wait := 50 * time.Millisecond
 	for {
-		err := e.acks.WriteMessages(e.bg, kafka.Message{Topic: topic, Value: b})
+		err := e.kafka.send(e.bg, topic, b)
 		if err == nil {
 			e.m.acks.WithLabelValues(ack.Kind().String()).Inc()
 			return
@@ -527,7 +511,7 @@ func (e *Engine) sendEvent(msg *whisk.ActivationMessage, a whisk.Activation) {
 		EventType: "Activation", Timestamp: time.Now().UnixMilli(),
 	}
 	b, _ := json.Marshal(ev)
-	if err := e.acks.WriteMessages(e.bg, kafka.Message{Topic: whisk.EventsTopic(e.cfg.UserEventsPrefix), Value: b}); err != nil {
+	if err := e.kafka.send(e.bg, whisk.EventsTopic(e.cfg.UserEventsPrefix), b); err != nil {
 		e.m.kafkaErrors.WithLabelValues("event").Inc()
 		e.log.Warn("user event not sent", "activation", msg.ActivationID, "err", err)
 	}
@@ -694,7 +678,9 @@ func (e *Engine) ping(ctx context.Context, enabled bool) {
 	e.pingMu.Lock()
 	defer e.pingMu.Unlock()
 	b, _ := json.Marshal(whisk.PingMessage{Name: e.id, IsEnabled: &enabled})
-	if err := e.pings.WriteMessages(ctx, kafka.Message{Value: b}); err != nil && ctx.Err() == nil {
+	pctx, cancel := context.WithTimeout(ctx, e.cfg.PingInterval)
+	defer cancel()
+	if err := e.kafka.send(pctx, whisk.HealthTopic(e.cfg.TopicsPrefix), b); err != nil && ctx.Err() == nil {
 		e.m.kafkaErrors.WithLabelValues("ping").Inc()
 		e.log.Warn("health ping failed", "err", err)
 	}

@@ -78,19 +78,59 @@ func (b topicBalancer) AssignGroups(members []kafka.GroupMember, partitions []ka
 	return out
 }
 
-// tooLarge tells whether a write failed because the record exceeds the
-// producer's or the topic's size limit.
-func tooLarge(err error) bool {
-	var we kafka.WriteErrors
-	if errors.As(err, &we) {
-		for _, e := range we {
-			if e != nil && errors.Is(e, kafka.MessageSizeTooLarge) {
-				return true
-			}
+// producer sends each record on its own produce request to partition 0 of
+// its topic (OpenWhisk's topics have one partition). kafka.Writer waits to
+// fill a batch, which costs an ack milliseconds; here concurrent sends
+// share the transport's connection and nothing waits.
+type producer struct {
+	client *kafka.Client
+}
+
+// recordOverhead bounds what a one-record produce request adds to the
+// value: the limit (max.request.size) applies to the whole request.
+const recordOverhead = 256
+
+func newProducer(brokers []string) *producer {
+	return &producer{client: &kafka.Client{
+		Addr:      kafka.TCP(brokers...),
+		Timeout:   30 * time.Second, // request.timeout.ms
+		Transport: &kafka.Transport{DialTimeout: 5 * time.Second, IdleTimeout: time.Minute, MetadataTTL: 15 * time.Second},
+	}}
+}
+
+// send produces value with acks=1. A value over the producer's
+// max.request.size fails with kafka.MessageSizeTooLarge without being sent.
+func (p *producer) send(ctx context.Context, topic string, value []byte) error {
+	if len(value)+recordOverhead > whisk.MaxActivationMessageBytes {
+		return fmt.Errorf("%d bytes to %s: %w", len(value), topic, kafka.MessageSizeTooLarge)
+	}
+	resp, err := p.client.Produce(ctx, &kafka.ProduceRequest{
+		Topic: topic, Partition: 0, RequiredAcks: kafka.RequireOne,
+		Records: kafka.NewRecordReader(kafka.Record{Value: kafka.NewBytes(value)}),
+	})
+	if err != nil {
+		return fmt.Errorf("produce to %s: %w", topic, err)
+	}
+	if resp.Error != nil {
+		return fmt.Errorf("produce to %s: %w", topic, resp.Error)
+	}
+	for _, e := range resp.RecordErrors {
+		if e != nil {
+			return fmt.Errorf("produce to %s: %w", topic, e)
 		}
 	}
-	return errors.Is(err, kafka.MessageSizeTooLarge)
+	return nil
 }
+
+func (p *producer) close() {
+	if t, ok := p.client.Transport.(*kafka.Transport); ok {
+		t.CloseIdleConnections()
+	}
+}
+
+// tooLarge tells whether a send failed because the record exceeds the
+// producer's or the topic's size limit.
+func tooLarge(err error) bool { return errors.Is(err, kafka.MessageSizeTooLarge) }
 
 // backoff sleeps for *d (doubling it up to max) or until ctx ends.
 func backoff(ctx context.Context, d *time.Duration, max time.Duration) error {

@@ -202,8 +202,9 @@ func TestCouchDBDownThenBack(t *testing.T) {
 func TestShutdownWithWorkInFlight(t *testing.T) {
 	e := newEnv(t, withEngine(invoker.WithShutdownTimeout(3*time.Second)))
 	ctx := ctxFor(t)
-	slow := jsAction("slow", `function main(p) { var end = Date.now() + 300; while (Date.now() < end) {} return {done: true}; }`, 0)
+	slow := jsAction("slow", `function main(p) { var end = Date.now() + 1500; while (Date.now() < end) {} return {done: true}; }`, 0)
 	forever := jsAction("forever", `function main(p) { while (true) {} }`, 0)
+	slow.limits.Memory, forever.limits.Memory = 128, 128 // all five fit in 1024 MB
 	rs, rf := e.put(ctx, slow), e.put(ctx, forever)
 	var msgs []*whisk.ActivationMessage
 	send := func(a action, rev string, blocking bool) {
@@ -218,8 +219,11 @@ func TestShutdownWithWorkInFlight(t *testing.T) {
 		send(slow, rs, i%2 == 0)
 	}
 	send(forever, rf, true)
-	// Shut down once the invoker has taken all five.
-	for metricFloat(t, e, "invoker_activations_running") < 4 {
+	// Shut down once all five run.
+	for metricFloat(t, e, "invoker_activations_running") < 5 {
+		if ctx.Err() != nil {
+			t.Fatalf("activations never ran: %v", ctx.Err())
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), waitLong)

@@ -1,0 +1,121 @@
+package invoker_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/faasedge/faasedge/internal/wasmtest"
+	"github.com/faasedge/faasedge/invoker"
+	"github.com/faasedge/faasedge/tests/emulator"
+	"github.com/faasedge/faasedge/whisk"
+)
+
+// Benchmarks run end to end through kfake: the emulated controller
+// publishes the ActivationMessage and the clock stops when it has decoded
+// the slot-freeing ack. The action is a trivial wasm reactor (it answers
+// its request), 128 MB, logs off.
+
+func benchEnv(b *testing.B) (*env, action, string) {
+	e := newEnv(b, withEngine(invoker.WithUserMemory(8192*whisk.MB)))
+	l := whisk.DefaultLimits()
+	l.Memory, l.Logs = 128, 0
+	a := action{path: "guest", name: "reactor", kind: "wasm:wasip1", code: wasmtest.WATModule(b, "reactor"), attach: "mem", binary: true, limits: l}
+	return e, a, e.put(ctxFor(b), a)
+}
+
+func metaOf(a action, rev string) emulator.ActionMeta {
+	return emulator.ActionMeta{Name: whisk.FullyQualifiedEntityName{Path: a.path, Name: a.name, Version: "0.0.1"}, Rev: &rev,
+		MemoryMB: int(a.limits.Memory), TimeoutMs: a.limits.Timeout, Concurrency: 1}
+}
+
+// BenchmarkWarmActivation: one blocking activation at a time, after a
+// warm-up; p50 and p99 from publish to slot-freeing ack.
+func BenchmarkWarmActivation(b *testing.B) {
+	e, a, rev := benchEnv(b)
+	ctx := ctxFor(b)
+	user := emulator.NewUser("guest")
+	for range 20 {
+		e.invoke(ctx, a, &rev, emulator.Request{User: user, Blocking: true})
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		msg, _, err := e.ctl.Invoke(ctx, metaOf(a, rev), emulator.Request{User: user, Blocking: true, Content: json.RawMessage(`{"n":1}`)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.ctl.WaitCompleted(ctx, msg.ActivationID); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkSaturation: b.N non-blocking activations published at once;
+// activations per second until the last slot-freeing ack.
+func BenchmarkSaturation(b *testing.B) {
+	e, a, rev := benchEnv(b)
+	ctx := ctxFor(b)
+	user := emulator.NewUser("guest")
+	e.invoke(ctx, a, &rev, emulator.Request{User: user, Blocking: true})
+	n := max(b.N, 500)
+	msgs := make([]*whisk.ActivationMessage, n)
+	for i := range msgs {
+		msgs[i] = e.ctl.Message(metaOf(a, rev), emulator.Request{User: user, Content: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))})
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for _, m := range msgs {
+		if err := e.ctl.Send(ctx, 0, m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, m := range msgs {
+		if _, err := e.ctl.WaitCompleted(ctx, m.ActivationID); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "act/s")
+}
+
+// BenchmarkColdActivation: the first activation of an action the invoker
+// has never seen: document fetch, module compile, instantiate, run.
+func BenchmarkColdActivation(b *testing.B) {
+	e, a, _ := benchEnv(b)
+	ctx := ctxFor(b)
+	user := emulator.NewUser("guest")
+	code := wasmtest.GoReactor(b, "reactor") // a real Go module: compiling it dominates
+	lat := make([]time.Duration, 0, b.N)
+	for i := range b.N {
+		b.StopTimer()
+		c := a
+		c.name = fmt.Sprintf("cold%d", i)
+		// A distinct module each time, so that no compile cache helps.
+		c.code = append(slices.Clip(code), []byte{0, 10, 'f', 'a', 'a', 's', 'e', 'd', 'g', 'e', '-', 'x', byte(i)}...)
+		rev := e.put(ctx, c)
+		b.StartTimer()
+		start := time.Now()
+		msg, _, err := e.ctl.Invoke(ctx, metaOf(c, rev), emulator.Request{User: user, Blocking: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		acks, err := e.ctl.WaitCompleted(ctx, msg.ActivationID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+		if act, _, _ := acks[0].ResponseActivation(); act == nil || act.Response.StatusCode != whisk.StatusSuccess {
+			b.Fatalf("cold run failed: %s", acks[0].Raw)
+		}
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+}
