@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/faasedge/faasedge/p2p/ring"
@@ -72,16 +74,30 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *verbose {
 		cfg.Log = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	var reports []sim.Report
+	var cfgs []sim.Config
 	for _, ps := range strings.Split(*policies, ",") {
-		if cfg.Policy, err = ring.ParsePolicy(strings.TrimSpace(ps)); err != nil {
+		c := cfg
+		if c.Policy, err = ring.ParsePolicy(strings.TrimSpace(ps)); err != nil {
 			return fmt.Errorf("%w: %w", errUsage, err)
 		}
-		rep, err := sim.Run(ctx, cfg)
-		if err != nil {
-			return err
+		cfgs = append(cfgs, c)
+	}
+	reports := make([]sim.Report, len(cfgs))
+	errs := make([]error, len(cfgs))
+	if cfg.Backend == "mem" {
+		// In-memory runs share nothing: run the policies side by side.
+		var wg sync.WaitGroup
+		for i, c := range cfgs {
+			wg.Go(func() { reports[i], errs[i] = sim.Run(ctx, c) })
 		}
-		reports = append(reports, rep)
+		wg.Wait()
+	} else {
+		for i, c := range cfgs {
+			reports[i], errs[i] = sim.Run(ctx, c)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "backend\tpolicy\tnodes\tlevel\tutil\tsuccess\tfeasible-success\ttries\tdisc-msgs\tdeploy-msgs\tdisc-p50\tdisc-p99\tbackup\tB/s/node\tB/node")

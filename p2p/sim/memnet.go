@@ -175,7 +175,8 @@ const (
 // Trader implements ring.Transport with an iterative Kademlia lookup. Each
 // round queries up to Alpha unqueried peers among the K closest known, in
 // parallel (one round trip on the clock); the lookup ends when the Beta
-// closest known peers have all answered.
+// closest known peers have all answered, and then, like kad-dht's
+// GetClosestPeers, queries the rest of the K closest.
 func (e *Endpoint) Trader(ctx context.Context, key ring.Key) (peer.ID, int, error) {
 	if err := ctx.Err(); err != nil {
 		return "", 0, err
@@ -239,17 +240,27 @@ func (e *Endpoint) Trader(ctx context.Context, key ring.Key) (peer.ID, int, erro
 			c.queried = true
 			msgs++
 			res := n.nearest(live, c.ep, target)
-			e.MsgsOut++
-			e.BytesOut += findNodeReqBytes
-			c.ep.MsgsIn++
-			c.ep.BytesIn += findNodeReqBytes
-			c.ep.MsgsOut++
-			c.ep.BytesOut += int64(len(res) * findNodePeerBytes)
-			e.MsgsIn++
-			e.BytesIn += int64(len(res) * findNodePeerBytes)
+			e.countQuery(c.ep, len(res))
 			found = append(found, res...)
 		}
 		add(found)
+	}
+	// kad-dht's GetClosestPeers follows up: it queries every one of the K
+	// closest it has not heard from, in one more round.
+	var follow []*cand
+	for _, c := range order {
+		if !c.queried {
+			follow = append(follow, c)
+		}
+	}
+	if len(follow) > 0 {
+		n.Clock.Advance(2 * n.Latency)
+	}
+	for _, c := range follow {
+		c.queried = true
+		msgs++
+		res := n.nearest(live, c.ep, target)
+		e.countQuery(c.ep, len(res))
 	}
 	best := e
 	for _, c := range order {
@@ -281,6 +292,18 @@ func sortByDistance(eps []*Endpoint, target []byte) {
 		out[i] = eps[j]
 	}
 	copy(eps, out)
+}
+
+// countQuery books one FIND_NODE exchange with to, answered with peers.
+func (e *Endpoint) countQuery(to *Endpoint, peers int) {
+	e.MsgsOut++
+	e.BytesOut += findNodeReqBytes
+	to.MsgsIn++
+	to.BytesIn += findNodeReqBytes
+	to.MsgsOut++
+	to.BytesOut += int64(peers * findNodePeerBytes)
+	e.MsgsIn++
+	e.BytesIn += int64(peers * findNodePeerBytes)
 }
 
 func closer(a, b, target []byte) bool {
