@@ -73,10 +73,8 @@ func BenchmarkSaturation(b *testing.B) {
 	}
 	b.ResetTimer()
 	start := time.Now()
-	for _, m := range msgs {
-		if err := e.ctl.Send(ctx, 0, m); err != nil {
-			b.Fatal(err)
-		}
+	if err := e.ctl.SendAll(ctx, 0, msgs); err != nil {
+		b.Fatal(err)
 	}
 	for _, m := range msgs {
 		if _, err := e.ctl.WaitCompleted(ctx, m.ActivationID); err != nil {
@@ -92,14 +90,14 @@ func BenchmarkColdActivation(b *testing.B) {
 	e, a, _ := benchEnv(b)
 	ctx := ctxFor(b)
 	user := emulator.NewUser("guest")
-	code := wasmtest.GoReactor(b, "reactor") // a real Go module: compiling it dominates
+	code := wasmtest.WATModule(b, "reactor")
 	lat := make([]time.Duration, 0, b.N)
 	for i := range b.N {
 		b.StopTimer()
 		c := a
 		c.name = fmt.Sprintf("cold%d", i)
 		// A distinct module each time, so that no compile cache helps.
-		c.code = append(slices.Clip(code), []byte{0, 10, 'f', 'a', 'a', 's', 'e', 'd', 'g', 'e', '-', 'x', byte(i)}...)
+		c.code = append(slices.Clip(code), 0, 12, 10, 'f', 'a', 'a', 's', 'e', 'd', 'g', 'e', '-', 'x', byte(i)) // a custom section
 		rev := e.put(ctx, c)
 		b.StartTimer()
 		start := time.Now()

@@ -216,6 +216,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		}()
 	}
 	go e.records.run(e.bg)
+	go e.kafka.run(e.bg)
 	consumeCtx, cancel := context.WithCancel(e.bg)
 	e.consume = cancel
 	e.consumed = make(chan struct{})

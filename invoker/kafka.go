@@ -78,48 +78,120 @@ func (b topicBalancer) AssignGroups(members []kafka.GroupMember, partitions []ka
 	return out
 }
 
-// producer sends each record on its own produce request to partition 0 of
-// its topic (OpenWhisk's topics have one partition). kafka.Writer waits to
-// fill a batch, which costs an ack milliseconds; here concurrent sends
-// share the transport's connection and nothing waits.
+// producer sends records to partition 0 of their topics (OpenWhisk's
+// topics have one partition) with acks=1. One goroutine sends: a record
+// waits for nothing when the producer is idle, and records that arrive
+// while a request is under way go together in the next one. kafka.Writer
+// instead waits a batch timeout, which costs every ack that much latency.
 type producer struct {
 	client *kafka.Client
+	reqs   chan *sendReq
 }
 
-// recordOverhead bounds what a one-record produce request adds to the
-// value: the limit (max.request.size) applies to the whole request.
+type sendReq struct {
+	topic string
+	value []byte
+	done  chan error
+}
+
+// recordOverhead bounds what a record adds to its value in a produce
+// request; the limit (max.request.size) applies to the whole request.
 const recordOverhead = 256
 
+// maxBatch bounds the records of one produce request.
+const maxBatch = 500
+
 func newProducer(brokers []string) *producer {
-	return &producer{client: &kafka.Client{
-		Addr:      kafka.TCP(brokers...),
-		Timeout:   30 * time.Second, // request.timeout.ms
-		Transport: &kafka.Transport{DialTimeout: 5 * time.Second, IdleTimeout: time.Minute, MetadataTTL: 15 * time.Second},
-	}}
+	return &producer{
+		client: &kafka.Client{
+			Addr:      kafka.TCP(brokers...),
+			Timeout:   30 * time.Second, // request.timeout.ms
+			Transport: &kafka.Transport{DialTimeout: 5 * time.Second, IdleTimeout: time.Minute, MetadataTTL: 15 * time.Second},
+		},
+		reqs: make(chan *sendReq, maxBatch),
+	}
 }
 
-// send produces value with acks=1. A value over the producer's
-// max.request.size fails with kafka.MessageSizeTooLarge without being sent.
+// send produces value and waits for the broker's acknowledgement. A value
+// over the producer's max.request.size fails with kafka.MessageSizeTooLarge
+// without being sent.
 func (p *producer) send(ctx context.Context, topic string, value []byte) error {
 	if len(value)+recordOverhead > whisk.MaxActivationMessageBytes {
 		return fmt.Errorf("%d bytes to %s: %w", len(value), topic, kafka.MessageSizeTooLarge)
 	}
-	resp, err := p.client.Produce(ctx, &kafka.ProduceRequest{
-		Topic: topic, Partition: 0, RequiredAcks: kafka.RequireOne,
-		Records: kafka.NewRecordReader(kafka.Record{Value: kafka.NewBytes(value)}),
-	})
-	if err != nil {
-		return fmt.Errorf("produce to %s: %w", topic, err)
+	r := &sendReq{topic: topic, value: value, done: make(chan error, 1)}
+	select {
+	case p.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	if resp.Error != nil {
-		return fmt.Errorf("produce to %s: %w", topic, resp.Error)
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	for _, e := range resp.RecordErrors {
-		if e != nil {
-			return fmt.Errorf("produce to %s: %w", topic, e)
+}
+
+// run sends until ctx ends.
+func (p *producer) run(ctx context.Context) {
+	for {
+		var batch []*sendReq
+		select {
+		case r := <-p.reqs:
+			batch = append(batch, r)
+		case <-ctx.Done():
+			return
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-p.reqs:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		// One request per topic and size limit, in arrival order.
+		for len(batch) > 0 {
+			topic := batch[0].topic
+			var chunk, rest []*sendReq
+			size := 0
+			for _, r := range batch {
+				if r.topic == topic && size+len(r.value)+recordOverhead <= whisk.MaxActivationMessageBytes {
+					chunk = append(chunk, r)
+					size += len(r.value) + recordOverhead
+				} else {
+					rest = append(rest, r)
+				}
+			}
+			p.produce(ctx, topic, chunk)
+			batch = rest
 		}
 	}
-	return nil
+}
+
+func (p *producer) produce(ctx context.Context, topic string, reqs []*sendReq) {
+	records := make([]kafka.Record, len(reqs))
+	for i, r := range reqs {
+		records[i] = kafka.Record{Value: kafka.NewBytes(r.value)}
+	}
+	resp, err := p.client.Produce(ctx, &kafka.ProduceRequest{
+		Topic: topic, Partition: 0, RequiredAcks: kafka.RequireOne, Records: kafka.NewRecordReader(records...),
+	})
+	if err == nil {
+		err = resp.Error
+	}
+	for i, r := range reqs {
+		rerr := err
+		if rerr == nil && resp.RecordErrors != nil {
+			rerr = resp.RecordErrors[i]
+		}
+		if rerr != nil {
+			rerr = fmt.Errorf("produce to %s: %w", topic, rerr)
+		}
+		r.done <- rerr
+	}
 }
 
 func (p *producer) close() {

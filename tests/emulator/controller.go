@@ -511,6 +511,36 @@ func (c *Controller) SendRaw(ctx context.Context, id int, b []byte) error {
 	return nil
 }
 
+// SendAll publishes msgs to invoker{id} without waiting for each one, as a
+// busy controller does, and returns once the broker has them all.
+func (c *Controller) SendAll(ctx context.Context, id int, msgs []*whisk.ActivationMessage) error {
+	topic := whisk.InvokerTopic(c.cfg.Prefix, id)
+	var mu sync.Mutex
+	var first error
+	for _, m := range msgs {
+		b, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		c.cl.Produce(ctx, &kgo.Record{Topic: topic, Value: b}, func(_ *kgo.Record, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && first == nil {
+				first = err
+			}
+		})
+	}
+	if err := c.cl.Flush(ctx); err != nil {
+		return err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if first != nil {
+		return fmt.Errorf("emulator: publish to invoker%d: %w", id, first)
+	}
+	return nil
+}
+
 // Acks returns the acks received for an activation so far.
 func (c *Controller) Acks(aid string) []Ack {
 	c.mu.Lock()
