@@ -45,8 +45,8 @@ type Stats struct {
 var ErrNoOffer = errors.New("ring: no offer fits")
 
 // Schedule is the proposal's Scheduling (Alg. 3) around ResourceDiscovery
-// (Alg. 2): up to maxTries distinct random keys of the request's region
-// (climbing to the next region when its keys run out), each asking the
+// (Alg. 2): up to maxTries distinct random keys, of the request's region
+// and alternately of the regions above it (discoveryKeys), each asking the
 // key's trader for offers; the offers
 // found are sorted by the policy and claimed in turn until one supplier
 // grants the claim. When the tries are spent the backup list is the last
@@ -123,21 +123,47 @@ type regionKey struct {
 	key    Key
 }
 
-// discoveryKeys picks the keys discovery tries: distinct keys of region r0
-// in random order, then of the regions above it, maxTries in all. Distinct
-// keys mean distinct traders (up to collisions), so a retry never asks the
-// same empty trader twice.
+// discoveryKeys picks the keys discovery tries, maxTries in all: keys of
+// the request's own region r0 alternate with keys of the regions above it
+// (r0, r0+1, r0, r0+2, ...). The own region holds the tightest offers; the
+// regions above hold offers that all fit, which matters when small requests
+// meet volunteers offering large amounts. Keys are distinct, so a retry
+// never asks the same trader for the same region twice.
 func (n *Node) discoveryKeys(r0 int) []regionKey {
 	rs := n.cfg.regions
-	var out []regionKey
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for r := r0; r < rs.Len() && len(out) < n.cfg.maxTries; r++ {
-		for _, i := range n.rnd.Perm(len(rs.keys[r])) {
-			if len(out) == n.cfg.maxTries {
+	perms := map[int][]int{}
+	next := func(r int) (regionKey, bool) {
+		p, ok := perms[r]
+		if !ok {
+			p = n.rnd.Perm(len(rs.keys[r]))
+		}
+		if len(p) == 0 {
+			perms[r] = p
+			return regionKey{}, false
+		}
+		perms[r] = p[1:]
+		return regionKey{r, rs.keys[r][p[0]]}, true
+	}
+	var out []regionKey
+	up := r0 + 1
+	for own := true; len(out) < n.cfg.maxTries; own = !own {
+		if own {
+			if k, ok := next(r0); ok {
+				out = append(out, k)
+				continue
+			}
+		}
+		for ; up < rs.Len(); up++ {
+			if k, ok := next(up); ok {
+				out = append(out, k)
+				up++
 				break
 			}
-			out = append(out, regionKey{r, rs.keys[r][i]})
+		}
+		if up >= rs.Len() && len(perms[r0]) == 0 && perms[r0] != nil {
+			break // every key tried
 		}
 	}
 	return out
