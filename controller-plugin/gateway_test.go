@@ -151,8 +151,14 @@ func (c *cluster) checkCompleted(t testing.TB, sent map[string]int) {
 			t.Errorf("activation %s: %d slot-freeing acks", aid, n)
 		}
 	}
-	if e := c.ctl.NoEntry(); len(e) > 0 {
-		t.Errorf("%d slot-freeing acks matched no activation", len(e))
+	for _, a := range c.ctl.NoEntry() {
+		aid := a.ActivationID
+		if _, id, err := a.ResponseActivation(); err == nil && id != "" {
+			aid = id
+		}
+		if _, ok := sent[aid]; ok {
+			t.Errorf("activation %s: a slot-freeing ack after its slot was freed", aid)
+		}
 	}
 	if f := c.ctl.Forced(); len(f) > 0 {
 		t.Errorf("activations force-completed: %v", f)
@@ -315,6 +321,36 @@ func TestEmptyRingDisablesVirtualInvokers(t *testing.T) {
 		}
 	}
 	check("empty ring")
+
+	// An activation that still reaches a virtual invoker holding nothing
+	// (published before it went down) waits for a claim until its
+	// deadline, then ends with one slot-freeing ack and the stock whisk
+	// error for resources that could not be provisioned.
+	c.b.putActionTimeout(t, "short", cid, 128, 500)
+	msg := c.ctl.Message(emulator.ActionMeta{Name: whisk.FullyQualifiedEntityName{Path: "guest", Name: "short", Version: "0.0.1"}, MemoryMB: 128, TimeoutMs: 500},
+		emulator.Request{User: c.user, Content: json.RawMessage(`{}`), Blocking: true})
+	if err := c.ctl.Send(context.Background(), 1, msg); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	acks, err := c.ctl.WaitCompleted(wctx, msg.ActivationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *whisk.Activation
+	freeing := 0
+	for _, a := range acks {
+		if act, _, err := a.ResponseActivation(); err == nil && act != nil {
+			got = act
+		}
+		if a.FreesSlot() {
+			freeing++
+		}
+	}
+	if freeing != 1 || got == nil || got.Response.StatusCode != whisk.StatusWhiskError || !strings.Contains(string(got.Response.Result), whisk.MsgProvisionFailed) {
+		t.Errorf("activation on an empty virtual invoker: %d slot-freeing acks, activation %+v", freeing, got)
+	}
 
 	// An edge node volunteers: both virtual invokers back and come up.
 	edge := startNode(t, c.sched.host.FullAddrs(), 512, 512)

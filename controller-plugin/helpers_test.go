@@ -72,15 +72,21 @@ func (b *backend) config() invoker.Config {
 	return invoker.Config{KafkaBrokers: b.brokers, Couch: b.couch, ShutdownTimeout: 10 * time.Second}
 }
 
-// putAction stores a wasm action whose code is ipfs://cid.
+// putAction stores a wasm action whose code is ipfs://cid, with a 30 s
+// timeout.
 func (b *backend) putAction(t testing.TB, name, cid string, memoryMB int64) {
+	t.Helper()
+	b.putActionTimeout(t, name, cid, memoryMB, 30000)
+}
+
+func (b *backend) putActionTimeout(t testing.TB, name, cid string, memoryMB, timeoutMs int64) {
 	t.Helper()
 	code, _ := json.Marshal("ipfs://" + cid)
 	doc := whisk.ActionDoc{
 		ID: "guest/" + name, EntityType: "action", Name: name, Namespace: "guest",
 		Updated: time.Now().UnixMilli(),
 		Exec:    whisk.Exec{Kind: "wasm:wasip1", Code: code},
-		Limits:  whisk.Limits{Timeout: 30000, Memory: memoryMB, Logs: whisk.DefaultLogsMB, Concurrency: 1},
+		Limits:  whisk.Limits{Timeout: timeoutMs, Memory: memoryMB, Logs: whisk.DefaultLogsMB, Concurrency: 1},
 		Version: "0.0.1", Parameters: []whisk.Parameter{}, Annotations: whisk.Annotations{},
 	}
 	if _, err := b.whisks.Put(context.Background(), doc.ID, doc); err != nil {
