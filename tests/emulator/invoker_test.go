@@ -57,7 +57,7 @@ type stack struct {
 	ctl         *emulator.Controller
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t testing.TB) *stack {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
@@ -82,7 +82,7 @@ func newStack(t *testing.T) *stack {
 }
 
 // stockEnv is the environment ansible gives the stock invoker.
-func (s *stack) stockEnv(t *testing.T, httpPort int) []string {
+func (s *stack) stockEnv(t testing.TB, httpPort int) []string {
 	manifest, err := os.ReadFile("testdata/runtimes.json")
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ type proc struct {
 
 // startInvoker runs `faasedge invoker --id 0 --uniqueName 0` and waits
 // until the controller reports it up.
-func (s *stack) startInvoker(t *testing.T) *proc {
+func (s *stack) startInvoker(t testing.TB) *proc {
 	t.Helper()
 	p := &proc{out: &bytes.Buffer{}, done: make(chan error, 1), port: testenv.FreePort(t)}
 	p.cmd = exec.Command(binary, "invoker", "--id", "0", "--uniqueName", "0")

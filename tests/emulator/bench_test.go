@@ -1,0 +1,86 @@
+package emulator_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faasedge/faasedge/internal/wasmtest"
+	"github.com/faasedge/faasedge/tests/emulator"
+	"github.com/faasedge/faasedge/whisk"
+)
+
+// rssMB reads a process's resident set size (VmRSS) in MB.
+func rssMB(b *testing.B, pid int) float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
+
+// BenchmarkBinary runs the faasedge invoker process under the emulated
+// controller: its RSS when idle after registration, the activations per
+// second it sustains for b.N non-blocking trivial wasm activations
+// published at once, and its RSS after that load.
+func BenchmarkBinary(b *testing.B) {
+	s := newStack(b)
+	p := s.startInvoker(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	time.Sleep(2 * time.Second) // settle after registration
+	idle := rssMB(b, p.cmd.Process.Pid)
+
+	l := whisk.DefaultLimits()
+	l.Memory, l.Logs = 128, 0
+	code := wasmtest.WATModule(b, "reactor")
+	doc := map[string]any{
+		"_id": "guest/reactor", "entityType": "action", "name": "reactor", "namespace": "guest", "version": "0.0.1",
+		"exec":   map[string]any{"kind": "wasm:wasip1", "binary": true, "code": map[string]any{"attachmentName": whisk.EncodeMemAttachment(code), "attachmentType": "application/wasm"}},
+		"limits": l, "parameters": []any{}, "annotations": []any{}, "publish": false, "updated": time.Now().UnixMilli(),
+	}
+	rev, err := s.actions.Put(ctx, "guest/reactor", doc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := emulator.ActionMeta{Name: whisk.FullyQualifiedEntityName{Path: "guest", Name: "reactor", Version: "0.0.1"}, Rev: &rev, MemoryMB: 128, TimeoutMs: 60000}
+	user := emulator.NewUser("guest")
+	warm, _, err := s.ctl.Invoke(ctx, m, emulator.Request{User: user, Blocking: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.ctl.WaitCompleted(ctx, warm.ActivationID); err != nil {
+		b.Fatal(err)
+	}
+	n := max(b.N, 500)
+	msgs := make([]*whisk.ActivationMessage, n)
+	for i := range msgs {
+		msgs[i] = s.ctl.Message(m, emulator.Request{User: user, Content: json.RawMessage(`{"i":` + strconv.Itoa(i) + `}`)})
+	}
+	b.ResetTimer()
+	start := time.Now()
+	if err := s.ctl.SendAll(ctx, 0, msgs); err != nil {
+		b.Fatal(err)
+	}
+	for _, msg := range msgs {
+		if _, err := s.ctl.WaitCompleted(ctx, msg.ActivationID); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "act/s")
+	b.StopTimer()
+	b.ReportMetric(idle, "idle-RSS-MB")
+	b.ReportMetric(rssMB(b, p.cmd.Process.Pid), "loaded-RSS-MB")
+}
