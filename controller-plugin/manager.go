@@ -13,10 +13,13 @@ import (
 	"time"
 
 	ow "github.com/apache/openwhisk-client-go/whisk"
+	"github.com/ipfs/boxo/ipns"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/core/routing"
 
+	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/ring"
 	"github.com/faasedge/faasedge/whisk"
 )
@@ -227,6 +230,28 @@ func escapePath(name string) string {
 		parts[i] = url.PathEscape(p)
 	}
 	return strings.Join(parts, "/")
+}
+
+// ResolveSchedulers reads a scheduler reference as `faasedge deploy
+// --scheduler` takes it: a full multiaddr (/ip4/.../p2p/<id>), or the IPNS
+// name of the scheduler index (/ipns/<name> or the bare name), which is
+// resolved in the ring's DHT through vs.
+func ResolveSchedulers(ctx context.Context, vs routing.ValueStore, ref string) ([]peer.AddrInfo, error) {
+	if strings.HasPrefix(ref, "/") && !strings.HasPrefix(ref, "/ipns/") {
+		return p2p.ParseAddrInfos([]string{ref})
+	}
+	name, err := ipns.NameFromString(ref)
+	if err != nil {
+		return nil, fmt.Errorf("%q is neither a multiaddr nor an IPNS name: %w", ref, err)
+	}
+	infos, err := ring.ResolveIndex(ctx, vs, name)
+	if err != nil {
+		return nil, err
+	}
+	if len(infos) == 0 {
+		return nil, fmt.Errorf("the scheduler index %s is empty", ref)
+	}
+	return infos, nil
 }
 
 // Deploy asks the Function Manager on scheduler to deploy req; the caller

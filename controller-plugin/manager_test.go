@@ -124,7 +124,7 @@ func TestFunctionManagerDeployAndInvoke(t *testing.T) {
 
 	client := startNode(t, s.sched.host.FullAddrs())
 	waitRouting(t, s.sched, client)
-	schedulers, err := ring.ResolveIndex(ctx, client.host.DHT, s.index)
+	schedulers, err := controllerplugin.ResolveSchedulers(ctx, client.host.DHT, "/ipns/"+s.index.String())
 	if err != nil {
 		t.Fatal(err)
 	}

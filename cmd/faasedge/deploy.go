@@ -12,9 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ipfs/boxo/ipns"
-	"github.com/libp2p/go-libp2p/core/peer"
-
 	controllerplugin "github.com/faasedge/faasedge/controller-plugin"
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/ring"
@@ -73,9 +70,9 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer closeNode()
-	schedulers, err := findSchedulers(ctx, n.Host(), *scheduler)
+	schedulers, err := controllerplugin.ResolveSchedulers(ctx, n.Host().DHT, *scheduler)
 	if err != nil {
-		return err
+		return fmt.Errorf("--scheduler: %w", err)
 	}
 	c, err := n.Add(ctx, bytes.NewReader(mod), 0)
 	if err != nil {
@@ -98,28 +95,4 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		errs = append(errs, err)
 	}
 	return fmt.Errorf("no scheduler took the deployment: %w", errors.Join(errs...))
-}
-
-// findSchedulers reads --scheduler: a multiaddr, or an IPNS name resolved
-// through the DHT.
-func findSchedulers(ctx context.Context, h *p2p.Host, s string) ([]peer.AddrInfo, error) {
-	if strings.HasPrefix(s, "/ipns/") || !strings.HasPrefix(s, "/") {
-		name, err := ipns.NameFromString(s)
-		if err != nil {
-			return nil, fmt.Errorf("%w: --scheduler %q: %w", errUsage, s, err)
-		}
-		infos, err := ring.ResolveIndex(ctx, h.DHT, name)
-		if err != nil {
-			return nil, err
-		}
-		if len(infos) == 0 {
-			return nil, fmt.Errorf("the scheduler index %s is empty", s)
-		}
-		return infos, nil
-	}
-	infos, err := p2p.ParseAddrInfos([]string{s})
-	if err != nil {
-		return nil, fmt.Errorf("%w: --scheduler: %w", errUsage, err)
-	}
-	return infos, nil
 }
