@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -389,7 +390,7 @@ func (e *Engine) process(msg *whisk.ActivationMessage) {
 		res = Result{Response: whisk.ErrorResponse(whisk.StatusWhiskError, whisk.MsgAbnormalRun), Start: now, End: now}
 	} else {
 		e.m.running.Inc()
-		res = e.runner.Run(e.work, act, inv)
+		res = e.run(act, inv)
 		e.m.running.Dec()
 		e.mem.Release(memMB)
 	}
@@ -398,6 +399,19 @@ func (e *Engine) process(msg *whisk.ActivationMessage) {
 		shape = combinedAck
 	}
 	e.finish(msg, e.activation(msg, act, res), shape)
+}
+
+// run calls the runner; a panic in it becomes a whisk error, so that the
+// activation is still acked and recorded.
+func (e *Engine) run(act *Action, inv Invocation) (res Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.log.Error("runner panicked", "action", act.FQN(), "panic", p, "stack", string(debug.Stack()))
+			now := time.Now()
+			res = Result{Response: whisk.ErrorResponse(whisk.StatusWhiskError, whisk.MsgAbnormalRun), Start: now, End: now}
+		}
+	}()
+	return e.runner.Run(e.work, act, inv)
 }
 
 // ackShape is which acks an activation gets (openwhisk-wire.md 2.5).

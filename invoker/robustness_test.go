@@ -252,3 +252,25 @@ func metricFloat(t *testing.T, e *env, name string) float64 {
 	_ = json.Unmarshal([]byte(metric(t, e, name)), &f)
 	return f
 }
+
+type panicRunner struct{}
+
+func (panicRunner) Run(context.Context, *invoker.Action, invoker.Invocation) invoker.Result {
+	panic("runner bug")
+}
+
+// TestRunnerPanic: a runner that panics still yields exactly one
+// slot-freeing ack, a system error, and a record.
+func TestRunnerPanic(t *testing.T) {
+	e := newEnv(t, withEngine(invoker.WithRunner(invoker.Kinds{"nodejs": &invoker.JSRunner{}, "wasm": panicRunner{}})))
+	ctx := ctxFor(t)
+	a := action{path: "guest", name: "p", kind: "wasm:wasip1", code: []byte("AGFzbQEAAAA="), limits: whisk.Limits{Timeout: 1000, Memory: 128, Logs: 0, Concurrency: 1}}
+	rev := e.put(ctx, a)
+	msg, acks := e.invoke(ctx, a, &rev, emulator.Request{User: emulator.NewUser("guest"), Blocking: true})
+	if ackKinds(acks) != "Combined" || !*acks[0].IsSystemError {
+		t.Fatalf("acks %s", ackKinds(acks))
+	}
+	if rec := e.record(ctx, msg); rec.Response.StatusCode != whisk.StatusWhiskError {
+		t.Errorf("record %s", mustJSON(rec))
+	}
+}
