@@ -313,6 +313,9 @@ func (r *runner) tickAll(ctx context.Context) {
 // step advances time by one inter-arrival and runs the refresh (and
 // churn) when it is due.
 func (r *runner) step(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	r.be.advance(time.Duration(float64(time.Second) / r.cfg.Rate))
 	r.sinceTick++
 	due := !r.be.now().Before(r.nextTick)
