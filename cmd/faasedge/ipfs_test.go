@@ -78,19 +78,26 @@ func TestIPFSAddPrintsKuboCIDs(t *testing.T) {
 	}
 }
 
-func TestIPFSGetCatPinFromPeer(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+// sourceNode starts a loopback node that other nodes fetch from.
+func sourceNode(ctx context.Context, t *testing.T) (*p2p.Host, *ipfs.Node) {
+	t.Helper()
 	h, err := p2p.NewHost(ctx, p2p.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.Close()
+	t.Cleanup(func() { h.Close() })
 	src, err := ipfs.New(ctx, h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
+	t.Cleanup(func() { src.Close() })
+	return h, src
+}
+
+func TestIPFSGetCatPinFromPeer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	h, src := sourceNode(ctx, t)
 	want := bytes.Repeat([]byte("faasedge "), 100_000)
 	c, err := src.Add(ctx, bytes.NewReader(want), 0)
 	if err != nil {
@@ -166,16 +173,7 @@ func TestIPFSBadInput(t *testing.T) {
 func TestExecByCIDFromPeer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	h, err := p2p.NewHost(ctx, p2p.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	src, err := ipfs.New(ctx, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	h, src := sourceNode(ctx, t)
 	module, err := src.Add(ctx, bytes.NewReader(wasmtest.WATModule(t, "echo")), 0)
 	if err != nil {
 		t.Fatal(err)

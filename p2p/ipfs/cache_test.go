@@ -2,9 +2,7 @@ package ipfs
 
 import (
 	"bytes"
-	"context"
 	"testing"
-	"time"
 
 	"github.com/ipfs/boxo/blockservice"
 	"github.com/ipfs/boxo/ipld/merkledag"
@@ -52,15 +50,7 @@ func TestCacheBoundPinsAndRefetch(t *testing.T) {
 	n := open()
 	fetch := func(name string) {
 		t.Helper()
-		fctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		got, err := n.Fetch(fctx, cids[name].String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, inputs[name]) {
-			t.Fatalf("%s: fetched bytes differ", name)
-		}
+		mustFetch(t, n, cids[name].String(), inputs[name])
 		if s := n.store.Size(); s > bound {
 			t.Fatalf("after fetching %s the cache holds %d bytes, bound %d", name, s, bound)
 		}

@@ -29,21 +29,10 @@ func TestFetchFromDirectPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := newNode(t, p2p.Config{}, WithPeers(a.Host().FullAddrs()...))
-	fctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	got, err := b.Fetch(fctx, Scheme+c.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("fetched %d bytes that differ from the %d added", len(got), len(want))
-	}
+	mustFetch(t, b, Scheme+c.String(), want)
 	// Now cached: it is served with the source gone.
 	a.Close()
-	again, err := b.Fetch(fctx, c.String())
-	if err != nil || !bytes.Equal(again, want) {
-		t.Fatalf("cached fetch: %d bytes, err %v", len(again), err)
-	}
+	mustFetch(t, b, c.String(), want)
 }
 
 // TestFetchThroughDHTProvider has no direct link between holder and
@@ -81,15 +70,7 @@ func TestFetchThroughDHTProvider(t *testing.T) {
 	if b.Host().Network().Connectedness(a.Host().ID()).String() == "Connected" {
 		t.Fatal("fetcher already connected to the holder; the test would not use the DHT")
 	}
-	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	got, err := b.Fetch(fctx, c.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatal("fetched bytes differ")
-	}
+	mustFetch(t, b, c.String(), want)
 }
 
 func TestFetchErrors(t *testing.T) {
@@ -222,14 +203,6 @@ func TestTamperedPeerIsRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		b := newNode(t, p2p.Config{}, WithPeers(append(liarHost.FullAddrs(), honest.Host().FullAddrs()...)...))
-		fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		got, err := b.Fetch(fctx, c.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Fatal("fetched bytes differ from the honest copy")
-		}
+		mustFetch(t, b, c.String(), want)
 	})
 }

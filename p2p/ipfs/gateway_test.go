@@ -57,15 +57,7 @@ func TestGatewayFallback(t *testing.T) {
 	t.Run("honest", func(t *testing.T) {
 		// No peer has it: only the gateway can deliver.
 		n := newNode(t, p2p.Config{}, WithGateway(trustlessGateway(t, src, false), 0))
-		fctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		got, err := n.Fetch(fctx, c.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Fatal("bytes from the gateway differ")
-		}
+		mustFetch(t, n, c.String(), want)
 	})
 	t.Run("lying", func(t *testing.T) {
 		n := newNode(t, p2p.Config{}, WithGateway(trustlessGateway(t, src, true), 0))

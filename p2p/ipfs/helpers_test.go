@@ -36,6 +36,20 @@ func newNode(t testing.TB, cfg p2p.Config, opts ...Option) *Node {
 	return n
 }
 
+// mustFetch fetches ref on n within 30 s and checks the bytes.
+func mustFetch(t testing.TB, n *Node, ref string, want []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(testCtx(t), 30*time.Second)
+	defer cancel()
+	got, err := n.Fetch(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("fetched %d bytes that differ from the %d expected", len(got), len(want))
+	}
+}
+
 // patternBytes is the fixtures' byte generator: SHA-256 of the big-endian
 // block counter, block after block, cut to size. Chunks never repeat, so
 // every leaf of an imported file is a distinct block.
