@@ -26,10 +26,14 @@ import (
 // Given roots, only those are visible (and listed at the top), so a
 // function reads the data its action declares and nothing else. Given none,
 // any CID can be opened by name and the top lists nothing: the executor's
-// shared mount. Blocks come from the cache or, on first use, from peers;
-// ctx bounds every fetch.
+// shared mount. Blocks come from the cache or, on first use, from peers.
+//
+// ctx ends every fetch, and so does the node's mount timeout
+// (WithMountTimeout) for each open, directory listing and open file: a
+// guest blocked in a read cannot be stopped by its own deadline, so the
+// mount must give up by itself.
 func (n *Node) FS(ctx context.Context, roots ...cid.Cid) fs.FS {
-	f := &ufs{ctx: ctx, dag: n.dag, roots: map[string]cid.Cid{}, any: len(roots) == 0}
+	f := &ufs{ctx: ctx, timeout: n.mountTimeout, dag: n.dag, roots: map[string]cid.Cid{}, any: len(roots) == 0}
 	for _, c := range roots {
 		if _, dup := f.roots[c.String()]; !dup {
 			f.roots[c.String()] = c
@@ -41,16 +45,24 @@ func (n *Node) FS(ctx context.Context, roots ...cid.Cid) fs.FS {
 }
 
 type ufs struct {
-	ctx   context.Context
-	dag   ipld.DAGService
-	roots map[string]cid.Cid
-	names []string
-	any   bool // every CID can be opened
+	ctx     context.Context
+	timeout time.Duration
+	dag     ipld.DAGService
+	roots   map[string]cid.Cid
+	names   []string
+	any     bool // every CID can be opened
 }
 
 var _ fs.FS = (*ufs)(nil)
 
+// op bounds one mount operation.
+func (f *ufs) op() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(f.ctx, f.timeout)
+}
+
 func (f *ufs) Open(name string) (fs.File, error) {
+	ctx, cancel := f.op()
+	defer cancel()
 	if !fs.ValidPath(name) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
 	}
@@ -67,7 +79,7 @@ func (f *ufs) Open(name string) (fs.File, error) {
 	if !ok {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 	}
-	nd, err := f.dag.Get(f.ctx, c)
+	nd, err := f.dag.Get(ctx, c)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
@@ -76,7 +88,7 @@ func (f *ufs) Open(name string) (fs.File, error) {
 		if err != nil {
 			return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 		}
-		nd, err = d.Find(f.ctx, e)
+		nd, err = d.Find(ctx, e)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				err = fs.ErrNotExist
@@ -95,18 +107,23 @@ func (f *ufs) Open(name string) (fs.File, error) {
 		}
 		return &dir{info: info, list: func() ([]fs.DirEntry, error) { return f.listDir(d) }}, nil
 	}
-	open := func() (uio.DagReader, error) { return uio.NewDagReader(f.ctx, nd, f.dag) }
+	// The file's readers live until Close, under one deadline.
+	fctx, fcancel := f.op()
+	open := func() (uio.DagReader, error) { return uio.NewDagReader(fctx, nd, f.dag) }
 	r, err := open()
 	if err != nil {
+		fcancel()
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
-	return &file{info: info, open: open, r: r}, nil
+	return &file{info: info, open: open, cancel: fcancel, r: r}, nil
 }
 
 func (f *ufs) listRoots() ([]fs.DirEntry, error) {
+	ctx, cancel := f.op()
+	defer cancel()
 	out := make([]fs.DirEntry, 0, len(f.names))
 	for _, name := range f.names {
-		nd, err := f.dag.Get(f.ctx, f.roots[name])
+		nd, err := f.dag.Get(ctx, f.roots[name])
 		if err != nil {
 			return nil, err
 		}
@@ -120,7 +137,9 @@ func (f *ufs) listRoots() ([]fs.DirEntry, error) {
 }
 
 func (f *ufs) listDir(d uio.Directory) ([]fs.DirEntry, error) {
-	links, err := d.Links(f.ctx)
+	ctx, cancel := f.op()
+	defer cancel()
+	links, err := d.Links(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -131,8 +150,8 @@ func (f *ufs) listDir(d uio.Directory) ([]fs.DirEntry, error) {
 	// The children are fetched together (one bitswap session) for their
 	// types and sizes.
 	nodes := map[cid.Cid]ipld.Node{}
-	for _, nd := range ipld.GetNodes(f.ctx, merkledag.NewSession(f.ctx, f.dag), cids) {
-		nd, err := nd.Get(f.ctx)
+	for _, nd := range ipld.GetNodes(ctx, merkledag.NewSession(ctx, f.dag), cids) {
+		nd, err := nd.Get(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -142,7 +161,7 @@ func (f *ufs) listDir(d uio.Directory) ([]fs.DirEntry, error) {
 	for _, l := range links {
 		nd, ok := nodes[l.Cid]
 		if !ok {
-			return nil, f.ctx.Err()
+			return nil, ctx.Err()
 		}
 		info, err := stat(l.Name, nd)
 		if err != nil {
@@ -208,11 +227,12 @@ func (rootInfo) Sys() any           { return nil }
 // its own so it never moves the offset Read and Seek use; positional reads
 // that follow each other then cost no re-seek through the DAG.
 type file struct {
-	info info
-	open func() (uio.DagReader, error)
-	mu   sync.Mutex
-	r    uio.DagReader
-	pr   uio.DagReader // for ReadAt, opened on first use
+	info   info
+	open   func() (uio.DagReader, error)
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	r      uio.DagReader
+	pr     uio.DagReader // for ReadAt, opened on first use
 }
 
 var (
@@ -225,6 +245,7 @@ func (f *file) Stat() (fs.FileInfo, error) { return f.info, nil }
 func (f *file) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.cancel()
 	if f.pr != nil {
 		f.pr.Close()
 	}

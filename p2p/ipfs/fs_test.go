@@ -2,11 +2,13 @@ package ipfs
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"io/fs"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/faasedge/faasedge/p2p"
 )
@@ -107,5 +109,16 @@ func TestFSMountRefusals(t *testing.T) {
 	defer f.Close()
 	if _, err := f.Read(make([]byte, 1)); err == nil || errors.Is(err, io.EOF) {
 		t.Fatalf("Read on a directory: %v", err)
+	}
+}
+
+// TestFSMountGivesUp shows that a read of content no one serves ends by
+// itself: a guest blocked in it could not be stopped otherwise.
+func TestFSMountGivesUp(t *testing.T) {
+	n := newNode(t, p2p.Config{}, WithMountTimeout(300*time.Millisecond))
+	const nowhere = "bafkreie7ohywtosou76tasm7j63yigtzxe7d5zqus4zu3j6oltvgtibeom"
+	_, err := fs.ReadFile(n.FS(testCtx(t)), nowhere)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the mount's deadline", err)
 	}
 }

@@ -42,6 +42,10 @@ import (
 // DefaultCacheSize bounds the block cache when no WithCacheSize is given.
 const DefaultCacheSize = 1 << 30
 
+// DefaultMountTimeout bounds each /ipfs mount operation and open file; it
+// is OpenWhisk's default action time limit.
+const DefaultMountTimeout = time.Minute
+
 // DefaultGatewayDelay is how long a block is sought from peers before the
 // gateway fallback is asked as well.
 const DefaultGatewayDelay = time.Second
@@ -52,6 +56,7 @@ type config struct {
 	peers        []string
 	gatewayURL   string
 	gatewayDelay time.Duration
+	mountTimeout time.Duration
 	logger       *slog.Logger
 }
 
@@ -81,6 +86,10 @@ func WithGateway(url string, delay time.Duration) Option {
 	return func(c *config) { c.gatewayURL, c.gatewayDelay = url, delay }
 }
 
+// WithMountTimeout bounds each operation of the file systems FS returns,
+// and each file opened in them from open to close.
+func WithMountTimeout(d time.Duration) Option { return func(c *config) { c.mountTimeout = d } }
+
 // WithLogger sets the logger; the default is slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
@@ -96,16 +105,18 @@ type Node struct {
 	pins     pin.Pinner
 	provider provider.System
 	peering  *peering.PeeringService
+
+	mountTimeout time.Duration
 }
 
 // New starts the node's block exchange on h. The caller closes the Node
 // before the host.
 func New(ctx context.Context, h *p2p.Host, opts ...Option) (*Node, error) {
-	cfg := config{cacheSize: DefaultCacheSize, gatewayDelay: DefaultGatewayDelay, logger: slog.Default()}
+	cfg := config{cacheSize: DefaultCacheSize, gatewayDelay: DefaultGatewayDelay, mountTimeout: DefaultMountTimeout, logger: slog.Default()}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	n := &Node{host: h, log: cfg.logger}
+	n := &Node{host: h, log: cfg.logger, mountTimeout: cfg.mountTimeout}
 	ok := false
 	defer func() {
 		if !ok {
