@@ -45,6 +45,7 @@ type Pool struct {
 	now      func() time.Time
 	sendTest func(whisk.InvokerInstanceID)
 	onChange func([]InvokerHealth)
+	flushMu  sync.Mutex // orders onChange calls
 }
 
 // NewPool makes an empty pool. sendTest publishes a health test action to
@@ -61,15 +62,16 @@ type effects struct {
 }
 
 func (p *Pool) flush(e effects) {
-	var list []InvokerHealth
-	if e.changed {
-		list = p.Status()
-	}
 	for _, id := range e.tests {
 		p.sendTest(id)
 	}
 	if e.changed {
-		p.onChange(list)
+		// Events arrive on several goroutines (pings, acks, the clock) and a
+		// test's ack can come back while sendTest is still producing: read
+		// the list under flushMu, so the last list handed on is the latest.
+		p.flushMu.Lock()
+		p.onChange(p.Status())
+		p.flushMu.Unlock()
 	}
 }
 
