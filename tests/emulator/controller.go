@@ -85,6 +85,7 @@ type Controller struct {
 	userEvents []whisk.EventMessage
 	forced     []string
 	tests      int
+	healthDone int
 	cond       chan struct{} // closed and replaced on every change
 
 	cancel context.CancelFunc
@@ -248,6 +249,12 @@ func (c *Controller) TestActions() int {
 	return c.tests
 }
 
+// WaitHealthIdle waits until every health test activation sent so far has
+// completed.
+func (c *Controller) WaitHealthIdle(ctx context.Context) error {
+	return c.wait(ctx, func() bool { return c.healthDone >= c.tests })
+}
+
 func (c *Controller) changed() {
 	close(c.cond)
 	c.cond = make(chan struct{})
@@ -338,6 +345,7 @@ func (c *Controller) onAck(b []byte) {
 			c.bal.Release(s.invoker, s.fqn, s.version, s.memoryMB, s.conc)
 			c.finished(a.Instance.Instance, result)
 		case string(mustJSON(a.TransID)) == string(mustJSON(c.healthTx)):
+			c.healthDone++
 			c.finished(a.Instance.Instance, result)
 		default:
 			c.noEntry = append(c.noEntry, rec)
