@@ -69,19 +69,32 @@ func TestAddMatchesKubo(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		if err := os.CopyFS(filepath.Join(*writeFixtures, "tree"), fixtureTree); err != nil {
+			t.Fatal(err)
+		}
 		return
 	}
 	if got := len(fixtureInputs["text17"]); got != 17 {
 		t.Fatalf("text17 is %d bytes", got)
 	}
 	fixtures := readKuboCIDs(t)
-	if len(fixtures) != 2*len(fixtureInputs) {
-		t.Fatalf("kubo-cids.txt has %d CIDs, want both versions of %d inputs", len(fixtures), len(fixtureInputs))
+	if len(fixtures) != 2*(len(fixtureInputs)+1) {
+		t.Fatalf("kubo-cids.txt has %d CIDs, want both versions of %d inputs and the tree", len(fixtures), len(fixtureInputs))
 	}
 	n := newNode(t, p2p.Config{})
 	ctx := testCtx(t)
 	for _, fx := range fixtures {
 		t.Run(fx.input+"/v"+strconv.Itoa(fx.cidVersion), func(t *testing.T) {
+			if fx.input == "tree" {
+				c, err := n.AddFS(ctx, fixtureTree, ".", fx.cidVersion)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.String() != fx.cid {
+					t.Fatalf("directory CID %s, Kubo's `add -r` gives %s", c, fx.cid)
+				}
+				return
+			}
 			in, ok := fixtureInputs[fx.input]
 			if !ok {
 				t.Fatalf("no input %q", fx.input)

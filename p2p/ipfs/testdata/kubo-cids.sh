@@ -2,11 +2,15 @@
 # Regenerates kubo-cids.txt: the CIDs Kubo's `ipfs add` gives for the
 # fixture inputs, which TestAddMatchesKubo checks Add against.
 #
-# The inputs come from the test itself (fixtureInputs in add_test.go), so
+# The inputs come from the test itself (fixtureInputs in add_test.go, and
+# the directory fixtureTree in fs_test.go, added with -r), so
 # the bytes have one generator. Kubo is not a dependency of this repository:
-# run this with any Kubo binary (IPFS=/path/to/ipfs), e.g. one built in a
-# throwaway folder from github.com/ipfs/kubo v0.43.1. Kubo runs offline with
-# a throwaway repository and its default import settings.
+# run this with any Kubo binary (IPFS=/path/to/ipfs). The committed list
+# came from Kubo v0.43.1 built in a throwaway folder from its module source
+# (go build ./cmd/ipfs), with its go.mod's replace of go-libp2p by an
+# unpublished fork dropped and go-libp2p at v0.51.0: that touches
+# networking only, not import. Kubo runs offline with a throwaway repository
+# and its default import settings.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 ipfs="${IPFS:-ipfs}"
@@ -20,9 +24,9 @@ export IPFS_PATH="$work/repo"
 "$ipfs" init >/dev/null
 {
 	echo "# input cid-version cid, from: $("$ipfs" version --all | head -1)"
-	for f in empty text17 1MB 3x256KiB+1; do
+	for f in empty text17 1MB 3x256KiB+1 tree; do
 		for v in 0 1; do
-			echo "$f $v $("$ipfs" add --offline -Q --cid-version "$v" "$work/in/$f")"
+			echo "$f $v $("$ipfs" add --offline -r -Q --cid-version "$v" "$work/in/$f")"
 		done
 	done
 } >"$here/kubo-cids.txt"
