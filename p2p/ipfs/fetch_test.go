@@ -206,3 +206,26 @@ func TestTamperedPeerIsRefused(t *testing.T) {
 		mustFetch(t, b, c.String(), want)
 	})
 }
+
+// TestNodeOutlivesStartContext: the context given to New bounds the start
+// only, so a node started under a short deadline keeps serving.
+func TestNodeOutlivesStartContext(t *testing.T) {
+	h, err := p2p.NewHost(testCtx(t), p2p.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	start, cancel := context.WithCancel(context.Background())
+	a, err := New(start, h)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	want := patternBytes("outlive", 300<<10)
+	c, err := a.Add(testCtx(t), bytes.NewReader(want), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustFetch(t, newNode(t, p2p.Config{}, WithPeers(h.FullAddrs()...)), c.String(), want)
+}

@@ -109,8 +109,8 @@ type Node struct {
 	mountTimeout time.Duration
 }
 
-// New starts the node's block exchange on h. The caller closes the Node
-// before the host.
+// New starts the node's block exchange on h. ctx bounds the start only; the
+// node runs until Close. The caller closes the Node before the host.
 func New(ctx context.Context, h *p2p.Host, opts ...Option) (*Node, error) {
 	cfg := config{cacheSize: DefaultCacheSize, gatewayDelay: DefaultGatewayDelay, mountTimeout: DefaultMountTimeout, logger: slog.Default()}
 	for _, o := range opts {
@@ -155,7 +155,8 @@ func New(ctx context.Context, h *p2p.Host, opts ...Option) (*Node, error) {
 		return nil, fmt.Errorf("ipfs: provider: %w", err)
 	}
 
-	n.bitswap = bitswap.New(ctx, bsnet.NewFromIpfsHost(h), h.DHT, store)
+	// Bitswap lives as long as the context it is given: the node's life.
+	n.bitswap = bitswap.New(context.WithoutCancel(ctx), bsnet.NewFromIpfsHost(h), h.DHT, store)
 	var ex exchange.Interface = n.bitswap
 	if cfg.gatewayURL != "" {
 		gw, err := gateway.NewRemoteBlockstore([]string{cfg.gatewayURL}, &http.Client{})
