@@ -2,6 +2,7 @@ package ipfs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -55,11 +56,13 @@ func (im importer) file(dag ipld.DAGService, r io.Reader) (ipld.Node, error) {
 // Add imports r as a UnixFS file, pins it and announces it, and returns the
 // CID Kubo's `ipfs add` (cidVersion 0) or `ipfs add --cid-version 1` gives
 // for the same bytes.
-func (n *Node) Add(ctx context.Context, r io.Reader, cidVersion int) (cid.Cid, error) {
+func (n *Node) Add(ctx context.Context, r io.Reader, cidVersion int) (_ cid.Cid, err error) {
 	im, err := newImporter(cidVersion)
 	if err != nil {
 		return cid.Undef, err
 	}
+	release := n.store.holdEviction()
+	defer func() { err = errors.Join(err, release(ctx)) }()
 	batch := ipld.NewBufferedDAG(ctx, n.dag)
 	nd, err := im.file(batch, r)
 	if err != nil {
@@ -75,11 +78,13 @@ func (n *Node) Add(ctx context.Context, r io.Reader, cidVersion int) (cid.Cid, e
 // (as `ipfs add -r` lays them out with the same CID version), pins and
 // announces it, and returns the root directory's CID. Symlinks and other
 // special files are refused.
-func (n *Node) AddFS(ctx context.Context, fsys fs.FS, root string, cidVersion int) (cid.Cid, error) {
+func (n *Node) AddFS(ctx context.Context, fsys fs.FS, root string, cidVersion int) (_ cid.Cid, err error) {
 	im, err := newImporter(cidVersion)
 	if err != nil {
 		return cid.Undef, err
 	}
+	release := n.store.holdEviction()
+	defer func() { err = errors.Join(err, release(ctx)) }()
 	batch := ipld.NewBufferedDAG(ctx, n.dag)
 	nd, err := im.dir(ctx, batch, fsys, root)
 	if err != nil {

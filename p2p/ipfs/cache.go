@@ -27,6 +27,7 @@ type boundedStore struct {
 	mu    sync.Mutex
 	lru   *simplelru.LRU[string, entry] // by multihash, oldest first
 	total int64
+	holds int // eviction waits while > 0
 
 	// pins and offline are set once after the pinner exists; offline reads
 	// the raw store so walking pinned DAGs never fetches or re-enters mu.
@@ -72,6 +73,22 @@ func (s *boundedStore) pinsChanged() {
 	s.mu.Lock()
 	s.pinnedKeys = nil
 	s.mu.Unlock()
+}
+
+// holdEviction stops eviction until release runs, which then evicts what
+// is over the bound. Add holds it so that the blocks of a file being
+// imported are not evicted before its pin covers them: they exist nowhere
+// else.
+func (s *boundedStore) holdEviction() (release func(context.Context) error) {
+	s.mu.Lock()
+	s.holds++
+	s.mu.Unlock()
+	return func(ctx context.Context) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.holds--
+		return s.evictLocked(ctx)
+	}
 }
 
 // Size is the bytes of blocks held.
@@ -154,7 +171,7 @@ func (s *boundedStore) forgetLocked(k string) {
 // within its bound. Pinned blocks alone may keep it above the bound: pins
 // are the operator's word and win over the cache size.
 func (s *boundedStore) evictLocked(ctx context.Context) error {
-	if s.limit <= 0 || s.total <= s.limit {
+	if s.limit <= 0 || s.total <= s.limit || s.holds > 0 {
 		return nil
 	}
 	if s.pinnedKeys == nil {

@@ -96,3 +96,18 @@ func TestCacheBoundPinsAndRefetch(t *testing.T) {
 		t.Fatalf("pins = %v, want none", pins)
 	}
 }
+
+// TestAddLargerThanCache: an added file exists nowhere else, so none of
+// its blocks may be evicted, even while it is imported into a small cache.
+func TestAddLargerThanCache(t *testing.T) {
+	n := newNode(t, p2p.Config{}, WithCacheSize(300<<10))
+	want := patternBytes("large", 1<<20)
+	c, err := n.Add(testCtx(t), bytes.NewReader(want), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !holds(t, n, c) {
+		t.Fatal("blocks of the added file were evicted")
+	}
+	mustFetch(t, n, c.String(), want)
+}
