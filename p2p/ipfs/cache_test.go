@@ -111,3 +111,21 @@ func TestAddLargerThanCache(t *testing.T) {
 	}
 	mustFetch(t, n, c.String(), want)
 }
+
+// TestPinLargerThanCache: a pinned DAG is whole on disk even when it is
+// larger than the cache bound.
+func TestPinLargerThanCache(t *testing.T) {
+	src := newNode(t, p2p.Config{})
+	want := patternBytes("pin-large", 1<<20)
+	c, err := src.Add(testCtx(t), bytes.NewReader(want), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := newNode(t, p2p.Config{}, WithCacheSize(300<<10), WithPeers(src.Host().FullAddrs()...))
+	if err := n.Pin(testCtx(t), c); err != nil {
+		t.Fatal(err)
+	}
+	if !holds(t, n, c) {
+		t.Fatal("blocks of the pinned DAG were evicted")
+	}
+}

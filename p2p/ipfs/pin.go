@@ -2,6 +2,7 @@ package ipfs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ipfs/go-cid"
@@ -11,7 +12,10 @@ import (
 // Pin fetches the whole DAG under c (from peers if needed) and keeps it out
 // of the cache's eviction until Unpin. Invokers pin the code of the actions
 // they run so it survives cache pressure.
-func (n *Node) Pin(ctx context.Context, c cid.Cid) error {
+func (n *Node) Pin(ctx context.Context, c cid.Cid) (err error) {
+	// Blocks fetched for the pin must not be evicted before it covers them.
+	release := n.store.holdEviction()
+	defer func() { err = errors.Join(err, release(ctx)) }()
 	nd, err := n.dag.Get(ctx, c)
 	if err != nil {
 		return fmt.Errorf("ipfs: pin %s: %w", c, err)
