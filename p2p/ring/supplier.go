@@ -57,7 +57,7 @@ func (n *Node) Supply(offersMB ...int) error {
 			vs = append(vs, v)
 			continue
 		}
-		vs = append(vs, &vnode{id: newID(), capacity: mb, region: -1})
+		vs = append(vs, &vnode{id: fmt.Sprintf("%016x", n.rnd.Uint64()), capacity: mb, region: -1})
 	}
 	n.vnodes = vs
 	return nil

@@ -17,7 +17,7 @@ import (
 // hosts with the Kademlia DHT and on a MemNet, and checks that both pick
 // the same trader for the same keys, with lookups of similar cost.
 func TestMemNetAgreesWithKadDHT(t *testing.T) {
-	const nodes, keys = 24, 30
+	const nodes, keys = 20, 30
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	mem := NewMemNet(NewClock(time.Unix(0, 0)), time.Millisecond)

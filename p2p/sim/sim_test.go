@@ -11,46 +11,51 @@ import (
 	"github.com/faasedge/faasedge/p2p/ring"
 )
 
-func TestMemNetRun(t *testing.T) {
+// TestRunReportsAndFiles runs a small in-memory ring per policy, checks
+// the measurements are sane, and writes the CSV and the plots.
+func TestRunReportsAndFiles(t *testing.T) {
+	var reps []Report
 	for _, pol := range []ring.Policy{ring.BestFit, ring.WorstFit} {
-		t.Run(pol.String(), func(t *testing.T) {
-			cfg := DefaultConfig()
-			cfg.Nodes = 100
-			cfg.Measure = 50
-			cfg.Policy = pol
-			rep, err := Run(context.Background(), cfg)
-			if err != nil {
-				t.Fatal(err)
+		cfg := DefaultConfig()
+		cfg.Nodes, cfg.Measure, cfg.Policy = 40, 40, pol
+		rep, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Steady) != len(cfg.Levels) || len(rep.Ramp) == 0 {
+			t.Fatalf("%s: %d steady points, %d ramp points", pol, len(rep.Steady), len(rep.Ramp))
+		}
+		for _, p := range rep.Steady {
+			t.Logf("%s level %.2f util %.3f success %.4f tries %.2f disc msgs %.1f p50 %v p99 %v backup %d", p.Policy, p.Level, p.Utilisation, p.SuccessRate(), p.Tries, p.DiscoveryMsgs, p.DiscoveryP50, p.DiscoveryP99, p.FromBackup)
+			switch {
+			case p.Requests != cfg.Measure || p.Policy != pol.String():
+				t.Fatalf("point %+v", p)
+			case p.Utilisation < p.Level-0.05:
+				t.Fatalf("level %.2f measured at utilisation %.3f", p.Level, p.Utilisation)
+			case p.Tries < 1 || p.Tries > float64(cfg.MaxTries) || p.DiscoveryMsgs <= 0:
+				t.Fatalf("level %.2f: %.2f tries, %.1f messages", p.Level, p.Tries, p.DiscoveryMsgs)
+			case p.FeasibleSuccessRate() < 0.9:
+				t.Fatalf("level %.2f: %.3f of feasible requests placed", p.Level, p.FeasibleSuccessRate())
+			case p.MemoryPerNode <= 0 || p.BandwidthPerNode <= 0 || p.DiscoveryP99 < p.DiscoveryP50:
+				t.Fatalf("resource figures %+v", p)
 			}
-			for _, p := range rep.Steady {
-				t.Logf("%s level %.2f util %.3f success %.4f feasible %.4f tries %.2f disc msgs %.1f p50 %v p99 %v backup %d bw %.0f mem %.0f", p.Policy, p.Level, p.Utilisation, p.SuccessRate(), p.FeasibleSuccessRate(), p.Tries, p.DiscoveryMsgs, p.DiscoveryP50, p.DiscoveryP99, p.FromBackup, p.BandwidthPerNode, p.MemoryPerNode)
-			}
-		})
-	}
-}
-
-// TestReportFiles checks the CSV and the plots a run writes.
-func TestReportFiles(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.Nodes, cfg.Measure, cfg.Levels = 60, 30, []float64{0.5, 0.8}
-	rep, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
+		}
+		reps = append(reps, rep)
 	}
 	var buf bytes.Buffer
-	if err := WriteCSV(&buf, []Report{rep}); err != nil {
+	if err := WriteCSV(&buf, reps); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(&buf).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) < 1+len(cfg.Levels) || len(rows[0]) != len(csvHeader) || rows[1][0] != "steady" {
+	if len(rows) < 1+2*len(DefaultConfig().Levels) || len(rows[0]) != len(csvHeader) || rows[1][0] != "steady" {
 		t.Fatalf("csv rows %v", rows[:min(3, len(rows))])
 	}
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "success.png"), filepath.Join(dir, "messages.png")
-	if err := WritePlots(a, b, []Report{rep}); err != nil {
+	if err := WritePlots(a, b, reps); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []string{a, b} {
