@@ -520,7 +520,8 @@ func (c *Controller) SendRaw(ctx context.Context, id int, b []byte) error {
 }
 
 // SendAll publishes msgs to invoker{id} without waiting for each one, as a
-// busy controller does, and returns once the broker has them all.
+// busy controller does, and returns once the broker has them all. Like
+// Send it keeps no slots: their completions are logged as having no entry.
 func (c *Controller) SendAll(ctx context.Context, id int, msgs []*whisk.ActivationMessage) error {
 	topic := whisk.InvokerTopic(c.cfg.Prefix, id)
 	var mu sync.Mutex

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -73,7 +74,11 @@ func newStack(t testing.TB) *stack {
 		}
 	}
 	s.actions, s.activations = couch.DB("whisk_local_whisks"), couch.DB("whisk_local_activations")
-	s.ctl, err = emulator.Start(ctx, emulator.Config{Brokers: strings.Split(s.brokers, ","), ActionsDB: s.actions})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("FAASEDGE_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	s.ctl, err = emulator.Start(ctx, emulator.Config{Brokers: strings.Split(s.brokers, ","), ActionsDB: s.actions, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
