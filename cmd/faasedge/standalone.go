@@ -32,7 +32,7 @@ func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer)
 	couch := fs.String("couchdb", "", "use this CouchDB (or pouchdb-server) instead of the embedded store, e.g. http://admin:pass@127.0.0.1:5984")
 	invokers := fs.Int("invokers", 1, "number of invoker engines")
 	memory := fs.String("user-memory", "2048m", "memory each invoker offers to actions")
-	verbose := fs.Bool("verbose", false, "log every component at info level")
+	logLevel := fs.String("log-level", "warn", "log level of every component: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -49,9 +49,9 @@ func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	level := slog.LevelWarn
-	if *verbose {
-		level = slog.LevelInfo
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("%w: --log-level: %w", errUsage, err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	s, err := standalone.Start(ctx, standalone.Config{

@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"fmt"
+	"os"
 	"errors"
 	"math"
 	"sync"
@@ -270,6 +272,7 @@ func (s *Sharding) Publish(r Request) (id whisk.InvokerInstanceID, forced bool, 
 	if len(set) == 0 {
 		return id, false, ErrNoInvokers
 	}
+	fmt.Fprintf(os.Stderr, "TMPDEBUG set=%+v invokers=%+v blackbox=%v\n", set, s.invokers, r.Blackbox)
 	hash := generateHash(r.Namespace, r.Action)
 	if hash < 0 {
 		// Scala throws here (index out of bounds on a negative index).

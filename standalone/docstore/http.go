@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // maxBody bounds a request body: a little over CouchDB's default
@@ -23,7 +24,9 @@ const maxBody = 64 << 20
 
 // ServeHTTP serves the CouchDB API.
 func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	err := s.serve(w, r)
+	s.log.Debug("docstore: request", "method", r.Method, "path", r.URL.EscapedPath(), "query", r.URL.RawQuery, "err", err, "took", time.Since(start))
 	if err == nil {
 		return
 	}
