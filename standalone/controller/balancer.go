@@ -1,10 +1,10 @@
 package controller
 
 import (
-	"fmt"
-	"os"
 	"errors"
+	"fmt"
 	"math"
+	"os"
 	"sync"
 
 	"github.com/faasedge/faasedge/whisk"
