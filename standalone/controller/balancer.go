@@ -2,9 +2,7 @@ package controller
 
 import (
 	"errors"
-	"fmt"
 	"math"
-	"os"
 	"sync"
 
 	"github.com/faasedge/faasedge/whisk"
@@ -272,7 +270,6 @@ func (s *Sharding) Publish(r Request) (id whisk.InvokerInstanceID, forced bool, 
 	if len(set) == 0 {
 		return id, false, ErrNoInvokers
 	}
-	fmt.Fprintf(os.Stderr, "TMPDEBUG set=%+v invokers=%+v blackbox=%v\n", set, s.invokers, r.Blackbox)
 	hash := generateHash(r.Namespace, r.Action)
 	if hash < 0 {
 		// Scala throws here (index out of bounds on a negative index).
