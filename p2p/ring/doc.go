@@ -1,0 +1,40 @@
+// Package ring is FaaS@Edge's offer ring: edge nodes volunteer memory as
+// signed offers held by traders on a Kademlia DHT, and schedulers find,
+// claim and run work on them (design.md §5, the FaaS@Edge proposal's
+// Algorithms 1-3).
+//
+// # Key space and regions
+//
+// Keys are 256-bit. The key space is cut into contiguous regions by memory
+// amount (DefaultRegions, 128 MB to 10,240 MB; smaller amounts own wider
+// ranges), and each region into a few evenly spread keys. The trader for a
+// key is the DHT peer closest to it; go-libp2p-kad-dht hashes lookup keys,
+// so traders are spread evenly over the peers whatever the layout.
+//
+// # Roles
+//
+// Every Node is a trader (OffersRecv: the offers published to keys it is
+// closest to). A node given memory with Supply is a supplier: Publish
+// (Algorithm 1) sends each of its offers (virtual nodes) to the trader of a
+// random key of the offer's region and records it in OffersSent; offers
+// expire at traders unless refreshed, so a supplier that leaves drops out
+// within one offer lifetime. A node that places work is a scheduler:
+// Schedule runs ResourceDiscovery (Algorithm 2: up to maxTries keys, then
+// the backup list suppliers push to it) and Scheduling (Algorithm 3: sort by
+// best or worst fit, claim at the supplier, which checks its real free
+// memory and grants a lease); Run sends an activation on
+// /faasedge/run/1.0.0.
+//
+// # Wire format
+//
+// Each exchange is one stream with one request frame and one reply frame,
+// each an unsigned-varint length then the body. Requests are JSON objects
+// decoded strictly (unknown fields and trailing data are errors); a reply
+// is a status byte, 0 then a JSON body or 1 then an error text. Frames over
+// MaxControlMessage (MaxRunMessage for runs) are refused with an error
+// reply and a log line.
+//
+// The ring reaches the network only through Transport: HostTransport runs
+// it on a libp2p host, and package p2p/sim runs the same code on an
+// in-memory network at 10,000+ nodes.
+package ring
