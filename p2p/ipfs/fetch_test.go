@@ -45,7 +45,9 @@ func TestFetchThroughDHTProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ring.Close()
-	a := newNode(t, p2p.Config{Bootstrap: ring.FullAddrs()})
+	// The holder is a DHT client: no routing table lists it, so the
+	// fetcher can only learn of it from the provider record.
+	a := newNode(t, p2p.Config{Bootstrap: ring.FullAddrs(), DHTClient: true})
 	want := patternBytes("dht", 300<<10)
 	c, err := a.Add(ctx, bytes.NewReader(want), 1)
 	if err != nil {
