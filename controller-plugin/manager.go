@@ -244,9 +244,21 @@ func ResolveSchedulers(ctx context.Context, vs routing.ValueStore, ref string) (
 	if err != nil {
 		return nil, fmt.Errorf("%q is neither a multiaddr nor an IPNS name: %w", ref, err)
 	}
-	infos, err := ring.ResolveIndex(ctx, vs, name)
-	if err != nil {
-		return nil, err
+	// A client that has just joined may not know any DHT server yet:
+	// retry a few times before giving up.
+	var infos []peer.AddrInfo
+	for wait := 100 * time.Millisecond; ; wait *= 2 {
+		if infos, err = ring.ResolveIndex(ctx, vs, name); err == nil {
+			break
+		}
+		if wait > 3*time.Second {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
 	}
 	if len(infos) == 0 {
 		return nil, fmt.Errorf("the scheduler index %s is empty", ref)

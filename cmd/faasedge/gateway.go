@@ -102,9 +102,11 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 		fm.Register(tr)
 	}
 	if *indexKey != "" {
-		if err := publishIndex(ctx, h, *indexKey, log); err != nil {
+		key, err := readIndexKey(*indexKey)
+		if err != nil {
 			return err
 		}
+		go publishIndex(ctx, h, key, log)
 	}
 
 	gw, err := controllerplugin.New(ctx, node, base, idList,
@@ -138,23 +140,43 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 	return nil
 }
 
-// publishIndex lists this node in the scheduler index under the operator
-// key, so that `faasedge deploy --scheduler /ipns/<name>` finds it.
-func publishIndex(ctx context.Context, h *p2p.Host, keyFile string, log *slog.Logger) error {
+// indexTTL is how long a scheduler index record is valid; it is
+// published again at half that.
+const indexTTL = 24 * time.Hour
+
+// readIndexKey reads the operator key the scheduler index is signed with.
+func readIndexKey(keyFile string) (crypto.PrivKey, error) {
 	b, err := os.ReadFile(keyFile)
 	if err != nil {
-		return fmt.Errorf("index key: %w", err)
+		return nil, fmt.Errorf("index key: %w", err)
 	}
 	key, err := crypto.UnmarshalPrivateKey(b)
 	if err != nil {
-		return fmt.Errorf("index key %s: %w", keyFile, err)
+		return nil, fmt.Errorf("index key %s: %w", keyFile, err)
 	}
-	name, err := ring.PublishIndex(ctx, h.DHT, key, h.FullAddrs(), uint64(time.Now().UnixMilli()), 24*time.Hour)
-	if err != nil {
-		return err
+	return key, nil
+}
+
+// publishIndex lists this node in the scheduler index under the operator
+// key, so that `faasedge deploy --scheduler /ipns/<name>` finds it. It
+// retries until the DHT takes the record (the ring may still be forming
+// at start-up) and publishes again before the record expires.
+func publishIndex(ctx context.Context, h *p2p.Host, key crypto.PrivKey, log *slog.Logger) {
+	wait := time.Second
+	for {
+		name, err := ring.PublishIndex(ctx, h.DHT, key, h.FullAddrs(), uint64(time.Now().UnixMilli()), indexTTL)
+		if err == nil {
+			log.Info("listed in the scheduler index", "name", "/ipns/"+name.String())
+			wait = indexTTL / 2
+		} else if ctx.Err() == nil {
+			log.Warn("publishing the scheduler index failed, retrying", "err", err, "in", wait)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
 	}
-	log.Info("listed in the scheduler index", "name", "/ipns/"+name.String())
-	return nil
 }
 
 // parseIDs reads "8-11" or "8,9,12".
