@@ -53,7 +53,7 @@ func startStack(t *testing.T, cfg Config) *Stack {
 	return s
 }
 
-func wskClient(t *testing.T, host, auth string) *whisk.Client {
+func wskClient(t testing.TB, host, auth string) *whisk.Client {
 	t.Helper()
 	c, err := whisk.NewClient(&http.Client{Timeout: 90 * time.Second}, &whisk.Config{Host: host, AuthToken: auth, Namespace: "_"})
 	if err != nil {

@@ -1,0 +1,62 @@
+package standalone
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faasedge/faasedge/internal/testenv"
+	"github.com/faasedge/faasedge/internal/wasmtest"
+	"github.com/faasedge/faasedge/standalone/controller"
+)
+
+// BenchmarkInvokeBlocking measures one blocking invocation through the
+// whole stack (REST API, Kafka, invoker, wazero, activation record), on the
+// embedded document store and on pouchdb-server.
+func BenchmarkInvokeBlocking(b *testing.B) {
+	for _, backend := range []string{"embedded", "pouchdb"} {
+		b.Run(backend, func(b *testing.B) {
+			cfg := Config{DataDir: b.TempDir(), APIAddr: "127.0.0.1:0"}
+			if backend == "pouchdb" {
+				cfg.CouchURL = testenv.StartPouchDB(b).URL
+			}
+			ctx := context.Background()
+			s, err := Start(ctx, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close(ctx) })
+			wctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			if err := s.WaitReady(wctx); err != nil {
+				b.Fatal(err)
+			}
+			wsk := wskClient(b, s.APIHost(), controller.GuestAuth)
+			if _, _, err := wsk.Actions.Insert(wasmAction("echo", wasmtest.WATModule(b, "echo")), false); err != nil {
+				b.Fatal(err)
+			}
+			url := s.APIHost() + "/api/v1/namespaces/_/actions/echo?blocking=true&result=true"
+			invoke := func() {
+				req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"n":1}`))
+				req.SetBasicAuth(controller.GuestUUID, controller.GuestKey)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					b.Fatal(fmt.Sprintf("%d %s", resp.StatusCode, body))
+				}
+			}
+			invoke() // compile and cache the module
+			for b.Loop() {
+				invoke()
+			}
+		})
+	}
+}
