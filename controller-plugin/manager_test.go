@@ -3,9 +3,11 @@ package controllerplugin_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,7 +16,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 
 	controllerplugin "github.com/faasedge/faasedge/controller-plugin"
+	"github.com/faasedge/faasedge/executor"
 	"github.com/faasedge/faasedge/internal/wasmtest"
+	"github.com/faasedge/faasedge/invoker"
 	"github.com/faasedge/faasedge/p2p/ring"
 	"github.com/faasedge/faasedge/standalone/controller"
 )
@@ -30,12 +34,14 @@ type restStack struct {
 	index ipns.Name // the scheduler index's IPNS name
 }
 
-func startRESTStack(t *testing.T) *restStack {
+// startRESTStack starts the stack; with local, a regular invoker 0 (256 MB,
+// local executor) runs beside the virtual invoker, which then has id 1.
+func startRESTStack(t *testing.T, local *countingRunner) *restStack {
 	t.Helper()
 	ctx := context.Background()
 	b := newBackend(t)
 	ctl, err := controller.New(controller.WithConfig(controller.Config{
-		KafkaBrokers: b.brokers, CouchURL: b.couch.URL,
+		KafkaBrokers: b.brokers, CouchURL: b.couch.URL, ManagedFraction: 0.9, BlackboxFraction: 0.1,
 	}), controller.WithLogger(testLog()))
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +59,18 @@ func startRESTStack(t *testing.T) *restStack {
 	}
 	waitRouting(t, append([]*node{s.sched}, s.edges...)...)
 
-	gw, err := controllerplugin.New(ctx, s.sched.ring, b.config(), []int{0},
+	vid := 0
+	if local != nil {
+		ex, err := executor.New(ctx, executor.WithFetcher(s.sched.ipfs), executor.WithLogger(testLog()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ex.Close(context.Background()) })
+		local.r = invoker.LocalRunner(ex)
+		startLocalInvoker(t, b, 0, 256, local)
+		vid = 1
+	}
+	gw, err := controllerplugin.New(ctx, s.sched.ring, b.config(), []int{vid},
 		controllerplugin.WithCapacity(512), controllerplugin.WithMinClaim(256),
 		controllerplugin.WithCheckInterval(200*time.Millisecond), controllerplugin.WithLogger(testLog()))
 	if err != nil {
@@ -87,9 +104,9 @@ func startRESTStack(t *testing.T) *restStack {
 	s.index = name
 
 	deadline := time.Now().Add(60 * time.Second)
-	for !s.invokerUp(0) {
+	for !s.invokerUp(0) || !s.invokerUp(vid) {
 		if time.Now().After(deadline) {
-			t.Fatalf("virtual invoker 0 never came up: %v", ctl.Invokers())
+			t.Fatalf("invokers never came up: %v", ctl.Invokers())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -97,8 +114,12 @@ func startRESTStack(t *testing.T) *restStack {
 }
 
 func (s *restStack) invokerUp(id int) bool {
+	return s.invokerIs(id, controller.Healthy)
+}
+
+func (s *restStack) invokerIs(id int, st controller.InvokerState) bool {
 	for _, h := range s.ctl.Invokers() {
-		if h.ID.Instance == id && h.Status == controller.Healthy {
+		if h.ID.Instance == id && h.Status == st {
 			return true
 		}
 	}
@@ -118,7 +139,7 @@ func (s *restStack) client(t *testing.T) *ow.Client {
 // through the IPNS index, deploys a module it holds, and the action then
 // answers through the REST API from an edge node.
 func TestFunctionManagerDeployAndInvoke(t *testing.T) {
-	s := startRESTStack(t)
+	s := startRESTStack(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -166,7 +187,7 @@ func TestFunctionManagerDeployAndInvoke(t *testing.T) {
 // TestFunctionManagerRefusesBadDeploys: bad requests get an error that
 // says what is wrong, and no action is created.
 func TestFunctionManagerRefusesBadDeploys(t *testing.T) {
-	s := startRESTStack(t)
+	s := startRESTStack(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	client := startNode(t, s.sched.host.FullAddrs())
@@ -203,5 +224,109 @@ func TestFunctionManagerRefusesBadDeploys(t *testing.T) {
 	}
 	if len(acts) != 0 {
 		t.Errorf("bad deploys created %d actions", len(acts))
+	}
+}
+
+// countingRunner counts the activations a regular invoker ran.
+type countingRunner struct {
+	r    invoker.Runner
+	runs atomic.Int64
+}
+
+func (c *countingRunner) Run(ctx context.Context, a *invoker.Action, inv invoker.Invocation) invoker.Result {
+	if strings.HasPrefix(a.Kind, "wasm") {
+		c.runs.Add(1)
+	}
+	return c.r.Run(ctx, a, inv)
+}
+
+func (s *restStack) edgeRuns() int64 {
+	var n int64
+	for _, e := range s.edges {
+		n += e.exec.runs.Load()
+	}
+	return n
+}
+
+// invokeAll invokes each name once without waiting (the controller
+// publishes them all at once, as under load), then waits for every
+// activation record and checks its result.
+func (s *restStack) invokeAll(t *testing.T, names []string) {
+	t.Helper()
+	wc := s.client(t)
+	ids := make([]string, len(names))
+	for i, name := range names {
+		res, _, err := wc.Actions.Invoke(name, map[string]any{"n": i}, false, false)
+		if err != nil {
+			t.Fatalf("invoke %s: %v", name, err)
+		}
+		id, _ := res.(map[string]any)["activationId"].(string)
+		if id == "" {
+			t.Fatalf("invoke %s: reply %v", name, res)
+		}
+		ids[i] = id
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for i, id := range ids {
+		for {
+			act, _, err := wc.Activations.Get(id)
+			if err == nil {
+				if got, _ := json.Marshal(act.Response.Result); string(got) != fmt.Sprintf(`{"n":%d}`, i) || !act.Response.Success {
+					t.Errorf("activation %s of %s: %s %s", id, names[i], act.Response.Status, got)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("activation %s: %v", id, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// TestStandaloneControllerUsesVirtualInvokers: the standalone's REST
+// controller, seeing a regular invoker and a virtual one, runs work on
+// both; when the edge nodes leave, the virtual invoker goes down and
+// everything runs on the regular one.
+func TestStandaloneControllerUsesVirtualInvokers(t *testing.T) {
+	local := &countingRunner{}
+	s := startRESTStack(t, local)
+	wc := s.client(t)
+	// 300 ms runs, so that concurrent invocations overflow the regular
+	// invoker's two slots.
+	code := "ipfs://" + addModule(t, s.sched, sleepModule(t))
+	mem := 128
+	var names []string
+	for i := range 4 {
+		name := fmt.Sprintf("echo%d", i)
+		if _, _, err := wc.Actions.Insert(&ow.Action{Name: name, Exec: &ow.Exec{Kind: controllerplugin.KindWasm, Code: &code}, Limits: &ow.Limits{Memory: &mem}}, false); err != nil {
+			t.Fatal(err)
+		}
+		for range 4 {
+			names = append(names, name)
+		}
+	}
+	s.invokeAll(t, names)
+	if local.runs.Load() == 0 || s.edgeRuns() == 0 {
+		t.Fatalf("regular invoker ran %d, edge nodes %d: want both > 0", local.runs.Load(), s.edgeRuns())
+	}
+	if total := local.runs.Load() + s.edgeRuns(); total != int64(len(names)) {
+		t.Errorf("%d runs for %d activations", total, len(names))
+	}
+
+	for _, e := range s.edges {
+		e.kill()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !s.invokerIs(1, controller.Offline) {
+		if time.Now().After(deadline) {
+			t.Fatalf("virtual invoker still %v with no edge node", s.ctl.Invokers())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	edge, before := s.edgeRuns(), local.runs.Load()
+	s.invokeAll(t, names[:6])
+	if s.edgeRuns() != edge || local.runs.Load() != before+6 {
+		t.Errorf("after the edge left: regular invoker ran %d of 6, edge %d", local.runs.Load()-before, s.edgeRuns()-edge)
 	}
 }
