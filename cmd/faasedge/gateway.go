@@ -48,7 +48,7 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 	var peers, listen repeated
 	fs.Var(&peers, "peer", "ring peer multiaddr with /p2p/<id> to bootstrap from (repeatable)")
 	fs.Var(&listen, "listen", "libp2p listen multiaddr (repeatable; default "+strings.Join(p2p.DefaultListenAddrs, ",")+")")
-	apiHost := fs.String("api-host", os.Getenv("FAASEDGE_API_HOST"), "OpenWhisk API base URL; enables the Function Manager")
+	apiHost := fs.String("api-host", os.Getenv("FAASEDGE_API_HOST"), "OpenWhisk API base URL; with --auth, enables the Function Manager")
 	auth := fs.String("auth", os.Getenv("FAASEDGE_AUTH"), "uuid:key the Function Manager creates actions with")
 	namespace := fs.String("namespace", "_", "namespace the Function Manager deploys into")
 	insecure := fs.Bool("insecure", false, "skip TLS verification of the API host")
@@ -92,7 +92,11 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 	node.Start(ctx)
 	defer node.Close(context.WithoutCancel(ctx))
 
-	if *apiHost != "" {
+	fmOn := *apiHost != "" && *auth != ""
+	if *apiHost != "" && *auth == "" {
+		log.Warn("Function Manager off: --api-host is set but no --auth (FAASEDGE_AUTH) to create actions with")
+	}
+	if fmOn {
 		fm, err := controllerplugin.NewFunctionManager(node, code, controllerplugin.ManagerConfig{
 			APIHost: *apiHost, AuthKey: *auth, Namespace: *namespace, Insecure: *insecure,
 		}, log)
@@ -133,7 +137,7 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 		}()
 		defer srv.Close()
 	}
-	log.Info("gateway started", "peer", h.ID(), "addrs", h.FullAddrs(), "ids", idList, "capacityMB", *capacity, "functionManager", *apiHost != "")
+	log.Info("gateway started", "peer", h.ID(), "addrs", h.FullAddrs(), "ids", idList, "capacityMB", *capacity, "functionManager", fmOn)
 	if err := gw.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
