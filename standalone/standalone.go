@@ -2,8 +2,9 @@
 // loopback, the way `java -jar openwhisk-standalone.jar` runs OpenWhisk: an
 // embedded Kafka-protocol broker (franz-go's kfake) with the stock topics, a
 // CouchDB-compatible document store (embedded and persistent, or a real
-// CouchDB), the lean controller serving the REST API on port 3233, and
-// in-process invoker engines that run WebAssembly and plain-JS actions.
+// CouchDB), the lean controller serving the REST API on port 3233,
+// in-process invoker engines that run WebAssembly and plain-JS actions, and
+// an IPFS node on loopback that resolves ipfs://<CID> code.
 //
 // The pieces talk to each other only over the wire protocols a real
 // deployment uses (Kafka topics and messages, CouchDB HTTP), so the
@@ -30,6 +31,8 @@ import (
 
 	"github.com/faasedge/faasedge/executor"
 	"github.com/faasedge/faasedge/invoker"
+	"github.com/faasedge/faasedge/p2p"
+	"github.com/faasedge/faasedge/p2p/ipfs"
 	"github.com/faasedge/faasedge/standalone/controller"
 	"github.com/faasedge/faasedge/standalone/docstore"
 	"github.com/faasedge/faasedge/whisk"
@@ -50,6 +53,9 @@ type Config struct {
 	Invokers int
 	// UserMemory is each invoker's memory for actions (2048 MB).
 	UserMemory whisk.ByteSize
+	// IPFSPeers are multiaddrs (with /p2p/<id>) of IPFS peers that serve
+	// the code of ipfs://<CID> actions the stack's own node does not hold.
+	IPFSPeers []string
 	// Logger receives every component's logs (discarded when nil).
 	Logger *slog.Logger
 }
@@ -64,6 +70,8 @@ type Stack struct {
 	storeHS *http.Server
 	couch   string // the store's URL, without credentials
 	ctrl    *controller.Controller
+	host    *p2p.Host
+	ipfs    *ipfs.Node
 	exec    *executor.Executor
 	engines []*invoker.Engine
 	apiLn   net.Listener
@@ -126,9 +134,20 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 		return nil, err
 	}
 
+	// An IPFS node on loopback resolves ipfs://<CID> code and serves the
+	// /ipfs mount; it keeps its identity and blocks under the data dir.
+	ipfsDir := filepath.Join(cfg.DataDir, "ipfs")
+	if s.host, err = p2p.NewHost(ctx, p2p.Config{DataDir: ipfsDir, Bootstrap: cfg.IPFSPeers, DHTClient: true}); err != nil {
+		return nil, fmt.Errorf("standalone: p2p host: %w", err)
+	}
+	if s.ipfs, err = ipfs.New(ctx, s.host, ipfs.WithDataDir(ipfsDir), ipfs.WithPeers(cfg.IPFSPeers...),
+		ipfs.WithLogger(log.With("component", "ipfs"))); err != nil {
+		return nil, fmt.Errorf("standalone: ipfs: %w", err)
+	}
 	s.exec, err = executor.New(ctx,
 		executor.WithMemoryBudget(int64(cfg.UserMemory)*int64(cfg.Invokers)),
 		executor.WithDataDir(filepath.Join(cfg.DataDir, "modules")),
+		executor.WithFetcher(s.ipfs), executor.WithMount("/ipfs", s.ipfs.FS(context.WithoutCancel(ctx))),
 		executor.WithLogger(log.With("component", "executor")))
 	if err != nil {
 		return nil, fmt.Errorf("standalone: executor: %w", err)
@@ -259,6 +278,10 @@ func (s *Stack) KafkaBrokers() []string { return s.kafka.ListenAddrs() }
 // CouchURL is the document store's URL, without credentials.
 func (s *Stack) CouchURL() string { return s.couch }
 
+// IPFS is the stack's IPFS node: what is added to it can be deployed as
+// ipfs://<CID> code.
+func (s *Stack) IPFS() *ipfs.Node { return s.ipfs }
+
 // Invokers is the controller's view of the invokers.
 func (s *Stack) Invokers() []controller.InvokerHealth { return s.ctrl.Invokers() }
 
@@ -284,6 +307,12 @@ func (s *Stack) Close(ctx context.Context) error {
 	if s.exec != nil {
 		errs = append(errs, s.exec.Close(ctx))
 	}
+	if s.ipfs != nil {
+		errs = append(errs, s.ipfs.Close())
+	}
+	if s.host != nil {
+		errs = append(errs, s.host.Close())
+	}
 	if s.storeHS != nil {
 		errs = append(errs, s.storeHS.Close())
 	}
@@ -306,6 +335,7 @@ func (s *Stack) Banner(w io.Writer) {
   Namespace:  %s
   Kafka:      %s   (kcat -b %s -L)
   CouchDB:    %s
+  IPFS:       %s
   Invokers:   %d x %s
 
 Try it with the wsk CLI:
@@ -316,7 +346,7 @@ Try it with the wsk CLI:
 
 Press Ctrl-C to stop; what was written stays in %s.
 `, s.APIHost(), controller.GuestAuth, controller.GuestNamespace,
-		strings.Join(s.KafkaBrokers(), ","), s.KafkaBrokers()[0], s.couchDescription(),
+		strings.Join(s.KafkaBrokers(), ","), s.KafkaBrokers()[0], s.couchDescription(), strings.Join(s.host.FullAddrs(), " "),
 		len(s.engines), fmt.Sprintf("%d MB", s.cfg.UserMemory.MB()),
 		s.APIHost(), controller.GuestAuth, s.cfg.DataDir)
 }

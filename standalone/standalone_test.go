@@ -162,6 +162,21 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("code by CID", func(t *testing.T) {
+		c, err := s.IPFS().Add(context.Background(), bytes.NewReader(echo), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := &whisk.Action{Name: "bycid", Exec: &whisk.Exec{Kind: "wasm:wasip1", Code: ptr("ipfs://" + c.String())}}
+		if _, _, err := wsk.Actions.Insert(a, false); err != nil {
+			t.Fatal(err)
+		}
+		res, _, err := wsk.Actions.Invoke("bycid", map[string]any{"cid": true}, true, true)
+		if err != nil || res.(map[string]any)["cid"] != true {
+			t.Fatalf("invoke by CID: %v %v", res, err)
+		}
+	})
+
 	t.Run("invoke non-blocking then poll", func(t *testing.T) {
 		res, resp, err := wsk.Actions.Invoke("hello", map[string]any{"n": 1}, false, false)
 		if err != nil || resp.StatusCode != http.StatusAccepted {

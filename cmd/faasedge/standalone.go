@@ -32,6 +32,8 @@ func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer)
 	couch := fs.String("couchdb", "", "use this CouchDB (or pouchdb-server) instead of the embedded store, e.g. http://admin:pass@127.0.0.1:5984")
 	invokers := fs.Int("invokers", 1, "number of invoker engines")
 	memory := fs.String("user-memory", "2048m", "memory each invoker offers to actions")
+	var peers repeated
+	fs.Var(&peers, "peer", "multiaddr (with /p2p/<id>) of an IPFS peer serving ipfs://<CID> action code; repeatable")
 	logLevel := fs.String("log-level", "warn", "log level of every component: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
@@ -56,7 +58,7 @@ func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	s, err := standalone.Start(ctx, standalone.Config{
 		APIAddr: *addr, DataDir: *dataDir, CouchURL: *couch,
-		Invokers: *invokers, UserMemory: mem, Logger: log,
+		Invokers: *invokers, UserMemory: mem, IPFSPeers: peers, Logger: log,
 	})
 	if err != nil {
 		return err
