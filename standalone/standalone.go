@@ -69,6 +69,7 @@ type Stack struct {
 	storeLn net.Listener
 	storeHS *http.Server
 	couch   string // the store's URL, without credentials
+	couchUP *url.Userinfo
 	ctrl    *controller.Controller
 	host    *p2p.Host
 	ipfs    *ipfs.Node
@@ -121,6 +122,9 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 		return nil, err
 	}
 	s.couch = couchURL
+	if couchUser != "" {
+		s.couchUP = url.UserPassword(couchUser, couchPass)
+	}
 
 	s.ctrl, err = controller.New(controller.WithConfig(controller.Config{
 		KafkaBrokers: brokers,
@@ -351,11 +355,19 @@ Press Ctrl-C to stop; what was written stays in %s.
 		s.APIHost(), controller.GuestAuth, s.cfg.DataDir)
 }
 
+// couchDescription shows the embedded store's URL with its (per-run,
+// loopback-only) credentials, so that other processes, such as a `faasedge
+// invoker` or `faasedge gateway`, can join this stack.
 func (s *Stack) couchDescription() string {
-	if s.store != nil {
-		return s.couch + " (embedded, " + filepath.Join(s.cfg.DataDir, "db") + ")"
+	if s.store == nil {
+		return s.couch
 	}
-	return s.couch
+	u, err := url.Parse(s.couch)
+	if err != nil {
+		return s.couch
+	}
+	u.User = s.couchUP
+	return u.String() + " (embedded, " + filepath.Join(s.cfg.DataDir, "db") + ")"
 }
 
 func randomHex(n int) string {
