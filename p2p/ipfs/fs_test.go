@@ -18,7 +18,7 @@ import (
 var fixtureTree = fstest.MapFS{
 	"file":               {Data: []byte("hello, faasedge!\n")},
 	"empty":              {Data: []byte{}},
-	"data/big.bin":       {Data: patternBytes("tree", 3*ChunkSize+17)},
+	"data/big.bin":       {Data: patternBytes("tree", ChunkSize+17)}, // two blocks
 	"data/nested/a.txt":  {Data: []byte("a")},
 	"data/nested/b.json": {Data: []byte(`{"b":true}`)},
 	"void":               {Mode: fs.ModeDir | 0o755},
