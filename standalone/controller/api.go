@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -414,7 +413,7 @@ func (c *Controller) invoke(q *request, ns, docID string) {
 		q.json(http.StatusAccepted, map[string]string{"activationId": aid})
 		return
 	}
-	act := c.waitForActivation(context.WithoutCancel(ctx), q.user.Namespace.Name, aid, results, shrunk, wait)
+	act := c.waitForActivation(ctx, q.user.Namespace.Name, aid, results, shrunk, wait)
 	if act == nil {
 		q.json(http.StatusAccepted, map[string]string{"activationId": aid})
 		return
