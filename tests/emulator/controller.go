@@ -449,8 +449,10 @@ type Request struct {
 	Content  json.RawMessage
 	Blocking bool
 	InitArgs []string
-	Cause    string
-	TransID  *whisk.TransID // a fresh ["<32 chars>", now] unless set
+	// LockedArgs maps encrypted keys of Content to their scheme.
+	LockedArgs map[string]string
+	Cause      string
+	TransID    *whisk.TransID // a fresh ["<32 chars>", now] unless set
 }
 
 // Invoke selects an invoker as publish does, records the slot and
@@ -490,15 +492,18 @@ func (c *Controller) Message(a ActionMeta, r Request) *whisk.ActivationMessage {
 	if r.TransID != nil {
 		tx = *r.TransID
 	}
-	initArgs := r.InitArgs
+	initArgs, locked := r.InitArgs, r.LockedArgs
 	if initArgs == nil {
 		initArgs = []string{}
+	}
+	if locked == nil {
+		locked = map[string]string{}
 	}
 	return &whisk.ActivationMessage{
 		TransID: tx, Action: a.Name, Revision: a.Rev, User: r.User, ActivationID: randomHex(16),
 		RootControllerIndex: whisk.NewControllerInstanceID(c.cfg.ControllerID),
 		Blocking:            r.Blocking, Content: r.Content, InitArgs: initArgs,
-		LockedArgs: map[string]string{}, Cause: r.Cause,
+		LockedArgs: locked, Cause: r.Cause,
 	}
 }
 
