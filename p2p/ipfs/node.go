@@ -248,10 +248,14 @@ func (r readyDHT) Provide(ctx context.Context, c cid.Cid, announce bool) error {
 		case <-ctx.Done():
 			// The node is closing before it ever met a peer (a CLI run):
 			// there was no one to tell, which is not an error to log.
+			// Nor is an announcement cut short by Close, below.
 			return nil
 		}
 	}
-	return r.dht.Provide(ctx, c, announce)
+	if err := r.dht.Provide(ctx, c, announce); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
 }
 
 // Ready also makes boxo's reprovider wait for a peer before reproviding.

@@ -50,7 +50,11 @@ const (
 	DefaultRefresh  = 10 * time.Second
 	DefaultOfferTTL = 3 * DefaultRefresh
 	DefaultLeaseTTL = time.Minute
-	DefaultMaxTries = 3
+	// DefaultMaxTries is above Caravela's 3: edge rings hold few offers
+	// per key, and the simulator shows 5 tries lift success at 90 %
+	// utilisation from 99.6-99.9 % to 100 % while the mean stays near 1.3
+	// lookups (most requests hit on the first key).
+	DefaultMaxTries = 5
 	// maxFindOffers caps one find reply.
 	maxFindOffers = 32
 	// maxOffersPerSupplier caps what one supplier may park at a trader or
@@ -87,7 +91,7 @@ func WithRegions(specs []RegionSpec) Option {
 func WithPolicy(p Policy) Option { return func(c *config) error { c.policy = p; return nil } }
 
 // WithMaxTries sets how many random keys discovery tries before the backup
-// list (default 3, Caravela's MaxPartitionsSearch).
+// list (default DefaultMaxTries; Caravela's MaxPartitionsSearch is 3).
 func WithMaxTries(n int) Option {
 	return func(c *config) error {
 		if n < 1 {

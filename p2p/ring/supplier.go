@@ -91,17 +91,21 @@ func (n *Node) Publish(ctx context.Context) error {
 	n.mu.Unlock()
 	var errs []error
 	for _, v := range vs {
-		if err := n.publishVnode(ctx, v); err != nil {
+		if err := n.publishVnode(ctx, v, true); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (n *Node) publishVnode(ctx context.Context, v *vnode) error {
+// publishVnode publishes one offer. lookup false (an update after a claim
+// or release) reuses the known trader while the region stays the same; the
+// periodic refresh looks the trader up again.
+func (n *Node) publishVnode(ctx context.Context, v *vnode, lookup bool) error {
 	n.mu.Lock()
 	region := n.cfg.regions.For(v.available())
 	oldTrader, oldRegion := v.trader, v.region
+	lookup = lookup || region != oldRegion || oldTrader == ""
 	if region != v.region {
 		v.region = region
 		if region >= 0 {
@@ -126,9 +130,12 @@ func (n *Node) publishVnode(ctx context.Context, v *vnode) error {
 	if err := o.Sign(n.key); err != nil {
 		return err
 	}
-	trader, _, err := n.tr.Trader(ctx, key)
-	if err != nil {
-		return err
+	trader := oldTrader
+	if lookup {
+		var err error
+		if trader, _, err = n.tr.Trader(ctx, key); err != nil {
+			return err
+		}
 	}
 	if oldTrader != "" && oldTrader != trader {
 		n.withdrawAt(ctx, oldTrader, v)
@@ -337,7 +344,7 @@ func (n *Node) handleClaim(_ context.Context, from peer.ID, req []byte) ([]byte,
 func (n *Node) republish(v *vnode) {
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.refresh)
 	defer cancel()
-	if err := n.publishVnode(ctx, v); err != nil {
+	if err := n.publishVnode(ctx, v, false); err != nil {
 		n.cfg.log.Debug("ring: re-publish after claim", "offer", v.id, "err", err)
 	}
 }

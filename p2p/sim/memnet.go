@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"sort"
 	"time"
 
@@ -317,22 +318,51 @@ func closer(a, b, target []byte) bool {
 }
 
 // nearest is node x's answer to FIND_NODE(target): the K peers of its
-// derived routing table closest to target.
+// derived routing table closest to target. Only the buckets that can hold
+// them are built: the bucket at x's common prefix length with target holds
+// the closest, then the buckets beyond it, then those before it.
 func (n *MemNet) nearest(live []*Endpoint, x *Endpoint, target []byte) []*Endpoint {
-	table := n.table(live, x)
-	sortByDistance(table, target)
-	if len(table) > n.K {
-		table = table[:n.K]
+	ranges := n.table(live, x)
+	c := commonPrefixLen(x.kid, target)
+	var out []*Endpoint
+	take := func(b []*Endpoint) {
+		if len(out) < n.K && len(b) > 0 {
+			sortByDistance(b, target)
+			out = append(out, b[:min(len(b), n.K-len(out))]...)
+		}
 	}
-	return table
+	if c < len(ranges) {
+		take(n.bucket(live, x, ranges[c], c))
+	}
+	// Buckets past c share exactly c bits with target, as x does; they are
+	// closer than the buckets before c.
+	if len(out) < n.K {
+		var rest []*Endpoint
+		for i := c + 1; i < len(ranges); i++ {
+			rest = append(rest, n.bucket(live, x, ranges[i], i)...)
+		}
+		take(rest)
+	}
+	for i := min(c, len(ranges)) - 1; i >= 0 && len(out) < n.K; i-- {
+		take(n.bucket(live, x, ranges[i], i))
+	}
+	return out
 }
 
-// table derives x's routing table: for each prefix length i, the live peers
-// sharing exactly i leading bits with x form one contiguous run of the
-// sorted set; the bucket takes up to K of them, spread evenly from an
-// offset fixed per node, as a long-running node's buckets would be.
-func (n *MemNet) table(live []*Endpoint, x *Endpoint) []*Endpoint {
-	var out []*Endpoint
+func commonPrefixLen(a, b []byte) int {
+	for i := range a {
+		if x := a[i] ^ b[i]; x != 0 {
+			return i*8 + bits.LeadingZeros8(x)
+		}
+	}
+	return len(a) * 8
+}
+
+// table derives x's routing table as runs of the sorted live set: for each
+// prefix length i, the peers sharing exactly i leading bits with x form one
+// contiguous run, bucket i's candidates.
+func (n *MemNet) table(live []*Endpoint, x *Endpoint) [][2]int {
+	var out [][2]int
 	lo, hi := 0, len(live) // the run sharing the first i bits with x
 	for i := 0; i < 256 && hi-lo > 1; i++ {
 		bit := x.kid[i/8] >> (7 - i%8) & 1
@@ -340,27 +370,31 @@ func (n *MemNet) table(live []*Endpoint, x *Endpoint) []*Endpoint {
 		mid := lo + sort.Search(hi-lo, func(j int) bool {
 			return live[lo+j].kid[i/8]>>(7-i%8)&1 == 1
 		})
-		var blo, bhi int // the bucket: the other half
 		if bit == 0 {
-			blo, bhi, hi = mid, hi, mid
+			out = append(out, [2]int{mid, hi})
+			hi = mid
 		} else {
-			blo, bhi, lo = lo, mid, mid
-		}
-		size := bhi - blo
-		if size == 0 {
-			continue
-		}
-		if size <= n.K {
-			out = append(out, live[blo:bhi]...)
-			continue
-		}
-		h := sha256.Sum256(append(append([]byte(nil), x.kid...), byte(i)))
-		off := int(binary.BigEndian.Uint32(h[:4]) % uint32(size))
-		for j := range n.K {
-			out = append(out, live[blo+(off+j*size/n.K)%size])
+			out = append(out, [2]int{lo, mid})
+			lo = mid
 		}
 	}
 	return out
+}
+
+// bucket is x's bucket i: up to K peers of its run, spread evenly from an
+// offset fixed per node, as a long-running node's bucket would hold.
+func (n *MemNet) bucket(live []*Endpoint, x *Endpoint, run [2]int, i int) []*Endpoint {
+	blo, size := run[0], run[1]-run[0]
+	if size <= n.K {
+		return append([]*Endpoint(nil), live[blo:run[1]]...)
+	}
+	h := sha256.Sum256(append(append([]byte(nil), x.kid...), byte(i)))
+	off := int(binary.BigEndian.Uint32(h[:4]) % uint32(size))
+	b := make([]*Endpoint, n.K)
+	for j := range b {
+		b[j] = live[blo+(off+j*size/n.K)%size]
+	}
+	return b
 }
 
 // ExactTrader is the true closest live peer to key (for validation).
