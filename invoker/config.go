@@ -49,6 +49,15 @@ type Config struct {
 	// runtimes manifest.
 	NodejsDefault string
 
+	// ParameterStorage holds the keys of encrypted (locked) arguments.
+	ParameterStorage ParameterStorage
+	// Limits are the action limit ranges that namespace limits are checked
+	// against (DefaultLimitRanges when zero).
+	Limits whisk.LimitRanges
+	// BlacklistPollInterval is whisk.blacklist.poll-interval: how often the
+	// blocked namespaces are read from the subjects database (AuthDB).
+	BlacklistPollInterval time.Duration
+
 	// PingInterval is how often the health topic hears from the invoker
 	// (1 s as stock).
 	PingInterval time.Duration
@@ -72,6 +81,7 @@ const (
 	DefaultUserMemory      = 1024 * whisk.MB
 	DefaultPingInterval    = time.Second
 	DefaultShutdownTimeout = 30 * time.Second
+	DefaultBlacklistPoll   = 5 * time.Minute
 	DefaultNodejsKind      = "nodejs:20"
 )
 
@@ -87,6 +97,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.NodejsDefault == "" {
 		c.NodejsDefault = DefaultNodejsKind
+	}
+	if c.BlacklistPollInterval == 0 {
+		c.BlacklistPollInterval = DefaultBlacklistPoll
+	}
+	if c.Limits == (whisk.LimitRanges{}) {
+		c.Limits = whisk.DefaultLimitRanges()
 	}
 	if c.Tags == nil {
 		c.Tags = []string{}
@@ -105,6 +121,14 @@ func (c *Config) validate() error {
 		return fmt.Errorf("invoker: CouchDB database names missing")
 	case c.UserMemory < whisk.MinMemoryMB*whisk.MB:
 		return fmt.Errorf("invoker: user memory %s is below the %d MB of one action", c.UserMemory, whisk.MinMemoryMB)
+	case c.BlacklistPollInterval < 0:
+		return fmt.Errorf("invoker: negative blacklist poll interval %s", c.BlacklistPollInterval)
+	}
+	if err := c.Limits.Validate(); err != nil {
+		return fmt.Errorf("invoker: %w", err)
+	}
+	if _, err := newUnlocker(c.ParameterStorage); err != nil {
+		return fmt.Errorf("invoker: parameter storage: %w", err)
 	}
 	return nil
 }
@@ -236,8 +260,92 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			c.Tags = append(c.Tags, t)
 		}
 	}
+	c.ParameterStorage = ParameterStorage{
+		AES128: getenv("CONFIG_whisk_parameterStorage_aes128"),
+		AES256: getenv("CONFIG_whisk_parameterStorage_aes256"),
+	}
+	if _, err := newUnlocker(ParameterStorage{AES128: c.ParameterStorage.AES128}); err != nil {
+		return c, &EnvError{"CONFIG_whisk_parameterStorage_aes128", err}
+	}
+	if _, err := newUnlocker(ParameterStorage{AES256: c.ParameterStorage.AES256}); err != nil {
+		return c, &EnvError{"CONFIG_whisk_parameterStorage_aes256", err}
+	}
+	if v := opt("CONFIG_whisk_blacklist_pollInterval", ""); v != "" {
+		if c.BlacklistPollInterval, err = whisk.ParseConfigDuration(v); err != nil || c.BlacklistPollInterval <= 0 {
+			return c, &EnvError{"CONFIG_whisk_blacklist_pollInterval", fmt.Errorf("%q is not a positive duration", v)}
+		}
+	}
+	if c.Limits, err = limitsFromEnv(getenv); err != nil {
+		return c, err
+	}
 	c.setDefaults()
 	return c, nil
+}
+
+// limitsFromEnv reads whisk.{time-limit,memory,log-limit,concurrency-limit}
+// and whisk.namespace-default-limit.* over the stock defaults. A namespace
+// default range lacking its min or max falls back to the system range, as
+// the stock loader does.
+func limitsFromEnv(getenv func(string) string) (whisk.LimitRanges, error) {
+	r := whisk.DefaultLimitRanges()
+	parsers := map[string]func(string) (int64, error){
+		"timeLimit": func(v string) (int64, error) {
+			d, err := whisk.ParseConfigDuration(v)
+			return d.Milliseconds(), err
+		},
+		"memory": func(v string) (int64, error) {
+			s, err := whisk.ParseConfigSize(v)
+			return s.MB(), err
+		},
+		"concurrencyLimit": func(v string) (int64, error) { return strconv.ParseInt(v, 10, 32) },
+	}
+	parsers["logLimit"] = parsers["memory"]
+	read := func(name string, parse func(string) (int64, error), into *int64) (bool, error) {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return false, nil
+		}
+		n, err := parse(v)
+		if err != nil || n < 0 {
+			return false, &EnvError{name, fmt.Errorf("%q is not a valid limit", v)}
+		}
+		*into = n
+		return true, nil
+	}
+	for _, l := range []struct {
+		key     string
+		sys, ns *whisk.Range
+	}{
+		{"timeLimit", &r.Timeout, &r.NamespaceTimeout}, {"memory", &r.Memory, &r.NamespaceMemory},
+		{"logLimit", &r.Logs, &r.NamespaceLogs}, {"concurrencyLimit", &r.Concurrency, &r.NamespaceConcurrency},
+	} {
+		parse := parsers[l.key]
+		for _, b := range []struct {
+			suffix string
+			into   *int64
+		}{{"_min", &l.sys.Min}, {"_max", &l.sys.Max}} {
+			if _, err := read("CONFIG_whisk_"+l.key+b.suffix, parse, b.into); err != nil {
+				return r, err
+			}
+		}
+		var ns whisk.Range
+		hasMin, err := read("CONFIG_whisk_namespaceDefaultLimit_"+l.key+"_min", parse, &ns.Min)
+		if err != nil {
+			return r, err
+		}
+		hasMax, err := read("CONFIG_whisk_namespaceDefaultLimit_"+l.key+"_max", parse, &ns.Max)
+		if err != nil {
+			return r, err
+		}
+		*l.ns = *l.sys
+		if hasMin && hasMax {
+			*l.ns = ns
+		}
+	}
+	if err := r.Validate(); err != nil {
+		return r, &EnvError{"CONFIG_whisk_namespaceDefaultLimit", err}
+	}
+	return r, nil
 }
 
 // apiHost normalises like pekko's Uri.normalize: the default port of the

@@ -88,6 +88,8 @@ type Engine struct {
 
 	actions *actionStore
 	records *recorder
+	unlock  unlocker
+	blocked *blacklist
 	kafka   *producer // acks, events and pings
 	reader  *kafka.Reader
 
@@ -161,6 +163,15 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	e.m = newMetrics(func() float64 { return float64(e.reader.Stats().Lag) })
 	e.actions = &actionStore{db: couch.DB(e.cfg.Couch.ActionsDB), nodejsDefault: e.cfg.NodejsDefault, log: e.log, cache: map[string]*Action{}}
 	e.records = newRecorder(couch.DB(e.cfg.Couch.ActivationsDB), e.log, e.m)
+	if e.unlock, err = newUnlocker(e.cfg.ParameterStorage); err != nil {
+		return nil, fmt.Errorf("invoker: parameter storage: %w", err)
+	}
+	e.blocked = &blacklist{log: e.log, m: e.m}
+	if e.cfg.Couch.AuthDB != "" {
+		e.blocked.db = couch.DB(e.cfg.Couch.AuthDB)
+	} else {
+		e.log.Info("no subjects database configured (CONFIG_whisk_couchdb_databases_WhiskAuth): no namespace blacklist")
+	}
 	e.kafka = newProducer(e.cfg.KafkaBrokers)
 	e.mem = semaphore.NewWeighted(e.cfg.UserMemory.MB())
 	e.peek = make(chan struct{}, peek)
@@ -218,6 +229,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	go e.records.run(e.bg)
 	go e.kafka.run(e.bg)
+	go e.blocked.run(e.bg, e.cfg.BlacklistPollInterval)
 	consumeCtx, cancel := context.WithCancel(e.bg)
 	e.consume = cancel
 	e.consumed = make(chan struct{})
@@ -367,7 +379,19 @@ func (e *Engine) handle(value []byte) {
 }
 
 func (e *Engine) process(msg *whisk.ActivationMessage) {
+	if e.blocked.blocked(msg.User.Namespace.Name) {
+		e.log.Warn("namespace is blacklisted, activation not run", "namespace", msg.User.Namespace.Name, "activation", msg.ActivationID)
+		e.finish(msg, e.fallbackActivation(msg, whisk.ErrorResponse(whisk.StatusApplicationError, whisk.MsgNamespaceBlacklisted)), blacklistedAck)
+		return
+	}
 	act, err := e.actions.get(e.work, msg.Action, msg.Revision)
+	if err == nil {
+		// The stock invoker checks every fetched action against the
+		// invoking namespace's limits (ActionLimitsException).
+		if lerr := act.Limits.CheckNamespace(msg.User.Limits, e.cfg.Limits); lerr != nil {
+			err = fetchFailure(whisk.StatusApplicationError, lerr.Error(), fmt.Errorf("action %s: %w", act.FQN(), lerr))
+		}
+	}
 	if err != nil {
 		var fe *fetchError
 		resp := whisk.ErrorResponse(whisk.StatusWhiskError, whisk.MsgActionFetchFailed)
@@ -378,7 +402,15 @@ func (e *Engine) process(msg *whisk.ActivationMessage) {
 		e.finish(msg, e.fallbackActivation(msg, resp), fallbackAck)
 		return
 	}
-	inv := e.invocation(msg, act)
+	inv, err := e.invocation(msg, act)
+	if err != nil {
+		// As stock, where unlockArguments throws in the container proxy:
+		// no ack and no record; the controller force-completes the
+		// activation after its timeout.
+		e.m.lockedArgs.Inc()
+		e.log.Error("activation dropped: a locked argument does not decrypt", "activation", msg.ActivationID, "action", act.FQN(), "err", err)
+		return
+	}
 	memMB := min(max(act.Limits.Memory, 1), e.cfg.UserMemory.MB())
 	e.m.queued.Inc()
 	err = e.mem.Acquire(e.work, memMB)
@@ -427,6 +459,9 @@ const (
 	// fallbackAck: the invoker could not run the action. One Combined,
 	// shrunk when non-blocking.
 	fallbackAck
+	// blacklistedAck: the namespace is blacklisted. One shrunk Combined
+	// whatever blocking says, and no record (protective, as stock).
+	blacklistedAck
 )
 
 // finish sends the acks in stock order, exactly one of them freeing the
@@ -443,7 +478,7 @@ func (e *Engine) finish(msg *whisk.ActivationMessage, a whisk.Activation, shape 
 		return b
 	}
 	switch {
-	case shape == fallbackAck && !msg.Blocking:
+	case shape == blacklistedAck || (shape == fallbackAck && !msg.Blocking):
 		e.sendAck(msg, topic, whisk.CombinedAck(msg.TransID, whisk.ShrunkResponse(msg.ActivationID), sysErr, e.id))
 	case shape != splitAcks && msg.Blocking:
 		e.sendAck(msg, topic, whisk.CombinedAck(msg.TransID, full(), sysErr, e.id))
@@ -453,7 +488,7 @@ func (e *Engine) finish(msg *whisk.ActivationMessage, a whisk.Activation, shape 
 	default:
 		e.sendAck(msg, topic, whisk.CompletionAck(msg.TransID, msg.ActivationID, sysErr, e.id))
 	}
-	if msg.User.Limits.StoreActivations == nil || *msg.User.Limits.StoreActivations {
+	if shape != blacklistedAck && (msg.User.Limits.StoreActivations == nil || *msg.User.Limits.StoreActivations) {
 		e.records.add(whisk.NewActivationDoc(a, time.Now().UnixMilli()))
 	}
 	if e.cfg.UserEvents {
@@ -559,10 +594,13 @@ func userStatusCode(result json.RawMessage) *int {
 	return &n
 }
 
-// invocation builds the run value and the init environment
-// (openwhisk-wire.md 6.2).
-func (e *Engine) invocation(msg *whisk.ActivationMessage, act *Action) Invocation {
-	value := msg.Content
+// invocation decrypts the locked arguments and builds the run value and
+// the init environment (openwhisk-wire.md 6.2, 6.4).
+func (e *Engine) invocation(msg *whisk.ActivationMessage, act *Action) (Invocation, error) {
+	value, err := e.unlock.unlock(msg.Content, msg.LockedArgs)
+	if err != nil {
+		return Invocation{}, err
+	}
 	env := map[string]string{}
 	if len(msg.InitArgs) > 0 && len(value) > 0 && value[0] == '{' {
 		var fields map[string]json.RawMessage
@@ -592,7 +630,7 @@ func (e *Engine) invocation(msg *whisk.ActivationMessage, act *Action) Invocatio
 	if e.cfg.APIHost != "" {
 		env["__OW_API_HOST"] = e.cfg.APIHost
 	}
-	return Invocation{Value: value, Env: env, MaxPayload: msg.User.Limits.AllowedMaxPayloadSize()}
+	return Invocation{Value: value, Env: env, MaxPayload: msg.User.Limits.AllowedMaxPayloadSize()}, nil
 }
 
 // envString stringifies an init argument: strings as they are, null as "",

@@ -18,8 +18,15 @@ args=(standalone --addr "$addr")
 out="$(mktemp)"
 ./bin/faasedge "${args[@]}" >"$out" &
 pid=$!
+# stop asks the stack to stop (Ctrl-C), giving it a minute to drain, and
+# only then forces it.
 stop() {
 	kill -INT "$pid" 2>/dev/null || true
+	for _ in $(seq 1 600); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	rm -f "$out"
 }
