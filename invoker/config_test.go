@@ -41,7 +41,7 @@ func TestFromEnv(t *testing.T) {
 			}
 		}},
 		{name: "parameter storage, blacklist and limits", set: map[string]string{
-			"CONFIG_whisk_parameterStorage_aes128": testKey128, "CONFIG_whisk_parameterStorage_aes256": testKey256,
+			"CONFIG_whisk_parameterStorage_aes128": ScalaKey128, "CONFIG_whisk_parameterStorage_aes256": ScalaKey256,
 			"CONFIG_whisk_blacklist_pollInterval": "30 seconds",
 			"CONFIG_whisk_memory_max":             "2048m", "CONFIG_whisk_timeLimit_min": "50 ms", "CONFIG_whisk_concurrencyLimit_max": "500",
 			"CONFIG_whisk_logLimit_max":                     "20 m",
@@ -52,7 +52,7 @@ func TestFromEnv(t *testing.T) {
 			want.Memory.Max, want.Timeout.Min, want.Concurrency.Max, want.Logs.Max = 2048, 50, 500, 20
 			want.NamespaceMemory = whisk.Range{Min: 256, Max: 1024}
 			want.NamespaceTimeout, want.NamespaceConcurrency, want.NamespaceLogs = want.Timeout, want.Concurrency, want.Logs
-			if c.ParameterStorage.AES128 != testKey128 || c.ParameterStorage.AES256 != testKey256 || c.BlacklistPollInterval != 30*time.Second || c.Limits != want {
+			if c.ParameterStorage.AES128 != ScalaKey128 || c.ParameterStorage.AES256 != ScalaKey256 || c.BlacklistPollInterval != 30*time.Second || c.Limits != want {
 				t.Errorf("%+v", c)
 			}
 		}},

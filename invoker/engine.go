@@ -69,6 +69,21 @@ func WithHTTP(addr, username, password string) Option {
 // caller-provided executor runner only; see Kinds.
 func WithRunner(r Runner) Option { return func(e *Engine) { e.runner = r } }
 
+// WithParameterStorage sets the keys of locked (encrypted) arguments.
+func WithParameterStorage(ps ParameterStorage) Option {
+	return func(e *Engine) { e.cfg.ParameterStorage = ps }
+}
+
+// WithLimitRanges sets the action limit ranges that namespace limits are
+// checked against.
+func WithLimitRanges(r whisk.LimitRanges) Option { return func(e *Engine) { e.cfg.Limits = r } }
+
+// WithBlacklistPollInterval sets how often the blocked namespaces are read
+// from the subjects database (CouchConfig.AuthDB).
+func WithBlacklistPollInterval(d time.Duration) Option {
+	return func(e *Engine) { e.cfg.BlacklistPollInterval = d }
+}
+
 // WithShutdownTimeout sets how long Shutdown lets activations run before
 // cancelling them.
 func WithShutdownTimeout(d time.Duration) Option {

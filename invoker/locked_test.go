@@ -11,17 +11,18 @@ import (
 	"testing"
 )
 
-// The keys of OpenWhisk's ParameterEncryptionTests.
+// The keys of OpenWhisk's ParameterEncryptionTests (exported for the
+// engine tests).
 const (
-	testKey128 = "ra1V6AfOYAv0jCzEdufIFA=="
-	testKey256 = "j5rLzhtxwzPyUVUy8/p8XJmBoKeDoSzNJP1SITJEY9E="
+	ScalaKey128 = "ra1V6AfOYAv0jCzEdufIFA=="
+	ScalaKey256 = "j5rLzhtxwzPyUVUy8/p8XJmBoKeDoSzNJP1SITJEY9E="
 )
 
 // Ciphertexts made with Java's javax.crypto the way AesEncryption.encrypt
 // does (AES/GCM/NoPadding, 128-bit tag, ByteBuffer of IV length, IV and
 // ciphertext, basic base64), with the keys above and fixed IVs: byte i of
 // the IV is seed + 7i, seeds 1 to 5 in the order below.
-var javaVectors = []struct{ scheme, plain, cipher string }{
+var JavaVectors = []struct{ Scheme, Plain, Cipher string }{
 	{SchemeAES128, `"abc"`, "AAAADAEIDxYdJCsyOUBHTjchYHPibsoVD9DaQKhlhNwN1sbI6w=="},
 	{SchemeAES128, `"secret"`, "AAAADAIJEBceJSwzOkFIT+QMTJZCg6bh6VTKL+ELqvy/VExgmNnkng=="},
 	{SchemeAES256, `"secret"`, "AAAAgAMKERgfJi00O0JJUFdeZWxzeoGIj5adpKuyucDHztXc4+rx+P8GDRQbIikwNz5FTFNaYWhvdn2Ei5KZoKeutbzDytHY3+bt9PsCCRAXHiUsMzpBSE9WXWRrcnmAh46VnKOqsbi/xs3U2+Lp8Pf+BQwTGiEoLzY9REtSWWBnbnV8ZeQuh87WxjY2mUqRgcnMB3+MeN0zYMR6"},
@@ -56,37 +57,38 @@ func lock(t testing.TB, keyB64 string, ivLen int, value any) string {
 }
 
 func TestUnlockJavaVectors(t *testing.T) {
-	u, err := newUnlocker(ParameterStorage{AES128: testKey128, AES256: testKey256})
+	u, err := newUnlocker(ParameterStorage{AES128: ScalaKey128, AES256: ScalaKey256})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range javaVectors {
-		content, _ := json.Marshal(map[string]string{"p": v.cipher})
-		got, err := u.unlock(content, map[string]string{"p": v.scheme})
+	for _, v := range JavaVectors {
+		content, _ := json.Marshal(map[string]string{"p": v.Cipher})
+		got, err := u.unlock(content, map[string]string{"p": v.Scheme})
 		if err != nil {
-			t.Fatalf("%s %s: %v", v.scheme, v.plain, err)
+			t.Fatalf("%s %s: %v", v.Scheme, v.Plain, err)
 		}
-		if want := `{"p":` + v.plain + `}`; string(got) != want {
-			t.Errorf("%s: %s, want %s", v.scheme, got, want)
+		if want := `{"p":` + v.Plain + `}`; string(got) != want {
+			t.Errorf("%s: %s, want %s", v.Scheme, got, want)
 		}
 	}
 }
 
 func TestUnlock(t *testing.T) {
-	u, err := newUnlocker(ParameterStorage{AES128: testKey128, AES256: testKey256})
+	u, err := newUnlocker(ParameterStorage{AES128: ScalaKey128, AES256: ScalaKey256})
 	if err != nil {
 		t.Fatal(err)
 	}
-	only128, err := newUnlocker(ParameterStorage{AES128: testKey128})
+	only128, err := newUnlocker(ParameterStorage{AES128: ScalaKey128})
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret := lock(t, testKey128, 12, "abc")
-	obj := lock(t, testKey256, 128, map[string]any{"n": 1.5, "s": []any{"x"}})
-	tampered := []byte(secret)
-	tampered[len(tampered)-5] ^= 1
-	wrongIV := lock(t, testKey128, 16, "abc") // a 16-byte IV where aes-128 uses 12
-	wrongKey := lock(t, testKey256, 12, "abc")
+	secret := lock(t, ScalaKey128, 12, "abc")
+	obj := lock(t, ScalaKey256, 128, map[string]any{"n": 1.5, "s": []any{"x"}})
+	raw, _ := base64.StdEncoding.DecodeString(secret)
+	raw[len(raw)-1] ^= 1 // the last byte of the tag
+	tampered := base64.StdEncoding.EncodeToString(raw)
+	wrongIV := lock(t, ScalaKey128, 16, "abc") // a 16-byte IV where aes-128 uses 12
+	wrongKey := lock(t, ScalaKey256, 12, "abc")
 	for _, tc := range []struct {
 		name    string
 		u       unlocker
@@ -103,7 +105,7 @@ func TestUnlock(t *testing.T) {
 		{name: "a value that is not a string passes through", u: u, content: `{"a":{"k":1}}`, locked: map[string]string{"a": SchemeAES128}, want: `{"a":{"k":1}}`},
 		{name: "a missing key is ignored", u: u, content: `{"b":2}`, locked: map[string]string{"a": SchemeAES128}, want: `{"b":2}`},
 		{name: "array content is kept", u: u, content: `["` + secret + `"]`, locked: map[string]string{"0": SchemeAES128}, want: `["` + secret + `"]`},
-		{name: "a tampered value fails", u: u, content: `{"a":"` + string(tampered) + `"}`, locked: map[string]string{"a": SchemeAES128}, err: `locked argument "a" (aes-128): cipher: message authentication failed`},
+		{name: "a tampered value fails", u: u, content: `{"a":"` + tampered + `"}`, locked: map[string]string{"a": SchemeAES128}, err: `locked argument "a" (aes-128): cipher: message authentication failed`},
 		{name: "the wrong IV length fails", u: u, content: `{"a":"` + wrongIV + `"}`, locked: map[string]string{"a": SchemeAES128}, err: "invalid iv length 16, want 12"},
 		{name: "the wrong key fails", u: u, content: `{"a":"` + wrongKey + `"}`, locked: map[string]string{"a": SchemeAES128}, err: "message authentication failed"},
 		{name: "base64 of nothing fails", u: u, content: `{"a":"AAA="}`, locked: map[string]string{"a": SchemeAES128}, err: "too short for the IV length"},
