@@ -279,9 +279,6 @@ func (s *Stack) APIHost() string { return "http://" + s.apiLn.Addr().String() }
 // KafkaBrokers is the embedded broker's address (for kcat).
 func (s *Stack) KafkaBrokers() []string { return s.kafka.ListenAddrs() }
 
-// CouchURL is the document store's URL, without credentials.
-func (s *Stack) CouchURL() string { return s.couch }
-
 // IPFS is the stack's IPFS node: what is added to it can be deployed as
 // ipfs://<CID> code.
 func (s *Stack) IPFS() *ipfs.Node { return s.ipfs }

@@ -75,9 +75,6 @@ func WithConfig(c Config) Option { return func(ct *Controller) { ct.cfg = c } }
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(c *Controller) { c.log = l } }
 
-// WithClock sets the time source of invoker supervision, for tests.
-func WithClock(now func() time.Time) Option { return func(c *Controller) { c.now = now } }
-
 // Database names under the prefix, as ansible names them.
 func (c Config) whisksDB() string      { return c.DBPrefix + "whisks" }
 func (c Config) activationsDB() string { return c.DBPrefix + "activations" }
@@ -116,10 +113,9 @@ type Controller struct {
 }
 
 type slot struct {
-	req      Request
-	invoker  int
-	timer    *time.Timer
-	blocking bool
+	req     Request
+	invoker int
+	timer   *time.Timer
 }
 
 // New builds a controller; Start connects it.
@@ -444,7 +440,7 @@ func (c *Controller) publish(ctx context.Context, req Request, timeout time.Dura
 	// Forced completion: max(action timeout, 60 s) * 2 + 1 min.
 	force := max(timeout, time.Minute)*2 + time.Minute
 	aid := msg.ActivationID
-	s := &slot{req: req, invoker: inv.Instance, blocking: msg.Blocking}
+	s := &slot{req: req, invoker: inv.Instance}
 	c.mu.Lock()
 	s.timer = time.AfterFunc(force, func() { c.forceComplete(aid) })
 	c.slots[aid] = s
