@@ -106,11 +106,12 @@ func BenchmarkColdStartByCID(b *testing.B) {
 }
 
 // paced runs a cold-start benchmark twice: "isolated" lets the link to the
-// peer go idle between runs (untimed), as between real cold starts;
-// "back-to-back" does not, so each fetch also waits out bitswap's minimum
-// 20 ms between two messages to the same peer (boxo's messagequeue).
+// peer go idle for 50 ms between runs (untimed), as between real cold
+// starts; "back-to-back" does not, so each fetch also waits out bitswap's
+// minimum 20 ms between two messages to the same peer (boxo's messagequeue,
+// not configurable), which the previous fetch's cancel message started.
 func paced(b *testing.B, bench func(*testing.B, time.Duration)) {
-	b.Run("isolated", func(b *testing.B) { bench(b, 30*time.Millisecond) })
+	b.Run("isolated", func(b *testing.B) { bench(b, 50*time.Millisecond) })
 	b.Run("back-to-back", func(b *testing.B) { bench(b, 0) })
 }
 
