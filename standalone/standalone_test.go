@@ -22,6 +22,7 @@ import (
 	"github.com/faasedge/faasedge/internal/testenv"
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/standalone/controller"
+	fw "github.com/faasedge/faasedge/whisk"
 )
 
 // startStack runs a standalone on loopback for one test and waits until
@@ -405,6 +406,27 @@ func TestMakeRun(t *testing.T) {
 	for _, want := range []string{"FaaS@Edge standalone is ready.", "wsk property set --apihost", `{"greeting":"Hello, World!"}`} {
 		if !strings.Contains(string(out), want) {
 			t.Fatalf("make run output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestTwoInvokers runs two invoker engines: both pass their health test
+// and activations of several actions (placed by the balancer) succeed.
+func TestTwoInvokers(t *testing.T) {
+	s := startStack(t, Config{Invokers: 2, UserMemory: 512 * fw.MB})
+	if got := s.Invokers(); len(got) != 2 || got[0].Status != controller.Healthy || got[1].Status != controller.Healthy {
+		t.Fatalf("invokers %+v", got)
+	}
+	wsk := wskClient(t, s.APIHost(), controller.GuestAuth)
+	echo := wasmtest.WATModule(t, "echo")
+	for i := range 6 {
+		name := fmt.Sprint("a", i)
+		if _, _, err := wsk.Actions.Insert(wasmAction(name, echo), false); err != nil {
+			t.Fatal(err)
+		}
+		res, _, err := wsk.Actions.Invoke(name, map[string]any{"i": i}, true, true)
+		if err != nil || fmt.Sprint(res.(map[string]any)["i"]) != fmt.Sprint(i) {
+			t.Fatalf("%s: %v %v", name, res, err)
 		}
 	}
 }
