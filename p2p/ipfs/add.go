@@ -56,29 +56,26 @@ func (im importer) file(dag ipld.DAGService, r io.Reader) (ipld.Node, error) {
 // Add imports r as a UnixFS file, pins it and announces it, and returns the
 // CID Kubo's `ipfs add` (cidVersion 0) or `ipfs add --cid-version 1` gives
 // for the same bytes.
-func (n *Node) Add(ctx context.Context, r io.Reader, cidVersion int) (_ cid.Cid, err error) {
-	im, err := newImporter(cidVersion)
-	if err != nil {
-		return cid.Undef, err
-	}
-	release := n.store.holdEviction()
-	defer func() { err = errors.Join(err, release(ctx)) }()
-	batch := ipld.NewBufferedDAG(ctx, n.dag)
-	nd, err := im.file(batch, r)
-	if err != nil {
-		return cid.Undef, fmt.Errorf("ipfs: add: %w", err)
-	}
-	if err := batch.Commit(); err != nil {
-		return cid.Undef, fmt.Errorf("ipfs: add: %w", err)
-	}
-	return nd.Cid(), n.pinAdded(ctx, nd)
+func (n *Node) Add(ctx context.Context, r io.Reader, cidVersion int) (cid.Cid, error) {
+	return n.add(ctx, cidVersion, func(im importer, dag ipld.DAGService) (ipld.Node, error) {
+		return im.file(dag, r)
+	})
 }
 
-// AddFS imports the tree under root of fsys as UnixFS directories and files
-// (as `ipfs add -r` lays them out with the same CID version), pins and
-// announces it, and returns the root directory's CID. Symlinks and other
+// AddFS imports the tree under root of fsys as UnixFS directories and files,
+// pins and announces it, and returns the root directory's CID: the one
+// Kubo's `ipfs add -r` gives with the same CID version. Symlinks and other
 // special files are refused.
-func (n *Node) AddFS(ctx context.Context, fsys fs.FS, root string, cidVersion int) (_ cid.Cid, err error) {
+func (n *Node) AddFS(ctx context.Context, fsys fs.FS, root string, cidVersion int) (cid.Cid, error) {
+	return n.add(ctx, cidVersion, func(im importer, dag ipld.DAGService) (ipld.Node, error) {
+		return im.dir(ctx, dag, fsys, root)
+	})
+}
+
+// add builds a DAG with Kubo's settings for cidVersion, writes it in one
+// batch, and pins it. Eviction waits meanwhile: the new blocks exist
+// nowhere else until the pin covers them.
+func (n *Node) add(ctx context.Context, cidVersion int, build func(importer, ipld.DAGService) (ipld.Node, error)) (_ cid.Cid, err error) {
 	im, err := newImporter(cidVersion)
 	if err != nil {
 		return cid.Undef, err
@@ -86,12 +83,12 @@ func (n *Node) AddFS(ctx context.Context, fsys fs.FS, root string, cidVersion in
 	release := n.store.holdEviction()
 	defer func() { err = errors.Join(err, release(ctx)) }()
 	batch := ipld.NewBufferedDAG(ctx, n.dag)
-	nd, err := im.dir(ctx, batch, fsys, root)
+	nd, err := build(im, batch)
 	if err != nil {
-		return cid.Undef, fmt.Errorf("ipfs: add %s: %w", root, err)
+		return cid.Undef, fmt.Errorf("ipfs: add: %w", err)
 	}
 	if err := batch.Commit(); err != nil {
-		return cid.Undef, fmt.Errorf("ipfs: add %s: %w", root, err)
+		return cid.Undef, fmt.Errorf("ipfs: add: %w", err)
 	}
 	return nd.Cid(), n.pinAdded(ctx, nd)
 }
