@@ -5,7 +5,10 @@
 // invoker{N}, fetches actions, admits work by memory like the stock
 // ContainerPool, runs it through a Runner, sends the acks in stock order,
 // writes activation records, pings health every second and serves the
-// invoker's HTTP endpoints.
+// invoker's HTTP endpoints. Like the stock invoker it decrypts locked
+// (encrypted) arguments, refuses namespaces blacklisted in the subjects
+// database (ack only, no record) and checks each action's limits against
+// the invoking namespace's.
 //
 // Delivery is at most once, as stock: offsets are committed right after
 // each poll, before the activations run, so a crash loses the activations
