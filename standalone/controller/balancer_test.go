@@ -220,3 +220,13 @@ func TestPublishAndRelease(t *testing.T) {
 		t.Fatalf("free memory after release %d", got)
 	}
 }
+
+func TestNewDefaultsFractions(t *testing.T) {
+	c, err := New(WithConfig(Config{KafkaBrokers: []string{"127.0.0.1:1"}, CouchURL: "http://127.0.0.1:1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.cfg.ManagedFraction != 0.9 || c.cfg.BlackboxFraction != 0.1 {
+		t.Fatalf("fractions %v/%v, want the stock 0.9/0.1", c.cfg.ManagedFraction, c.cfg.BlackboxFraction)
+	}
+}

@@ -62,7 +62,8 @@ type Config struct {
 	NodejsDefault string
 	// MaxWaitForBlocking is max-wait-for-blocking-activation (60 s).
 	MaxWaitForBlocking time.Duration
-	// ManagedFraction and BlackboxFraction split the invokers (0.9, 0.1).
+	// ManagedFraction and BlackboxFraction split the invokers (0.9, 0.1
+	// when both are zero).
 	ManagedFraction, BlackboxFraction float64
 }
 
@@ -141,6 +142,11 @@ func New(opts ...Option) (*Controller, error) {
 	}
 	if cfg.NodejsDefault == "" {
 		cfg.NodejsDefault = "nodejs:20"
+	}
+	// A Config written without the fractions would otherwise make invoker 0
+	// the only managed invoker and send every activation there.
+	if cfg.ManagedFraction == 0 && cfg.BlackboxFraction == 0 {
+		cfg.ManagedFraction, cfg.BlackboxFraction = 0.9, 0.1
 	}
 	if len(cfg.KafkaBrokers) == 0 || cfg.CouchURL == "" {
 		return nil, errors.New("controller: Kafka brokers and CouchDB URL are required")
