@@ -19,11 +19,11 @@ import (
 
 var _ executor.Fetcher = (*Node)(nil)
 
-// sha256Module builds testdata/sha256file, the Go wasip1 action that hashes
-// a file it reads under /ipfs.
+// sha256Module builds testdata/sha256file.wat, the action that hashes a
+// file it reads under /ipfs.
 func sha256Module(t testing.TB) []byte {
 	t.Helper()
-	p, err := wasmtest.BuildSource(wasmtest.Command, filepath.Join("testdata", "sha256file"))
+	p, err := wasmtest.BuildSource(wasmtest.WAT, filepath.Join("testdata", "sha256file.wat"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,10 +48,18 @@ func TestActionByCIDRunsOnAnotherNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Files whose lengths sit on SHA-256's padding boundaries, as roots.
+	edges := map[int]string{}
+	for _, size := range []int{55, 56, 64} {
+		c, err := a.Add(ctx, bytes.NewReader(patternBytes("edge", size)), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edges[size] = "/ipfs/" + c.String()
+	}
 
 	b := newNode(t, p2p.Config{}, WithPeers(a.Host().FullAddrs()...))
-	ex, err := executor.New(ctx, executor.WithFetcher(b), executor.WithMount("/ipfs", b.FS(ctx)),
-		executor.WithDataDir(wasmtest.CompilationCacheDir()))
+	ex, err := executor.New(ctx, executor.WithFetcher(b), executor.WithMount("/ipfs", b.FS(ctx)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,10 +67,8 @@ func TestActionByCIDRunsOnAnotherNode(t *testing.T) {
 
 	action := &executor.Action{
 		Name: "sha256file", Namespace: "guest", Kind: "wasm:wasip1",
-		Code: []byte(Scheme + module.String()),
-		// Compiling a Go module under the race detector on a cold
-		// compilation cache takes long; the limit is not what is tested.
-		Limits: whisk.Limits{Timeout: 300_000, Memory: 256, Logs: 10},
+		Code:   []byte(Scheme + module.String()),
+		Limits: whisk.Limits{Timeout: 30_000, Memory: 256, Logs: 10},
 	}
 	tests := []struct {
 		name string
@@ -72,6 +78,10 @@ func TestActionByCIDRunsOnAnotherNode(t *testing.T) {
 		{"one block", "/ipfs/" + data.String() + "/file", fixtureTree["file"].Data},
 		{"several blocks", "/ipfs/" + data.String() + "/data/big.bin", fixtureTree["data/big.bin"].Data},
 		{"empty", "/ipfs/" + data.String() + "/empty", fixtureTree["empty"].Data},
+		{"nested", "/ipfs/" + data.String() + "/data/nested/b.json", fixtureTree["data/nested/b.json"].Data},
+		{"55 bytes", edges[55], patternBytes("edge", 55)},
+		{"56 bytes", edges[56], patternBytes("edge", 56)},
+		{"64 bytes", edges[64], patternBytes("edge", 64)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
