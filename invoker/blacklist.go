@@ -32,6 +32,9 @@ func (b *blacklist) blocked(namespace string) bool {
 	return ok
 }
 
+// refreshTimeout bounds one read of the view.
+const refreshTimeout = 30 * time.Second
+
 // run refreshes at once and then every interval until ctx ends; like the
 // stock scheduler, the next wait starts when a refresh ends.
 func (b *blacklist) run(ctx context.Context, interval time.Duration) {
@@ -39,7 +42,11 @@ func (b *blacklist) run(ctx context.Context, interval time.Duration) {
 		return
 	}
 	for {
-		if err := b.refresh(ctx); err != nil && ctx.Err() == nil {
+		// A database that hangs must not stall the refreshes for good.
+		rctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+		err := b.refresh(rctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
 			b.m.blacklistErrors.Inc()
 			b.log.Warn("updating the namespace blacklist failed, keeping the last one", "err", err)
 		}
