@@ -169,6 +169,7 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 				},
 				APIHost:       apiHost,
 				NodejsDefault: invoker.DefaultNodejsKind,
+				Limits:        controller.LimitRanges(),
 			}),
 			invoker.WithRunner(invoker.LocalRunner(s.exec)),
 			invoker.WithLogger(log.With("component", "invoker"+strconv.Itoa(i))))

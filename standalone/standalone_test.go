@@ -163,6 +163,20 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	// The controller accepts concurrency up to 500, so its invokers must
+	// not refuse such an action with a namespace-limit error.
+	t.Run("concurrency above one", func(t *testing.T) {
+		a := wasmAction("concurrent", echo)
+		a.Limits = &whisk.Limits{Concurrency: ptr(4)}
+		if _, _, err := wsk.Actions.Insert(a, false); err != nil {
+			t.Fatal(err)
+		}
+		res, _, err := wsk.Actions.Invoke("concurrent", map[string]any{"c": 4}, true, true)
+		if err != nil || fmt.Sprint(res.(map[string]any)["c"]) != "4" {
+			t.Fatalf("invoke: %v %v", res, err)
+		}
+	})
+
 	t.Run("code by CID", func(t *testing.T) {
 		c, err := s.IPFS().Add(context.Background(), bytes.NewReader(echo), 0)
 		if err != nil {

@@ -168,54 +168,57 @@ type limitsPut struct {
 	Concurrency *int   `json:"concurrency"`
 }
 
-// Limit ranges of the stock configuration; concurrency up to 500 as the
-// local deployment allows (limit_action_concurrency_max).
-const (
-	minTimeoutMs, maxTimeoutMs = 100, 300000
-	minMemoryMB, maxMemoryMB   = 128, 512
-	maxLogsMB                  = 10
-	maxConcurrency             = 500
-	// execSizeLimit is Exec.sizeLimit: 48 MB of code.
-	execSizeLimit = 48 << 20
-)
+// execSizeLimit is Exec.sizeLimit: 48 MB of code.
+const execSizeLimit = 48 << 20
+
+// LimitRanges are the ranges actions are checked against: the stock
+// configuration's, with concurrency up to 500 as the local deployment allows
+// (limit_action_concurrency_max). The standalone's invokers get the same, so
+// they never refuse an action this controller accepted.
+func LimitRanges() whisk.LimitRanges {
+	r := whisk.DefaultLimitRanges()
+	r.Concurrency.Max, r.NamespaceConcurrency.Max = 500, 500
+	return r
+}
 
 func (l *limitsPut) apply(base whisk.Limits) (whisk.Limits, error) {
 	if l == nil {
 		return base, nil
 	}
+	r := LimitRanges()
 	if l.Timeout != nil {
 		switch t := *l.Timeout; {
-		case t < minTimeoutMs:
-			return base, badRequest("timeout %d milliseconds below allowed threshold of %d milliseconds", t, minTimeoutMs)
-		case t > maxTimeoutMs:
-			return base, badRequest("timeout %d milliseconds exceeds allowed threshold of %d milliseconds", t, maxTimeoutMs)
+		case t < r.Timeout.Min:
+			return base, badRequest("timeout %d milliseconds below allowed threshold of %d milliseconds", t, r.Timeout.Min)
+		case t > r.Timeout.Max:
+			return base, badRequest("timeout %d milliseconds exceeds allowed threshold of %d milliseconds", t, r.Timeout.Max)
 		}
 		base.Timeout = *l.Timeout
 	}
 	if l.Memory != nil {
 		switch m := *l.Memory; {
-		case m < minMemoryMB:
-			return base, badRequest("memory %d MB below allowed threshold of %d MB", m, minMemoryMB)
-		case m > maxMemoryMB:
-			return base, badRequest("memory %d MB exceeds allowed threshold of %d MB", m, maxMemoryMB)
+		case m < r.Memory.Min:
+			return base, badRequest("memory %d MB below allowed threshold of %d MB", m, r.Memory.Min)
+		case m > r.Memory.Max:
+			return base, badRequest("memory %d MB exceeds allowed threshold of %d MB", m, r.Memory.Max)
 		}
 		base.Memory = *l.Memory
 	}
 	if l.Logs != nil {
 		switch g := *l.Logs; {
-		case g < 0:
-			return base, badRequest("log size %d MB below allowed threshold of 0 MB", g)
-		case g > maxLogsMB:
-			return base, badRequest("log size %d MB exceeds allowed threshold of %d MB", g, maxLogsMB)
+		case g < r.Logs.Min:
+			return base, badRequest("log size %d MB below allowed threshold of %d MB", g, r.Logs.Min)
+		case g > r.Logs.Max:
+			return base, badRequest("log size %d MB exceeds allowed threshold of %d MB", g, r.Logs.Max)
 		}
 		base.Logs = *l.Logs
 	}
 	if l.Concurrency != nil {
 		switch n := *l.Concurrency; {
-		case n < 1:
-			return base, badRequest("concurrency %d below allowed threshold of 1", n)
-		case n > maxConcurrency:
-			return base, badRequest("concurrency %d exceeds allowed threshold of %d", n, maxConcurrency)
+		case int64(n) < r.Concurrency.Min:
+			return base, badRequest("concurrency %d below allowed threshold of %d", n, r.Concurrency.Min)
+		case int64(n) > r.Concurrency.Max:
+			return base, badRequest("concurrency %d exceeds allowed threshold of %d", n, r.Concurrency.Max)
 		}
 		base.Concurrency = *l.Concurrency
 	}
