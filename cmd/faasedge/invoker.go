@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/faasedge/faasedge/executor"
 	"github.com/faasedge/faasedge/invoker"
@@ -32,7 +33,18 @@ func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	uniqueName := fs.String("uniqueName", "", "unique name of this invoker")
 	displayedName := fs.String("displayedName", "", "name shown by the controller's /invokers")
 	overwriteID := fs.Int("overwriteId", -1, "accepted for compatibility; only meaningful with ZooKeeper id assignment")
-	dataDir := fs.String("dataDir", os.Getenv("FAASEDGE_DATA_DIR"), "directory for the compiled-module cache (optional)")
+	// Code by CID: every invoker runs an IPFS node. The stock deployment
+	// passes only environment, so each flag has a variable too.
+	node := ipfsFlags{
+		dataDir: os.Getenv("FAASEDGE_DATA_DIR"),
+		peers:   envList("FAASEDGE_PEERS"),
+		listen:  envList("FAASEDGE_LISTEN"),
+		gateway: os.Getenv("FAASEDGE_GATEWAY"),
+	}
+	fs.StringVar(&node.dataDir, "data-dir", node.dataDir, "directory for the compiled-module cache, block store and node identity ($FAASEDGE_DATA_DIR; empty: in memory)")
+	fs.Var(&node.peers, "peer", "IPFS/ring peer multiaddr with /p2p/<id> to fetch ipfs://<CID> code from (repeatable; $FAASEDGE_PEERS, comma-separated)")
+	fs.Var(&node.listen, "listen", "libp2p listen multiaddr (repeatable; $FAASEDGE_LISTEN; default loopback)")
+	fs.StringVar(&node.gateway, "gateway", node.gateway, "trustless HTTP gateway to fall back on for code by CID ($FAASEDGE_GATEWAY; off when empty)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -51,9 +63,15 @@ func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	exOpts := []executor.Option{executor.WithMemoryBudget(int64(cfg.UserMemory)), executor.WithLogger(log)}
-	if *dataDir != "" {
-		exOpts = append(exOpts, executor.WithDataDir(*dataDir))
+	if node.dataDir != "" {
+		exOpts = append(exOpts, executor.WithDataDir(node.dataDir))
 	}
+	ipfsNode, closeNode, err := openNode(ctx, node, stderr)
+	if err != nil {
+		return fmt.Errorf("ipfs node: %w", err)
+	}
+	defer closeNode()
+	exOpts = append(exOpts, executor.WithFetcher(ipfsNode), executor.WithMount("/ipfs", ipfsNode.FS(ctx)))
 	ex, err := executor.New(ctx, exOpts...)
 	if err != nil {
 		return err
@@ -71,4 +89,15 @@ func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// envList splits a comma-separated variable, ignoring empty items.
+func envList(name string) repeated {
+	var out repeated
+	for _, v := range strings.Split(os.Getenv(name), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -20,7 +20,10 @@ import (
 	kivik "github.com/go-kivik/kivik/v4"
 
 	"github.com/faasedge/faasedge/internal/testenv"
+	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/invoker"
+	"github.com/faasedge/faasedge/p2p"
+	"github.com/faasedge/faasedge/p2p/ipfs"
 	"github.com/faasedge/faasedge/tests/emulator"
 	"github.com/faasedge/faasedge/whisk"
 )
@@ -118,11 +121,11 @@ type proc struct {
 
 // startInvoker runs `faasedge invoker --id 0 --uniqueName 0` and waits
 // until the controller reports it up.
-func (s *stack) startInvoker(t testing.TB) *proc {
+func (s *stack) startInvoker(t testing.TB, extraEnv ...string) *proc {
 	t.Helper()
 	p := &proc{out: &bytes.Buffer{}, done: make(chan error, 1), port: testenv.FreePort(t)}
 	p.cmd = exec.Command(binary, "invoker", "--id", "0", "--uniqueName", "0")
-	p.cmd.Env = s.stockEnv(t, p.port)
+	p.cmd.Env = append(s.stockEnv(t, p.port), extraEnv...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -217,6 +220,53 @@ func TestBinaryRegistersAndRuns(t *testing.T) {
 	}
 	if string(rec.Response.Result) != `{"payload":"Hello, World!"}` || len(rec.Logs) != 1 || !strings.HasSuffix(rec.Logs[0], " stdout: hi World") {
 		t.Errorf("record %s", mustJSON(rec))
+	}
+}
+
+// TestBinaryRunsCodeByCID: the invoker binary, configured by environment
+// only, runs an action whose code is ipfs://<CID>, fetching the module over
+// bitswap from the peer that added it.
+func TestBinaryRunsCodeByCID(t *testing.T) {
+	s := newStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	h, err := p2p.NewHost(ctx, p2p.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	src, err := ipfs.New(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	c, err := src.Add(ctx, bytes.NewReader(wasmtest.WATModule(t, "echo")), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.startInvoker(t, "FAASEDGE_PEERS="+strings.Join(h.FullAddrs(), ","))
+
+	code, _ := json.Marshal("ipfs://" + c.String())
+	doc := whisk.ActionDoc{
+		ID: "guest/bycid", EntityType: "action", Name: "bycid", Namespace: "guest", Updated: time.Now().UnixMilli(),
+		Exec: whisk.Exec{Kind: "wasm:wasip1", Code: code}, Limits: whisk.DefaultLimits(), Version: "0.0.1",
+		Parameters: []whisk.Parameter{}, Annotations: whisk.Annotations{},
+	}
+	rev, err := s.actions.Put(ctx, doc.ID, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _, err := s.ctl.Invoke(ctx, meta("bycid", rev), emulator.Request{User: emulator.NewUser("guest"), Blocking: true, Content: json.RawMessage(`{"cid":"yes"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acks, err := s.ctl.WaitCompleted(ctx, msg.ActivationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	act, _, err := acks[0].ResponseActivation()
+	if err != nil || act == nil || act.Response.StatusCode != whisk.StatusSuccess || string(act.Response.Result) != `{"cid":"yes"}` {
+		t.Fatalf("activation %s: %v", mustJSON(act), err)
 	}
 }
 
