@@ -422,11 +422,14 @@ func (e *Engine) process(msg *whisk.ActivationMessage) {
 	}
 	inv, err := e.invocation(msg, act)
 	if err != nil {
-		// As stock, where unlockArguments throws in the container proxy:
-		// no ack and no record; the controller force-completes the
-		// activation after its timeout.
+		// Stock throws here (unlockArguments in the container proxy) and
+		// sends nothing, leaving the controller to force the completion
+		// minutes later. Every activation gets its ack instead: a whisk
+		// error with the stock text for an unexpected internal error, as
+		// keys that do not match the controller's are the operator's fault.
 		e.m.lockedArgs.Inc()
-		e.log.Error("activation dropped: a locked argument does not decrypt", "activation", msg.ActivationID, "action", act.FQN(), "err", err)
+		e.log.Error("a locked argument does not decrypt", "activation", msg.ActivationID, "action", act.FQN(), "err", err)
+		e.finish(msg, e.fallbackActivation(msg, whisk.ErrorResponse(whisk.StatusWhiskError, whisk.MsgAbnormalRun)), fallbackAck)
 		return
 	}
 	memMB := min(max(act.Limits.Memory, 1), e.cfg.UserMemory.MB())

@@ -21,7 +21,7 @@ type metrics struct {
 	recordsWritten  prometheus.Counter
 	recordsRejected prometheus.Counter
 	acks            *prometheus.CounterVec // by kind
-	lockedArgs      prometheus.Counter     // activations dropped: a locked argument did not decrypt
+	lockedArgs      prometheus.Counter     // activations whose locked argument did not decrypt
 	blacklisted     prometheus.Gauge
 	blacklistErrors prometheus.Counter
 }
@@ -49,7 +49,7 @@ func newMetrics(lag func() float64) *metrics {
 		recordsWritten:  prometheus.NewCounter(prometheus.CounterOpts{Name: "invoker_records_written_total", Help: "Activation records written."}),
 		recordsRejected: prometheus.NewCounter(prometheus.CounterOpts{Name: "invoker_records_rejected_total", Help: "Activation records CouchDB refused."}),
 		acks:            prometheus.NewCounterVec(prometheus.CounterOpts{Name: "invoker_acks_total", Help: "Acknowledgements sent, by kind."}, []string{"kind"}),
-		lockedArgs:      prometheus.NewCounter(prometheus.CounterOpts{Name: "invoker_locked_argument_failures_total", Help: "Activations dropped without an ack, as stock, because a locked argument did not decrypt."}),
+		lockedArgs:      prometheus.NewCounter(prometheus.CounterOpts{Name: "invoker_locked_argument_failures_total", Help: "Activations ended with a whisk error because a locked argument did not decrypt."}),
 		blacklisted:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "invoker_blacklisted_namespaces", Help: "Namespaces in the last blacklist read."}),
 		blacklistErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "invoker_blacklist_errors_total", Help: "Blacklist refreshes that failed; the last list was kept."}),
 	}
