@@ -19,7 +19,7 @@ test: deps
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 30m $(PKGS)
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 -timeout 60m $(PKGS)
 
 # Sample actions, built for wasip1 into bin/.
 examples:
