@@ -1,0 +1,291 @@
+// Package edge composes an edge volunteer of the offer ring from its parts:
+// a libp2p host (package p2p), the IPFS block exchange that fetches action
+// code by CID (p2p/ipfs), the WebAssembly executor (executor) and the ring
+// node that publishes offers and serves claims and runs (p2p/ring).
+//
+// `faasedge node` is flag parsing around Start; the standalone starts a few
+// Nodes on loopback so that its virtual invokers have edge capacity; tests
+// start them as real ring members. A Node given no memory supplies nothing:
+// it is a plain ring member, as a scheduler or an edge client is.
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ipfs/boxo/ipns"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/faasedge/faasedge/executor"
+	"github.com/faasedge/faasedge/p2p"
+	"github.com/faasedge/faasedge/p2p/ipfs"
+	"github.com/faasedge/faasedge/p2p/ring"
+	"github.com/faasedge/faasedge/whisk"
+)
+
+// Config is a node's configuration; zero values take the defaults.
+type Config struct {
+	// Host configures the libp2p host: listen addresses, bootstrap peers,
+	// private network key, allow-list. Its DataDir also keeps the block
+	// store and the compiled modules; empty keeps everything in memory.
+	Host p2p.Config
+	// OffersMB is the memory volunteered, one offer (virtual node) per
+	// entry, so that it lands in several regions. Empty: the node supplies
+	// nothing and runs no executor.
+	OffersMB []int
+	// Schedulers receive the node's free offers as their backup list.
+	Schedulers []peer.AddrInfo
+	// SchedulerIndex is the /ipns/<name> of a scheduler index, resolved now
+	// and then; its schedulers get the backup list too.
+	SchedulerIndex string
+	// Refresh is how often offers are re-published (ring.DefaultRefresh);
+	// they expire at traders after three periods.
+	Refresh time.Duration
+	// RingOptions are applied after the ones Config implies (tests shorten
+	// the timers with ring.WithTimers, for instance).
+	RingOptions []ring.Option
+	// Logger receives every component's logs (discarded when nil).
+	Logger *slog.Logger
+}
+
+// Node is a running ring member.
+type Node struct {
+	host   *p2p.Host
+	code   *ipfs.Node
+	exec   *executor.Executor
+	runner *Executor
+	tr     *ring.HostTransport
+	ring   *ring.Node
+	offers []int
+	log    *slog.Logger
+
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start brings a node up: host, block exchange, executor (when it supplies
+// memory) and ring node, then publishes its offers. ctx bounds the
+// start-up only; the node runs until Close.
+func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
+	if cfg.Refresh <= 0 {
+		cfg.Refresh = ring.DefaultRefresh
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{offers: append([]int(nil), cfg.OffersMB...), log: log}
+	defer func() {
+		if err != nil {
+			n.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	if n.host, err = p2p.NewHost(ctx, cfg.Host); err != nil {
+		return nil, fmt.Errorf("edge: host: %w", err)
+	}
+	// The block exchange serves code to other nodes and fetches ours.
+	iopts := []ipfs.Option{ipfs.WithPeers(cfg.Host.Bootstrap...), ipfs.WithLogger(log.With("component", "ipfs"))}
+	if cfg.Host.DataDir != "" {
+		iopts = append(iopts, ipfs.WithDataDir(cfg.Host.DataDir))
+	}
+	if n.code, err = ipfs.New(ctx, n.host, iopts...); err != nil {
+		return nil, fmt.Errorf("edge: ipfs: %w", err)
+	}
+	ropts := []ring.Option{
+		ring.WithTimers(cfg.Refresh, 3*cfg.Refresh, ring.DefaultLeaseTTL),
+		ring.WithSchedulers(cfg.Schedulers),
+		ring.WithLogger(log.With("component", "ring")),
+	}
+	if len(cfg.OffersMB) > 0 {
+		total := 0
+		for _, mb := range cfg.OffersMB {
+			total += mb
+		}
+		eopts := []executor.Option{executor.WithFetcher(n.code), executor.WithMemoryBudget(int64(total) << 20),
+			executor.WithLogger(log.With("component", "executor"))}
+		if cfg.Host.DataDir != "" {
+			eopts = append(eopts, executor.WithDataDir(cfg.Host.DataDir))
+		}
+		if n.exec, err = executor.New(ctx, eopts...); err != nil {
+			return nil, fmt.Errorf("edge: executor: %w", err)
+		}
+		n.runner = &Executor{ex: n.exec, code: n.code}
+		ropts = append(ropts, ring.WithExecutor(n.runner))
+	}
+	n.tr = ring.NewHostTransport(n.host, log.With("component", "ring"))
+	if n.ring, err = ring.New(n.tr, n.host.Peerstore().PrivKey(n.host.ID()), append(ropts, cfg.RingOptions...)...); err != nil {
+		return nil, fmt.Errorf("edge: ring: %w", err)
+	}
+	if len(cfg.OffersMB) > 0 {
+		if err := n.ring.Supply(cfg.OffersMB...); err != nil {
+			return nil, fmt.Errorf("edge: offers %v MB: %w", cfg.OffersMB, err)
+		}
+	}
+	var bctx context.Context
+	bctx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if cfg.SchedulerIndex != "" {
+		name, err := ipns.NameFromString(cfg.SchedulerIndex)
+		if err != nil {
+			return nil, fmt.Errorf("edge: scheduler index %q: %w", cfg.SchedulerIndex, err)
+		}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.followIndex(bctx, name, cfg.Schedulers, cfg.Refresh)
+		}()
+	}
+	n.ring.Start(bctx)
+	log.Info("edge node started", "peer", n.host.ID(), "addrs", n.host.FullAddrs(), "offersMB", n.offers)
+	return n, nil
+}
+
+// followIndex resolves the scheduler index now and then, so the backup list
+// reaches the schedulers the operator lists.
+func (n *Node) followIndex(ctx context.Context, name ipns.Name, fixed []peer.AddrInfo, every time.Duration) {
+	t := time.NewTicker(every * 6)
+	defer t.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, every)
+		infos, err := ring.ResolveIndex(rctx, n.host.DHT, name)
+		cancel()
+		if err != nil {
+			n.log.Warn("resolve scheduler index", "name", name, "err", err)
+		} else {
+			n.ring.SetSchedulers(append(append([]peer.AddrInfo(nil), fixed...), infos...))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Host is the node's libp2p host.
+func (n *Node) Host() *p2p.Host { return n.host }
+
+// IPFS is the node's block exchange: what is added to it, other nodes can
+// fetch by CID.
+func (n *Node) IPFS() *ipfs.Node { return n.code }
+
+// Ring is the node's ring member, through which it also schedules and runs
+// work on other nodes.
+func (n *Node) Ring() *ring.Node { return n.ring }
+
+// Executor runs the activations the node is sent; nil when it supplies
+// nothing.
+func (n *Node) Executor() *Executor { return n.runner }
+
+// OffersMB is the memory volunteered, one entry per offer.
+func (n *Node) OffersMB() []int { return append([]int(nil), n.offers...) }
+
+// Close withdraws the node's offers from their traders (ctx bounds it),
+// then stops the ring, the executor, the block exchange and the host.
+// Closing again does nothing.
+func (n *Node) Close(ctx context.Context) error {
+	n.closeOnce.Do(func() {
+		var errs []error
+		if n.ring != nil {
+			if err := n.ring.Close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("edge: withdraw offers: %w", err))
+			}
+		}
+		if n.cancel != nil {
+			n.cancel()
+		}
+		n.wg.Wait()
+		if n.tr != nil {
+			n.tr.Close()
+		}
+		if n.exec != nil {
+			errs = append(errs, n.exec.Close(ctx))
+		}
+		if n.code != nil {
+			errs = append(errs, n.code.Close())
+		}
+		if n.host != nil {
+			errs = append(errs, n.host.Close())
+		}
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}
+
+// Executor adapts the WebAssembly executor to the ring: it runs remote
+// activations with the code fetched by CID over the node's block exchange
+// (ring.Executor), fetches the code of a granted claim ahead of its first
+// run (ring.Preparer), and counts the runs it serves.
+type Executor struct {
+	ex       *executor.Executor
+	code     *ipfs.Node
+	runs     atomic.Int64
+	inFlight atomic.Int64
+}
+
+// Runs is the number of activations run so far.
+func (e *Executor) Runs() int64 { return e.runs.Load() }
+
+// InFlight is the number of activations running now.
+func (e *Executor) InFlight() int64 { return e.inFlight.Load() }
+
+// Run implements ring.Executor.
+func (e *Executor) Run(ctx context.Context, req ring.RunRequest) (ring.RunResponse, error) {
+	arrived := time.Now()
+	if req.CID == "" {
+		return ring.RunResponse{}, errors.New("run request without a code CID")
+	}
+	e.inFlight.Add(1)
+	defer e.inFlight.Add(-1)
+	path, name := splitActionName(req.ActionName)
+	a := &executor.Action{
+		Name: name, Namespace: path, Version: req.ActionVersion, Kind: "wasm:wasip1",
+		Code: []byte("ipfs://" + req.CID), Digest: req.CID,
+		Limits: whisk.Limits{
+			Timeout: int64(req.Limits.Timeout), Memory: int64(req.Limits.Memory),
+			Logs: int64(req.Limits.Logs), Concurrency: req.Limits.Concurrency,
+		},
+	}
+	if a.Limits.Timeout == 0 {
+		a.Limits = whisk.DefaultLimits()
+	}
+	res := e.ex.Run(ctx, a, executor.Activation{Value: req.Value, Env: req.Env})
+	e.runs.Add(1)
+	out := ring.RunResponse{
+		StatusCode: int(res.Response.StatusCode),
+		Result:     res.Response.Result,
+		Logs:       res.Logs,
+		Start:      res.Start.UnixMilli(),
+		End:        res.End.UnixMilli(),
+		Duration:   res.End.Sub(res.Start).Milliseconds(),
+		WaitTime:   max(res.Start.Sub(arrived).Milliseconds(), 0),
+		Timeout:    res.TimedOut,
+	}
+	if res.Cold {
+		out.InitTime = res.InitTime.Milliseconds()
+	}
+	return out, nil
+}
+
+// Prepare implements ring.Preparer.
+func (e *Executor) Prepare(ctx context.Context, cid string) error {
+	_, err := e.code.Fetch(ctx, cid)
+	return err
+}
+
+// splitActionName turns "/ns/pkg/name" into ("ns/pkg", "name").
+func splitActionName(s string) (path, name string) {
+	s = strings.TrimPrefix(s, "/")
+	i := strings.LastIndex(s, "/")
+	if i < 0 {
+		return "", s
+	}
+	return s[:i], s[i+1:]
+}
