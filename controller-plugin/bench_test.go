@@ -146,7 +146,7 @@ func BenchmarkEdgeChurn(b *testing.B) {
 		var owner int
 		for _, e := range c.edges {
 			for i, v := range invs {
-				if !killed[e] && slices.Contains(v.Suppliers(), e.host.ID()) {
+				if !killed[e] && slices.Contains(v.Suppliers(), e.Host().ID()) {
 					victim, owner = e, i
 				}
 			}
@@ -157,7 +157,7 @@ func BenchmarkEdgeChurn(b *testing.B) {
 		killed[victim] = true
 		at := time.Now()
 		victim.kill()
-		for invs[owner].BackedMB() != 512 || slices.Contains(invs[owner].Suppliers(), victim.host.ID()) {
+		for invs[owner].BackedMB() != 512 || slices.Contains(invs[owner].Suppliers(), victim.Host().ID()) {
 			if time.Since(at) > minute/2 {
 				b.Errorf("minute %d: virtual invoker %d backs %d MB after %v", m, owner, invs[owner].BackedMB(), time.Since(at))
 				break

@@ -50,20 +50,20 @@ func startCluster(t testing.TB, spec clusterSpec) *cluster {
 	t.Cleanup(c.ctl.Close)
 	c.sched = startNode(t, nil)
 	for _, mb := range spec.edgesMB {
-		c.edges = append(c.edges, startNode(t, c.sched.host.FullAddrs(), mb))
+		c.edges = append(c.edges, startNode(t, c.sched.Host().FullAddrs(), mb))
 	}
 	waitRouting(t, append([]*node{c.sched}, c.edges...)...)
 	if spec.local {
 		// The regular invoker resolves ipfs:// code from the scheduling
 		// node's store, where the tests add their modules.
-		ex, err := executor.New(ctx, executor.WithFetcher(c.sched.ipfs), executor.WithLogger(testLog()))
+		ex, err := executor.New(ctx, executor.WithFetcher(c.sched.IPFS()), executor.WithLogger(testLog()))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = ex.Close(context.Background()) })
 		startLocalInvoker(t, c.b, 0, 256, invoker.LocalRunner(ex))
 	}
-	c.gw, err = controllerplugin.New(ctx, c.sched.ring, c.b.config(), spec.virtual,
+	c.gw, err = controllerplugin.New(ctx, c.sched.Ring(), c.b.config(), spec.virtual,
 		controllerplugin.WithCapacity(spec.capacityMB), controllerplugin.WithMinClaim(256),
 		controllerplugin.WithCheckInterval(200*time.Millisecond), controllerplugin.WithLogger(testLog()))
 	if err != nil {
@@ -168,7 +168,7 @@ func (c *cluster) checkCompleted(t testing.TB, sent map[string]int) {
 func (c *cluster) edgeRuns() int64 {
 	var n int64
 	for _, e := range c.edges {
-		n += e.exec.runs.Load()
+		n += e.Executor().Runs()
 	}
 	return n
 }
@@ -269,7 +269,7 @@ func TestEdgeNodeDiesMidLoad(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for victim == nil {
 		for _, e := range c.edges {
-			if claimed[e.host.ID().String()] && e.exec.inFlight.Load() > 0 {
+			if claimed[e.Host().ID().String()] && e.Executor().InFlight() > 0 {
 				victim = e
 			}
 		}
@@ -284,7 +284,7 @@ func TestEdgeNodeDiesMidLoad(t *testing.T) {
 	for _, v := range invs {
 		c.waitBacked(t, v, 512)
 		for _, p := range v.Suppliers() {
-			if p == victim.host.ID() {
+			if p == victim.Host().ID() {
 				t.Errorf("virtual invoker %d still claims on the killed node", v.ID())
 			}
 		}
@@ -353,7 +353,7 @@ func TestEmptyRingDisablesVirtualInvokers(t *testing.T) {
 	}
 
 	// An edge node volunteers: both virtual invokers back and come up.
-	edge := startNode(t, c.sched.host.FullAddrs(), 512, 512)
+	edge := startNode(t, c.sched.Host().FullAddrs(), 512, 512)
 	waitRouting(t, c.sched, edge)
 	c.waitState(t, emulator.Healthy, 1, 2)
 

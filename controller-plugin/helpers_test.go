@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
-	"path"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -15,12 +14,11 @@ import (
 	kivik "github.com/go-kivik/kivik/v4"
 	"github.com/go-kivik/kivik/v4/couchdb"
 
-	"github.com/faasedge/faasedge/executor"
 	"github.com/faasedge/faasedge/internal/testenv"
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/invoker"
 	"github.com/faasedge/faasedge/p2p"
-	"github.com/faasedge/faasedge/p2p/ipfs"
+	"github.com/faasedge/faasedge/p2p/edge"
 	"github.com/faasedge/faasedge/p2p/ring"
 	"github.com/faasedge/faasedge/whisk"
 )
@@ -115,15 +113,11 @@ func startLocalInvoker(t testing.TB, b *backend, id int, userMemoryMB int64, r i
 	return eng
 }
 
-// node is one real member of the offer ring on loopback: a libp2p host, an
-// IPFS node, and, when it supplies memory, the wasm executor fetching code
-// by CID.
+// node is one real member of the offer ring on loopback (package edge):
+// with memory to supply, an edge node running activations in the wasm
+// executor with code fetched by CID.
 type node struct {
-	host *p2p.Host
-	tr   *ring.HostTransport
-	ring *ring.Node
-	ipfs *ipfs.Node
-	exec *edgeExecutor
+	*edge.Node
 	dead atomic.Bool
 }
 
@@ -132,38 +126,25 @@ type node struct {
 // pushing its free offers to boot as a scheduler's backup list.
 func startNode(t testing.TB, boot []string, supplyMB ...int) *node {
 	t.Helper()
-	ctx := context.Background()
-	h, err := p2p.NewHost(ctx, p2p.Config{Bootstrap: boot})
-	if err != nil {
-		t.Fatal(err)
+	cfg := edge.Config{
+		Host:        p2p.Config{Bootstrap: boot},
+		OffersMB:    supplyMB,
+		RingOptions: []ring.Option{testTimers, ring.WithFreeMemory(func() int { return 1 << 20 })},
+		Logger:      testLog(),
 	}
-	n := &node{host: h, tr: ring.NewHostTransport(h, testLog())}
-	if n.ipfs, err = ipfs.New(ctx, h, ipfs.WithLogger(testLog())); err != nil {
-		t.Fatal(err)
-	}
-	opts := []ring.Option{ring.WithLogger(testLog()), testTimers, ring.WithFreeMemory(func() int { return 1 << 20 })}
 	if len(supplyMB) > 0 {
-		ex, err := executor.New(ctx, executor.WithFetcher(n.ipfs), executor.WithLogger(testLog()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n.exec = &edgeExecutor{ex: ex, code: n.ipfs}
 		// The bootstrap peer is the scheduler: it gets the backup list.
 		scheds, err := p2p.ParseAddrInfos(boot)
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts = append(opts, ring.WithExecutor(n.exec), ring.WithSchedulers(scheds))
+		cfg.Schedulers = scheds
 	}
-	if n.ring, err = ring.New(n.tr, h.Peerstore().PrivKey(h.ID()), opts...); err != nil {
+	en, err := edge.Start(context.Background(), cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(supplyMB) > 0 {
-		if err := n.ring.Supply(supplyMB...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	n.ring.Start(ctx)
+	n := &node{Node: en}
 	t.Cleanup(n.kill)
 	return n
 }
@@ -173,15 +154,13 @@ func (n *node) kill() {
 	if n.dead.Swap(true) {
 		return
 	}
-	// The host first, so that runs in flight end with a reset stream and
-	// no answer, as when the process dies.
-	_ = n.host.Close()
-	n.tr.Close()
-	_ = n.ipfs.Close()
-	_ = n.ring.Close(context.Background())
-	if n.exec != nil {
-		_ = n.exec.ex.Close(context.Background())
-	}
+	// The connections first, so that runs in flight end with a reset
+	// stream and no answer, as when the process dies; the withdrawal then
+	// finds no one to tell.
+	_ = n.Host().Network().Close()
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = n.Close(done)
 }
 
 // waitRouting waits until every node's DHT knows enough peers for trader
@@ -190,9 +169,9 @@ func waitRouting(t testing.TB, ns ...*node) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for _, n := range ns {
-		for n.host.DHT.RoutingTable().Size() < min(len(ns)-1, 4) {
+		for n.Host().DHT.RoutingTable().Size() < min(len(ns)-1, 4) {
 			if time.Now().After(deadline) {
-				t.Fatalf("routing table of %s has %d peers", n.host.ID(), n.host.DHT.RoutingTable().Size())
+				t.Fatalf("routing table of %s has %d peers", n.Host().ID(), n.Host().DHT.RoutingTable().Size())
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -202,7 +181,7 @@ func waitRouting(t testing.TB, ns ...*node) {
 // addModule adds a test module to a node's IPFS store and returns its CID.
 func addModule(t testing.TB, n *node, wasm []byte) string {
 	t.Helper()
-	c, err := n.ipfs.Add(context.Background(), bytes.NewReader(wasm), 0)
+	c, err := n.IPFS().Add(context.Background(), bytes.NewReader(wasm), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,38 +204,4 @@ func sleepModule(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// edgeExecutor is an edge node's ring.Executor over the wasm executor: it
-// fetches the code by CID through IPFS and counts the runs it served.
-type edgeExecutor struct {
-	ex       *executor.Executor
-	code     *ipfs.Node
-	runs     atomic.Int64
-	inFlight atomic.Int64
-}
-
-// Run implements ring.Executor.
-func (e *edgeExecutor) Run(ctx context.Context, req ring.RunRequest) (ring.RunResponse, error) {
-	e.inFlight.Add(1)
-	defer e.inFlight.Add(-1)
-	r := e.ex.Run(ctx, &executor.Action{
-		Name: path.Base(req.ActionName), Namespace: req.Namespace, Version: req.ActionVersion,
-		Kind: "wasm:wasip1", Code: []byte("ipfs://" + req.CID), Digest: req.CID,
-		Limits: whisk.Limits{Timeout: int64(req.Limits.Timeout), Memory: int64(req.Limits.Memory),
-			Logs: int64(req.Limits.Logs), Concurrency: req.Limits.Concurrency},
-	}, executor.Activation{Value: req.Value, Env: req.Env})
-	e.runs.Add(1)
-	return ring.RunResponse{
-		StatusCode: int(r.Response.StatusCode), Result: r.Response.Result, Logs: r.Logs,
-		Start: r.Start.UnixMilli(), End: r.End.UnixMilli(), InitTime: r.InitTime.Milliseconds(),
-		Duration: r.End.Sub(r.Start).Milliseconds(), Timeout: r.TimedOut,
-	}, nil
-}
-
-// Prepare implements ring.Preparer: the code is fetched when a claim names
-// it, before the first run.
-func (e *edgeExecutor) Prepare(ctx context.Context, cid string) error {
-	_, err := e.code.Fetch(ctx, cid)
-	return err
 }

@@ -55,13 +55,13 @@ func startRESTStack(t *testing.T, local *countingRunner) *restStack {
 
 	s.sched = startNode(t, nil)
 	for range 2 {
-		s.edges = append(s.edges, startNode(t, s.sched.host.FullAddrs(), 512))
+		s.edges = append(s.edges, startNode(t, s.sched.Host().FullAddrs(), 512))
 	}
 	waitRouting(t, append([]*node{s.sched}, s.edges...)...)
 
 	vid := 0
 	if local != nil {
-		ex, err := executor.New(ctx, executor.WithFetcher(s.sched.ipfs), executor.WithLogger(testLog()))
+		ex, err := executor.New(ctx, executor.WithFetcher(s.sched.IPFS()), executor.WithLogger(testLog()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,7 +70,7 @@ func startRESTStack(t *testing.T, local *countingRunner) *restStack {
 		startLocalInvoker(t, b, 0, 256, local)
 		vid = 1
 	}
-	gw, err := controllerplugin.New(ctx, s.sched.ring, b.config(), []int{vid},
+	gw, err := controllerplugin.New(ctx, s.sched.Ring(), b.config(), []int{vid},
 		controllerplugin.WithCapacity(512), controllerplugin.WithMinClaim(256),
 		controllerplugin.WithCheckInterval(200*time.Millisecond), controllerplugin.WithLogger(testLog()))
 	if err != nil {
@@ -85,19 +85,19 @@ func startRESTStack(t *testing.T, local *countingRunner) *restStack {
 		_ = gw.Shutdown(sctx)
 	})
 
-	fm, err := controllerplugin.NewFunctionManager(s.sched.ring, s.sched.ipfs, controllerplugin.ManagerConfig{
+	fm, err := controllerplugin.NewFunctionManager(s.sched.Ring(), s.sched.IPFS(), controllerplugin.ManagerConfig{
 		APIHost: s.api.URL, AuthKey: controller.GuestAuth,
 	}, testLog())
 	if err != nil {
 		t.Fatal(err)
 	}
-	fm.Register(s.sched.tr)
+	fm.Register(s.sched.Transport())
 
 	operator, _, err := crypto.GenerateEd25519Key(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	name, err := ring.PublishIndex(ctx, s.sched.host.DHT, operator, s.sched.host.FullAddrs(), 1, time.Hour)
+	name, err := ring.PublishIndex(ctx, s.sched.Host().DHT, operator, s.sched.Host().FullAddrs(), 1, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,21 +143,21 @@ func TestFunctionManagerDeployAndInvoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	client := startNode(t, s.sched.host.FullAddrs())
+	client := startNode(t, s.sched.Host().FullAddrs())
 	waitRouting(t, s.sched, client)
-	schedulers, err := controllerplugin.ResolveSchedulers(ctx, client.host.DHT, "/ipns/"+s.index.String())
+	schedulers, err := controllerplugin.ResolveSchedulers(ctx, client.Host().DHT, "/ipns/"+s.index.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	cid := addModule(t, client, wasmtest.WATModule(t, "echo"))
-	rep, err := controllerplugin.Deploy(ctx, client.tr, schedulers[0], controllerplugin.DeployRequest{Name: "hello", CID: cid, MemoryMB: 256})
+	rep, err := controllerplugin.Deploy(ctx, client.Transport(), schedulers[0], controllerplugin.DeployRequest{Name: "hello", CID: cid, MemoryMB: 256})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rep.Action != "/guest/hello" || rep.URL != s.api.URL+"/api/v1/namespaces/guest/actions/hello" {
 		t.Errorf("deploy reply %+v", rep)
 	}
-	if rep.Supplier != s.edges[0].host.ID().String() && rep.Supplier != s.edges[1].host.ID().String() {
+	if rep.Supplier != s.edges[0].Host().ID().String() && rep.Supplier != s.edges[1].Host().ID().String() {
 		t.Errorf("deployed on %s, not an edge node", rep.Supplier)
 	}
 	// The client leaves: the code now lives on the scheduler and the edge.
@@ -171,7 +171,7 @@ func TestFunctionManagerDeployAndInvoke(t *testing.T) {
 	if act.Exec.Kind != controllerplugin.KindWasm || act.Exec.Code == nil || *act.Exec.Code != "ipfs://"+cid || *act.Limits.Memory != 256 {
 		t.Errorf("action as created: kind %s, code %v, limits %+v", act.Exec.Kind, act.Exec.Code, act.Limits)
 	}
-	before := s.edges[0].exec.runs.Load() + s.edges[1].exec.runs.Load()
+	before := s.edges[0].Executor().Runs() + s.edges[1].Executor().Runs()
 	res, _, err := wc.Actions.Invoke("hello", map[string]any{"name": "edge"}, true, true)
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +179,7 @@ func TestFunctionManagerDeployAndInvoke(t *testing.T) {
 	if got, _ := json.Marshal(res); string(got) != `{"name":"edge"}` {
 		t.Errorf("result %s", got)
 	}
-	if after := s.edges[0].exec.runs.Load() + s.edges[1].exec.runs.Load(); after != before+1 {
+	if after := s.edges[0].Executor().Runs() + s.edges[1].Executor().Runs(); after != before+1 {
 		t.Errorf("edge nodes ran %d activations, want 1", after-before)
 	}
 }
@@ -190,10 +190,10 @@ func TestFunctionManagerRefusesBadDeploys(t *testing.T) {
 	s := startRESTStack(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	client := startNode(t, s.sched.host.FullAddrs())
+	client := startNode(t, s.sched.Host().FullAddrs())
 	text := addModule(t, client, []byte("not a module\n"))
 	wasm := addModule(t, client, wasmtest.WATModule(t, "echo"))
-	sched := s.sched.host.Peerstore().PeerInfo(s.sched.host.ID())
+	sched := s.sched.Host().Peerstore().PeerInfo(s.sched.Host().ID())
 	for _, tc := range []struct {
 		name, body, want string
 	}{
@@ -207,14 +207,14 @@ func TestFunctionManagerRefusesBadDeploys(t *testing.T) {
 		{"bad characters", `{"name":"a;b","cid":"` + wasm + `","memory":256}`, "not a valid OpenWhisk entity name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := client.tr.Call(ctx, sched, controllerplugin.ProtoDeploy, []byte(tc.body))
+			_, err := client.Transport().Call(ctx, sched, controllerplugin.ProtoDeploy, []byte(tc.body))
 			if err == nil || !ring.IsRemote(err) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want a remote error with %q", err, tc.want)
 			}
 		})
 	}
 	// The client side checks before sending, with the same texts.
-	if _, err := controllerplugin.Deploy(ctx, client.tr, sched, controllerplugin.DeployRequest{Name: "a", CID: wasm, MemoryMB: 1}); err == nil || ring.IsRemote(err) {
+	if _, err := controllerplugin.Deploy(ctx, client.Transport(), sched, controllerplugin.DeployRequest{Name: "a", CID: wasm, MemoryMB: 1}); err == nil || ring.IsRemote(err) {
 		t.Errorf("client-side check: %v", err)
 	}
 	wc := s.client(t)
@@ -243,7 +243,7 @@ func (c *countingRunner) Run(ctx context.Context, a *invoker.Action, inv invoker
 func (s *restStack) edgeRuns() int64 {
 	var n int64
 	for _, e := range s.edges {
-		n += e.exec.runs.Load()
+		n += e.Executor().Runs()
 	}
 	return n
 }

@@ -39,6 +39,10 @@ type Config struct {
 	// entry, so that it lands in several regions. Empty: the node supplies
 	// nothing and runs no executor.
 	OffersMB []int
+	// IPFSPeers are multiaddrs (with /p2p/<id>) of nodes the block
+	// exchange stays connected to besides the bootstrap peers: where the
+	// code of the actions this node runs is added.
+	IPFSPeers []string
 	// Schedulers receive the node's free offers as their backup list.
 	Schedulers []peer.AddrInfo
 	// SchedulerIndex is the /ipns/<name> of a scheduler index, resolved now
@@ -92,7 +96,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, fmt.Errorf("edge: host: %w", err)
 	}
 	// The block exchange serves code to other nodes and fetches ours.
-	iopts := []ipfs.Option{ipfs.WithPeers(cfg.Host.Bootstrap...), ipfs.WithLogger(log.With("component", "ipfs"))}
+	iopts := []ipfs.Option{ipfs.WithPeers(cfg.Host.Bootstrap...), ipfs.WithPeers(cfg.IPFSPeers...), ipfs.WithLogger(log.With("component", "ipfs"))}
 	if cfg.Host.DataDir != "" {
 		iopts = append(iopts, ipfs.WithDataDir(cfg.Host.DataDir))
 	}
@@ -179,6 +183,10 @@ func (n *Node) IPFS() *ipfs.Node { return n.code }
 // Ring is the node's ring member, through which it also schedules and runs
 // work on other nodes.
 func (n *Node) Ring() *ring.Node { return n.ring }
+
+// Transport is the ring's libp2p transport, on which other services (the
+// Function Manager's deploy protocol, for one) register and call.
+func (n *Node) Transport() *ring.HostTransport { return n.tr }
 
 // Executor runs the activations the node is sent; nil when it supplies
 // nothing.
