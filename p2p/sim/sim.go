@@ -94,7 +94,7 @@ type Point struct {
 	DeploymentP50       time.Duration
 	DeploymentP99       time.Duration
 	BandwidthPerNode    float64 // bytes per node per second (mem back-end)
-	MemoryPerNode       float64 // heap bytes per node after start-up
+	MemoryPerNode       float64 // heap growth per node over start-up (noisy below ~1,000 nodes)
 	Lost                int     // placements lost with a departed supplier
 }
 
