@@ -3,8 +3,11 @@
 // embedded Kafka-protocol broker (franz-go's kfake) with the stock topics, a
 // CouchDB-compatible document store (embedded and persistent, or a real
 // CouchDB), the lean controller serving the REST API on port 3233,
-// in-process invoker engines that run WebAssembly and plain-JS actions, and
-// an IPFS node on loopback that resolves ipfs://<CID> code.
+// in-process invoker engines that run WebAssembly and plain-JS actions, an
+// IPFS node on loopback that resolves ipfs://<CID> code and, when asked, a
+// few edge nodes of the offer ring on loopback with the controller plugin's
+// gateway, whose virtual invokers (ids after the regular invokers') lend
+// the edge capacity to the controller as a stock controller would see it.
 //
 // The pieces talk to each other only over the wire protocols a real
 // deployment uses (Kafka topics and messages, CouchDB HTTP), so the
@@ -29,9 +32,11 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	controllerplugin "github.com/faasedge/faasedge/controller-plugin"
 	"github.com/faasedge/faasedge/executor"
 	"github.com/faasedge/faasedge/invoker"
 	"github.com/faasedge/faasedge/p2p"
+	"github.com/faasedge/faasedge/p2p/edge"
 	"github.com/faasedge/faasedge/p2p/ipfs"
 	"github.com/faasedge/faasedge/standalone/controller"
 	"github.com/faasedge/faasedge/standalone/docstore"
@@ -56,9 +61,29 @@ type Config struct {
 	// IPFSPeers are multiaddrs (with /p2p/<id>) of IPFS peers that serve
 	// the code of ipfs://<CID> actions the stack's own node does not hold.
 	IPFSPeers []string
+	// EdgeNodes is the number of edge nodes started on loopback (none by
+	// default; `faasedge standalone` starts 2). With any, a gateway of
+	// virtual invokers backed by their offers joins the regular invokers.
+	EdgeNodes int
+	// EdgeMemory is the memory each edge node volunteers, in two offers
+	// (1024 MB). Actions with more memory than one offer never run on the
+	// edge.
+	EdgeMemory whisk.ByteSize
+	// VirtualInvokers is the number of virtual invokers the edge capacity
+	// is shared among (1 when there are edge nodes).
+	VirtualInvokers int
 	// Logger receives every component's logs (discarded when nil).
 	Logger *slog.Logger
 }
+
+// edgeRefresh is how often the standalone's edge nodes re-publish their
+// offers, and edgeCheck how often its virtual invokers renew their
+// leases: short, since everything is on loopback, so that the edge
+// capacity is claimed within a second or two of start-up.
+const (
+	edgeRefresh = 2 * time.Second
+	edgeCheck   = time.Second
+)
 
 // Stack is a running standalone.
 type Stack struct {
@@ -75,6 +100,9 @@ type Stack struct {
 	ipfs    *ipfs.Node
 	exec    *executor.Executor
 	engines []*invoker.Engine
+	sched   *edge.Node   // the gateway's ring member
+	edges   []*edge.Node // the edge nodes
+	gateway *controllerplugin.Gateway
 	apiLn   net.Listener
 	apiHS   *http.Server
 }
@@ -93,6 +121,17 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	}
 	if cfg.DataDir == "" {
 		return nil, errors.New("standalone: a data directory is required")
+	}
+	if cfg.EdgeNodes < 0 || cfg.VirtualInvokers < 0 {
+		return nil, fmt.Errorf("standalone: %d edge nodes, %d virtual invokers", cfg.EdgeNodes, cfg.VirtualInvokers)
+	}
+	if cfg.EdgeNodes > 0 {
+		if cfg.EdgeMemory == 0 {
+			cfg.EdgeMemory = 1024 * whisk.MB
+		}
+		if cfg.VirtualInvokers == 0 {
+			cfg.VirtualInvokers = 1
+		}
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -156,21 +195,21 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("standalone: executor: %w", err)
 	}
-	apiHost := s.APIHost()
+	base := invoker.Config{
+		KafkaBrokers: brokers,
+		Couch: invoker.CouchConfig{
+			URL: couchURL, Username: couchUser, Password: couchPass,
+			ActionsDB: "whisks", ActivationsDB: "activations", AuthDB: "subjects",
+		},
+		APIHost:       s.APIHost(),
+		NodejsDefault: invoker.DefaultNodejsKind,
+		Limits:        controller.LimitRanges(),
+	}
 	for i := range cfg.Invokers {
+		ic := base
+		ic.Instance, ic.UniqueName, ic.UserMemory = i, strconv.Itoa(i), cfg.UserMemory
 		eng, err := invoker.New(ctx,
-			invoker.WithConfig(invoker.Config{
-				Instance: i, UniqueName: strconv.Itoa(i),
-				UserMemory:   cfg.UserMemory,
-				KafkaBrokers: brokers,
-				Couch: invoker.CouchConfig{
-					URL: couchURL, Username: couchUser, Password: couchPass,
-					ActionsDB: "whisks", ActivationsDB: "activations", AuthDB: "subjects",
-				},
-				APIHost:       apiHost,
-				NodejsDefault: invoker.DefaultNodejsKind,
-				Limits:        controller.LimitRanges(),
-			}),
+			invoker.WithConfig(ic),
 			invoker.WithRunner(invoker.LocalRunner(s.exec)),
 			invoker.WithLogger(log.With("component", "invoker"+strconv.Itoa(i))))
 		if err != nil {
@@ -181,6 +220,11 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 		}
 		s.engines = append(s.engines, eng)
 	}
+	if cfg.EdgeNodes > 0 {
+		if err := s.startEdge(ctx, base); err != nil {
+			return nil, err
+		}
+	}
 
 	s.apiHS = &http.Server{Handler: s.ctrl.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -189,6 +233,59 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 		}
 	}()
 	return s, nil
+}
+
+// startEdge starts a ring member for the gateway, the edge nodes
+// bootstrapped from it (fetching code from the stack's IPFS node), and the
+// gateway's virtual invokers, which share the edge memory and take the ids
+// after the regular invokers'.
+func (s *Stack) startEdge(ctx context.Context, base invoker.Config) (err error) {
+	cfg := s.cfg
+	loopback := []string{"/ip4/127.0.0.1/tcp/0"}
+	if s.sched, err = edge.Start(ctx, edge.Config{
+		Host:    p2p.Config{ListenAddrs: loopback},
+		Refresh: edgeRefresh,
+		Logger:  s.log.With("component", "edge-scheduler"),
+	}); err != nil {
+		return fmt.Errorf("standalone: edge scheduler: %w", err)
+	}
+	schedAddrs := s.sched.Host().FullAddrs()
+	scheds, err := p2p.ParseAddrInfos(schedAddrs)
+	if err != nil {
+		return fmt.Errorf("standalone: edge scheduler: %w", err)
+	}
+	offer := int(cfg.EdgeMemory.MB() / 2)
+	for i := range cfg.EdgeNodes {
+		n, err := edge.Start(ctx, edge.Config{
+			Host: p2p.Config{
+				DataDir: filepath.Join(cfg.DataDir, "edge", strconv.Itoa(i)), ListenAddrs: loopback, Bootstrap: schedAddrs,
+			},
+			IPFSPeers: s.host.FullAddrs(), OffersMB: []int{offer, offer}, Schedulers: scheds,
+			Refresh: edgeRefresh,
+			Logger:  s.log.With("component", "edge"+strconv.Itoa(i)),
+		})
+		if err != nil {
+			return fmt.Errorf("standalone: edge node %d: %w", i, err)
+		}
+		s.edges = append(s.edges, n)
+	}
+	ids := make([]int, cfg.VirtualInvokers)
+	for i := range ids {
+		ids[i] = cfg.Invokers + i
+	}
+	capacity := cfg.EdgeNodes * 2 * offer / cfg.VirtualInvokers
+	if s.gateway, err = controllerplugin.New(ctx, s.sched.Ring(), base, ids,
+		controllerplugin.WithCapacity(capacity),
+		controllerplugin.WithMinClaim(min(offer, controllerplugin.DefaultMinClaimMB)),
+		controllerplugin.WithCheckInterval(edgeCheck),
+		controllerplugin.WithPublisher(s.ipfs),
+		controllerplugin.WithLogger(s.log.With("component", "gateway"))); err != nil {
+		return fmt.Errorf("standalone: %w", err)
+	}
+	if err := s.gateway.Start(ctx); err != nil {
+		return fmt.Errorf("standalone: %w", err)
+	}
+	return nil
 }
 
 // startStore opens the embedded store and serves it on a loopback port
@@ -251,6 +348,14 @@ var BlockedNamespaces = docstore.View{
 	SumReduce: true,
 }
 
+// invokerCount is the number of invokers, regular and virtual.
+func (s *Stack) invokerCount() int {
+	if s.gateway == nil {
+		return len(s.engines)
+	}
+	return len(s.engines) + len(s.gateway.Invokers())
+}
+
 // WaitReady waits until every invoker is healthy in the controller, that
 // is, has run its health test action.
 func (s *Stack) WaitReady(ctx context.Context) error {
@@ -263,12 +368,12 @@ func (s *Stack) WaitReady(ctx context.Context) error {
 				up++
 			}
 		}
-		if up == len(s.engines) {
+		if up == s.invokerCount() {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("standalone: %d of %d invokers healthy: %w", up, len(s.engines), ctx.Err())
+			return fmt.Errorf("standalone: %d of %d invokers healthy: %w", up, s.invokerCount(), ctx.Err())
 		case <-t.C:
 		}
 	}
@@ -284,12 +389,20 @@ func (s *Stack) KafkaBrokers() []string { return s.kafka.ListenAddrs() }
 // ipfs://<CID> code.
 func (s *Stack) IPFS() *ipfs.Node { return s.ipfs }
 
+// EdgeNodes are the edge nodes on loopback.
+func (s *Stack) EdgeNodes() []*edge.Node { return s.edges }
+
+// Gateway runs the virtual invokers backed by the edge nodes; nil without
+// edge nodes.
+func (s *Stack) Gateway() *controllerplugin.Gateway { return s.gateway }
+
 // Invokers is the controller's view of the invokers.
 func (s *Stack) Invokers() []controller.InvokerHealth { return s.ctrl.Invokers() }
 
 // Close stops the stack in dependency order: the API stops taking
 // requests, the invokers finish what they hold (acks and records
-// included), then the controller, the store (flushed to disk) and the
+// included), then the gateway's virtual invokers drain and release their
+// claims, then the controller, the edge nodes, the store (flushed to disk) and the
 // broker stop. ctx bounds the invokers' drain.
 func (s *Stack) Close(ctx context.Context) error {
 	var errs []error
@@ -303,8 +416,22 @@ func (s *Stack) Close(ctx context.Context) error {
 	for _, e := range s.engines {
 		errs = append(errs, e.Shutdown(ctx))
 	}
+	if s.gateway != nil {
+		errs = append(errs, s.gateway.Shutdown(ctx))
+	}
 	if s.ctrl != nil {
 		s.ctrl.Close()
+	}
+	// The edge nodes withdraw their offers after the claims are released.
+	// The ring stops as a whole, so a node's traders may be gone before it
+	// withdraws: that is expected, logged at debug level.
+	for i, n := range append(s.edges, s.sched) {
+		if n == nil {
+			continue
+		}
+		if err := n.Close(ctx); err != nil {
+			s.log.Debug("standalone: edge node stop", "node", i, "err", err)
+		}
 	}
 	if s.exec != nil {
 		errs = append(errs, s.exec.Close(ctx))
@@ -339,7 +466,7 @@ func (s *Stack) Banner(w io.Writer) {
   CouchDB:    %s
   IPFS:       %s
   Invokers:   %d x %s
-
+%s
 Try it with the wsk CLI:
 
   wsk property set --apihost %s --auth %s
@@ -349,8 +476,26 @@ Try it with the wsk CLI:
 Press Ctrl-C to stop; what was written stays in %s.
 `, s.APIHost(), controller.GuestAuth, controller.GuestNamespace,
 		strings.Join(s.KafkaBrokers(), ","), s.KafkaBrokers()[0], s.couchDescription(), strings.Join(s.host.FullAddrs(), " "),
-		len(s.engines), fmt.Sprintf("%d MB", s.cfg.UserMemory.MB()),
+		len(s.engines), fmt.Sprintf("%d MB", s.cfg.UserMemory.MB()), s.edgeDescription(),
 		s.APIHost(), controller.GuestAuth, s.cfg.DataDir)
+}
+
+// edgeDescription lists the edge nodes and the virtual invokers they back,
+// as banner lines.
+func (s *Stack) edgeDescription() string {
+	if len(s.edges) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "  Edge nodes: %d x %d MB (offers %v MB each), ring scheduler %s\n",
+		len(s.edges), s.cfg.EdgeMemory.MB(), s.edges[0].OffersMB(), s.sched.Host().FullAddrs()[0])
+	for i, n := range s.edges {
+		fmt.Fprintf(&b, "    node %d:   %s\n", i, n.Host().FullAddrs()[0])
+	}
+	for _, v := range s.gateway.Invokers() {
+		fmt.Fprintf(&b, "  Virtual invoker %d: %d MB backed by the edge nodes\n", v.ID(), v.Engine().Config().UserMemory.MB())
+	}
+	return b.String()
 }
 
 // couchDescription shows the embedded store's URL with its (per-run,

@@ -32,6 +32,9 @@ func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer)
 	couch := fs.String("couchdb", "", "use this CouchDB (or pouchdb-server) instead of the embedded store, e.g. http://admin:pass@127.0.0.1:5984")
 	invokers := fs.Int("invokers", 1, "number of invoker engines")
 	memory := fs.String("user-memory", "2048m", "memory each invoker offers to actions")
+	edgeNodes := fs.Int("edge-nodes", 2, "number of edge nodes started on loopback, whose memory virtual invokers lend to the controller (0: none)")
+	edgeMemory := fs.String("edge-memory", "1024m", "memory each edge node volunteers, in two offers")
+	virtual := fs.Int("virtual-invokers", 1, "number of virtual invokers sharing the edge nodes' memory; their ids follow the invokers'")
 	var peers repeated
 	fs.Var(&peers, "peer", "multiaddr (with /p2p/<id>) of an IPFS peer serving ipfs://<CID> action code; repeatable")
 	logLevel := fs.String("log-level", "warn", "log level of every component: debug, info, warn or error")
@@ -48,6 +51,16 @@ func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *invokers < 1 {
 		return fmt.Errorf("%w: --invokers must be at least 1", errUsage)
 	}
+	edgeMem, err := whisk.ParseConfigSize(*edgeMemory)
+	if err != nil {
+		return fmt.Errorf("%w: --edge-memory: %w", errUsage, err)
+	}
+	if *edgeNodes < 0 {
+		return fmt.Errorf("%w: --edge-nodes must not be negative", errUsage)
+	}
+	if *edgeNodes > 0 && *virtual < 1 {
+		return fmt.Errorf("%w: --virtual-invokers must be at least 1 with edge nodes", errUsage)
+	}
 	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -59,6 +72,7 @@ func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer)
 	s, err := standalone.Start(ctx, standalone.Config{
 		APIAddr: *addr, DataDir: *dataDir, CouchURL: *couch,
 		Invokers: *invokers, UserMemory: mem, IPFSPeers: peers, Logger: log,
+		EdgeNodes: *edgeNodes, EdgeMemory: edgeMem, VirtualInvokers: *virtual,
 	})
 	if err != nil {
 		return err
