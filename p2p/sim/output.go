@@ -57,44 +57,62 @@ func WriteCSV(w io.Writer, reports []Report) error {
 }
 
 // WritePlots draws success rate and mean messages per discovery against
-// utilisation, one line per policy, from the ramp and steady points.
+// utilisation, per policy: the ramp (the ring filling up, no releases) as a
+// line, the steady-state levels (requests and releases balanced) as separate
+// markers. The two are different workloads, so they are never joined.
 func WritePlots(successPNG, messagesPNG string, reports []Report) error {
-	type series struct {
-		name string
-		pts  []Point
-	}
-	var ss []series
-	for _, rep := range reports {
-		pts := append(append([]Point(nil), rep.Ramp...), rep.Steady...)
-		if len(pts) == 0 {
-			continue
-		}
-		sort.Slice(pts, func(i, j int) bool { return pts[i].Utilisation < pts[j].Utilisation })
-		ss = append(ss, series{name: fmt.Sprintf("%s %s n=%d", pts[0].Policy, pts[0].Backend, pts[0].Nodes), pts: pts})
-	}
 	draw := func(file, title, ylabel string, y func(Point) float64) error {
 		p := plot.New()
 		p.Title.Text = title
 		p.X.Label.Text = "utilisation"
 		p.Y.Label.Text = ylabel
 		p.Add(plotter.NewGrid())
-		for i, s := range ss {
-			xy := make(plotter.XYs, len(s.pts))
-			for j, pt := range s.pts {
+		xys := func(pts []Point) plotter.XYs {
+			pts = append([]Point(nil), pts...)
+			sort.Slice(pts, func(i, j int) bool { return pts[i].Utilisation < pts[j].Utilisation })
+			xy := make(plotter.XYs, len(pts))
+			for j, pt := range pts {
 				xy[j] = plotter.XY{X: pt.Utilisation, Y: y(pt)}
 			}
-			l, pts, err := plotter.NewLinePoints(xy)
-			if err != nil {
-				return err
-			}
-			c := plotutil.Color(i)
-			l.Color, pts.Color = c, c
-			pts.Shape = plotutil.Shape(i)
-			l.Dashes = plotutil.Dashes(i)
-			p.Add(l, pts)
-			p.Legend.Add(s.name, l, pts)
+			return xy
 		}
-		p.Legend.Top = false
+		for i, rep := range reports {
+			var first Point
+			switch {
+			case len(rep.Ramp) > 0:
+				first = rep.Ramp[0]
+			case len(rep.Steady) > 0:
+				first = rep.Steady[0]
+			default:
+				continue
+			}
+			name := fmt.Sprintf("%s %s n=%d", first.Policy, first.Backend, first.Nodes)
+			c := plotutil.Color(i)
+			if len(rep.Ramp) > 0 {
+				l, pts, err := plotter.NewLinePoints(xys(rep.Ramp))
+				if err != nil {
+					return err
+				}
+				l.Color, pts.Color = c, c
+				pts.Shape = plotutil.Shape(i)
+				l.Dashes = plotutil.Dashes(i)
+				p.Add(l, pts)
+				p.Legend.Add(name+" ramp", l, pts)
+			}
+			if len(rep.Steady) > 0 {
+				sc, err := plotter.NewScatter(xys(rep.Steady))
+				if err != nil {
+					return err
+				}
+				sc.Color = c
+				sc.Shape = plotutil.Shape(i + 4)
+				sc.Radius = vg.Points(5)
+				p.Add(sc)
+				p.Legend.Add(name+" steady", sc)
+			}
+		}
+		// The ramp climbs to the right: the top left stays clear.
+		p.Legend.Top = true
 		p.Legend.Left = true
 		p.BackgroundColor = color.White
 		return p.Save(7*vg.Inch, 4.5*vg.Inch, file)
