@@ -115,6 +115,7 @@ type Engine struct {
 	peek chan struct{}       // maxPeek: activations taken but not finished
 
 	enabled atomic.Bool
+	started atomic.Bool
 	pingMu  sync.Mutex // orders enable/disable pings
 
 	bg       context.Context // cancelled at the very end of Shutdown
@@ -252,6 +253,10 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.consume = cancel
 	e.consumed = make(chan struct{})
 	e.pinged = make(chan struct{})
+	e.started.Store(true)
+	if !e.enabled.Load() {
+		e.ping(consumeCtx, false)
+	}
 	go e.pingLoop(consumeCtx)
 	go e.consumeLoop(consumeCtx)
 	e.log.Info("invoker started", "topic", topic, "userMemory", e.cfg.UserMemory.String(), "maxPeek", cap(e.peek))
@@ -763,11 +768,17 @@ func (e *Engine) ping(ctx context.Context, enabled bool) {
 // SetEnabled is what POST /enable and /disable do. Disabling sends one
 // ping with isEnabled false and stops the pings; the invoker keeps
 // consuming, as stock. It reports whether the state changed.
+//
+// Before Start it only sets the state: Start then sends the disabled ping
+// once invoker{N} exists, so the controller never tests an invoker whose
+// topic is missing.
 func (e *Engine) SetEnabled(ctx context.Context, on bool) bool {
 	if e.enabled.Swap(on) == on {
 		return false
 	}
-	e.ping(ctx, on)
+	if e.started.Load() {
+		e.ping(ctx, on)
+	}
 	return true
 }
 

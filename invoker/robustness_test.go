@@ -303,3 +303,40 @@ func TestRunnerPanic(t *testing.T) {
 		t.Errorf("record %s", mustJSON(rec))
 	}
 }
+
+// An engine disabled before Start (the controller plugin's virtual invokers
+// start so, holding no edge capacity yet) announces itself disabled only
+// once its topic exists, without a failed ping, and comes up when enabled.
+func TestDisabledBeforeStart(t *testing.T) {
+	e := newEnv(t, withoutEngine())
+	ctx := ctxFor(t)
+	eng, err := invoker.New(ctx,
+		invoker.WithInstance(0, "0", ""),
+		invoker.WithUserMemory(1024*whisk.MB),
+		invoker.WithKafka("", e.brokers...),
+		invoker.WithCouch(invoker.CouchConfig{URL: e.pouch.URL, ActionsDB: actionsDB, ActivationsDB: activationsDB}),
+		invoker.WithHTTP("127.0.0.1:0", "invoker.user", "invoker.pass"),
+		invoker.WithRunner(localRunner(t)),
+		invoker.WithLogger(quietLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !eng.SetEnabled(ctx, false) || eng.Enabled() {
+		t.Fatal("SetEnabled(false) before Start did not change the state")
+	}
+	if err := eng.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.eng = eng
+	t.Cleanup(func() { _ = eng.Shutdown(context.WithoutCancel(ctx)) })
+	if err := e.ctl.WaitState(ctx, 0, emulator.Offline); err != nil {
+		t.Fatal(err)
+	}
+	if n := metricSum(t, e, `invoker_kafka_errors_total{op="ping"}`); n != 0 {
+		t.Errorf("%v failed pings", n)
+	}
+	eng.SetEnabled(ctx, true)
+	if err := e.ctl.WaitState(ctx, 0, emulator.Healthy); err != nil {
+		t.Fatal(err)
+	}
+}
