@@ -91,12 +91,12 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if strings.HasPrefix(file, ipfs.Scheme) || len(peers) > 0 {
 		// Code by CID, and data under /ipfs, come through an IPFS node.
-		node, closeNode, err := openNode(ctx, ipfsFlags{dataDir: *dataDir, peers: peers}, stderr)
+		ipfsOpts, closeNode, err := executorIPFS(ctx, ipfsFlags{dataDir: *dataDir, peers: peers}, stderr)
 		if err != nil {
 			return err
 		}
 		defer closeNode()
-		opts = append(opts, executor.WithFetcher(node), executor.WithMount("/ipfs", node.FS(ctx)))
+		opts = append(opts, ipfsOpts...)
 	}
 	e, err := executor.New(ctx, opts...)
 	if err != nil {

@@ -66,12 +66,12 @@ func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if node.dataDir != "" {
 		exOpts = append(exOpts, executor.WithDataDir(node.dataDir))
 	}
-	ipfsNode, closeNode, err := openNode(ctx, node, stderr)
+	ipfsOpts, closeNode, err := executorIPFS(ctx, node, stderr)
 	if err != nil {
-		return fmt.Errorf("ipfs node: %w", err)
+		return err
 	}
 	defer closeNode()
-	exOpts = append(exOpts, executor.WithFetcher(ipfsNode), executor.WithMount("/ipfs", ipfsNode.FS(ctx)))
+	exOpts = append(exOpts, ipfsOpts...)
 	ex, err := executor.New(ctx, exOpts...)
 	if err != nil {
 		return err

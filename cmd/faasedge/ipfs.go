@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faasedge/faasedge/executor"
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/ipfs"
 )
@@ -227,6 +228,16 @@ func openNode(ctx context.Context, f ipfsFlags, stderr io.Writer) (*ipfs.Node, f
 		return nil, nil, err
 	}
 	return n, func() error { return errors.Join(n.Close(), h.Close()) }, nil
+}
+
+// executorIPFS starts an IPFS node and returns the executor options that
+// fetch ipfs://<CID> code and mount /ipfs through it.
+func executorIPFS(ctx context.Context, f ipfsFlags, stderr io.Writer) ([]executor.Option, func() error, error) {
+	n, closeNode, err := openNode(ctx, f, stderr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ipfs node: %w", err)
+	}
+	return []executor.Option{executor.WithFetcher(n), executor.WithMount("/ipfs", n.FS(ctx))}, closeNode, nil
 }
 
 func ipfsAdd(ctx context.Context, n *ipfs.Node, path string, cidVersion int, quiet bool, stdout io.Writer) error {
