@@ -186,43 +186,43 @@ func (l *limitsPut) apply(base whisk.Limits) (whisk.Limits, error) {
 		return base, nil
 	}
 	r := LimitRanges()
-	if l.Timeout != nil {
-		switch t := *l.Timeout; {
-		case t < r.Timeout.Min:
-			return base, badRequest("timeout %d milliseconds below allowed threshold of %d milliseconds", t, r.Timeout.Min)
-		case t > r.Timeout.Max:
-			return base, badRequest("timeout %d milliseconds exceeds allowed threshold of %d milliseconds", t, r.Timeout.Max)
+	for _, c := range []struct {
+		v          *int64
+		what, unit string
+		r          whisk.Range
+		dst        *int64
+	}{
+		{l.Timeout, "timeout", " milliseconds", r.Timeout, &base.Timeout},
+		{l.Memory, "memory", " MB", r.Memory, &base.Memory},
+		{l.Logs, "log size", " MB", r.Logs, &base.Logs},
+	} {
+		if c.v == nil {
+			continue
 		}
-		base.Timeout = *l.Timeout
-	}
-	if l.Memory != nil {
-		switch m := *l.Memory; {
-		case m < r.Memory.Min:
-			return base, badRequest("memory %d MB below allowed threshold of %d MB", m, r.Memory.Min)
-		case m > r.Memory.Max:
-			return base, badRequest("memory %d MB exceeds allowed threshold of %d MB", m, r.Memory.Max)
+		if err := checkRange(c.what, *c.v, c.unit, c.r); err != nil {
+			return base, err
 		}
-		base.Memory = *l.Memory
-	}
-	if l.Logs != nil {
-		switch g := *l.Logs; {
-		case g < r.Logs.Min:
-			return base, badRequest("log size %d MB below allowed threshold of %d MB", g, r.Logs.Min)
-		case g > r.Logs.Max:
-			return base, badRequest("log size %d MB exceeds allowed threshold of %d MB", g, r.Logs.Max)
-		}
-		base.Logs = *l.Logs
+		*c.dst = *c.v
 	}
 	if l.Concurrency != nil {
-		switch n := *l.Concurrency; {
-		case int64(n) < r.Concurrency.Min:
-			return base, badRequest("concurrency %d below allowed threshold of %d", n, r.Concurrency.Min)
-		case int64(n) > r.Concurrency.Max:
-			return base, badRequest("concurrency %d exceeds allowed threshold of %d", n, r.Concurrency.Max)
+		if err := checkRange("concurrency", int64(*l.Concurrency), "", r.Concurrency); err != nil {
+			return base, err
 		}
 		base.Concurrency = *l.Concurrency
 	}
 	return base, nil
+}
+
+// checkRange is the stock limit check's message: "memory 64 MB below
+// allowed threshold of 128 MB".
+func checkRange(what string, v int64, unit string, r whisk.Range) error {
+	switch {
+	case v < r.Min:
+		return badRequest("%s %d%s below allowed threshold of %d%s", what, v, unit, r.Min, unit)
+	case v > r.Max:
+		return badRequest("%s %d%s exceeds allowed threshold of %d%s", what, v, unit, r.Max, unit)
+	}
+	return nil
 }
 
 // resolveKind lowercases the kind and resolves family defaults; only the
