@@ -14,7 +14,7 @@ import (
 )
 
 func TestChurnKeepsDiscoveryWorking(t *testing.T) {
-	ms := startRing(t, 16, nil)
+	ms := startRing(t, 22, nil)
 	for _, m := range ms[1:] {
 		if err := m.node.Supply(512); err != nil {
 			t.Fatal(err)
@@ -73,7 +73,7 @@ func TestOffersExpireWhenSupplierLeaves(t *testing.T) {
 	// Offers live for 20 refresh periods, so a slow machine never lets a
 	// live supplier's offer lapse between two refreshes.
 	timers := WithTimers(100*time.Millisecond, 2*time.Second, time.Minute)
-	ms := startRing(t, 8, nil, timers)
+	ms := startRing(t, 20, nil, timers)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for _, m := range ms {
@@ -129,7 +129,7 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 }
 
 func TestBackupListWhenRegionsEmpty(t *testing.T) {
-	ms := startRing(t, 5, nil)
+	ms := startRing(t, 20, nil)
 	sched := ms[0]
 	sup := newMember(t, context.Background(), p2pConfigBoot(ms[0]), WithSchedulers([]peer.AddrInfo{{ID: sched.node.ID(), Addrs: sched.host.Addrs()}}))
 	defer sup.stop(t)
@@ -179,7 +179,7 @@ func TestBackupListWhenRegionsEmpty(t *testing.T) {
 }
 
 func TestBestFitVersusWorstFit(t *testing.T) {
-	ms := startRing(t, 6, nil, oneKeyRegions())
+	ms := startRing(t, 20, nil, oneKeyRegions())
 	sizes := []int{300, 400, 500}
 	for i, mb := range sizes {
 		if err := ms[i+1].node.Supply(mb); err != nil {
@@ -210,7 +210,7 @@ func TestBestFitVersusWorstFit(t *testing.T) {
 }
 
 func TestSchedulerIndexResolves(t *testing.T) {
-	ms := startRing(t, 8, nil)
+	ms := startRing(t, 20, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	op, _, err := crypto.GenerateEd25519Key(nil)
