@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faasedge/faasedge/internal/ipfstest"
 	"github.com/faasedge/faasedge/internal/wasmtest"
-	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/ipfs"
 )
 
@@ -78,26 +78,10 @@ func TestIPFSAddPrintsKuboCIDs(t *testing.T) {
 	}
 }
 
-// sourceNode starts a loopback node that other nodes fetch from.
-func sourceNode(ctx context.Context, t *testing.T) (*p2p.Host, *ipfs.Node) {
-	t.Helper()
-	h, err := p2p.NewHost(ctx, p2p.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	src, err := ipfs.New(ctx, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { src.Close() })
-	return h, src
-}
-
 func TestIPFSGetCatPinFromPeer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	h, src := sourceNode(ctx, t)
+	h, src := ipfstest.Source(ctx, t)
 	want := bytes.Repeat([]byte("faasedge "), 100_000)
 	c, err := src.Add(ctx, bytes.NewReader(want), 0)
 	if err != nil {
@@ -173,7 +157,7 @@ func TestIPFSBadInput(t *testing.T) {
 func TestExecByCIDFromPeer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	h, src := sourceNode(ctx, t)
+	h, src := ipfstest.Source(ctx, t)
 	module, err := src.Add(ctx, bytes.NewReader(wasmtest.WATModule(t, "echo")), 0)
 	if err != nil {
 		t.Fatal(err)

@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faasedge/faasedge/internal/ipfstest"
 	"github.com/faasedge/faasedge/internal/wasmtest"
-	"github.com/faasedge/faasedge/p2p"
-	"github.com/faasedge/faasedge/p2p/ipfs"
 	"github.com/faasedge/faasedge/p2p/ring"
 )
 
@@ -21,16 +20,7 @@ import (
 func TestNodeRunsActivationByCID(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	h, err := p2p.NewHost(ctx, p2p.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	src, err := ipfs.New(ctx, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	h, src := ipfstest.Source(ctx, t)
 	module, err := src.Add(ctx, bytes.NewReader(wasmtest.WATModule(t, "echo")), 0)
 	if err != nil {
 		t.Fatal(err)

@@ -19,11 +19,10 @@ import (
 
 	kivik "github.com/go-kivik/kivik/v4"
 
+	"github.com/faasedge/faasedge/internal/ipfstest"
 	"github.com/faasedge/faasedge/internal/testenv"
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/invoker"
-	"github.com/faasedge/faasedge/p2p"
-	"github.com/faasedge/faasedge/p2p/ipfs"
 	"github.com/faasedge/faasedge/tests/emulator"
 	"github.com/faasedge/faasedge/whisk"
 )
@@ -230,16 +229,7 @@ func TestBinaryRunsCodeByCID(t *testing.T) {
 	s := newStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
-	h, err := p2p.NewHost(ctx, p2p.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	src, err := ipfs.New(ctx, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { src.Close() })
+	h, src := ipfstest.Source(ctx, t)
 	c, err := src.Add(ctx, bytes.NewReader(wasmtest.WATModule(t, "echo")), 0)
 	if err != nil {
 		t.Fatal(err)
