@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -308,5 +309,65 @@ func TestPrivateNetworkAndAllowList(t *testing.T) {
 	}
 	if _, err := inner[0].tr.Call(ctx, ai, ProtoClaim, body); err != nil {
 		t.Fatalf("allowed peer's claim: %v", err)
+	}
+}
+
+// TestOfferHijackRefused: a hostile peer publishes its own, validly signed
+// offer under a victim's offer ID at the victim's trader, refreshes it with
+// a higher sequence number, withdraws that ID and offers to live for a
+// century. The victim's offer stays held and found; the century is refused.
+func TestOfferHijackRefused(t *testing.T) {
+	ms := startRing(t, 3, nil)
+	trader, attacker, victim := ms[0], ms[1], ms[2]
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	key := trader.node.Regions().keys[1][0]
+	put := func(from *member, o *Offer) error {
+		if err := o.Sign(from.node.key); err != nil {
+			t.Fatal(err)
+		}
+		body, _ := json.Marshal(offerMsg{Op: "put", Key: key, Offer: o})
+		_, err := from.tr.Call(ctx, peer.AddrInfo{ID: trader.node.ID()}, ProtoOffer, body)
+		return err
+	}
+	offer := func(from *member, mb int, seq uint64, life time.Duration) *Offer {
+		return &Offer{ID: "o1", Supplier: from.node.ID(), AvailableMB: mb, Region: 1, Expiry: time.Now().Add(life).UnixMilli(), Seq: seq}
+	}
+	if err := put(victim, offer(victim, 300, 1, time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for seq := uint64(1); seq <= 3; seq++ {
+		if err := put(attacker, offer(attacker, 310, seq*10, time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body, _ := json.Marshal(offerMsg{Op: "withdraw", ID: "o1"})
+	if _, err := attacker.tr.Call(ctx, peer.AddrInfo{ID: trader.node.ID()}, ProtoOffer, body); err != nil {
+		t.Fatal(err)
+	}
+	err := put(attacker, offer(attacker, 320, 99, 100*365*24*time.Hour))
+	if !IsRemote(err) || !strings.Contains(err.Error(), ErrLifetime.Error()) {
+		t.Fatalf("a century-long offer: got %v, want %v", err, ErrLifetime)
+	}
+	held := trader.node.localFind(1, 1)
+	if len(held) != 1 || held[0].Supplier != victim.node.ID() || held[0].AvailableMB != 300 {
+		var got []string
+		for _, o := range held {
+			got = append(got, fmt.Sprintf("%s/%s %d MB", o.Supplier, o.ID, o.AvailableMB))
+		}
+		t.Fatalf("trader holds %v, want only the victim's 300 MB offer", got)
+	}
+	// The victim's own refresh and withdrawal still work.
+	if err := put(victim, offer(victim, 280, 2, time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if held := trader.node.localFind(1, 1); len(held) != 1 || held[0].AvailableMB != 280 {
+		t.Fatalf("victim's refresh not applied: %v", held)
+	}
+	if _, err := victim.tr.Call(ctx, peer.AddrInfo{ID: trader.node.ID()}, ProtoOffer, body); err != nil {
+		t.Fatal(err)
+	}
+	if n := trader.node.HeldOffers(); n != 0 {
+		t.Fatalf("after the victim's withdrawal the trader holds %d offers", n)
 	}
 }

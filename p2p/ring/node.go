@@ -62,6 +62,13 @@ const (
 	maxOffersPerSupplier = 64
 )
 
+// maxOfferLifetime caps how far ahead an offer's expiry may lie: two of
+// this node's offer lifetimes (six refresh periods by default), room for
+// suppliers configured with a refresh up to twice as long, while an offer
+// claiming to live for years is refused rather than outliving its
+// supplier.
+func (c *config) maxOfferLifetime() time.Duration { return 2 * c.offerTTL }
+
 type config struct {
 	regions    *Regions
 	policy     Policy
@@ -165,8 +172,8 @@ type Node struct {
 
 	mu  sync.Mutex
 	rnd *rand.Rand
-	// Trader state. OffersRecv: region → offer ID → offer.
-	offersRecv map[int]map[string]*Offer
+	// Trader state. OffersRecv: region → (supplier, offer ID) → offer.
+	offersRecv map[int]map[offerKey]*Offer
 	// Supplier state. OffersSent: trader → IDs of the offers it holds.
 	vnodes     []*vnode
 	offersSent map[peer.ID]map[string]bool
@@ -215,7 +222,7 @@ func New(tr Transport, key crypto.PrivKey, opts ...Option) (*Node, error) {
 		tr:         tr,
 		key:        key,
 		rnd:        rand.New(rand.NewPCG(c.seed, uint64(len(tr.Self())))),
-		offersRecv: map[int]map[string]*Offer{},
+		offersRecv: map[int]map[offerKey]*Offer{},
 		offersSent: map[peer.ID]map[string]bool{},
 		leases:     map[string]*lease{},
 		addrs:      AddressTable{},
@@ -283,9 +290,9 @@ func (n *Node) Expire() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, m := range n.offersRecv {
-		for id, o := range m {
+		for k, o := range m {
 			if o.expired(now) {
-				delete(m, id)
+				delete(m, k)
 			}
 		}
 	}

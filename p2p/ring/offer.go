@@ -56,11 +56,13 @@ func (o *Offer) Sign(key crypto.PrivKey) error {
 var (
 	ErrBadSignature = errors.New("ring: bad offer signature")
 	ErrExpired      = errors.New("ring: offer expired")
+	ErrLifetime     = errors.New("ring: offer lives too long")
 )
 
 // Verify checks the signature against the key embedded in the supplier's
-// peer ID, the offer's shape against the region table, and its expiry.
-func (o *Offer) Verify(rs *Regions, now time.Time) error {
+// peer ID, the offer's shape against the region table, and its expiry: not
+// past, and at most maxLifetime ahead of now.
+func (o *Offer) Verify(rs *Regions, now time.Time, maxLifetime time.Duration) error {
 	if o.ID == "" || len(o.ID) > 128 {
 		return fmt.Errorf("ring: offer id %q: bad length", o.ID)
 	}
@@ -72,6 +74,10 @@ func (o *Offer) Verify(rs *Regions, now time.Time) error {
 	}
 	if now.UnixMilli() >= o.Expiry {
 		return fmt.Errorf("%w: %s", ErrExpired, o.ID)
+	}
+	if o.Expiry > now.Add(maxLifetime).UnixMilli() {
+		return fmt.Errorf("%w: offer %s expires %s from now, over the %s cap", ErrLifetime, o.ID,
+			time.UnixMilli(o.Expiry).Sub(now).Round(time.Second), maxLifetime)
 	}
 	pub, err := o.Supplier.ExtractPublicKey()
 	if err != nil {

@@ -215,7 +215,7 @@ func (n *Node) claimFirst(ctx context.Context, offers []*Offer, cid string, memo
 		if err := ctx.Err(); err != nil {
 			return Placement{}, err
 		}
-		if err := o.Verify(n.cfg.regions, now); err != nil {
+		if err := o.Verify(n.cfg.regions, now, n.cfg.maxOfferLifetime()); err != nil {
 			n.cfg.log.Warn("ring: skipping bad offer", "supplier", o.Supplier, "err", err)
 			errs = append(errs, err)
 			continue
@@ -294,7 +294,7 @@ func (n *Node) handleBackup(_ context.Context, from peer.ID, req []byte) ([]byte
 		if o == nil || o.Supplier != from {
 			return nil, fmt.Errorf("%w: backup offer not from %s", ErrBadSignature, from)
 		}
-		if err := o.Verify(n.cfg.regions, now); err != nil {
+		if err := o.Verify(n.cfg.regions, now, n.cfg.maxOfferLifetime()); err != nil {
 			n.cfg.log.Warn("ring: backup offer refused", "from", from, "err", err)
 			return nil, err
 		}

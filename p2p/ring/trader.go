@@ -45,6 +45,14 @@ func decodeStrict(b []byte, v any) error {
 	return nil
 }
 
+// offerKey is how a trader files an offer: offer IDs are chosen by their
+// suppliers, so only the pair is unique, and a peer that publishes under
+// another supplier's offer ID files a second offer instead of replacing it.
+type offerKey struct {
+	supplier peer.ID
+	id       string
+}
+
 // handleOffer is the trader's side of PublishOffer.
 func (n *Node) handleOffer(_ context.Context, from peer.ID, req []byte) ([]byte, error) {
 	var m offerMsg
@@ -58,11 +66,10 @@ func (n *Node) handleOffer(_ context.Context, from peer.ID, req []byte) ([]byte,
 		}
 		return nil, n.holdOffer(from, m.Key, m.Offer)
 	case "withdraw":
+		// Keyed by the sender, so a peer can only withdraw its own offers.
 		n.mu.Lock()
 		for _, tbl := range n.offersRecv {
-			if o, ok := tbl[m.ID]; ok && o.Supplier == from {
-				delete(tbl, m.ID)
-			}
+			delete(tbl, offerKey{from, m.ID})
 		}
 		n.mu.Unlock()
 		return nil, nil
@@ -76,7 +83,7 @@ func (n *Node) holdOffer(from peer.ID, key Key, o *Offer) error {
 	if o.Supplier != from {
 		return fmt.Errorf("%w: %s offered by %s", ErrBadSignature, o.Supplier, from)
 	}
-	if err := o.Verify(n.cfg.regions, n.cfg.now()); err != nil {
+	if err := o.Verify(n.cfg.regions, n.cfg.now(), n.cfg.maxOfferLifetime()); err != nil {
 		n.cfg.log.Warn("ring: offer refused", "from", from, "err", err)
 		return err
 	}
@@ -85,17 +92,18 @@ func (n *Node) holdOffer(from peer.ID, key Key, o *Offer) error {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	k := offerKey{o.Supplier, o.ID}
 	held := 0
 	for _, tbl := range n.offersRecv {
-		if old, ok := tbl[o.ID]; ok && old.Supplier == o.Supplier {
+		if old, ok := tbl[k]; ok {
 			if old.Seq > o.Seq {
 				return nil // a reordered older refresh
 			}
-			delete(tbl, o.ID)
+			delete(tbl, k)
 			continue
 		}
-		for _, x := range tbl {
-			if x.Supplier == o.Supplier {
+		for x := range tbl {
+			if x.supplier == o.Supplier {
 				held++
 			}
 		}
@@ -105,10 +113,10 @@ func (n *Node) holdOffer(from peer.ID, key Key, o *Offer) error {
 	}
 	tbl := n.offersRecv[o.Region]
 	if tbl == nil {
-		tbl = map[string]*Offer{}
+		tbl = map[offerKey]*Offer{}
 		n.offersRecv[o.Region] = tbl
 	}
-	tbl[o.ID] = o
+	tbl[k] = o
 	return nil
 }
 
