@@ -2,6 +2,7 @@ package executor
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -40,8 +41,10 @@ func devErrorf(format string, args ...any) error {
 
 // cid returns the content id of ipfs code.
 func (a *Action) cid() (string, bool) {
-	s, ok := strings.CutPrefix(strings.TrimSpace(string(a.Code)), ipfsScheme)
-	return s, ok && len(a.Code) < 512
+	if len(a.Code) >= 512 { // before converting: code can be megabytes
+		return "", false
+	}
+	return strings.CutPrefix(strings.TrimSpace(string(a.Code)), ipfsScheme)
 }
 
 // digest is the compiled-module cache key of a.
@@ -75,7 +78,8 @@ func (e *Executor) loadCode(ctx context.Context, a *Action) ([]byte, error) {
 	return decodeModule(code, binary, a.Main)
 }
 
-// decodeModule turns code in any accepted form into the module's bytes.
+// decodeModule turns code in any accepted form into the module's bytes,
+// without its custom sections (see readModule).
 func decodeModule(code []byte, binary bool, main string) ([]byte, error) {
 	if len(code) == 0 {
 		return nil, devErrorf("the action has no code")
@@ -83,24 +87,43 @@ func decodeModule(code []byte, binary bool, main string) ([]byte, error) {
 	raw := bytes.HasPrefix(code, wasmMagic) || bytes.HasPrefix(code, zipMagic)
 	if !raw && (binary || whisk.LooksBase64(string(code))) {
 		text := strings.Join(strings.Fields(string(code)), "")
-		dec := base64.NewDecoder(base64.StdEncoding, strings.NewReader(text))
-		b, err := io.ReadAll(io.LimitReader(dec, maxModuleBytes+1))
-		if err != nil {
-			return nil, devErrorf("the action's code is not valid base64: %v", err)
+		size := int64(base64.StdEncoding.DecodedLen(len(text)))
+		if size > maxModuleBytes+2 { // DecodedLen counts padding
+			return nil, devErrorf("the action's module is larger than %d bytes", maxModuleBytes)
 		}
-		code = b
+		dec := bufio.NewReader(base64Reader{base64.NewDecoder(base64.StdEncoding, strings.NewReader(text))})
+		head, err := dec.Peek(len(zipMagic))
+		var dev *devError
+		switch {
+		case errors.As(err, &dev):
+			return nil, dev
+		case bytes.Equal(head, wasmMagic):
+			return readModule(dec, size, maxModuleBytes)
+		case !bytes.Equal(head, zipMagic):
+			return nil, errNotModule
+		}
+		// A zip is read from its end: it has to be whole in memory.
+		b := make([]byte, size)
+		n, err := io.ReadFull(dec, b)
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, readFailure(err, "the action's code cannot be read: %v", err)
+		}
+		return moduleFromZip(b[:n], main)
 	}
 	if bytes.HasPrefix(code, zipMagic) {
 		return moduleFromZip(code, main)
 	}
 	if !bytes.HasPrefix(code, wasmMagic) {
-		return nil, devErrorf("the action's code is not a WebAssembly module: want raw wasm, base64 wasm, a zip holding one .wasm file, or ipfs://<CID>")
+		return nil, errNotModule
 	}
-	if len(code) > maxModuleBytes {
-		return nil, devErrorf("the action's module is larger than %d bytes", maxModuleBytes)
-	}
-	return code, nil
+	return readModule(bytes.NewReader(code), int64(len(code)), maxModuleBytes)
 }
+
+var errNotModule = devErrorf("the action's code is not a WebAssembly module: want raw wasm, base64 wasm, a zip holding one .wasm file, or ipfs://<CID>")
+
+// zipHint bounds the first allocation for a zip entry: the size a zip
+// declares is not to be trusted.
+const zipHint = 16 << 20
 
 // moduleFromZip returns the .wasm entry of a zip: the one main names, or the
 // only one.
@@ -135,15 +158,9 @@ func moduleFromZip(b []byte, main string) ([]byte, error) {
 		return nil, devErrorf("the action's zip entry %s cannot be read: %v", f.Name, err)
 	}
 	defer rc.Close()
-	mod, err := io.ReadAll(io.LimitReader(rc, maxModuleBytes+1))
-	if err != nil {
-		return nil, devErrorf("the action's zip entry %s cannot be read: %v", f.Name, err)
-	}
-	if len(mod) > maxModuleBytes {
-		return nil, devErrorf("the action's zip entry %s is larger than %d bytes", f.Name, maxModuleBytes)
-	}
-	if !bytes.HasPrefix(mod, wasmMagic) {
+	br := bufio.NewReader(rc)
+	if head, _ := br.Peek(len(wasmMagic)); !bytes.Equal(head, wasmMagic) {
 		return nil, devErrorf("the action's zip entry %s is not a WebAssembly module", f.Name)
 	}
-	return mod, nil
+	return readModule(br, int64(min(f.UncompressedSize64, zipHint)), maxModuleBytes)
 }

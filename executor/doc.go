@@ -71,6 +71,16 @@
 //
 // # Limits and isolation
 //
+// Before wazero sees a module, its custom sections are dropped as it is
+// read (out of a zip or base64 too, never more than 256 MB), and its
+// structure is checked without allocating for what it declares: every
+// declared count and size must fit the bytes that follow and the
+// WebAssembly JS API's limits, and the host memory its declarations take
+// once loaded must fit the action's memory limit. CheckCode applies the
+// same check when an action is created. A panic inside wazero during
+// compile, instantiate or call is recovered and mapped like the failure of
+// that step.
+//
 // limits.memory caps each instance's linear memory (a module that needs more
 // at start, or fails after a refused memory.grow, gets the stock "exhausted
 // its memory" error); limits.timeout bounds a reactor's initialisation and

@@ -90,7 +90,11 @@ func New(ctx context.Context, opts ...Option) (*Executor, error) {
 	for _, o := range opts {
 		o(&c)
 	}
-	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
+	// Debug info off: with it wazero keeps every custom section of a
+	// module in memory (and parses DWARF), which a hostile module pads to
+	// hundreds of MB; custom sections are dropped before compiling anyway
+	// (readModule).
+	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithDebugInfoEnabled(false)
 	var cache wazero.CompilationCache
 	if c.dataDir != "" {
 		var err error

@@ -28,7 +28,7 @@ type module struct {
 	fetched  chan struct{} // closed once the code is in hand
 	compiled wazero.CompiledModule
 	reactor  bool
-	minPages uint32 // initial linear memory
+	info     moduleInfo
 	err      error
 
 	// Guarded by Executor.mu: runs using the module, and when it was last
@@ -151,8 +151,23 @@ func (e *Executor) load(ctx context.Context, key string, m *module, a Action, ti
 	defer cancel()
 	code, err := e.loadCode(fctx, &a)
 	close(m.fetched)
+	cacheable := true // only bad code stays cached
 	if err == nil {
-		m.compiled, err = e.rt.CompileModule(ctx, code)
+		m.info, err = scanModule(code)
+	}
+	if err == nil {
+		// Over this action's limit, the module is not compiled; another
+		// action with a larger limit may still load it.
+		if err = m.info.hostFits(runLimits(a.Limits).Memory); err != nil {
+			cacheable = false
+		}
+	}
+	if err == nil {
+		err = recovered(e.log, "compiling", &a, func() error {
+			var err error
+			m.compiled, err = e.rt.CompileModule(ctx, code)
+			return err
+		})
 		if err != nil {
 			err = devErrorf("the action's WebAssembly module is invalid: %v", err)
 		}
@@ -163,9 +178,9 @@ func (e *Executor) load(ctx context.Context, key string, m *module, a Action, ti
 	if err != nil {
 		m.err = err
 		var dev *devError
-		if _, ipfs := a.cid(); ipfs || !errors.As(err, &dev) {
+		if _, ipfs := a.cid(); ipfs || !errors.As(err, &dev) || !cacheable {
 			// A fetch can succeed later, and so can anything that was not
-			// the code's fault: only bad code stays cached.
+			// the code's fault.
 			e.mu.Lock()
 			if e.modules[key] == m {
 				delete(e.modules, key)
@@ -188,12 +203,6 @@ func (e *Executor) inspect(m *module) error {
 		if mod != wasiModule || wasi[name] == nil {
 			return devErrorf("the action's module imports %s.%s: only WASI preview 1 (%s) is provided", mod, name, wasiModule)
 		}
-	}
-	if len(cm.ImportedMemories()) > 0 {
-		return devErrorf("the action's module imports its memory: it must define its own")
-	}
-	for _, mem := range cm.ExportedMemories() {
-		m.minPages = max(m.minPages, mem.Min())
 	}
 	exports := cm.ExportedFunctions()
 	if _, ok := exports[exportStart]; ok {

@@ -129,7 +129,11 @@ func (r *run) newInstance(ctx context.Context, m *module) *instance {
 	}
 	ictx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	mod, err := r.e.rt.InstantiateModule(experimental.WithMemoryAllocator(ictx, inst.mem), m.compiled, cfg)
+	var mod api.Module
+	err := recovered(r.e.log, "initialising", r.a, func() (err error) {
+		mod, err = r.e.rt.InstantiateModule(experimental.WithMemoryAllocator(ictx, inst.mem), m.compiled, cfg)
+		return err
+	})
 	if err != nil {
 		if mod != nil {
 			_ = mod.Close(ctx)
@@ -160,7 +164,7 @@ func (r *run) call(ctx context.Context, inst *instance) {
 	req := r.request()
 	rctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	err := func() error {
+	err := recovered(r.e.log, "running", r.a, func() error {
 		if uint32(len(req)) > inst.bufSize || inst.bufSize == 0 {
 			inst.stack[0] = uint64(len(req))
 			if err := inst.alloc.CallWithStack(rctx, inst.stack); err != nil {
@@ -173,7 +177,7 @@ func (r *run) call(ctx context.Context, inst *instance) {
 		}
 		inst.stack[0], inst.stack[1] = uint64(inst.buf), uint64(len(req))
 		return inst.entry.CallWithStack(rctx, inst.stack)
-	}()
+	})
 	r.out.flush()
 	var exit *sys.ExitError
 	switch {

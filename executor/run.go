@@ -7,6 +7,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -28,8 +29,8 @@ type run struct {
 	resp                 whisk.ActivationResponse
 }
 
-func newRun(e *Executor, a *Action, act Activation) *run {
-	l := a.Limits
+// runLimits fills in the defaults of unset limits.
+func runLimits(l whisk.Limits) whisk.Limits {
 	if l.Timeout <= 0 {
 		l.Timeout = whisk.DefaultTimeoutMs
 	}
@@ -38,6 +39,11 @@ func newRun(e *Executor, a *Action, act Activation) *run {
 	}
 	l.Logs = max(l.Logs, 0)
 	l.Concurrency = max(l.Concurrency, 1)
+	return l
+}
+
+func newRun(e *Executor, a *Action, act Activation) *run {
+	l := runLimits(a.Limits)
 	maxPayload := act.MaxPayload
 	if maxPayload <= 0 {
 		maxPayload = whisk.PayloadMax
@@ -75,8 +81,14 @@ func (r *run) exec(ctx context.Context) {
 		return
 	}
 	defer r.e.done(m)
-	if uint64(m.minPages)*pageSize > r.memoryBytes() {
+	// Checked before instantiating: wazero panics when the memory
+	// allocator refuses a module's initial memory.
+	if m.info.memoryFits(r.limits.Memory) != nil {
 		r.fail(whisk.StatusDeveloperError, whisk.MsgMemoryExhausted)
+		return
+	}
+	if err := m.info.hostFits(r.limits.Memory); err != nil {
+		r.fail(whisk.StatusDeveloperError, err.Error())
 		return
 	}
 	if m.reactor {
@@ -106,7 +118,11 @@ func (r *run) command(ctx context.Context, m *module) {
 	rctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	r.runStart = time.Now()
-	mod, err := r.e.rt.InstantiateModule(experimental.WithMemoryAllocator(rctx, mem), m.compiled, cfg)
+	var mod api.Module
+	err := recovered(r.e.log, "running", r.a, func() (err error) {
+		mod, err = r.e.rt.InstantiateModule(experimental.WithMemoryAllocator(rctx, mem), m.compiled, cfg)
+		return err
+	})
 	if mod != nil {
 		_ = mod.Close(ctx)
 	}
