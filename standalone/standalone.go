@@ -138,9 +138,12 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s = &Stack{cfg: cfg, log: log}
+	// The failing return sets s to nil; close what was started through
+	// another name.
+	started := s
 	defer func() {
 		if err != nil {
-			s.Close(context.WithoutCancel(ctx))
+			started.Close(context.WithoutCancel(ctx))
 		}
 	}()
 

@@ -249,7 +249,7 @@ func TestControllerProtocol(t *testing.T) {
 		// a disabled ping then an enabled one.
 		disabled, enabled := false, true
 		for _, on := range []*bool{&disabled, &enabled} {
-			h.ctrl.pool.Ping(whisk.PingMessage{Name: whisk.NewInvokerInstanceID(0, 1024*whisk.MB, "0", "", nil), IsEnabled: on})
+			h.ctrl.lb.pool.Ping(whisk.PingMessage{Name: whisk.NewInvokerInstanceID(0, 1024*whisk.MB, "0", "", nil), IsEnabled: on})
 		}
 		h.waitFor(t, "invoker0 to be up", func() bool { return h.status(0) == Healthy })
 	})

@@ -15,28 +15,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // maxBody bounds a request body: a little over CouchDB's default
 // max_document_size would be 8 MB; actions are at most a few MB.
 const maxBody = 64 << 20
-
-// ServeHTTP serves the CouchDB API.
-func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	err := s.serve(w, r)
-	s.log.Debug("docstore: request", "method", r.Method, "path", r.URL.EscapedPath(), "query", r.URL.RawQuery, "err", err, "took", time.Since(start))
-	if err == nil {
-		return
-	}
-	var ce *Error
-	if !errors.As(err, &ce) {
-		s.log.Error("docstore: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		ce = &Error{500, "internal_server_error", err.Error()}
-	}
-	writeJSON(w, ce.Status, map[string]string{"error": ce.Code, "reason": ce.Reason})
-}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
@@ -114,82 +97,6 @@ func (s *Store) serveSession(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// segments splits the escaped path so that an encoded slash stays inside
-// its segment, as document ids like guest%2Fhello need.
-func segments(r *http.Request) ([]string, error) {
-	raw := strings.Trim(r.URL.EscapedPath(), "/")
-	if raw == "" {
-		return nil, nil
-	}
-	parts := strings.Split(raw, "/")
-	for i, p := range parts {
-		u, err := url.PathUnescape(p)
-		if err != nil {
-			return nil, badRequest("bad path segment " + p)
-		}
-		parts[i] = u
-	}
-	return parts, nil
-}
-
-func (s *Store) serve(w http.ResponseWriter, r *http.Request) error {
-	seg, err := segments(r)
-	if err != nil {
-		return err
-	}
-	if len(seg) == 0 && r.Method == http.MethodGet {
-		writeJSON(w, 200, map[string]any{"couchdb": "Welcome", "version": "3.3.3", "vendor": map[string]string{"name": "FaaS@Edge docstore"}})
-		return nil
-	}
-	if len(seg) == 1 && seg[0] == "_up" {
-		writeJSON(w, 200, map[string]string{"status": "ok"})
-		return nil
-	}
-	if len(seg) == 1 && seg[0] == "_session" {
-		return s.serveSession(w, r)
-	}
-	if !s.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Basic realm="server"`)
-		return &Error{401, "unauthorized", "Name or password is incorrect."}
-	}
-	switch {
-	case len(seg) == 1 && seg[0] == "_all_dbs":
-		dbs, err := s.DBs()
-		if err != nil {
-			return err
-		}
-		if dbs == nil {
-			dbs = []string{}
-		}
-		writeJSON(w, 200, dbs)
-		return nil
-	case len(seg) == 1 && seg[0] == "_uuids":
-		writeJSON(w, 200, map[string][]string{"uuids": {newUUID()}})
-		return nil
-	case len(seg) == 1:
-		return s.serveDB(w, r, seg[0])
-	}
-	db := seg[0]
-	switch seg[1] {
-	case "_all_docs":
-		return s.serveAllDocs(w, r, db)
-	case "_bulk_docs":
-		return s.serveBulkDocs(w, r, db)
-	case "_design", "_local":
-		if len(seg) < 3 {
-			return errMissing
-		}
-		if len(seg) == 5 && seg[1] == "_design" && seg[3] == "_view" {
-			return s.serveView(w, r, db, seg[2], seg[4])
-		}
-		return s.serveDoc(w, r, db, seg[1]+"/"+seg[2], seg[3:])
-	}
-	if strings.HasPrefix(seg[1], "_") {
-		return &Error{404, "not_found", "unsupported endpoint " + seg[1]}
-	}
-	return s.serveDoc(w, r, db, seg[1], seg[2:])
-}
-
 func (s *Store) serveDB(w http.ResponseWriter, r *http.Request, db string) error {
 	switch r.Method {
 	case http.MethodPut:
@@ -251,10 +158,7 @@ func revParam(r *http.Request) string {
 	return strings.Trim(r.Header.Get("If-Match"), `"`)
 }
 
-func (s *Store) serveDoc(w http.ResponseWriter, r *http.Request, db, id string, att []string) error {
-	if len(att) > 0 {
-		return s.serveAttachment(w, r, db, id, strings.Join(att, "/"))
-	}
+func (s *Store) serveDoc(w http.ResponseWriter, r *http.Request, db, id string) error {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		// Like CouchDB, a GET reads the winning revision unless ?rev= names

@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
@@ -47,6 +48,8 @@ type Store struct {
 
 	sessMu   sync.Mutex
 	sessions map[string]bool // AuthSession cookie values issued by /_session
+
+	routes http.Handler // the CouchDB API (routes.go)
 }
 
 // View is a map function written in Go, the stand-in for a design
@@ -84,6 +87,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("docstore: open %s: %w", dir, err)
 	}
 	s.db = db
+	s.routes = s.newRoutes()
 	return s, nil
 }
 

@@ -1,0 +1,257 @@
+package controller
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/faasedge/faasedge/whisk"
+)
+
+// The stock controller's texts for errors the REST API reports
+// (ErrorResponse.scala and pekko-http's default rejection messages).
+const (
+	msgAuthMissing       = "The resource requires authentication, which was not supplied with the request"
+	msgAuthInvalid       = "The supplied authentication is invalid"
+	msgForbidden         = "The supplied authentication is not authorized to access this resource."
+	msgUnavailable       = "The server is currently unavailable (because it is overloaded or down for maintenance)."
+	msgRouteNotFound     = "The requested resource could not be found."
+	msgEntityNameIllegal = "The name of the entity contains illegal characters."
+	msgActivationIDBad   = "The activation id is not valid."
+	msgTooLarge          = "The request content was larger than permitted."
+)
+
+// Collection list limits: default 30, at most 200.
+const (
+	defaultListLimit = 30
+	maxListLimit     = 200
+)
+
+// entityNameRE is EntityName's pattern.
+var entityNameRE = regexp.MustCompile(`^([\w]|[\w][\w@ .-]*[\w@.-]+)$`)
+
+// Handler is the REST API: /api/v1 and, for operators, /invokers and /ping.
+// Patterns match segment by segment after unescaping, so an entity name
+// holding %2F stays one segment.
+func (c *Controller) Handler() http.Handler {
+	mux := http.NewServeMux()
+	open := func(pattern string, h func(*request)) { mux.Handle(pattern, c.serve(h, false)) }
+	authed := func(pattern string, h func(*request)) { mux.Handle(pattern, c.serve(h, true)) }
+	open("/ping", func(q *request) {
+		q.w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(q.w, "pong")
+	})
+	open("/invokers", c.invokersHTTP)
+	open("/api/v1", c.apiInfoHTTP)
+	open("/", func(q *request) { q.fail(http.StatusNotFound, msgRouteNotFound) })
+	authed("/api/v1/namespaces", c.namespacesHTTP)
+	for _, p := range []string{"/api/v1/namespaces/{ns}/actions", "/api/v1/namespaces/{ns}/actions/{$}"} {
+		authed(p, c.listActionsHTTP)
+	}
+	authed("/api/v1/namespaces/{ns}/actions/{name}", c.actionHTTP)
+	authed("/api/v1/namespaces/{ns}/actions/{pkg}/{name}", func(q *request) {
+		// Packages are not part of the standalone's API subset.
+		q.fail(http.StatusNotFound, errNotFound.msg)
+	})
+	for _, p := range []string{"/api/v1/namespaces/{ns}/activations", "/api/v1/namespaces/{ns}/activations/{$}"} {
+		authed(p, c.listActivationsHTTP)
+	}
+	authed("/api/v1/namespaces/{ns}/activations/{aid}", c.activationHTTP)
+	authed("/api/v1/namespaces/{ns}/activations/{aid}/{part}", c.activationHTTP)
+	return withTransID(mux)
+}
+
+// withTransID gives every request its transaction id, echoed in
+// X-Request-ID: the caller's, unless missing or a system id (sid_...).
+func withTransID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tid := r.Header.Get("X-Request-ID")
+		if tid == "" || strings.HasPrefix(tid, "sid_") {
+			tid = randomAlnum(32)
+		}
+		w.Header().Set("X-Request-ID", tid)
+		next.ServeHTTP(w, r)
+	})
+}
+
+type request struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	tid  string
+	ns   string // the path's namespace, "_" resolved to the user's
+	user whisk.Identity
+}
+
+// serve adapts a route: authenticated routes check the credentials and
+// that the path's namespace is the user's.
+func (c *Controller) serve(h func(*request), authenticated bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := &request{w: w, r: r, tid: w.Header().Get("X-Request-ID")}
+		if authenticated {
+			if !c.authenticate(q) {
+				return
+			}
+			if ns := r.PathValue("ns"); ns != "" {
+				q.ns = ns
+				if ns == "_" {
+					q.ns = q.user.Namespace.Name
+				}
+				if q.ns != q.user.Namespace.Name {
+					q.fail(http.StatusForbidden, msgForbidden)
+					return
+				}
+			}
+		}
+		h(q)
+	})
+}
+
+func (q *request) json(status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"encoding failed"}`)
+	}
+	q.w.Header().Set("Content-Type", "application/json")
+	q.w.WriteHeader(status)
+	_, _ = q.w.Write(b)
+}
+
+// fail writes the stock error body {"error": ..., "code": <transaction id>}.
+func (q *request) fail(status int, msg string) {
+	q.json(status, map[string]string{"error": msg, "code": q.tid})
+}
+
+func (q *request) failErr(c *Controller, err error) {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		q.fail(ae.status, ae.msg)
+		return
+	}
+	c.log.Error("controller: request failed", "method", q.r.Method, "path", q.r.URL.Path, "tid", q.tid, "err", err)
+	q.fail(http.StatusInternalServerError, "Internal Server Error")
+}
+
+// methodNotAllowed is pekko-http's rejection of a method a route lacks.
+func (q *request) methodNotAllowed(supported string) {
+	q.fail(http.StatusMethodNotAllowed, "HTTP method not allowed, supported methods: "+supported)
+}
+
+// authenticate is BasicAuthenticationDirective: the user name is the
+// namespace uuid, the password its key.
+func (c *Controller) authenticate(q *request) bool {
+	u, p, ok := q.r.BasicAuth()
+	q.w.Header().Set("WWW-Authenticate", `Basic realm="OpenWhisk secure realm"`)
+	if !ok {
+		q.fail(http.StatusUnauthorized, msgAuthMissing)
+		return false
+	}
+	id, found := c.subjects.identity(q.r.Context(), u, p)
+	if !found {
+		q.fail(http.StatusUnauthorized, msgAuthInvalid)
+		return false
+	}
+	q.w.Header().Del("WWW-Authenticate")
+	q.user = id
+	return true
+}
+
+func (c *Controller) invokersHTTP(q *request) {
+	if q.r.Method != http.MethodGet {
+		q.fail(http.StatusNotFound, msgRouteNotFound)
+		return
+	}
+	out := map[string]string{}
+	for _, h := range c.Invokers() {
+		out[h.ID.String()] = h.Status.String()
+	}
+	q.json(http.StatusOK, out)
+}
+
+func (c *Controller) apiInfoHTTP(q *request) {
+	if q.r.Method != http.MethodGet {
+		if !c.authenticate(q) {
+			return
+		}
+		q.fail(http.StatusNotFound, msgRouteNotFound)
+		return
+	}
+	q.json(http.StatusOK, map[string]any{
+		"description": "OpenWhisk API", "api_version": "1.0.0", "api_version_path": "v1",
+		"build": "faasedge standalone", "buildno": "standalone",
+		"swagger_paths": map[string]string{"ui": "/api/v1/docs", "api-docs": "/api/v1/api-docs"},
+	})
+}
+
+func (c *Controller) namespacesHTTP(q *request) {
+	if q.r.Method != http.MethodGet {
+		q.methodNotAllowed("GET")
+		return
+	}
+	q.json(http.StatusOK, []string{q.user.Namespace.Name})
+}
+
+// entityName is the path value key checked as an EntityName.
+func (q *request) entityName(key string) (string, bool) {
+	name := q.r.PathValue(key)
+	if len(name) > 256 || !entityNameRE.MatchString(name) {
+		q.fail(http.StatusBadRequest, msgEntityNameIllegal)
+		return "", false
+	}
+	return name, true
+}
+
+func listParams(q *request, collection string) (skip, limit int, count bool, ok bool) {
+	v := q.r.URL.Query()
+	limit = defaultListLimit
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		switch {
+		case err != nil:
+			q.fail(http.StatusBadRequest, fmt.Sprintf("The value '%s' is not an integer for %s.", s, collection))
+			return
+		case n < 0 || n > maxListLimit:
+			q.fail(http.StatusBadRequest, fmt.Sprintf("The value '%d' is not in the range of 0 to %d for %s.", n, maxListLimit, collection))
+			return
+		}
+		limit = n
+		if n == 0 {
+			limit = maxListLimit
+		}
+	}
+	if s := v.Get("skip"); s != "" {
+		n, err := strconv.Atoi(s)
+		switch {
+		case err != nil:
+			q.fail(http.StatusBadRequest, fmt.Sprintf("The value '%s' is not an integer for %s.", s, collection))
+			return
+		case n < 0:
+			q.fail(http.StatusBadRequest, fmt.Sprintf("The value '%d' is not greater than or equal to 0 for %s.", n, collection))
+			return
+		}
+		skip = n
+	}
+	return skip, limit, v.Get("count") == "true", true
+}
+
+// readLimited reads the body, answering 413 when it exceeds max bytes.
+func readLimited(q *request, max int64) ([]byte, bool) {
+	if q.r.ContentLength > max {
+		q.fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request larger than allowed: %d > %d bytes.", q.r.ContentLength, max))
+		return nil, false
+	}
+	b, err := io.ReadAll(io.LimitReader(q.r.Body, max+1))
+	if err != nil {
+		q.fail(http.StatusBadRequest, "Failed extracting request body.")
+		return nil, false
+	}
+	if int64(len(b)) > max {
+		q.fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request larger than allowed: %d > %d bytes.", len(b), max))
+		return nil, false
+	}
+	return b, true
+}
