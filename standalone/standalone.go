@@ -34,6 +34,7 @@ import (
 
 	controllerplugin "github.com/faasedge/faasedge/controller-plugin"
 	"github.com/faasedge/faasedge/executor"
+	"github.com/faasedge/faasedge/internal/httpserve"
 	"github.com/faasedge/faasedge/invoker"
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/edge"
@@ -72,6 +73,9 @@ type Config struct {
 	// VirtualInvokers is the number of virtual invokers the edge capacity
 	// is shared among (1 when there are edge nodes).
 	VirtualInvokers int
+	// HTTP bounds the connections of the REST API and of the embedded
+	// document store (httpserve's defaults when zero).
+	HTTP httpserve.Limits
 	// Logger receives every component's logs (discarded when nil).
 	Logger *slog.Logger
 }
@@ -229,7 +233,7 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 		}
 	}
 
-	s.apiHS = &http.Server{Handler: s.ctrl.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.apiHS = httpserve.Server(s.ctrl.Handler(), cfg.HTTP)
 	go func() {
 		if err := s.apiHS.Serve(s.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("standalone: API server", "err", err)
@@ -317,7 +321,7 @@ func (s *Stack) startStore(cfg Config) (u, user, pass string, err error) {
 	if s.storeLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		return "", "", "", fmt.Errorf("standalone: document store listen: %w", err)
 	}
-	s.storeHS = &http.Server{Handler: s.store, ReadHeaderTimeout: 10 * time.Second}
+	s.storeHS = httpserve.Server(s.store, cfg.HTTP)
 	go func() {
 		if err := s.storeHS.Serve(s.storeLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("standalone: document store server", "err", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -66,11 +67,20 @@ func (c *Controller) Handler() http.Handler {
 	return withTransID(mux)
 }
 
+// maxHeaderValue is pekko-http's max-header-value-length (8k), which bounds
+// the X-Request-ID that becomes the transaction id.
+const maxHeaderValue = 8 << 10
+
 // withTransID gives every request its transaction id, echoed in
 // X-Request-ID: the caller's, unless missing or a system id (sid_...).
 func withTransID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tid := r.Header.Get("X-Request-ID")
+		if len(tid) > maxHeaderValue {
+			// pekko-http refuses the request while parsing it, in plain text.
+			http.Error(w, fmt.Sprintf("HTTP header value exceeds the configured limit of %d characters", maxHeaderValue), http.StatusRequestHeaderFieldsTooLarge)
+			return
+		}
 		if tid == "" || strings.HasPrefix(tid, "sid_") {
 			tid = randomAlnum(32)
 		}
@@ -238,8 +248,16 @@ func listParams(q *request, collection string) (skip, limit int, count bool, ok 
 	return skip, limit, v.Get("count") == "true", true
 }
 
-// readLimited reads the body, answering 413 when it exceeds max bytes.
+// readLimited reads a JSON body, answering 415 for a body of another media
+// type (as the stock entity(as[...]) routes reject it) and 413 when it
+// exceeds max bytes. A body without Content-Type is taken as JSON.
 func readLimited(q *request, max int64) ([]byte, bool) {
+	if ct := q.r.Header.Get("Content-Type"); ct != "" && q.r.ContentLength != 0 {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			q.fail(http.StatusUnsupportedMediaType, "The request's Content-Type ["+ct+"] is not supported. Expected:\napplication/json")
+			return nil, false
+		}
+	}
 	if q.r.ContentLength > max {
 		q.fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request larger than allowed: %d > %d bytes.", q.r.ContentLength, max))
 		return nil, false
