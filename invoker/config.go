@@ -58,6 +58,10 @@ type Config struct {
 	// blocked namespaces are read from the subjects database (AuthDB).
 	BlacklistPollInterval time.Duration
 
+	// AckTimeout is whisk.kafka.producer.max-block-ms: how long an ack is
+	// retried before it is dropped (60 s as stock).
+	AckTimeout time.Duration
+
 	// PingInterval is how often the health topic hears from the invoker
 	// (1 s as stock).
 	PingInterval time.Duration
@@ -80,6 +84,7 @@ type CouchConfig struct {
 const (
 	DefaultUserMemory      = 1024 * whisk.MB
 	DefaultPingInterval    = time.Second
+	DefaultAckTimeout      = 60 * time.Second // Kafka's max.block.ms
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultBlacklistPoll   = 5 * time.Minute
 	DefaultNodejsKind      = "nodejs:20"
@@ -91,6 +96,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.PingInterval == 0 {
 		c.PingInterval = DefaultPingInterval
+	}
+	if c.AckTimeout == 0 {
+		c.AckTimeout = DefaultAckTimeout
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
@@ -121,6 +129,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("invoker: CouchDB database names missing")
 	case c.UserMemory < whisk.MinMemoryMB*whisk.MB:
 		return fmt.Errorf("invoker: user memory %s is below the %d MB of one action", c.UserMemory, whisk.MinMemoryMB)
+	case c.AckTimeout < 0:
+		return fmt.Errorf("invoker: negative ack timeout %s", c.AckTimeout)
 	case c.BlacklistPollInterval < 0:
 		return fmt.Errorf("invoker: negative blacklist poll interval %s", c.BlacklistPollInterval)
 	}
@@ -274,6 +284,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		if c.BlacklistPollInterval, err = whisk.ParseConfigDuration(v); err != nil || c.BlacklistPollInterval <= 0 {
 			return c, &EnvError{"CONFIG_whisk_blacklist_pollInterval", fmt.Errorf("%q is not a positive duration", v)}
 		}
+	}
+	if v := opt("CONFIG_whisk_kafka_producer_maxBlockMs", ""); v != "" {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || ms <= 0 {
+			return c, &EnvError{"CONFIG_whisk_kafka_producer_maxBlockMs", fmt.Errorf("%q is not a positive number of milliseconds", v)}
+		}
+		c.AckTimeout = time.Duration(ms) * time.Millisecond
 	}
 	if c.Limits, err = limitsFromEnv(getenv); err != nil {
 		return c, err

@@ -42,8 +42,8 @@ func TestFromEnv(t *testing.T) {
 		}},
 		{name: "parameter storage, blacklist and limits", set: map[string]string{
 			"CONFIG_whisk_parameterStorage_aes128": ScalaKey128, "CONFIG_whisk_parameterStorage_aes256": ScalaKey256,
-			"CONFIG_whisk_blacklist_pollInterval": "30 seconds",
-			"CONFIG_whisk_memory_max":             "2048m", "CONFIG_whisk_timeLimit_min": "50 ms", "CONFIG_whisk_concurrencyLimit_max": "500",
+			"CONFIG_whisk_blacklist_pollInterval": "30 seconds", "CONFIG_whisk_kafka_producer_maxBlockMs": "5000",
+			"CONFIG_whisk_memory_max": "2048m", "CONFIG_whisk_timeLimit_min": "50 ms", "CONFIG_whisk_concurrencyLimit_max": "500",
 			"CONFIG_whisk_logLimit_max":                     "20 m",
 			"CONFIG_whisk_namespaceDefaultLimit_memory_min": "256 m", "CONFIG_whisk_namespaceDefaultLimit_memory_max": "1024 m",
 			"CONFIG_whisk_namespaceDefaultLimit_concurrencyLimit_max": "100", // without its min: the system range
@@ -52,18 +52,20 @@ func TestFromEnv(t *testing.T) {
 			want.Memory.Max, want.Timeout.Min, want.Concurrency.Max, want.Logs.Max = 2048, 50, 500, 20
 			want.NamespaceMemory = whisk.Range{Min: 256, Max: 1024}
 			want.NamespaceTimeout, want.NamespaceConcurrency, want.NamespaceLogs = want.Timeout, want.Concurrency, want.Logs
-			if c.ParameterStorage.AES128 != ScalaKey128 || c.ParameterStorage.AES256 != ScalaKey256 || c.BlacklistPollInterval != 30*time.Second || c.Limits != want {
+			if c.ParameterStorage.AES128 != ScalaKey128 || c.ParameterStorage.AES256 != ScalaKey256 || c.BlacklistPollInterval != 30*time.Second || c.Limits != want ||
+				c.AckTimeout != 5*time.Second {
 				t.Errorf("%+v", c)
 			}
 		}},
 		{name: "stock defaults", check: func(t *testing.T, c Config) {
-			if c.BlacklistPollInterval != 5*time.Minute || c.Limits != whisk.DefaultLimitRanges() {
+			if c.BlacklistPollInterval != 5*time.Minute || c.Limits != whisk.DefaultLimitRanges() || c.AckTimeout != time.Minute {
 				t.Errorf("%+v", c)
 			}
 		}},
 		{name: "bad aes-128 key", set: map[string]string{"CONFIG_whisk_parameterStorage_aes128": "c2hvcnQ="}, badVar: "CONFIG_whisk_parameterStorage_aes128"},
 		{name: "bad aes-256 key", set: map[string]string{"CONFIG_whisk_parameterStorage_aes256": "###"}, badVar: "CONFIG_whisk_parameterStorage_aes256"},
 		{name: "bad blacklist interval", set: map[string]string{"CONFIG_whisk_blacklist_pollInterval": "often"}, badVar: "CONFIG_whisk_blacklist_pollInterval"},
+		{name: "bad max.block.ms", set: map[string]string{"CONFIG_whisk_kafka_producer_maxBlockMs": "60s"}, badVar: "CONFIG_whisk_kafka_producer_maxBlockMs"},
 		{name: "bad time limit", set: map[string]string{"CONFIG_whisk_timeLimit_max": "long"}, badVar: "CONFIG_whisk_timeLimit_max"},
 		{name: "namespace max above the system max", set: map[string]string{
 			"CONFIG_whisk_namespaceDefaultLimit_memory_min": "128 m", "CONFIG_whisk_namespaceDefaultLimit_memory_max": "1024 m",

@@ -93,6 +93,10 @@ func WithShutdownTimeout(d time.Duration) Option {
 	return func(e *Engine) { e.cfg.ShutdownTimeout = d }
 }
 
+// WithAckTimeout sets how long an ack is retried before it is dropped
+// (Config.AckTimeout).
+func WithAckTimeout(d time.Duration) Option { return func(e *Engine) { e.cfg.AckTimeout = d } }
+
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
 
@@ -109,7 +113,9 @@ type Engine struct {
 	unlock  unlocker
 	blocked *blacklist
 	kafka   *producer // acks, events and pings
-	reader  *kafka.Reader
+	// acksFlow is whether acks get through; pings stop while they do not.
+	acksFlow ackFlow
+	reader   *kafka.Reader
 
 	mem  *semaphore.Weighted // MB of user memory, like the ContainerPool
 	peek chan struct{}       // maxPeek: activations taken but not finished
@@ -522,17 +528,24 @@ func (e *Engine) finish(msg *whisk.ActivationMessage, a whisk.Activation, shape 
 	}
 }
 
-// sendAck produces one ack, retrying until Kafka takes it: losing a
-// slot-freeing ack costs the controller a forced timeout. A record too
-// large for the topic is sent again with the response shrunk to the id;
-// the controller then reads the record from the database.
+// sendAck produces one ack, retrying for at most AckTimeout, the stock
+// producer's max.block.ms: past it the ack is dropped with a log line and
+// a count, so that the activation still gets its record and frees its
+// slot, and the controller force-completes it as it does when a stock
+// invoker's send fails. A record too large for the topic is sent again
+// with the response shrunk to the id; the controller then reads the record
+// from the database.
 func (e *Engine) sendAck(msg *whisk.ActivationMessage, topic string, ack whisk.Ack) {
 	b, _ := json.Marshal(ack)
+	ctx, cancel := context.WithTimeout(e.bg, e.cfg.AckTimeout)
+	defer cancel()
 	wait := 50 * time.Millisecond
+	var last error
 	for {
-		err := e.kafka.send(e.bg, topic, b)
+		err := e.kafka.send(ctx, topic, b)
 		if err == nil {
 			e.m.acks.WithLabelValues(ack.Kind().String()).Inc()
+			e.acksFlow.delivered()
 			return
 		}
 		if tooLarge(err) && len(ack.Response) > 0 && ack.Response[0] != '"' {
@@ -540,13 +553,36 @@ func (e *Engine) sendAck(msg *whisk.ActivationMessage, topic string, ack whisk.A
 			b, _ = json.Marshal(ack)
 			continue
 		}
-		e.m.kafkaErrors.WithLabelValues("ack").Inc()
-		e.log.Warn("sending ack failed, retrying", "activation", msg.ActivationID, "kind", ack.Kind(), "err", err)
-		if backoff(e.bg, &wait, 2*time.Second) != nil {
-			e.log.Error("ack lost at shutdown", "activation", msg.ActivationID, "kind", ack.Kind())
+		if ctx.Err() == nil {
+			last = err
+			e.m.kafkaErrors.WithLabelValues("ack").Inc()
+			e.log.Warn("sending ack failed, retrying", "activation", msg.ActivationID, "kind", ack.Kind(), "err", err)
+		}
+		if ctx.Err() != nil || backoff(ctx, &wait, 2*time.Second) != nil {
+			e.dropAck(msg, topic, ack.Kind(), b, last)
 			return
 		}
 	}
+}
+
+// dropAck gives up on an ack. A missing completed{C} topic means its
+// controller is gone (or never was): that is no fault of this invoker and
+// leaves its health alone. Any other failure means acks do not get
+// through, and the invoker stops pinging until one does (ackFlow).
+func (e *Engine) dropAck(msg *whisk.ActivationMessage, topic string, kind whisk.AckKind, b []byte, last error) {
+	if e.bg.Err() != nil {
+		e.log.Error("ack lost at shutdown", "activation", msg.ActivationID, "kind", kind)
+		return
+	}
+	reason := "timeout"
+	if noTopic(last) {
+		reason = "no_topic"
+	} else {
+		e.acksFlow.failed(topic, b)
+	}
+	e.m.acksDropped.WithLabelValues(kind.String(), reason).Inc()
+	e.log.Error("ack dropped: not delivered within max.block.ms", "activation", msg.ActivationID, "kind", kind,
+		"topic", topic, "reason", reason, "timeout", e.cfg.AckTimeout, "err", last)
 }
 
 // sendEvent emits the Activation user event, once per slot-freeing ack.
@@ -742,7 +778,7 @@ func (e *Engine) pingLoop(ctx context.Context) {
 	t := time.NewTicker(e.cfg.PingInterval)
 	defer t.Stop()
 	for {
-		if e.enabled.Load() {
+		if e.enabled.Load() && e.acksGetThrough(ctx) {
 			e.ping(ctx, true)
 		}
 		select {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 
 	"github.com/faasedge/faasedge/whisk"
 )
@@ -203,6 +204,13 @@ func (p *producer) close() {
 // tooLarge tells whether a send failed because the record exceeds the
 // producer's or the topic's size limit.
 func tooLarge(err error) bool { return errors.Is(err, kafka.MessageSizeTooLarge) }
+
+// noTopic tells whether a send failed because its topic does not exist:
+// the transport's metadata lacks it (protocol.ErrNoTopic) or the broker
+// says so.
+func noTopic(err error) bool {
+	return errors.Is(err, protocol.ErrNoTopic) || errors.Is(err, kafka.UnknownTopicOrPartition)
+}
 
 // backoff sleeps for *d (doubling it up to max) or until ctx ends.
 func backoff(ctx context.Context, d *time.Duration, max time.Duration) error {

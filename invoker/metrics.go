@@ -21,7 +21,9 @@ type metrics struct {
 	recordsWritten  prometheus.Counter
 	recordsRejected prometheus.Counter
 	acks            *prometheus.CounterVec // by kind
-	lockedArgs      prometheus.Counter     // activations whose locked argument did not decrypt
+	acksDropped     *prometheus.CounterVec // by kind, reason
+	pingsWithheld   prometheus.Counter
+	lockedArgs      prometheus.Counter // activations whose locked argument did not decrypt
 	blacklisted     prometheus.Gauge
 	blacklistErrors prometheus.Counter
 }
@@ -49,12 +51,18 @@ func newMetrics(lag func() float64) *metrics {
 		recordsWritten:  prometheus.NewCounter(prometheus.CounterOpts{Name: "invoker_records_written_total", Help: "Activation records written."}),
 		recordsRejected: prometheus.NewCounter(prometheus.CounterOpts{Name: "invoker_records_rejected_total", Help: "Activation records CouchDB refused."}),
 		acks:            prometheus.NewCounterVec(prometheus.CounterOpts{Name: "invoker_acks_total", Help: "Acknowledgements sent, by kind."}, []string{"kind"}),
+		acksDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "invoker_acks_dropped_total", Help: "Acknowledgements not delivered within max.block.ms, by kind and reason (no_topic: the controller's completed topic does not exist; timeout: anything else).",
+		}, []string{"kind", "reason"}),
+		pingsWithheld: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "invoker_pings_withheld_total", Help: "Health pings not sent because the last ack was dropped and a retry of it failed too.",
+		}),
 		lockedArgs:      prometheus.NewCounter(prometheus.CounterOpts{Name: "invoker_locked_argument_failures_total", Help: "Activations ended with a whisk error because a locked argument did not decrypt."}),
 		blacklisted:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "invoker_blacklisted_namespaces", Help: "Namespaces in the last blacklist read."}),
 		blacklistErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "invoker_blacklist_errors_total", Help: "Blacklist refreshes that failed; the last list was kept."}),
 	}
 	m.reg.MustRegister(m.activations, m.duration, m.waitTime, m.queued, m.running, m.unparseable,
-		m.kafkaErrors, m.couchErrors, m.recordsPending, m.recordsWritten, m.recordsRejected, m.acks, m.lockedArgs, m.blacklisted, m.blacklistErrors,
+		m.kafkaErrors, m.couchErrors, m.recordsPending, m.recordsWritten, m.recordsRejected, m.acks, m.acksDropped, m.pingsWithheld, m.lockedArgs, m.blacklisted, m.blacklistErrors,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "invoker_kafka_lag", Help: "Messages on invoker{N} not yet taken."}, lag),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
