@@ -61,7 +61,7 @@ func startCluster(t testing.TB, spec clusterSpec) *cluster {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = ex.Close(context.Background()) })
-		startLocalInvoker(t, c.b, 0, 256, invoker.LocalRunner(ex))
+		startLocalInvoker(t, c.b, 0, 256, invoker.LocalRunner(ex, nil))
 	}
 	c.gw, err = controllerplugin.New(ctx, c.sched.Ring(), c.b.config(), spec.virtual,
 		controllerplugin.WithCapacity(spec.capacityMB), controllerplugin.WithMinClaim(256),

@@ -66,7 +66,7 @@ func startRESTStack(t *testing.T, local *countingRunner) *restStack {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = ex.Close(context.Background()) })
-		local.r = invoker.LocalRunner(ex)
+		local.r = invoker.LocalRunner(ex, nil)
 		startLocalInvoker(t, b, 0, 256, local)
 		vid = 1
 	}

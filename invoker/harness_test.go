@@ -118,7 +118,7 @@ func localRunner(t testing.TB) invoker.Runner {
 		}
 		sharedExecutor = ex
 	}
-	return invoker.LocalRunner(sharedExecutor)
+	return invoker.LocalRunner(sharedExecutor, nil)
 }
 
 // startEngine starts invoker0 and waits until the controller has it up.

@@ -4,7 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strings"
+	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -13,157 +14,269 @@ import (
 	"github.com/faasedge/faasedge/whisk"
 )
 
-// JSRunner runs plain-ECMAScript nodejs actions in-process on goja, the way
-// the nodejs runtime would: main(params) is called with the run value, its
-// object (or promise of one) is the result, console output becomes log
-// lines. It exists so the controller's health test action
-// (function main(params) { return params; }) succeeds for real. There is no
-// require, no Node API beyond process.env and console, and every activation
-// gets a fresh interpreter, so every run counts as a cold start.
+// JSRunner runs nodejs actions in-process on goja the way the stock nodejs
+// runtime runs them in a container: the code is evaluated once per VM as
+// the runtime's /init does, main(params) is called per activation with an
+// event loop (timers, promises, fetch), its object (or promise of one) is
+// the result and console output becomes log lines. A VM that ran an
+// activation to its end is kept warm for the next activation of the same
+// action revision, like a warm container; one that timed out, threw or was
+// aborted is discarded, as the stock runtime stops. See jsvm.go for the
+// Node surface and the memory bounds.
 type JSRunner struct {
-	mu    sync.Mutex
-	progs map[string]*goja.Program // by action, revision and code digest
+	// IdleMemory bounds the warm VMs kept between activations by the sum
+	// of their actions' memory limits, in MB, as warm containers count
+	// against a stock invoker's memory (2048 when 0). The least recently
+	// used VM goes first.
+	IdleMemory int64
+	// IdleTimeout is how long a warm VM is kept unused (10 minutes, the
+	// stock idle-container timeout, when 0).
+	IdleTimeout time.Duration
+	// PrivateNetworks lets fetch reach loopback, private and link-local
+	// addresses, which it refuses by default (see newFetchClient).
+	PrivateNetworks bool
+
+	mu     sync.Mutex
+	pools  map[string]*jsPool // by action, revision, code digest, main, memory
+	idleMB int64
+
+	httpOnce sync.Once
+	http     *http.Client
 }
 
-const jsInitFailed = "Initialization has failed due to: "
+// jsPool is one action revision's compiled code and its idle VMs, the most
+// recently used last.
+type jsPool struct {
+	prog *goja.Program
+	idle []*jsVM
+}
+
+const (
+	jsInitFailed         = "Initialization has failed due to: "
+	jsDefaultIdleMemory  = 2048
+	jsDefaultIdleTimeout = 10 * time.Minute
+)
+
+func (r *JSRunner) client() *http.Client {
+	r.httpOnce.Do(func() { r.http = newFetchClient(r.PrivateNetworks) })
+	return r.http
+}
 
 // Run implements Runner.
 func (r *JSRunner) Run(ctx context.Context, a *Action, inv Invocation) Result {
-	initStart := time.Now()
+	start := time.Now()
 	timeout := time.Duration(a.Limits.Timeout) * time.Millisecond
-	vm := goja.New()
-	logs := whisk.NewLogCollector(a.Limits.Logs * int64(whisk.MB))
-	if a.Limits.Logs == 0 {
-		logs = nil // not collected at all, as stock
-	}
-	console := vm.NewObject()
-	_ = console.Set("log", consoleWriter(vm, logs, whisk.Stdout))
-	_ = console.Set("info", consoleWriter(vm, logs, whisk.Stdout))
-	_ = console.Set("error", consoleWriter(vm, logs, whisk.Stderr))
-	_ = console.Set("warn", consoleWriter(vm, logs, whisk.Stderr))
-	_ = vm.Set("console", console)
-	process := vm.NewObject()
-	_ = process.Set("env", inv.Env)
-	_ = vm.Set("process", process)
-
-	// One deadline for init and run together, as the action's timeout is
-	// the container's; cancellation of ctx (shutdown) aborts as well.
-	var timedOut, aborted bool
-	var once sync.Once
-	stop := func(why *bool) func() {
-		return func() { once.Do(func() { *why = true; vm.Interrupt("stopped") }) }
-	}
-	timer := time.AfterFunc(timeout, stop(&timedOut))
-	defer timer.Stop()
-	cancel := context.AfterFunc(ctx, stop(&aborted))
-	defer cancel()
-
-	res := Result{Cold: true, Start: initStart}
-	fail := func(code whisk.StatusCode, msg string) Result {
-		now := time.Now()
-		inInit := res.InitTime == 0
-		if inInit {
-			res.InitTime = max(now.Sub(initStart), 1)
-		}
-		res.End = now
-		switch {
-		case timedOut && inInit:
-			res.TimedOut = true
-			res.Response = whisk.ErrorResponse(whisk.StatusDeveloperError, whisk.MsgInitTimeout(a.Limits.Timeout))
-		case timedOut:
-			res.TimedOut = true
-			res.Response = whisk.ErrorResponse(whisk.StatusDeveloperError, whisk.MsgTimeout(a.Limits.Timeout))
-		case aborted:
-			res.Response = whisk.ErrorResponse(whisk.StatusWhiskError, whisk.MsgAbnormalRun)
-		default:
-			res.Response = whisk.ErrorResponse(code, msg)
-		}
-		if logs != nil {
-			res.Logs = logs.Lines(now)
-		}
-		return res
-	}
-
-	prog, err := r.program(a)
-	if err == nil {
-		_, err = vm.RunProgram(prog)
-	}
-	if err != nil {
-		return fail(whisk.StatusDeveloperError, jsInitFailed+jsErrorText(err))
+	var logs *whisk.LogCollector
+	if a.Limits.Logs > 0 { // 0: not collected at all, as stock
+		logs = whisk.NewLogCollector(a.Limits.Logs * int64(whisk.MB))
 	}
 	main := a.Main
 	if main == "" {
 		main = "main"
 	}
-	fn, ok := goja.AssertFunction(vm.Get(main))
-	if !ok {
-		return fail(whisk.StatusDeveloperError, jsInitFailed+"Action entrypoint '"+main+"' is not a function.")
+	actx, endAct := context.WithCancel(ctx)
+	defer endAct()
+	act := &jsActivation{ctx: actx, logs: logs, done: make(chan jsOutcome, 1)}
+	res := Result{Start: start}
+	finish := func(o jsOutcome) Result {
+		res.End = time.Now()
+		if res.Cold && res.InitTime == 0 {
+			res.InitTime = max(res.End.Sub(start), 1)
+		}
+		res.Logs = act.lines(res.End)
+		if o.code == whisk.StatusSuccess {
+			res.Response = responseFromBody(o.body, inv.MaxPayload)
+		} else {
+			res.Response = whisk.ErrorResponse(o.code, o.msg)
+		}
+		return res
 	}
-	res.InitTime = max(time.Since(initStart), 1)
 
-	var arg any = map[string]any{}
-	if len(inv.Value) > 0 {
-		if err := json.Unmarshal(inv.Value, &arg); err != nil {
-			return fail(whisk.StatusDeveloperError, "The action did not receive valid JSON arguments: "+err.Error())
+	key := r.key(a, main)
+	vm, prog := r.take(key)
+	if vm == nil {
+		res.Cold = true
+		if prog == nil {
+			var err error
+			if prog, err = r.compile(key, a, main); err != nil {
+				act.log(whisk.Stderr, "Error during initialization: "+jsErrorText(err))
+				return finish(jsOutcome{code: whisk.StatusDeveloperError, msg: jsInitFailed + jsErrorText(err)})
+			}
+		}
+		vm = newJSVM(r, a)
+	}
+	vm.act = act
+	vm.loop.Start()
+
+	// One deadline for init and run together, as the action's timeout is
+	// the container's; cancellation of ctx (shutdown) aborts as well.
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	wait := func(ch <-chan jsOutcome) jsOutcome {
+		select {
+		case o := <-ch:
+			return o
+		case <-deadline.C:
+			res.TimedOut = true
+			if res.Cold && res.InitTime == 0 {
+				return jsOutcome{code: whisk.StatusDeveloperError, msg: whisk.MsgInitTimeout(a.Limits.Timeout)}
+			}
+			return jsOutcome{code: whisk.StatusDeveloperError, msg: whisk.MsgTimeout(a.Limits.Timeout)}
+		case <-ctx.Done():
+			return jsOutcome{code: whisk.StatusWhiskError, msg: whisk.MsgAbnormalRun}
 		}
 	}
-	out, err := fn(goja.Undefined(), vm.ToValue(arg))
-	if err != nil {
-		return fail(whisk.StatusDeveloperError, "An error has occurred: "+jsErrorText(err))
-	}
-	if p, ok := out.Export().(*goja.Promise); ok {
-		switch p.State() {
-		case goja.PromiseStateFulfilled:
-			out = p.Result()
-		case goja.PromiseStateRejected:
-			// The nodejs runtime answers a rejection with {error: reason}.
-			errObj := vm.NewObject()
-			_ = errObj.Set("error", p.Result())
-			out = errObj
-		default:
-			return fail(whisk.StatusDeveloperError, whisk.MsgAbnormalRun)
+
+	if res.Cold {
+		inited := make(chan jsOutcome, 1)
+		vm.loop.RunOnLoop(func(rt *goja.Runtime) {
+			if err := vm.init(rt, prog, main); err != nil {
+				vm.log(whisk.Stderr, "Error during initialization: "+jsErrorText(err))
+				inited <- jsOutcome{code: whisk.StatusDeveloperError, msg: jsInitFailed + jsErrorText(err)}
+				return
+			}
+			inited <- jsOutcome{code: whisk.StatusSuccess, keep: true}
+		})
+		if o := wait(inited); o.code != whisk.StatusSuccess {
+			r.discard(vm)
+			return finish(o)
 		}
+		res.InitTime = max(time.Since(start), 1)
 	}
-	if goja.IsUndefined(out) || goja.IsNull(out) {
-		out = vm.NewObject()
+
+	vm.loop.RunOnLoop(func(rt *goja.Runtime) { vm.activate(rt, act, inv.Env, inv.Value) })
+	o := wait(act.done)
+	if !o.keep {
+		r.discard(vm)
+		return finish(o)
 	}
-	if _, isObj := out.(*goja.Object); !isObj {
-		return fail(whisk.StatusDeveloperError, "The action did not return a dictionary.")
+	// The loop stops with the activation; its pending timers are
+	// cleared. A job still running (code after the result) has until the
+	// deadline, then the VM is discarded.
+	endAct()
+	halted := make(chan struct{})
+	go func() { vm.loop.Terminate(); close(halted) }()
+	select {
+	case <-halted:
+		r.put(key, vm)
+	case <-deadline.C:
+		vm.rt.Interrupt("timeout")
+	case <-ctx.Done():
+		vm.rt.Interrupt("aborted")
 	}
-	body, err := jsonStringify(vm, out)
-	if err != nil {
-		return fail(whisk.StatusDeveloperError, "An error has occurred: "+jsErrorText(err))
-	}
-	res.End = time.Now()
-	if logs != nil {
-		res.Logs = logs.Lines(res.End)
-	}
-	res.Response = responseFromBody(body, inv.MaxPayload)
-	return res
+	return finish(o)
 }
 
-func (r *JSRunner) program(a *Action) (*goja.Program, error) {
-	key := a.FQN() + "@" + a.Rev + "#" + a.Digest
-	cacheable := a.Rev != ""
-	if cacheable {
-		r.mu.Lock()
-		p := r.progs[key]
-		r.mu.Unlock()
-		if p != nil {
-			return p, nil
-		}
+// discard ends a VM that may be running: interrupted, its loop and timers
+// stopped in the background.
+func (r *JSRunner) discard(vm *jsVM) {
+	vm.rt.Interrupt("discarded")
+	go vm.loop.Terminate()
+}
+
+// key identifies the pool of an action revision; "" (no revision: a test
+// action) is never pooled.
+func (r *JSRunner) key(a *Action, main string) string {
+	if a.Rev == "" {
+		return ""
 	}
-	p, err := goja.Compile(a.Name, string(a.Code), false)
-	if err != nil || !cacheable {
+	return a.FQN() + "@" + a.Rev + "#" + a.Digest + " " + main + " " + strconv.FormatInt(a.Limits.Memory, 10)
+}
+
+// take returns an idle VM of the pool, or only its compiled code (nil
+// when there is none yet).
+func (r *JSRunner) take(key string) (*jsVM, *goja.Program) {
+	if key == "" {
+		return nil, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.pools[key]
+	if p == nil {
+		return nil, nil
+	}
+	if n := len(p.idle); n > 0 {
+		vm := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		r.idleMB -= vm.memMB
+		return vm, p.prog
+	}
+	return nil, p.prog
+}
+
+// compile wraps the code as the stock runner's eval does: main is read
+// after the code ran, or from module.exports or exports.
+func (r *JSRunner) compile(key string, a *Action, main string) (*goja.Program, error) {
+	src := "(function(){\n" + string(a.Code) + "\ntry {\n  return " + main + "\n} catch (e) {\n" +
+		"  if (e.name === 'ReferenceError') {\n    return module.exports." + main + " || exports." + main + "\n  } else throw e\n}\n})()"
+	p, err := goja.Compile(a.Name, src, false)
+	if err != nil || key == "" {
 		return p, err
 	}
 	r.mu.Lock()
-	if r.progs == nil {
-		r.progs = map[string]*goja.Program{}
+	defer r.mu.Unlock()
+	if r.pools == nil {
+		r.pools = map[string]*jsPool{}
 	}
-	r.progs[key] = p
-	r.mu.Unlock()
+	if r.pools[key] == nil {
+		r.pools[key] = &jsPool{prog: p}
+	}
 	return p, nil
+}
+
+// put keeps a VM warm, then evicts what is past the idle timeout and the
+// least recently used VMs over the idle memory.
+func (r *JSRunner) put(key string, vm *jsVM) {
+	if key == "" {
+		return
+	}
+	now := time.Now()
+	vm.idleSince = now
+	budget, ttl := r.IdleMemory, r.IdleTimeout
+	if budget <= 0 {
+		budget = jsDefaultIdleMemory
+	}
+	if ttl <= 0 {
+		ttl = jsDefaultIdleTimeout
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.pools[key]
+	if p == nil {
+		return // its revision's pool was evicted while it ran
+	}
+	p.idle = append(p.idle, vm)
+	r.idleMB += vm.memMB
+	for k, p := range r.pools {
+		kept := p.idle[:0]
+		for _, v := range p.idle {
+			if now.Sub(v.idleSince) < ttl {
+				kept = append(kept, v)
+			} else {
+				r.idleMB -= v.memMB
+			}
+		}
+		clear(p.idle[len(kept):])
+		p.idle = kept
+		if len(kept) == 0 && k != key {
+			delete(r.pools, k)
+		}
+	}
+	for r.idleMB > budget {
+		var oldest *jsPool
+		for _, p := range r.pools {
+			if len(p.idle) > 0 && (oldest == nil || p.idle[0].idleSince.Before(oldest.idle[0].idleSince)) {
+				oldest = p
+			}
+		}
+		if oldest == nil {
+			break
+		}
+		r.idleMB -= oldest.idle[0].memMB
+		oldest.idle[0] = nil
+		oldest.idle = oldest.idle[1:]
+	}
 }
 
 // responseFromBody classifies a successful run's JSON output like the stock
@@ -192,44 +305,10 @@ func responseFromBody(body []byte, maxPayload int64) whisk.ActivationResponse {
 	return r
 }
 
-func jsonStringify(vm *goja.Runtime, v goja.Value) ([]byte, error) {
-	stringify, _ := goja.AssertFunction(vm.Get("JSON").ToObject(vm).Get("stringify"))
-	s, err := stringify(goja.Undefined(), v)
-	if err != nil {
-		return nil, err
-	}
-	return []byte(s.String()), nil
-}
-
 func jsErrorText(err error) string {
 	var ex *goja.Exception
 	if errors.As(err, &ex) {
 		return ex.Value().String()
 	}
 	return err.Error()
-}
-
-// consoleWriter is console.log and friends: each argument formatted as
-// Node does for plain values, each line one log line.
-func consoleWriter(vm *goja.Runtime, logs *whisk.LogCollector, stream string) func(goja.FunctionCall) goja.Value {
-	return func(call goja.FunctionCall) goja.Value {
-		parts := make([]string, len(call.Arguments))
-		for i, a := range call.Arguments {
-			if o, ok := a.(*goja.Object); ok && o.ClassName() != "Function" && o.ClassName() != "Error" {
-				if b, err := jsonStringify(vm, o); err == nil {
-					parts[i] = string(b)
-					continue
-				}
-			}
-			parts[i] = a.String()
-		}
-		if logs == nil {
-			return goja.Undefined()
-		}
-		now := time.Now()
-		for _, text := range strings.Split(strings.Join(parts, " "), "\n") {
-			logs.Add(now, stream, text)
-		}
-		return goja.Undefined()
-	}
 }

@@ -3,29 +3,65 @@ package invoker
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/faasedge/faasedge/whisk"
 )
 
 func TestJSRunner(t *testing.T) {
+	t.Setenv("FAASEDGE_TEST_SECRET", "s3cret")
 	r := &JSRunner{}
 	for _, tc := range []struct {
 		name, code string
 		timeout    int64
+		memory     int64
 		value      string
 		status     whisk.StatusCode
-		result     string
+		result     string // exact, when set
+		contains   string // in the result, when set
+		log        string // in some log line, when set
 		timedOut   bool
 	}{
 		{name: "health action", code: `function main(params) { return params; }`, result: `{}`},
 		{name: "params and env", code: `function main(p) { return {x: p.x, id: process.env.__OW_ACTIVATION_ID}; }`, value: `{"x":[1]}`, result: `{"x":[1],"id":"abc"}`},
+		{name: "no invoker environment", code: `function main() { return {v: process.env.FAASEDGE_TEST_SECRET === undefined, p: process.env.PATH === undefined}; }`, result: `{"v":true,"p":true}`},
 		{name: "resolved promise", code: `function main() { return Promise.resolve({ok: true}); }`, result: `{"ok":true}`},
-		{name: "rejected promise", code: `function main() { return Promise.reject("no"); }`, status: whisk.StatusApplicationError, result: `{"error":"no"}`},
-		{name: "no require", code: `function main() { return require("fs"); }`, status: whisk.StatusDeveloperError, result: `{"error":"An error has occurred: ReferenceError: require is not defined"}`},
-		{name: "syntax error", code: `function main( {`, status: whisk.StatusDeveloperError},
-		{name: "not a dictionary", code: `function main() { return 3; }`, status: whisk.StatusDeveloperError, result: `{"error":"The action did not return a dictionary."}`},
+		{name: "openwhisk async example", code: `function main() { return new Promise(resolve => setTimeout(() => resolve({done: true}), 100)); }`, result: `{"done":true}`},
+		{name: "async await", code: `const sleep = ms => new Promise(r => setTimeout(r, ms));
+			async function main(p) { await sleep(10); const a = await Promise.all([1, sleep(5).then(() => 2)]); return {a}; }`, result: `{"a":[1,2]}`},
+		{name: "setInterval", code: `function main() { return new Promise(res => { let n = 0; const i = setInterval(() => { if (++n === 3) { clearInterval(i); res({n}); } }, 1); }); }`, result: `{"n":3}`},
+		{name: "setImmediate and nextTick", code: `function main() { return new Promise(res => setImmediate(() => process.nextTick(() => queueMicrotask(() => res({ok: 1}))))); }`, result: `{"ok":1}`},
+		{name: "rejected string", code: `function main() { return Promise.reject("no"); }`, status: whisk.StatusApplicationError, result: `{"error":"no"}`},
+		{name: "rejected empty", code: `function main() { return Promise.reject(); }`, status: whisk.StatusApplicationError, result: `{"error":{}}`},
+		{name: "rejected error", code: `async function main() { const e = new Error("nope"); e.code = "E1"; throw e; }`, status: whisk.StatusApplicationError, contains: `"name":"Error","message":"nope"`},
+		{name: "rejected object", code: `function main() { return Promise.reject({reason: 1}); }`, status: whisk.StatusApplicationError, result: `{"error":{"reason":1}}`},
+		{name: "thrown error", code: `function main() { throw new Error("boom"); }`, status: whisk.StatusDeveloperError, result: `{"error":"An error has occurred: Error: boom"}`, log: "Error: boom"},
+		{name: "throw in a timer", code: `function main() { return new Promise(() => setTimeout(() => { throw new TypeError("late") }, 1)); }`, status: whisk.StatusDeveloperError, result: mustMarshal(map[string]string{"error": whisk.MsgAbnormalRun}), log: "TypeError: late"},
+		{name: "require url", code: `const url = require('url'); function main() { const u = new url.URL('http://h:8/p?q=1'); return {port: u.port, q: u.searchParams.get('q'), g: typeof URL}; }`, result: `{"port":"8","q":"1","g":"function"}`},
+		{name: "require node: prefix", code: `function main() { return {b: typeof require("node:buffer").Buffer.from === "function", p: require('process') === process}; }`, result: `{"b":true,"p":true}`},
+		{name: "require missing", code: `function main() { try { require("fs"); } catch (e) { return {m: e.message, c: e.code}; } }`, result: `{"m":"Cannot find module 'fs'","c":"MODULE_NOT_FOUND"}`},
+		{name: "no file modules", code: `function main() { require("/etc/passwd"); }`, status: whisk.StatusDeveloperError, contains: "Cannot find module '/etc/passwd'"},
+		{name: "buffer", code: `function main() { return {b: Buffer.from('héllo').toString('base64'), a: atob(btoa('hi'))}; }`, result: `{"b":"aMOpbGxv","a":"hi"}`},
+		{name: "text encoding", code: `function main() { const b = new TextEncoder().encode('héllo €'); return {n: b.length, s: new TextDecoder().decode(b), bad: new TextDecoder().decode(new Uint8Array([0xff]))}; }`, result: `{"n":10,"s":"héllo €","bad":"` + "\uFFFD" + `"}`},
+		{name: "exports main", code: `exports.main = (p) => ({via: "exports"});`, result: `{"via":"exports"}`},
+		{name: "module.exports main", code: `module.exports = { main: () => ({via: "module"}) };`, result: `{"via":"module"}`},
+		{name: "missing main", code: `function other() {}`, status: whisk.StatusDeveloperError, result: `{"error":"Initialization has failed due to: Action entrypoint 'main' is not a function."}`},
+		{name: "syntax error", code: `function main( {`, status: whisk.StatusDeveloperError, contains: jsInitFailed, log: "Error during initialization"},
+		{name: "not a dictionary", code: `function main() { return 3; }`, status: whisk.StatusDeveloperError, result: `{"error":"The action did not return a dictionary."}`, log: `Result must be of type object but has type "number": 3`},
+		{name: "array result", code: `function main() { return [1]; }`, result: `[1]`},
+		{name: "console", code: `function main() { console.log("a %s %d %j", "x", 2, {k: 1}, [3]); console.error(new Error("e1")); return {}; }`, log: `a x 2 {"k":1} [3]`},
+		{name: "huge buffer refused", memory: 128, code: `function main() { new ArrayBuffer(1e9); }`, status: whisk.StatusDeveloperError, contains: "Array buffer allocation failed"},
+		{name: "huge typed array refused", memory: 128, code: `function main() { new Float64Array(1e8); }`, status: whisk.StatusDeveloperError, contains: "Array buffer allocation failed"},
+		{name: "huge string refused", memory: 128, code: `function main() { "ab".repeat(1e9); }`, status: whisk.StatusDeveloperError, contains: "Array buffer allocation failed"},
+		{name: "huge Buffer refused", memory: 128, code: `function main() { Buffer.alloc(2e9); }`, status: whisk.StatusDeveloperError, contains: "Array buffer allocation failed"},
+		{name: "deep recursion", code: `function f(n) { return f(n + 1) + 1; } function main() { f(0); }`, status: whisk.StatusDeveloperError, contains: "An error has occurred"},
 		{name: "run timeout", code: `function main() { while (true) {} }`, timeout: 100, status: whisk.StatusDeveloperError, result: mustMarshal(map[string]string{"error": whisk.MsgTimeout(100)}), timedOut: true},
+		{name: "promise never settles", code: `function main() { return new Promise(() => {}); }`, timeout: 100, status: whisk.StatusDeveloperError, result: mustMarshal(map[string]string{"error": whisk.MsgTimeout(100)}), timedOut: true},
 		{name: "init timeout", code: `while (true) {}`, timeout: 100, status: whisk.StatusDeveloperError, result: mustMarshal(map[string]string{"error": whisk.MsgInitTimeout(100)}), timedOut: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -33,15 +69,147 @@ func TestJSRunner(t *testing.T) {
 			if tc.timeout > 0 {
 				l.Timeout = tc.timeout
 			}
+			if tc.memory > 0 {
+				l.Memory = tc.memory
+			}
 			a := &Action{Namespace: "guest", Name: "t", Kind: "nodejs:20", Code: []byte(tc.code), Limits: l}
 			res := r.Run(context.Background(), a, Invocation{Value: json.RawMessage(tc.value), Env: map[string]string{"__OW_ACTIVATION_ID": "abc"}})
-			if res.Response.StatusCode != tc.status || (tc.result != "" && string(res.Response.Result) != tc.result) || res.TimedOut != tc.timedOut {
-				t.Errorf("got %d %s timedOut=%v", res.Response.StatusCode, res.Response.Result, res.TimedOut)
+			got := string(res.Response.Result)
+			if res.Response.StatusCode != tc.status || (tc.result != "" && got != tc.result) ||
+				!strings.Contains(got, tc.contains) || res.TimedOut != tc.timedOut {
+				t.Errorf("got %d %s timedOut=%v; logs %q", res.Response.StatusCode, got, res.TimedOut, res.Logs)
+			}
+			if tc.log != "" && !strings.Contains(strings.Join(res.Logs, "\n"), tc.log) {
+				t.Errorf("no log line with %q in %q", tc.log, res.Logs)
 			}
 			if !res.Cold || res.InitTime <= 0 || res.End.Before(res.Start) {
 				t.Errorf("timing %+v", res)
 			}
 		})
+	}
+}
+
+func jsAction(name, rev, code string) *Action {
+	return &Action{Namespace: "guest", Name: name, Rev: rev, Kind: "nodejs:20", Code: []byte(code), Limits: whisk.DefaultLimits()}
+}
+
+func run(t *testing.T, r *JSRunner, a *Action, value string) Result {
+	t.Helper()
+	return r.Run(context.Background(), a, Invocation{Value: json.RawMessage(value), Env: map[string]string{}})
+}
+
+// A warm action keeps its globals and runs without init; a VM that threw
+// or timed out is not reused, nor is one of another revision.
+func TestJSRunnerWarm(t *testing.T) {
+	r := &JSRunner{}
+	code := `let n = 0; function main(p) { if (p.fail) throw new Error("x"); if (p.spin) while (true) {} return {n: ++n}; }`
+	a := jsAction("counter", "1-a", code)
+	a.Limits.Timeout = 200
+	step := func(value, want string, cold bool) {
+		t.Helper()
+		res := run(t, r, a, value)
+		if want != "" && string(res.Response.Result) != want || res.Cold != cold || (res.InitTime > 0) != cold {
+			t.Fatalf("%s: got %s cold=%v init=%v, want %s cold=%v", value, res.Response.Result, res.Cold, res.InitTime, want, cold)
+		}
+	}
+	step(`{}`, `{"n":1}`, true)
+	step(`{}`, `{"n":2}`, false)
+	step(`{"fail":true}`, "", false)
+	step(`{}`, `{"n":1}`, true)
+	step(`{"spin":true}`, "", false)
+	step(`{}`, `{"n":1}`, true)
+	step(`{}`, `{"n":2}`, false)
+	b := *a
+	b.Rev = "2-b"
+	res := run(t, r, &b, `{}`)
+	if string(res.Response.Result) != `{"n":1}` || !res.Cold {
+		t.Fatalf("new revision: %s cold=%v", res.Response.Result, res.Cold)
+	}
+}
+
+// A timer left pending by one activation never fires in the next.
+func TestJSRunnerTimersCleared(t *testing.T) {
+	r := &JSRunner{}
+	a := jsAction("timers", "1-a", `function main(p) {
+		if (p.first) { setTimeout(() => console.log("late"), 50); return {}; }
+		return new Promise(res => setTimeout(() => res({}), 300));
+	}`)
+	run(t, r, a, `{"first":true}`)
+	res := run(t, r, a, `{}`)
+	if res.Cold || strings.Contains(strings.Join(res.Logs, "\n"), "late") {
+		t.Fatalf("cold=%v logs %q", res.Cold, res.Logs)
+	}
+}
+
+// Idle VMs are bounded by their actions' memory: the least recently used
+// goes first.
+func TestJSRunnerIdleMemory(t *testing.T) {
+	r := &JSRunner{IdleMemory: 256}
+	a, b := jsAction("a", "1-a", `function main() { return {}; }`), jsAction("b", "1-b", `function main() { return {}; }`)
+	for _, step := range []struct {
+		a    *Action
+		cold bool
+	}{{a, true}, {a, false}, {b, true}, {b, false}, {a, true}} {
+		if res := run(t, r, step.a, `{}`); res.Cold != step.cold {
+			t.Fatalf("%s: cold=%v", step.a.Name, res.Cold)
+		}
+	}
+}
+
+// Concurrent activations of one action each get a VM; all of them are kept.
+func TestJSRunnerConcurrent(t *testing.T) {
+	r := &JSRunner{}
+	a := jsAction("c", "1-a", `function main(p) { return new Promise(res => setTimeout(() => res({i: p.i}), 20)); }`)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			res := run(t, r, a, `{"i":`+string(rune('0'+i))+`}`)
+			if string(res.Response.Result) != `{"i":`+string(rune('0'+i))+`}` {
+				t.Errorf("%d: %s", i, res.Response.Result)
+			}
+		})
+	}
+	wg.Wait()
+	r.mu.Lock()
+	idle := len(r.pools[r.key(a, "main")].idle)
+	r.mu.Unlock()
+	if idle != 4 {
+		t.Fatalf("%d idle VMs, want 4", idle)
+	}
+}
+
+func TestJSRunnerFetch(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Seen", req.Header.Get("X-Test"))
+		if req.URL.Path == "/missing" {
+			w.WriteHeader(http.StatusNotFound)
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"method": req.Method, "body": string(body), "ct": req.Header.Get("Content-Type")})
+	}))
+	defer srv.Close()
+	code := `async function main(p) {
+		const get = await fetch(p.url + "/x", {headers: {"X-Test": "yes"}});
+		const post = await fetch(new URL(p.url + "/y"), {method: "POST", body: JSON.stringify({a: 1}), headers: {"content-type": "application/json"}});
+		const miss = await fetch(p.url + "/missing");
+		return {status: get.status, ok: get.ok, seen: get.headers.get("x-seen"), get: await get.json(),
+			post: JSON.parse(await post.text()), missOk: miss.ok, missStatus: miss.status};
+	}`
+	allowed := &JSRunner{PrivateNetworks: true}
+	res := run(t, allowed, jsAction("f", "1-a", code), `{"url":"`+srv.URL+`"}`)
+	want := `{"status":200,"ok":true,"seen":"yes","get":{"body":"","ct":"","method":"GET"},` +
+		`"post":{"body":"{\"a\":1}","ct":"application/json","method":"POST"},"missOk":false,"missStatus":404}`
+	if string(res.Response.Result) != want {
+		t.Fatalf("got %s, want %s; logs %q", res.Response.Result, want, res.Logs)
+	}
+
+	// By default the runner's own network is out of reach.
+	refuse := `async function main(p) { try { await fetch(p.url); return {}; } catch (e) { return {name: e.name, m: e.message, cause: String(e.cause)}; } }`
+	res = run(t, &JSRunner{}, jsAction("f", "1-a", refuse), `{"url":"`+srv.URL+`"}`)
+	var got struct{ Name, M, Cause string }
+	if err := json.Unmarshal(res.Response.Result, &got); err != nil || got.Name != "TypeError" || got.M != "fetch failed" || !strings.Contains(got.Cause, errEgress.Error()) {
+		t.Fatalf("got %s", res.Response.Result)
 	}
 }
 

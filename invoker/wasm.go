@@ -23,8 +23,11 @@ func (w WasmRunner) Run(ctx context.Context, a *Action, inv Invocation) Result {
 }
 
 // LocalRunner is the stock runner set of a FaaS@Edge invoker: wasm kinds on
-// ex, plain-JS nodejs actions (the controller's health test action) on
-// goja, every other kind a developer error naming it.
-func LocalRunner(ex *executor.Executor) Kinds {
-	return Kinds{"wasm": WasmRunner{Executor: ex}, "nodejs": &JSRunner{}}
+// ex, nodejs actions on js (a fresh JSRunner when nil), every other kind a
+// developer error naming it.
+func LocalRunner(ex *executor.Executor, js *JSRunner) Kinds {
+	if js == nil {
+		js = &JSRunner{}
+	}
+	return Kinds{"wasm": WasmRunner{Executor: ex}, "nodejs": js}
 }

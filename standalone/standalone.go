@@ -212,12 +212,16 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 		NodejsDefault: invoker.DefaultNodejsKind,
 		Limits:        controller.LimitRanges(),
 	}
+	// The invokers share one pool of warm nodejs VMs. Everything the
+	// standalone runs is on loopback, so fetch may reach it, as actions
+	// of OpenWhisk's standalone reach the host.
+	js := &invoker.JSRunner{PrivateNetworks: true}
 	for i := range cfg.Invokers {
 		ic := base
 		ic.Instance, ic.UniqueName, ic.UserMemory = i, strconv.Itoa(i), cfg.UserMemory
 		eng, err := invoker.New(ctx,
 			invoker.WithConfig(ic),
-			invoker.WithRunner(invoker.LocalRunner(s.exec)),
+			invoker.WithRunner(invoker.LocalRunner(s.exec, js)),
 			invoker.WithLogger(log.With("component", "invoker"+strconv.Itoa(i))))
 		if err != nil {
 			return nil, fmt.Errorf("standalone: invoker %d: %w", i, err)

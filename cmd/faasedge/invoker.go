@@ -80,7 +80,7 @@ func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	eng, err := invoker.New(ctx,
 		invoker.WithConfig(cfg),
 		invoker.WithInstance(*id, *uniqueName, *displayedName),
-		invoker.WithRunner(invoker.LocalRunner(ex)),
+		invoker.WithRunner(invoker.LocalRunner(ex, nil)),
 		invoker.WithLogger(log))
 	if err != nil {
 		return err

@@ -60,7 +60,7 @@ func newStack(t testing.TB, node *Node) *stack {
 		invoker.WithKafka("", brokers...),
 		invoker.WithCouch(invoker.CouchConfig{URL: pouch.URL, ActionsDB: "whisk_local_whisks", ActivationsDB: "whisk_local_activations"}),
 		invoker.WithHTTP("127.0.0.1:0", "invoker.user", "invoker.pass"),
-		invoker.WithRunner(invoker.LocalRunner(ex)),
+		invoker.WithRunner(invoker.LocalRunner(ex, nil)),
 		invoker.WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
