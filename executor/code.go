@@ -86,12 +86,11 @@ func decodeModule(code []byte, binary bool, main string) ([]byte, error) {
 	}
 	raw := bytes.HasPrefix(code, wasmMagic) || bytes.HasPrefix(code, zipMagic)
 	if !raw && (binary || whisk.LooksBase64(string(code))) {
-		text := strings.Join(strings.Fields(string(code)), "")
-		size := int64(base64.StdEncoding.DecodedLen(len(text)))
-		if size > maxModuleBytes+2 { // DecodedLen counts padding
+		size := int64(base64.StdEncoding.DecodedLen(len(code))) // at most: spaces do not count
+		if size > maxModuleBytes+2 && int64(base64.StdEncoding.DecodedLen(nonSpace(code))) > maxModuleBytes+2 {
 			return nil, devErrorf("the action's module is larger than %d bytes", maxModuleBytes)
 		}
-		dec := bufio.NewReader(base64Reader{base64.NewDecoder(base64.StdEncoding, strings.NewReader(text))})
+		dec := bufio.NewReader(base64Reader{base64.NewDecoder(base64.StdEncoding, &spaceless{r: bytes.NewReader(code)})})
 		head, err := dec.Peek(len(zipMagic))
 		var dev *devError
 		switch {
@@ -119,11 +118,41 @@ func decodeModule(code []byte, binary bool, main string) ([]byte, error) {
 	return readModule(bytes.NewReader(code), int64(len(code)), maxModuleBytes)
 }
 
-var errNotModule = devErrorf("the action's code is not a WebAssembly module: want raw wasm, base64 wasm, a zip holding one .wasm file, or ipfs://<CID>")
+// spaceless reads r without its ASCII white space, which base64 text may
+// hold anywhere, without copying the text.
+type spaceless struct{ r io.Reader }
 
-// zipHint bounds the first allocation for a zip entry: the size a zip
-// declares is not to be trusted.
-const zipHint = 16 << 20
+func (s *spaceless) Read(p []byte) (int, error) {
+	for {
+		n, err := s.r.Read(p)
+		k := 0
+		for _, c := range p[:n] {
+			if !isSpace(c) {
+				p[k] = c
+				k++
+			}
+		}
+		if k > 0 || err != nil {
+			return k, err
+		}
+	}
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
+
+func nonSpace(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if !isSpace(c) {
+			n++
+		}
+	}
+	return n
+}
+
+var errNotModule = devErrorf("the action's code is not a WebAssembly module: want raw wasm, base64 wasm, a zip holding one .wasm file, or ipfs://<CID>")
 
 // moduleFromZip returns the .wasm entry of a zip: the one main names, or the
 // only one.
@@ -162,5 +191,5 @@ func moduleFromZip(b []byte, main string) ([]byte, error) {
 	if head, _ := br.Peek(len(wasmMagic)); !bytes.Equal(head, wasmMagic) {
 		return nil, devErrorf("the action's zip entry %s is not a WebAssembly module", f.Name)
 	}
-	return readModule(br, int64(min(f.UncompressedSize64, zipHint)), maxModuleBytes)
+	return readModule(br, int64(min(f.UncompressedSize64, maxModuleBytes)), maxModuleBytes)
 }

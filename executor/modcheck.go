@@ -140,10 +140,12 @@ func CheckCode(a *Action) error {
 // readModule reads a module of at most limit bytes from r, dropping its
 // custom sections as it goes, so that neither a zip bomb nor a module
 // padded with a huge custom section (names, DWARF, anything) is ever held
-// in memory. hint is the size r claims to hold, for the first allocation.
+// in memory. hint is the size r claims to hold, for the first allocation,
+// which is bounded: a zip's declared size, or base64 text's length, can lie
+// or count custom sections.
 func readModule(r io.Reader, hint, limit int64) ([]byte, error) {
 	br := bufio.NewReader(io.LimitReader(r, limit+1))
-	out := make([]byte, len(wasmHeader), min(max(hint, int64(len(wasmHeader))), limit))
+	out := make([]byte, len(wasmHeader), min(max(hint, int64(len(wasmHeader))), limit, 16<<20))
 	if _, err := io.ReadFull(br, out); err != nil || string(out) != string(wasmHeader) {
 		return nil, readFailure(err, "the action's code is not a WebAssembly 1.0 module (bad magic or version)")
 	}
@@ -431,7 +433,8 @@ func scanModule(module []byte) (moduleInfo, error) {
 		}
 		s := &scanner{b: module[start:top.off]}
 		switch id {
-		case secCustom:
+		case secCustom: // dropped by readModule before compiling
+			s.off = len(s.b)
 		case secType:
 			n := s.count("types", 2, maxTypes)
 			for i := uint32(0); i < n && s.err == nil; i++ {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/faasedge/faasedge/executor"
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -73,13 +74,14 @@ func (s *entityStore) putAction(ctx context.Context, ns, name string, put action
 	if put.Version != nil {
 		doc.Version = *put.Version
 	}
+	// Limits first: new code is checked against them.
+	if doc.Limits, err = put.Limits.apply(doc.Limits); err != nil {
+		return nil, err
+	}
 	if put.Exec != nil {
 		if attachments, err = s.applyExec(&doc, put.Exec); err != nil {
 			return nil, err
 		}
-	}
-	if doc.Limits, err = put.Limits.apply(doc.Limits); err != nil {
-		return nil, err
 	}
 	if put.Parameters != nil {
 		doc.Parameters = put.Parameters
@@ -117,6 +119,13 @@ func (s *entityStore) applyExec(doc *whisk.ActionDoc, put *execPut) (map[string]
 	data, err := checkCode(kind, *put.Code, binary)
 	if err != nil {
 		return nil, err
+	}
+	if kind == WasmKind {
+		// The module is checked as a run checks it, against the action's
+		// memory limit: a module that could never run is refused now.
+		if err := executor.CheckCode(&executor.Action{Code: data, Main: put.Main, Limits: doc.Limits}); err != nil {
+			return nil, badRequest("%v", err)
+		}
 	}
 	att, atts := codeAttachment(data, binary)
 	code, _ := json.Marshal(att)

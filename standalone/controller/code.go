@@ -1,14 +1,9 @@
 package controller
 
 import (
-	"archive/zip"
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
-	"fmt"
-	"io"
 	"strings"
 
 	"github.com/faasedge/faasedge/whisk"
@@ -57,49 +52,10 @@ func checkCode(kind, code string, binary bool) ([]byte, error) {
 	if err != nil {
 		return nil, badRequest("binary action code is not valid base64: %v", err)
 	}
-	switch kind {
-	case WasmKind:
-		if err := checkWasm(b); err != nil {
-			return nil, badRequest("wasm:wasip1 code must be a zip holding one .wasm module, base64-encoded WebAssembly, or the text ipfs://<CID>: %v", err)
-		}
-	default:
+	if kind != WasmKind {
 		return nil, badRequest("%s actions run plain JavaScript here; zip archives and binary code are not supported", kind)
 	}
-	return b, nil
-}
-
-var wasmMagic = []byte("\x00asm")
-
-func checkWasm(b []byte) error {
-	if bytes.HasPrefix(b, wasmMagic) {
-		return nil
-	}
-	if !bytes.HasPrefix(b, []byte("PK")) {
-		return errors.New("the bytes are neither a WebAssembly module nor a zip archive")
-	}
-	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		return fmt.Errorf("unreadable zip archive: %w", err)
-	}
-	var mods []*zip.File
-	for _, f := range zr.File {
-		if strings.HasSuffix(strings.ToLower(f.Name), ".wasm") && !f.FileInfo().IsDir() {
-			mods = append(mods, f)
-		}
-	}
-	if len(mods) != 1 {
-		return fmt.Errorf("the zip archive holds %d .wasm files, want exactly one", len(mods))
-	}
-	rc, err := mods[0].Open()
-	if err != nil {
-		return fmt.Errorf("zip entry %s: %w", mods[0].Name, err)
-	}
-	defer rc.Close()
-	head := make([]byte, 4)
-	if _, err := io.ReadFull(rc, head); err != nil || !bytes.Equal(head, wasmMagic) {
-		return fmt.Errorf("zip entry %s is not a WebAssembly module", mods[0].Name)
-	}
-	return nil
+	return b, nil // checked by executor.CheckCode
 }
 
 // codeAttachment stores code as the stock store does: inline mem: below
