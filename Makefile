@@ -5,7 +5,7 @@ PKGS    := ./...
 # Test modules (WAT, Go wasip1) are built into testdata/build by the test setup.
 export FAASEDGE_POUCHDB := $(CURDIR)/.tools/npm/node_modules/.bin/pouchdb-server
 
-.PHONY: all deps build examples test bench run lint clean
+.PHONY: all deps build examples test fuzz bench run lint clean
 
 all: build
 
@@ -15,8 +15,15 @@ deps:
 build:
 	$(GO) build -o $(BIN) ./cmd/faasedge
 
+# Every fuzz target also gets a short run beyond its seed corpus.
 test: deps
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	FUZZTIME=3s bash scripts/fuzz.sh
+
+# Every fuzz target of the module for FUZZTIME (default 30s) each.
+FUZZTIME ?= 30s
+fuzz: deps
+	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 -timeout 60m $(PKGS)

@@ -6,9 +6,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/whisk"
@@ -217,5 +220,28 @@ func TestCheckCode(t *testing.T) {
 				t.Errorf("CheckCode = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestProxyHostileModules: through the action runtime protocol, a module
+// whose initial memory is over the limit passes /init (as a container
+// starts) and gets the stock memory error from /run; an export bomb fails
+// /init with the reason.
+func TestProxyHostileModules(t *testing.T) {
+	var out syncBuffer
+	srv := httptest.NewServer(NewProxy(newExecutor(t), whisk.DefaultLimits(), &out, &out))
+	defer srv.Close()
+	if code, body := stockClient(t, srv.URL+"/init", initBody(testModule{wasmtest.WAT, "bigmem"}.bytes(t), nil)); code != http.StatusOK {
+		t.Fatalf("/init: %d %s", code, body)
+	}
+	if code, body := stockClient(t, srv.URL+"/run", runBody(`{}`, time.Now().Add(time.Minute))); code != http.StatusBadGateway || body != errorText(whisk.MsgMemoryExhausted) {
+		t.Errorf("/run: %d %s, want 502 and the stock memory error", code, body)
+	}
+
+	srv2 := httptest.NewServer(NewProxy(newExecutor(t), whisk.DefaultLimits(), &out, &out))
+	defer srv2.Close()
+	want := errorText("the action's WebAssembly module is invalid: section 7 at byte 10: 16777216 exports declared, more than the 100000 allowed")
+	if code, body := stockClient(t, srv2.URL+"/init", initBody(wasmtest.ExportBomb(1<<24), nil)); code != http.StatusBadGateway || body != want {
+		t.Errorf("/init: %d %s, want 502 %s", code, body, want)
 	}
 }
