@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,63 +19,119 @@ func (c *Controller) listActionsHTTP(q *request) {
 		q.methodNotAllowed("GET")
 		return
 	}
-	skip, limit, count, ok := listParams(q, "actions")
-	if !ok {
+	var all []actionJSON
+	var err error
+	if q.r.PathValue("pkg") == "" {
+		if q.ns != q.user.Namespace.Name {
+			q.fail(http.StatusForbidden, msgForbidden)
+			return
+		}
+		all, err = c.entities.listActions(q.r.Context(), q.ns)
+	} else if pkg, ok := q.entityName("pkg"); !ok {
 		return
+	} else {
+		all, err = c.listPackageActions(q.r.Context(), q.user.Namespace.Name, q.ns+"/"+pkg)
 	}
-	all, err := c.entities.listActions(q.r.Context(), q.ns)
 	if err != nil {
 		q.failErr(c, err)
 		return
 	}
-	if count {
-		q.json(http.StatusOK, map[string]int{"actions": len(page(all, skip, 0))})
-		return
+	listPage(q, "actions", all)
+}
+
+// listPackageActions lists the actions of a package, or of the package a
+// binding names, when the user may read it.
+func (c *Controller) listPackageActions(ctx context.Context, user, path string) ([]actionJSON, error) {
+	rp, err := c.entities.resolvePackage(ctx, path)
+	if err != nil {
+		return nil, err
 	}
-	q.json(http.StatusOK, page(all, skip, limit))
+	if !rp.readable(user) {
+		return nil, errForbidden
+	}
+	return c.entities.packageActions(ctx, rp.origin.Namespace+"/"+rp.origin.Name)
+}
+
+// actionFQN is the action a route names: {name} in the path's namespace,
+// or in its package {pkg}.
+func (q *request) actionFQN() (fqn, bool) {
+	name, ok := q.entityName("name")
+	if !ok {
+		return fqn{}, false
+	}
+	f := fqn{Path: q.ns, Name: name}
+	if q.r.PathValue("pkg") != "" {
+		pkg, ok := q.entityName("pkg")
+		if !ok {
+			return fqn{}, false
+		}
+		f.Path += "/" + pkg
+	}
+	return f, true
 }
 
 func (c *Controller) actionHTTP(q *request) {
-	name, ok := q.entityName("name")
+	f, ok := q.actionFQN()
 	if !ok {
 		return
 	}
-	ctx := q.r.Context()
-	docID := q.ns + "/" + name
 	switch q.r.Method {
 	case http.MethodGet:
-		a, err := c.entities.getAction(ctx, docID)
-		if err != nil {
-			q.failErr(c, err)
-			return
-		}
-		var code *string
-		if q.r.URL.Query().Get("code") != "false" {
-			s, err := c.entities.code(ctx, a)
+		c.getActionHTTP(q, f)
+	case http.MethodPut, http.MethodDelete:
+		// Packaged actions are written only into a package, never through
+		// a binding.
+		if pkg := f.pkg(); pkg != "" {
+			p, err := c.entities.getPackage(q.r.Context(), f.Path)
+			if err == nil && p.Binding.isSet() {
+				err = errNotAllowedOnBinding
+			}
 			if err != nil {
 				q.failErr(c, err)
 				return
 			}
-			code = &s
 		}
-		q.json(http.StatusOK, toActionJSON(a, code))
-	case http.MethodPut:
-		c.putActionHTTP(q, name)
-	case http.MethodDelete:
-		a, err := c.entities.deleteAction(ctx, docID)
+		if q.r.Method == http.MethodPut {
+			c.putActionHTTP(q, f)
+			return
+		}
+		a, err := c.entities.deleteAction(q.r.Context(), f.docID())
 		if err != nil {
 			q.failErr(c, err)
 			return
 		}
 		q.json(http.StatusOK, toActionJSON(a, nil))
 	case http.MethodPost:
-		c.invokeHTTP(q, docID)
+		c.invokeHTTP(q, f)
 	default:
 		q.methodNotAllowed("GET, PUT, POST, DELETE")
 	}
 }
 
-func (c *Controller) putActionHTTP(q *request, name string) {
+// getActionHTTP answers GET with the action's parameters merged with its
+// package's, as stock shows an action reached through a binding.
+func (c *Controller) getActionHTTP(q *request, f fqn) {
+	ctx := q.r.Context()
+	a, err := c.entities.resolveAction(ctx, q.user.Namespace.Name, f)
+	if err != nil {
+		q.failErr(c, err)
+		return
+	}
+	var code *string
+	if q.r.URL.Query().Get("code") != "false" {
+		s, err := c.entities.code(ctx, a.storedAction)
+		if err != nil {
+			q.failErr(c, err)
+			return
+		}
+		code = &s
+	}
+	out := toActionJSON(a.storedAction, code)
+	out.Parameters = a.params
+	q.json(http.StatusOK, out)
+}
+
+func (c *Controller) putActionHTTP(q *request, f fqn) {
 	body, ok := readLimited(q, execSizeLimit+(1<<20))
 	if !ok {
 		return
@@ -84,7 +141,7 @@ func (c *Controller) putActionHTTP(q *request, name string) {
 		q.fail(http.StatusBadRequest, fmt.Sprintf("The request content was malformed:\n%v", err))
 		return
 	}
-	a, err := c.entities.putAction(q.r.Context(), q.ns, name, put, q.r.URL.Query().Get("overwrite") == "true")
+	a, err := c.entities.putAction(q.r.Context(), f.Path, f.Name, put, q.r.URL.Query().Get("overwrite") == "true")
 	if err != nil {
 		q.failErr(c, err)
 		return
@@ -94,7 +151,7 @@ func (c *Controller) putActionHTTP(q *request, name string) {
 
 // invokeHTTP is POST .../actions/name: publish an ActivationMessage and,
 // when blocking, wait for the result up to ?timeout (60 s at most).
-func (c *Controller) invokeHTTP(q *request, docID string) {
+func (c *Controller) invokeHTTP(q *request, f fqn) {
 	ctx := q.r.Context()
 	v := q.r.URL.Query()
 	blocking, result := v.Get("blocking") == "true", v.Get("result") == "true"
@@ -118,7 +175,7 @@ func (c *Controller) invokeHTTP(q *request, docID string) {
 			return
 		}
 	}
-	a, err := c.entities.getAction(ctx, docID)
+	a, err := c.entities.resolveAction(ctx, q.user.Namespace.Name, f)
 	if err != nil {
 		q.failErr(c, err)
 		return

@@ -205,3 +205,13 @@ func (c *activationStore) wait(ctx context.Context, ns string, done *Completion,
 		}
 	}
 }
+
+// put stores a record the controller makes itself (trigger and sequence
+// activations).
+func (c *activationStore) put(ctx context.Context, a whisk.Activation, now time.Time) error {
+	d := whisk.NewActivationDoc(a, now.UnixMilli())
+	if _, err := c.db.Put(ctx, d.ID, d); err != nil {
+		return fmt.Errorf("controller: store activation %s: %w", a.ActivationID, err)
+	}
+	return nil
+}

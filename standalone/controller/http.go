@@ -50,15 +50,29 @@ func (c *Controller) Handler() http.Handler {
 	open("/invokers", c.invokersHTTP)
 	open("/api/v1", c.apiInfoHTTP)
 	open("/", func(q *request) { q.fail(http.StatusNotFound, msgRouteNotFound) })
+	// Shared routes read (GET) or activate (POST) what other namespaces
+	// publish; the handlers check the entitlement.
+	shared := func(pattern string, h func(*request)) { mux.Handle(pattern, c.serveShared(h)) }
 	authed("/api/v1/namespaces", c.namespacesHTTP)
-	for _, p := range []string{"/api/v1/namespaces/{ns}/actions", "/api/v1/namespaces/{ns}/actions/{$}"} {
-		authed(p, c.listActionsHTTP)
+	authed("/api/v1/namespaces/{ns}", c.namespaceHTTP)
+	for _, p := range []string{"/api/v1/namespaces/{ns}/actions", "/api/v1/namespaces/{ns}/actions/{$}", "/api/v1/namespaces/{ns}/actions/{pkg}/{$}"} {
+		shared(p, c.listActionsHTTP)
 	}
-	authed("/api/v1/namespaces/{ns}/actions/{name}", c.actionHTTP)
-	authed("/api/v1/namespaces/{ns}/actions/{pkg}/{name}", func(q *request) {
-		// Packages are not part of the standalone's API subset.
-		q.fail(http.StatusNotFound, errNotFound.msg)
-	})
+	shared("/api/v1/namespaces/{ns}/actions/{name}", c.actionHTTP)
+	shared("/api/v1/namespaces/{ns}/actions/{pkg}/{name}", c.actionHTTP)
+	for collection, h := range map[string][2]func(*request){
+		"packages": {c.listPackagesHTTP, c.packageHTTP},
+		"triggers": {c.listTriggersHTTP, c.triggerHTTP},
+		"rules":    {c.listRulesHTTP, c.ruleHTTP},
+	} {
+		reg := authed
+		if collection == "packages" {
+			reg = shared
+		}
+		reg("/api/v1/namespaces/{ns}/"+collection, h[0])
+		reg("/api/v1/namespaces/{ns}/"+collection+"/{$}", h[0])
+		reg("/api/v1/namespaces/{ns}/"+collection+"/{name}", h[1])
+	}
 	for _, p := range []string{"/api/v1/namespaces/{ns}/activations", "/api/v1/namespaces/{ns}/activations/{$}"} {
 		authed(p, c.listActivationsHTTP)
 	}
@@ -100,6 +114,16 @@ type request struct {
 // serve adapts a route: authenticated routes check the credentials and
 // that the path's namespace is the user's.
 func (c *Controller) serve(h func(*request), authenticated bool) http.Handler {
+	return c.route(h, authenticated, false)
+}
+
+// serveShared adapts an authenticated route on which GET and POST may
+// name another namespace; its handler checks the entitlement.
+func (c *Controller) serveShared(h func(*request)) http.Handler {
+	return c.route(h, true, true)
+}
+
+func (c *Controller) route(h func(*request), authenticated, shared bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := &request{w: w, r: r, tid: w.Header().Get("X-Request-ID")}
 		if authenticated {
@@ -111,7 +135,8 @@ func (c *Controller) serve(h func(*request), authenticated bool) http.Handler {
 				if ns == "_" {
 					q.ns = q.user.Namespace.Name
 				}
-				if q.ns != q.user.Namespace.Name {
+				readOnly := r.Method == http.MethodGet || r.Method == http.MethodPost
+				if q.ns != q.user.Namespace.Name && !(shared && readOnly) {
 					q.fail(http.StatusForbidden, msgForbidden)
 					return
 				}

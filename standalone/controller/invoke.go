@@ -14,7 +14,7 @@ import (
 type invocation struct {
 	user     whisk.Identity
 	tid      string
-	action   *storedAction
+	action   *resolvedAction
 	payload  map[string]json.RawMessage
 	blocking bool
 	wait     time.Duration
@@ -29,7 +29,7 @@ func (c *Controller) invoke(ctx context.Context, inv invocation) (string, *whisk
 	// (replaces) an encrypted parameter.
 	content := map[string]json.RawMessage{}
 	initArgs, locked := []string{}, map[string]string{}
-	for _, p := range a.Parameters {
+	for _, p := range a.params {
 		content[p.Key] = p.Value
 		if p.Init {
 			initArgs = append(initArgs, p.Key)

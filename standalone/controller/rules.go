@@ -1,0 +1,215 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+
+	"github.com/faasedge/faasedge/whisk"
+)
+
+// ruleDoc is WhiskRule in the whisks database.
+type ruleDoc struct {
+	ID          string            `json:"_id,omitempty"`
+	Rev         string            `json:"_rev,omitempty"`
+	EntityType  string            `json:"entityType,omitempty"`
+	Namespace   string            `json:"namespace"`
+	Name        string            `json:"name"`
+	Trigger     fqn               `json:"trigger"`
+	Action      fqn               `json:"action"`
+	Version     string            `json:"version"`
+	Publish     bool              `json:"publish"`
+	Annotations whisk.Annotations `json:"annotations"`
+	Updated     int64             `json:"updated"`
+}
+
+// ruleResponse is WhiskRuleResponse: the rule with its status, which the
+// trigger holds.
+type ruleResponse struct {
+	Namespace   string            `json:"namespace"`
+	Name        string            `json:"name"`
+	Status      string            `json:"status"`
+	Trigger     fqn               `json:"trigger"`
+	Action      fqn               `json:"action"`
+	Version     string            `json:"version"`
+	Publish     bool              `json:"publish"`
+	Annotations whisk.Annotations `json:"annotations"`
+	Updated     int64             `json:"updated"`
+}
+
+func (r *ruleDoc) withStatus(status string) ruleResponse {
+	ann := r.Annotations
+	if ann == nil {
+		ann = whisk.Annotations{}
+	}
+	return ruleResponse{Namespace: r.Namespace, Name: r.Name, Status: status, Trigger: r.Trigger, Action: r.Action,
+		Version: r.Version, Publish: r.Publish, Annotations: ann, Updated: r.Updated}
+}
+
+// rulePut is WhiskRulePut.
+type rulePut struct {
+	Trigger     *ref              `json:"trigger"`
+	Action      *ref              `json:"action"`
+	Version     *string           `json:"version"`
+	Publish     *bool             `json:"publish"`
+	Annotations whisk.Annotations `json:"annotations"`
+}
+
+func (s *entityStore) getRule(ctx context.Context, docID string) (*ruleDoc, error) {
+	var r ruleDoc
+	if err := s.get(ctx, docID, kindRule, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// ruleStatus is the rule's status as its trigger records it (inactive
+// when the trigger is gone).
+func (s *entityStore) ruleStatus(ctx context.Context, r *ruleDoc) (string, *triggerDoc) {
+	t, err := s.getTrigger(ctx, r.Trigger.docID())
+	if err != nil {
+		return statusInactive, nil
+	}
+	if l, ok := t.Rules[r.Namespace+"/"+r.Name]; ok {
+		return l.Status, t
+	}
+	return statusInactive, t
+}
+
+// checkRuleTargets is checkTriggerAndActionExist.
+func (s *entityStore) checkRuleTargets(ctx context.Context, user string, trigger, action fqn) (*triggerDoc, error) {
+	t, err := s.getTrigger(ctx, trigger.docID())
+	if err != nil {
+		if err == errNotFound {
+			return nil, badRequest("trigger /%s does not exist", trigger)
+		}
+		return nil, err
+	}
+	if _, err := s.resolveAction(ctx, user, action); err != nil {
+		if err == errNotFound {
+			return nil, badRequest("action /%s does not exist", action)
+		}
+		return nil, err
+	}
+	return t, nil
+}
+
+// putRule creates a rule (active, linked from its trigger) or updates
+// one, keeping its status and moving the link when the trigger changes.
+func (s *entityStore) putRule(ctx context.Context, ns, name string, put rulePut, overwrite bool) (*ruleResponse, error) {
+	docID := ns + "/" + name
+	cur, err := s.getRule(ctx, docID)
+	switch {
+	case err == nil && !overwrite:
+		return nil, errExists
+	case err != nil && err != errNotFound:
+		return nil, err
+	}
+	doc := ruleDoc{ID: docID, EntityType: kindRule, Namespace: ns, Name: name, Version: "0.0.1", Annotations: whisk.Annotations{}}
+	status := statusActive
+	var oldTrigger *triggerDoc
+	if cur != nil {
+		doc = *cur
+		doc.Version = upPatch(doc.Version)
+		status, oldTrigger = s.ruleStatus(ctx, cur)
+	} else if put.Trigger == nil || put.Action == nil {
+		return nil, badRequest("rule requires a valid trigger and a valid action")
+	}
+	for _, f := range []struct {
+		r   *ref
+		dst *fqn
+	}{{put.Trigger, &doc.Trigger}, {put.Action, &doc.Action}} {
+		if f.r == nil {
+			continue
+		}
+		if *f.dst, err = f.r.resolve(ns); err != nil {
+			return nil, err
+		}
+	}
+	t, err := s.checkRuleTargets(ctx, ns, doc.Trigger, doc.Action)
+	if err != nil {
+		return nil, err
+	}
+	if put.Version != nil {
+		doc.Version = *put.Version
+	}
+	if put.Publish != nil {
+		doc.Publish = *put.Publish
+	}
+	if put.Annotations != nil {
+		doc.Annotations = put.Annotations
+	}
+	doc.Updated = s.now().UnixMilli()
+	if oldTrigger != nil && oldTrigger.ID != t.ID {
+		if err := s.linkRule(ctx, oldTrigger, docID, nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.linkRule(ctx, t, docID, &ruleLink{Action: doc.Action, Status: status}); err != nil {
+		return nil, err
+	}
+	if doc.Rev, err = s.put(ctx, docID, doc, nil); err != nil {
+		return nil, err
+	}
+	r := doc.withStatus(status)
+	return &r, nil
+}
+
+// setRuleStatus is POST /rules/R {"status": ...}.
+func (s *entityStore) setRuleStatus(ctx context.Context, docID, status string) error {
+	r, err := s.getRule(ctx, docID)
+	if err != nil {
+		return err
+	}
+	old, t := s.ruleStatus(ctx, r)
+	if t == nil {
+		return &apiError{http.StatusNotFound, "Only rules with existing triggers can be activated"}
+	}
+	if old == status {
+		return nil
+	}
+	return s.linkRule(ctx, t, docID, &ruleLink{Action: r.Action, Status: status})
+}
+
+// deleteRule deletes a rule and its link on the trigger.
+func (s *entityStore) deleteRule(ctx context.Context, docID string) (*ruleResponse, error) {
+	r, err := s.getRule(ctx, docID)
+	if err != nil {
+		return nil, err
+	}
+	if _, t := s.ruleStatus(ctx, r); t != nil {
+		if err := s.linkRule(ctx, t, docID, nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.delete(ctx, docID, r.Rev); err != nil {
+		return nil, err
+	}
+	resp := r.withStatus(statusInactive)
+	return &resp, nil
+}
+
+// listRules lists a namespace's rules with their status, newest first.
+func (s *entityStore) listRules(ctx context.Context, ns string) ([]ruleResponse, error) {
+	var docs []ruleDoc
+	err := s.scan(ctx, ns, kindRule, func(raw json.RawMessage) error {
+		var r ruleDoc
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return fmt.Errorf("controller: list rules: %w", err)
+		}
+		docs = append(docs, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(docs, func(i, j int) bool { return docs[i].Updated > docs[j].Updated })
+	out := make([]ruleResponse, len(docs))
+	for i := range docs {
+		status, _ := s.ruleStatus(ctx, &docs[i])
+		out[i] = docs[i].withStatus(status)
+	}
+	return out, nil
+}
