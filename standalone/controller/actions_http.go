@@ -146,7 +146,13 @@ func (c *Controller) putActionHTTP(q *request, f fqn) {
 		q.failErr(c, err)
 		return
 	}
-	q.json(http.StatusOK, toActionJSON(a, nil))
+	// The stock response is the action written, code included.
+	code, err := c.entities.code(q.r.Context(), a)
+	if err != nil {
+		q.failErr(c, err)
+		return
+	}
+	q.json(http.StatusOK, toActionJSON(a, &code))
 }
 
 // invokeHTTP is POST .../actions/name: publish an ActivationMessage and,

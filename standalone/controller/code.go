@@ -31,10 +31,20 @@ func resolveKind(cfg Config, kind string) (string, error) {
 	return "", badRequest("The specified runtime '%s' is not supported by this platform. Valid values are: '%s', '%s'.", kind, cfg.NodejsDefault, WasmKind)
 }
 
+// msgWasmAsText answers a .wasm module that arrived as text: the wsk CLI
+// base64-encodes only .zip and .jar files, so `wsk action create f f.wasm`
+// sends the module's bytes as a string, which cannot carry them intact.
+const msgWasmAsText = "wasm:wasip1 code arrived as text, which cannot carry a binary module intact (wsk base64-encodes only .zip and .jar files). " +
+	"Zip the module and create the action from the zip (zip f.zip f.wasm; wsk action create f f.zip --kind wasm:wasip1), " +
+	"or send exec.code base64-encoded with exec.binary true."
+
 // checkCode says what is wrong with an action's code for its kind.
 func checkCode(kind, code string, binary bool) ([]byte, error) {
 	if !binary {
 		if kind == WasmKind {
+			if strings.HasPrefix(code, "\x00asm") {
+				return nil, badRequest(msgWasmAsText)
+			}
 			rest, ok := strings.CutPrefix(strings.TrimSpace(code), "ipfs://")
 			if !ok {
 				return nil, badRequest("wasm:wasip1 code must be a zip holding one .wasm module, base64-encoded WebAssembly, or the text ipfs://<CID>; got text that is none of these")
@@ -43,9 +53,8 @@ func checkCode(kind, code string, binary bool) ([]byte, error) {
 				return nil, badRequest("wasm:wasip1 code %q is not a valid ipfs://<CID>: %v", strings.TrimSpace(code), err)
 			}
 		}
-		if strings.TrimSpace(code) == "" {
-			return nil, badRequest("The action code is empty.")
-		}
+		// Empty code is accepted, as stock accepts it; the action then
+		// fails at initialisation.
 		return []byte(code), nil
 	}
 	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(code))

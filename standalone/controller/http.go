@@ -49,7 +49,8 @@ func (c *Controller) Handler() http.Handler {
 	})
 	open("/invokers", c.invokersHTTP)
 	open("/api/v1", c.apiInfoHTTP)
-	open("/", func(q *request) { q.fail(http.StatusNotFound, msgRouteNotFound) })
+	open("/api/v1/{$}", c.apiInfoHTTP)
+	open("/", c.rootInfoHTTP)
 	// Shared routes read (GET) or activate (POST) what other namespaces
 	// publish; the handlers check the entitlement.
 	shared := func(pattern string, h func(*request)) { mux.Handle(pattern, c.serveShared(h)) }
@@ -78,7 +79,19 @@ func (c *Controller) Handler() http.Handler {
 	}
 	authed("/api/v1/namespaces/{ns}/activations/{aid}", c.activationHTTP)
 	authed("/api/v1/namespaces/{ns}/activations/{aid}/{part}", c.activationHTTP)
-	return withTransID(mux)
+	return withTransID(c.withAPICORS(mux))
+}
+
+// withAPICORS sends the REST API's CORS headers on /api/v1 routes.
+func (c *Controller) withAPICORS(mux http.Handler) http.Handler {
+	cors := withCORS(mux)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/v1") && !strings.HasPrefix(r.URL.Path, "/api/v1/web/") {
+			cors.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // maxHeaderValue is pekko-http's max-header-value-length (8k), which bounds
@@ -205,21 +218,6 @@ func (c *Controller) invokersHTTP(q *request) {
 		out[h.ID.String()] = h.Status.String()
 	}
 	q.json(http.StatusOK, out)
-}
-
-func (c *Controller) apiInfoHTTP(q *request) {
-	if q.r.Method != http.MethodGet {
-		if !c.authenticate(q) {
-			return
-		}
-		q.fail(http.StatusNotFound, msgRouteNotFound)
-		return
-	}
-	q.json(http.StatusOK, map[string]any{
-		"description": "OpenWhisk API", "api_version": "1.0.0", "api_version_path": "v1",
-		"build": "faasedge standalone", "buildno": "standalone",
-		"swagger_paths": map[string]string{"ui": "/api/v1/docs", "api-docs": "/api/v1/api-docs"},
-	})
 }
 
 func (c *Controller) namespacesHTTP(q *request) {
