@@ -17,6 +17,7 @@ package invoker
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,6 +68,10 @@ func WithUserEvents(prefix string) Option {
 func WithHTTP(addr, username, password string) Option {
 	return func(e *Engine) { e.cfg.HTTPAddr, e.cfg.Username, e.cfg.Password = addr, username, password }
 }
+
+// WithTLS serves the invoker endpoints over HTTPS with cfg (the stock
+// invoker's invoker.protocol=https).
+func WithTLS(cfg *tls.Config) Option { return func(e *Engine) { e.tls = cfg } }
 
 // WithRunner sets what runs activations. The default runs wasm kinds on the
 // caller-provided executor runner only; see Kinds.
@@ -134,6 +139,7 @@ type Engine struct {
 	inflight sync.WaitGroup
 
 	ln       net.Listener
+	tls      *tls.Config
 	srv      *http.Server
 	shutOnce sync.Once
 	shutErr  error
@@ -243,6 +249,9 @@ func (e *Engine) Start(ctx context.Context) error {
 		ln, err := net.Listen("tcp", e.cfg.HTTPAddr)
 		if err != nil {
 			return fmt.Errorf("invoker: listen %s: %w", e.cfg.HTTPAddr, err)
+		}
+		if e.tls != nil {
+			ln = tls.NewListener(ln, e.tls)
 		}
 		e.ln = ln
 		e.srv = &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second}
