@@ -5,7 +5,7 @@ PKGS    := ./...
 # Test modules (WAT, Go wasip1) are built into testdata/build by the test setup.
 export FAASEDGE_POUCHDB := $(CURDIR)/.tools/npm/node_modules/.bin/pouchdb-server
 
-.PHONY: all deps build examples test fuzz bench run lint clean
+.PHONY: all deps build examples test fuzz bench run lint clean release
 
 all: build
 
@@ -39,5 +39,19 @@ lint:
 	$(GO) vet $(PKGS)
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# Static binaries for volunteer devices and systemd mode, with checksums:
+# dist/faasedge-linux-{amd64,arm64,armv7} and dist/SHA256SUMS.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+RELEASE := linux/amd64 linux/arm64 linux/arm/7
+release:
+	@rm -rf dist && mkdir -p dist
+	@set -e; for p in $(RELEASE); do \
+		os=$${p%%/*}; rest=$${p#*/}; arch=$${rest%%/*}; arm=$$(echo $$rest | sed -n 's,^arm/,,p'); \
+		out=dist/faasedge-$$os-$$arch$${arm:+v$$arm}; echo "release: $$out"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=$$arm $(GO) build -trimpath \
+			-ldflags "-s -w -X main.version=$(VERSION)" -o $$out ./cmd/faasedge; \
+	done
+	cd dist && sha256sum faasedge-* > SHA256SUMS && cat SHA256SUMS
+
 clean:
-	rm -rf bin testdata/build
+	rm -rf bin testdata/build dist

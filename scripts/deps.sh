@@ -8,6 +8,13 @@ cd "$(dirname "$0")/.."
 apt_pkgs=()
 command -v wat2wasm >/dev/null 2>&1 || apt_pkgs+=(wabt)
 command -v kcat >/dev/null 2>&1 || apt_pkgs+=(kcat)
+# tests/deploy runs OpenWhisk's Ansible and our roles for real: ansible-core,
+# the collections with community.docker (Debian's ansible), dockerd and the
+# openssl its setup.yml makes certificates with.
+command -v ansible-playbook >/dev/null 2>&1 || apt_pkgs+=(ansible-core)
+[ -d /usr/lib/python3/dist-packages/ansible_collections/community/docker ] || apt_pkgs+=(ansible)
+command -v dockerd >/dev/null 2>&1 || apt_pkgs+=(docker.io)
+command -v openssl >/dev/null 2>&1 || apt_pkgs+=(openssl)
 if ((${#apt_pkgs[@]})); then
 	echo "deps: installing ${apt_pkgs[*]} from apt" >&2
 	sudo_cmd=""

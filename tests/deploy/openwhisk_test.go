@@ -1,0 +1,556 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/faasedge/faasedge/internal/testenv"
+	"github.com/faasedge/faasedge/whisk"
+)
+
+// The FaaS@Edge groups the test adds to OpenWhisk's rendered local
+// inventory. invoker0 stays in OpenWhisk's [invokers] (a stock invoker
+// that keeps id 0), so the FaaS@Edge invokers take 1 and 2 and the
+// gateway's virtual invokers 3-6.
+const faasedgeGroups = `
+[faasedge_invokers]
+fe-invoker0 ansible_host=127.0.0.1 ansible_connection=local
+fe-invoker1 ansible_host=127.0.0.1 ansible_connection=local
+
+[faasedge_gateways]
+fe-gateway0 ansible_host=127.0.0.1 ansible_connection=local
+
+[faasedge_nodes]
+fe-node0 ansible_host=127.0.0.1 ansible_connection=local
+
+[faasedge_kafkafeeds]
+fe-feed0 ansible_host=127.0.0.1 ansible_connection=local
+`
+
+var (
+	wantInvokerIDs = []int{1, 2, 3, 4, 5, 6}
+	containers     = []string{"faasedge-node", "invoker1", "invoker2", "faasedge-gateway"}
+)
+
+// TestDeployBesideOpenWhisk runs the playbooks the way an operator does,
+// from OpenWhisk's own ansible/ directory with its local environment, and
+// checks syntax, check mode, the groups, a real deployment on loopback
+// against kfake and pouchdb-server, a no-op second run and mode=clean.
+func TestDeployBesideOpenWhisk(t *testing.T) {
+	for _, tool := range []string{"ansible-playbook", "dockerd", "kcat", "openssl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not installed (run `make deps`): %v", tool, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+
+	// Stand-ins on loopback: Kafka on the local environment's advertised
+	// port (kafka_connect_string is derived from it), CouchDB anywhere.
+	kafka, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(kafkaPort),
+		kfake.SeedTopics(1, "health", "completed0", "cacheInvalidation", "events"))
+	if err != nil {
+		t.Fatalf("kfake on 127.0.0.1:%d (the local environment's kafka port): %v", kafkaPort, err)
+	}
+	defer kafka.Close()
+	couch := testenv.StartPouchDB(t)
+	prepareCouch(t, couch.URL)
+
+	ow := stageOpenWhisk(t, couch.Port)
+	ans := &ansible{dir: filepath.Join(ow, "ansible"), env: os.Environ()}
+	dataDir := t.TempDir()
+
+	t.Run("syntax", func(t *testing.T) {
+		for _, pb := range []string{"faasedge.yml", "faasedge-runtimes.yml"} {
+			ans.run(ctx, t, pb, "--syntax-check")
+		}
+	})
+	t.Run("groups", func(t *testing.T) { checkGroups(t, ow) })
+
+	dk := startDocker(ctx, t)
+	ans.env = append(ans.env, "DOCKER_HOST="+dk.host)
+	buildImages(ctx, t, dk)
+
+	vars := []string{"-e", "faasedge_data_dir=" + dataDir, "-e", "faasedge_listen_ip=127.0.0.1",
+		"-e", `{"invoker_extraEnv": {"CONFIG_whisk_blacklist_pollInterval": "7 seconds"}}`}
+	t.Run("check", func(t *testing.T) {
+		// Check mode renders every task's arguments: an undefined variable
+		// fails here.
+		ans.run(ctx, t, "faasedge.yml", append([]string{"--check"}, vars...)...)
+		out := ans.run(ctx, t, "faasedge-runtimes.yml", "--check", "--skip-tags", "controller")
+		if !strings.Contains(out, "runtimes manifest with the wasm family") {
+			t.Errorf("runtimes playbook did not reach its manifest task:\n%s", out)
+		}
+	})
+
+	// `faasedge kafkafeed` is not built yet: its role runs in check mode
+	// above, the real runs leave its group out.
+	vars = append(vars, "--limit", "all:!faasedge_kafkafeeds")
+	start := time.Now()
+	out, ok := ans.try(ctx, t, "faasedge.yml", vars...)
+	t.Logf("deploy: %v (mode: docker)", time.Since(start).Round(time.Millisecond))
+	if !ok {
+		t.FailNow()
+	}
+	checkRunning(ctx, t, dk, ow)
+	checkInvokerEnv(ctx, t, dk)
+
+	start = time.Now()
+	out = ans.run(ctx, t, "faasedge.yml", vars...)
+	t.Logf("no-op re-run: %v", time.Since(start).Round(time.Millisecond))
+	requireUnchanged(t, out)
+
+	t.Run("runtimes", func(t *testing.T) { checkRuntimes(ctx, t, ans, ow) })
+
+	out = ans.run(ctx, t, "faasedge.yml", append([]string{"-e", "mode=clean"}, vars...)...)
+	for _, c := range containers {
+		if _, err := dk.inspect(ctx, c); err == nil {
+			t.Errorf("container %s still exists after mode=clean", c)
+		}
+	}
+	if left, _ := os.ReadDir(dataDir); len(left) > 0 {
+		t.Errorf("mode=clean left %d entries in the data directory (%s, ...)", len(left), left[0].Name())
+	}
+	if t.Failed() {
+		t.Logf("clean run:\n%s", out)
+	}
+}
+
+// kafkaPort is kafka.advertisedPort of OpenWhisk's group_vars: the local
+// environment's kafka_connect_string points there.
+const kafkaPort = 9093
+
+// stageOpenWhisk copies the OpenWhisk snapshot, links the FaaS@Edge
+// playbooks and roles into its ansible/ directory as ansible/README.md
+// tells operators to, renders the local environment with OpenWhisk's
+// setup.yml and adds the FaaS@Edge groups.
+func stageOpenWhisk(t *testing.T, couchPort int) string {
+	t.Helper()
+	ow := filepath.Join(t.TempDir(), "openwhisk")
+	if out, err := exec.Command("cp", "-r", filepath.Join("testdata", "openwhisk"), ow).CombinedOutput(); err != nil {
+		t.Fatalf("copy snapshot: %v\n%s", err, out)
+	}
+	ansDir := filepath.Join(ow, "ansible")
+	ours, err := filepath.Abs(filepath.Join(repoRoot, "ansible"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	links, _ := filepath.Glob(filepath.Join(ours, "faasedge*.yml"))
+	roles, _ := filepath.Glob(filepath.Join(ours, "roles", "faasedge-*"))
+	for _, src := range links {
+		mustSymlink(t, src, filepath.Join(ansDir, filepath.Base(src)))
+	}
+	for _, src := range roles {
+		mustSymlink(t, src, filepath.Join(ansDir, "roles", filepath.Base(src)))
+	}
+	a := &ansible{dir: ansDir, env: append(os.Environ(), "OW_DB_HOST=127.0.0.1", "OW_DB_PORT="+strconv.Itoa(couchPort))}
+	a.run(context.Background(), t, "setup.yml")
+	hosts := filepath.Join(ansDir, "environments", "local", "hosts")
+	b, err := os.ReadFile(hosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The local environment's hosts are docker0's address; the test keeps
+	// to loopback.
+	b = append(bytes.ReplaceAll(b, []byte("172.17.0.1"), []byte("127.0.0.1")), faasedgeGroups...)
+	if err := os.WriteFile(hosts, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return ow
+}
+
+func mustSymlink(t *testing.T, src, dst string) {
+	t.Helper()
+	if err := os.Symlink(src, dst); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type ansible struct {
+	dir string
+	env []string
+}
+
+// run runs ansible-playbook from OpenWhisk's ansible/ directory with its
+// local environment, failing t if it fails.
+func (a *ansible) run(ctx context.Context, t *testing.T, playbook string, args ...string) string {
+	t.Helper()
+	out, _ := a.try(ctx, t, playbook, args...)
+	return out
+}
+
+func (a *ansible) try(ctx context.Context, t *testing.T, playbook string, args ...string) (string, bool) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, "ansible-playbook", append([]string{"-i", "environments/local", playbook}, args...)...)
+	cmd.Dir = a.dir
+	cmd.Env = append(a.env, "ANSIBLE_NOCOLOR=1", "ANSIBLE_DEPRECATION_WARNINGS=false", "ANSIBLE_FORCE_COLOR=0")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("ansible-playbook %s %s: %v\n%s", playbook, strings.Join(args, " "), err, out)
+	}
+	return string(out), err == nil
+}
+
+// checkGroups: no FaaS@Edge play targets one of OpenWhisk's groups.
+func checkGroups(t *testing.T, ow string) {
+	b, err := os.ReadFile(filepath.Join(ow, "ansible", "environments", "local", "hosts.j2.ini"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stock := map[string]bool{"all": true, "ungrouped": true}
+	for _, m := range regexp.MustCompile(`(?m)^\[([a-z_]+)(?::children)?\]`).FindAllStringSubmatch(string(b), -1) {
+		stock[m[1]] = true
+	}
+	if !stock["edge"] || !stock["invokers"] {
+		t.Fatalf("no OpenWhisk groups found in hosts.j2.ini: %v", stock)
+	}
+	for _, pb := range []string{"faasedge.yml", "faasedge-runtimes.yml"} {
+		var plays []map[string]any
+		readYAML(t, filepath.Join(repoRoot, "ansible", pb), &plays)
+		for _, p := range plays {
+			hosts, ok := p["hosts"].(string)
+			if !ok {
+				continue // import_playbook of OpenWhisk's own controller.yml
+			}
+			for _, g := range strings.Split(hosts, ":") {
+				if g != "localhost" && (stock[g] || !strings.HasPrefix(g, "faasedge_")) {
+					t.Errorf("%s: a play targets %q, not a FaaS@Edge group", pb, g)
+				}
+			}
+		}
+	}
+}
+
+type docker struct {
+	host string
+	bin  string
+}
+
+func (d *docker) cmd(ctx context.Context, args ...string) *exec.Cmd {
+	c := exec.CommandContext(ctx, d.bin, args...)
+	c.Env = append(os.Environ(), "DOCKER_HOST="+d.host, "DOCKER_BUILDKIT=1")
+	return c
+}
+
+type containerState struct {
+	State struct {
+		Running   bool
+		StartedAt string
+	}
+	RestartCount int
+	Config       struct{ Env []string }
+}
+
+func (d *docker) inspect(ctx context.Context, name string) (containerState, error) {
+	var s []containerState
+	out, err := d.cmd(ctx, "inspect", name).Output()
+	if err == nil {
+		err = json.Unmarshal(out, &s)
+	}
+	if err != nil || len(s) != 1 {
+		return containerState{}, fmt.Errorf("inspect %s: %v", name, err)
+	}
+	return s[0], nil
+}
+
+// startDocker starts a private dockerd: its own socket and state, no bridge
+// and no iptables rules (every container uses the host's network).
+func startDocker(ctx context.Context, t *testing.T) *docker {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "fe-dk") // short: containerd's socket path is limited
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &docker{host: "unix://" + filepath.Join(dir, "docker.sock"), bin: "docker"}
+	// Debian's docker.io client builds with BuildKit without buildx.
+	if _, err := os.Stat("/usr/bin/docker"); err == nil {
+		d.bin = "/usr/bin/docker"
+	}
+	var log bytes.Buffer
+	cmd := exec.Command("dockerd", "--host", d.host, "--data-root", filepath.Join(dir, "root"),
+		"--exec-root", filepath.Join(dir, "exec"), "--pidfile", filepath.Join(dir, "pid"),
+		"--bridge", "none", "--iptables=false", "--ip-masq=false")
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("dockerd: %v", err)
+	}
+	t.Cleanup(func() {
+		rm := d.cmd(context.Background(), "ps", "-aq")
+		if ids, err := rm.Output(); err == nil && len(bytes.TrimSpace(ids)) > 0 {
+			_ = d.cmd(context.Background(), append([]string{"rm", "-f"}, strings.Fields(string(ids))...)...).Run()
+		}
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		_ = os.RemoveAll(dir)
+	})
+	for i := 0; ; i++ {
+		if err := d.cmd(ctx, "version").Run(); err == nil {
+			return d
+		}
+		if i == 120 {
+			t.Fatalf("dockerd did not start; a container engine cannot run here:\n%s", log.String())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// buildImages builds faasedge/faasedge (no --target) and
+// faasedge/action-wasm with the project's Dockerfile around a static
+// binary built here, FROM scratch since no registry is reachable.
+func buildImages(ctx context.Context, t *testing.T, d *docker) {
+	t.Helper()
+	bctx := t.TempDir()
+	arch := runtime.GOARCH
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w",
+		"-o", filepath.Join(bctx, "dist", "faasedge-linux-"+arch), "./cmd/faasedge")
+	build.Dir = repoRoot
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	df := filepath.Join(repoRoot, "docker", "Dockerfile")
+	for _, img := range []struct{ tag, target string }{
+		{"faasedge/faasedge:latest", ""},
+		{"faasedge/action-wasm:latest", "action-wasm"},
+	} {
+		args := []string{"build", "-q", "-f", df, "--build-arg", "BINARY=prebuilt", "--build-arg", "BASE_IMAGE=scratch",
+			"--build-arg", "TARGETARCH=" + arch, "-t", img.tag}
+		if img.target != "" {
+			args = append(args, "--target", img.target)
+		}
+		if out, err := d.cmd(ctx, append(args, bctx)...).CombinedOutput(); err != nil {
+			t.Fatalf("docker build %s: %v\n%s", img.tag, err, out)
+		}
+		out, err := d.cmd(ctx, "image", "inspect", "-f", "{{.Size}} {{json .Config.Cmd}}", img.tag).Output()
+		if err != nil {
+			t.Fatalf("inspect %s: %v", img.tag, err)
+		}
+		size, cmd, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+		n, _ := strconv.ParseInt(size, 10, 64)
+		t.Logf("image %s: %.1f MB, CMD %s", img.tag, float64(n)/1e6, cmd)
+		want := `["help"]`
+		if img.target == "action-wasm" {
+			want = `["exec","--proxy",":8080"]`
+		}
+		if cmd != want {
+			t.Errorf("%s: CMD %s, want %s (wrong stage built)", img.tag, cmd, want)
+		}
+	}
+}
+
+// checkRunning: every service answers its health check, the invokers'
+// ids on the health topic are the expected ones and unique, and no
+// container restarts over 20 s.
+func checkRunning(ctx context.Context, t *testing.T, d *docker, ow string) {
+	t.Helper()
+	before := map[string]containerState{}
+	for _, c := range containers {
+		s, err := d.inspect(ctx, c)
+		if err != nil || !s.State.Running {
+			t.Errorf("%s is not running after the deploy (%v)", c, err)
+		}
+		before[c] = s
+	}
+	client := invokerClient(t, ow)
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Second) {
+		for _, u := range []string{"https://127.0.0.1:12002/ping", "https://127.0.0.1:12003/ping", "http://127.0.0.1:12004/invokers/3/ping", "http://127.0.0.1:12004/invokers/6/ping"} {
+			if err := get(ctx, client, u); err != nil {
+				t.Errorf("health: %v", err)
+			}
+		}
+		if c, err := net.DialTimeout("tcp", "127.0.0.1:4001", 5*time.Second); err != nil {
+			t.Errorf("health: edge node's libp2p port: %v", err)
+		} else {
+			c.Close()
+		}
+		if t.Failed() {
+			return
+		}
+	}
+	for _, c := range containers {
+		s, err := d.inspect(ctx, c)
+		if err != nil || !s.State.Running || s.RestartCount != before[c].RestartCount || s.State.StartedAt != before[c].State.StartedAt {
+			logs, _ := d.cmd(ctx, "logs", "--tail", "30", c).CombinedOutput()
+			t.Errorf("%s restarted or stopped within 20 s (restarts %d -> %d, %v):\n%s", c, before[c].RestartCount, s.RestartCount, err, logs)
+		}
+	}
+	checkHealthTopic(ctx, t)
+}
+
+// invokerClient speaks to the invokers as OpenWhisk's own tooling does:
+// https (the local environment's invoker_protocol) with the invoker
+// certificate as client certificate.
+func invokerClient(t *testing.T, ow string) *http.Client {
+	t.Helper()
+	files := filepath.Join(ow, "ansible", "roles", "invoker", "files")
+	cert, err := tls.LoadX509KeyPair(filepath.Join(files, "invoker-openwhisk-server-cert.pem"), filepath.Join(files, "invoker-openwhisk-server-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}, InsecureSkipVerify: true}, // self-signed, as stock's ping (validate_certs: no)
+	}}
+}
+
+func get(ctx context.Context, c *http.Client, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+// checkHealthTopic reads the health topic with kcat until every expected
+// invoker id has pinged, and fails on an id pinged under two names.
+func checkHealthTopic(ctx context.Context, t *testing.T) {
+	t.Helper()
+	var names map[int]map[string]bool
+	for i := 0; i < 30; i++ {
+		out, err := exec.CommandContext(ctx, "kcat", "-b", "127.0.0.1:"+strconv.Itoa(kafkaPort), "-C", "-t", "health", "-o", "beginning", "-e", "-q").Output()
+		if err != nil {
+			t.Fatalf("kcat: %v", err)
+		}
+		names = map[int]map[string]bool{}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			var p whisk.PingMessage
+			if json.Unmarshal([]byte(line), &p) != nil {
+				continue
+			}
+			if names[p.Name.Instance] == nil {
+				names[p.Name.Instance] = map[string]bool{}
+			}
+			names[p.Name.Instance][p.Name.UniqueName] = true
+		}
+		if len(names) >= len(wantInvokerIDs) {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	var ids []int
+	for id, n := range names {
+		ids = append(ids, id)
+		if len(n) != 1 {
+			t.Errorf("invoker id %d pinged under %d names: %v", id, len(n), n)
+		}
+	}
+	slices.Sort(ids)
+	if !slices.Equal(ids, wantInvokerIDs) {
+		t.Errorf("invoker ids on the health topic: %v, want %v", ids, wantInvokerIDs)
+	}
+	t.Logf("health topic: ids %v, names %v", ids, names)
+}
+
+// checkInvokerEnv: invoker.extraEnv is merged, and the https settings
+// reach the invoker.
+func checkInvokerEnv(ctx context.Context, t *testing.T, d *docker) {
+	t.Helper()
+	s, err := d.inspect(ctx, "invoker1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"CONFIG_whisk_blacklist_pollInterval=7 seconds", "CONFIG_whisk_invoker_protocol=https",
+		"CONFIG_whisk_concurrencyLimit_max=500", "PORT=12002", "KAFKA_HOSTS=127.0.0.1:9093"} {
+		if !slices.Contains(s.Config.Env, want) {
+			t.Errorf("invoker1's environment lacks %s", want)
+		}
+	}
+}
+
+var recapRE = regexp.MustCompile(`(?m)^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)`)
+
+// requireUnchanged: every host of the run reports changed=0.
+func requireUnchanged(t *testing.T, out string) {
+	t.Helper()
+	recaps := recapRE.FindAllStringSubmatch(out, -1)
+	if len(recaps) == 0 {
+		t.Fatalf("no play recap in:\n%s", out)
+	}
+	for _, r := range recaps {
+		if r[2] != "0" || r[3] != "0" || r[4] != "0" {
+			t.Errorf("second run: %s changed=%s unreachable=%s failed=%s", r[1], r[2], r[3], r[4])
+		}
+	}
+	if t.Failed() {
+		t.Logf("second run:\n%s", out)
+	}
+}
+
+// checkRuntimes writes the manifest with wasm:wasip1 (the controller
+// restart, OpenWhisk's controller.yml, needs OpenWhisk's images and is
+// skipped here), and is idempotent.
+func checkRuntimes(ctx context.Context, t *testing.T, a *ansible, ow string) {
+	a.run(ctx, t, "faasedge-runtimes.yml", "--skip-tags", "controller")
+	var m struct {
+		Runtimes map[string][]struct {
+			Kind  string
+			Image struct{ Prefix, Name, Tag string }
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(ow, "ansible", "files", "runtimes-faasedge.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Runtimes["wasm"]) != 1 || m.Runtimes["wasm"][0].Kind != "wasm:wasip1" || m.Runtimes["wasm"][0].Image.Name != "action-wasm" {
+		t.Errorf("manifest's wasm family: %+v", m.Runtimes["wasm"])
+	}
+	if len(m.Runtimes["nodejs"]) == 0 {
+		t.Errorf("manifest lost OpenWhisk's runtimes: %v", m.Runtimes)
+	}
+	requireUnchanged(t, a.run(ctx, t, "faasedge-runtimes.yml", "--skip-tags", "controller"))
+}
+
+// prepareCouch does for pouchdb-server what OpenWhisk's initdb.yml and
+// wipe.yml do for CouchDB: the users of db_local.ini (OpenWhisk's
+// defaults) and the whisk databases of the local environment.
+func prepareCouch(t *testing.T, url string) {
+	t.Helper()
+	put := func(path, body string) {
+		req, err := http.NewRequest(http.MethodPut, url+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("PUT %s: %s", path, resp.Status)
+		}
+	}
+	for user, pass := range map[string]string{"whisk_admin": "some_passw0rd", "whisk_local_invoker0": "some_invoker_passw0rd"} {
+		put("/_users/org.couchdb.user:"+user, fmt.Sprintf(`{"name":%q,"password":%q,"roles":[],"type":"user"}`, user, pass))
+	}
+	for _, db := range []string{"whisk_local_subjects", "whisk_local_whisks", "whisk_local_activations"} {
+		put("/"+db, "")
+	}
+}
