@@ -79,7 +79,12 @@ func (s *entityStore) putAction(ctx context.Context, ns, name string, put action
 		return nil, err
 	}
 	if put.Exec != nil {
-		if attachments, err = s.applyExec(&doc, put.Exec); err != nil {
+		if put.Exec.Kind == sequenceKind {
+			attachments, err = nil, s.applySequence(ctx, &doc, put.Exec.Components)
+		} else {
+			attachments, err = s.applyExec(&doc, put.Exec)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -217,13 +222,17 @@ type actionJSON struct {
 }
 
 type execJSON struct {
-	Kind   string  `json:"kind"`
-	Code   *string `json:"code,omitempty"`
-	Binary bool    `json:"binary"`
-	Main   string  `json:"main,omitempty"`
+	Kind       string   `json:"kind"`
+	Code       *string  `json:"code,omitempty"`
+	Components []string `json:"components,omitempty"`
+	Binary     bool     `json:"binary"`
+	Main       string   `json:"main,omitempty"`
 }
 
 func toActionJSON(a *storedAction, code *string) actionJSON {
+	if a.Exec.Kind == sequenceKind {
+		code = nil
+	}
 	params := a.Parameters
 	if params == nil {
 		params = []whisk.Parameter{}
@@ -234,7 +243,7 @@ func toActionJSON(a *storedAction, code *string) actionJSON {
 	}
 	return actionJSON{
 		Namespace: a.Namespace, Name: a.Name, Parameters: params, Limits: a.Limits,
-		Exec:    execJSON{Kind: a.Exec.Kind, Code: code, Binary: a.Exec.Binary, Main: a.Exec.Main},
+		Exec:    execJSON{Kind: a.Exec.Kind, Code: code, Components: a.Exec.Components, Binary: a.Exec.Binary, Main: a.Exec.Main},
 		Version: a.Version, Publish: a.Publish, Annotations: ann, Updated: a.Updated,
 	}
 }

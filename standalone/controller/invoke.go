@@ -18,6 +18,7 @@ type invocation struct {
 	payload  map[string]json.RawMessage
 	blocking bool
 	wait     time.Duration
+	cause    string // the enclosing sequence's activation id
 }
 
 // invoke publishes an ActivationMessage for inv and, when blocking, waits
@@ -25,6 +26,9 @@ type invocation struct {
 // activation, nil when not blocking or when the wait ran out.
 func (c *Controller) invoke(ctx context.Context, inv invocation) (string, *whisk.Activation, error) {
 	a := inv.action
+	if a.Exec.Kind == sequenceKind {
+		return c.invokeSequence(ctx, inv)
+	}
 	// Parameters merged with the payload on top; a payload key unlocks
 	// (replaces) an encrypted parameter.
 	content := map[string]json.RawMessage{}
@@ -58,6 +62,7 @@ func (c *Controller) invoke(ctx context.Context, inv invocation) (string, *whisk
 		Content:             contentJSON,
 		InitArgs:            initArgs,
 		LockedArgs:          locked,
+		Cause:               inv.cause,
 	}
 	done, err := c.lb.Publish(ctx, a.Limits, msg)
 	if err != nil {
