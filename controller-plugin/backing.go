@@ -10,6 +10,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/p2p/ring"
 )
 
@@ -17,7 +18,7 @@ import (
 // remote runs, and the lease of a claim. *ring.Node implements it.
 type Ring interface {
 	Schedule(ctx context.Context, cid string, memoryMB int) (ring.Placement, error)
-	Run(ctx context.Context, p ring.Placement, req ring.RunRequest) (ring.RunResponse, error)
+	Run(ctx context.Context, p ring.Placement, req ring.RunRequest) (activation.Result, error)
 	Renew(ctx context.Context, p *ring.Placement) error
 	Release(ctx context.Context, p ring.Placement) error
 }

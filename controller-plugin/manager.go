@@ -19,6 +19,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/core/routing"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/ring"
 	"github.com/faasedge/faasedge/whisk"
@@ -196,7 +197,7 @@ func (f *FunctionManager) Deploy(ctx context.Context, r DeployRequest) (DeployRe
 	if err := f.ring.Release(ctx, p); err != nil {
 		f.log.Debug("releasing the deploy claim", "supplier", p.Supplier(), "err", err)
 	}
-	code := ipfsScheme + c.String()
+	code := activation.Code{CID: c.String()}.String()
 	mem := r.MemoryMB
 	act, resp, err := f.client.Actions.Insert(&ow.Action{
 		Name:   r.Name,

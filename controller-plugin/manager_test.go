@@ -15,6 +15,7 @@ import (
 	"github.com/ipfs/boxo/ipns"
 	"github.com/libp2p/go-libp2p/core/crypto"
 
+	"github.com/faasedge/faasedge/activation"
 	controllerplugin "github.com/faasedge/faasedge/controller-plugin"
 	"github.com/faasedge/faasedge/executor"
 	"github.com/faasedge/faasedge/internal/wasmtest"
@@ -233,7 +234,7 @@ type countingRunner struct {
 	runs atomic.Int64
 }
 
-func (c *countingRunner) Run(ctx context.Context, a *invoker.Action, inv invoker.Invocation) invoker.Result {
+func (c *countingRunner) Run(ctx context.Context, a *activation.Action, inv activation.Invocation) activation.Result {
 	if strings.HasPrefix(a.Kind, "wasm") {
 		c.runs.Add(1)
 	}

@@ -3,26 +3,19 @@ package controllerplugin
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/faasedge/faasedge/invoker"
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/p2p/ring"
 	"github.com/faasedge/faasedge/whisk"
 )
-
-// ipfsScheme prefixes action code that is an IPFS content id.
-const ipfsScheme = "ipfs://"
 
 // Publisher adds module bytes to IPFS so that edge nodes can fetch code
 // that reached the controller inline (a zip or base64 wasm) rather than as
@@ -47,32 +40,18 @@ type edgeRunner struct {
 }
 
 // Run implements invoker.Runner.
-func (r *edgeRunner) Run(ctx context.Context, a *invoker.Action, inv invoker.Invocation) invoker.Result {
+func (r *edgeRunner) Run(ctx context.Context, a *activation.Action, in activation.Invocation) activation.Result {
 	begin := time.Now()
-	timeout := time.Duration(a.Limits.Timeout) * time.Millisecond
-	deadline := begin.Add(timeout)
-	if ms, err := strconv.ParseInt(inv.Env["__OW_DEADLINE"], 10, 64); err == nil {
-		deadline = time.UnixMilli(ms)
+	if in.Deadline.IsZero() {
+		in.Deadline = begin.Add(time.Duration(a.Limits.Timeout) * time.Millisecond)
 	}
+	deadline := in.Deadline
 	code, err := r.codeCID(ctx, a)
 	if err != nil {
 		return failed(begin, whisk.StatusDeveloperError, err.Error(), false)
 	}
-	req := ring.RunRequest{
-		ActivationID:  inv.Env["__OW_ACTIVATION_ID"],
-		Namespace:     inv.Env["__OW_NAMESPACE"],
-		ActionName:    inv.Env["__OW_ACTION_NAME"],
-		ActionVersion: a.Version,
-		TransactionID: inv.Env["__OW_TRANSACTION_ID"],
-		CID:           code,
-		Value:         inv.Value,
-		Env:           inv.Env,
-		Limits: ring.Limits{
-			Timeout: int(a.Limits.Timeout), Memory: int(a.Limits.Memory),
-			Logs: int(a.Limits.Logs), Concurrency: a.Limits.Concurrency,
-		},
-		Deadline: deadline.UnixMilli(),
-	}
+	req := ring.RunRequest{Action: *a, Invocation: in}
+	req.Action.Code = activation.Code{CID: code, Digest: code}
 	memMB := int(max(a.Limits.Memory, 1))
 	var avoid peer.ID
 	for attempt := 0; attempt < 2; attempt++ {
@@ -91,7 +70,7 @@ func (r *edgeRunner) Run(ctx context.Context, a *invoker.Action, inv invoker.Inv
 		r.backing.release(c, memMB)
 		if err == nil {
 			r.m.runSeconds.WithLabelValues("ok").Observe(time.Since(start).Seconds())
-			if resp.StatusCode == ring.StatusInternalError && attempt == 0 && time.Now().Before(deadline) {
+			if resp.Response.StatusCode == whisk.StatusWhiskError && attempt == 0 && time.Now().Before(deadline) {
 				// The edge node's own fault (its executor stopping, say):
 				// run again at once if another claim has room, else report it.
 				if retry := r.rerunNow(memMB, c.p.Supplier()); retry != nil {
@@ -137,28 +116,27 @@ func (r *edgeRunner) rerunNow(memMB int, avoid peer.ID) *claim {
 
 // codeCID is the CID edge nodes fetch the action's code by: the action's
 // own for ipfs:// code, otherwise the module published to IPFS here.
-func (r *edgeRunner) codeCID(ctx context.Context, a *invoker.Action) (string, error) {
-	if s, ok := strings.CutPrefix(strings.TrimSpace(string(a.Code)), ipfsScheme); ok && len(a.Code) < 512 {
-		if _, err := cid.Decode(s); err != nil {
-			return "", fmt.Errorf("could not fetch code %s%s: %w", ipfsScheme, s, err)
+func (r *edgeRunner) codeCID(ctx context.Context, a *activation.Action) (string, error) {
+	if c := a.Code.CID; c != "" {
+		if _, err := cid.Decode(c); err != nil {
+			return "", fmt.Errorf("could not fetch code %s: %w", a.Code, err)
 		}
-		return s, nil
+		return c, nil
 	}
 	if r.pub == nil {
 		return "", errors.New("the action's code is not an ipfs:// CID and this gateway publishes no code to edge nodes")
 	}
-	key := a.Digest
-	if key == "" {
-		sum := sha256.Sum256(a.Code)
-		key = hex.EncodeToString(sum[:])
+	if len(a.Code.Inline) == 0 {
+		return "", fmt.Errorf("the action's code (%s) cannot be published to edge nodes", a.Code)
 	}
+	key := a.Code.Key()
 	r.mu.Lock()
 	c, ok := r.cids[key]
 	r.mu.Unlock()
 	if ok {
 		return c, nil
 	}
-	id, err := r.pub.Add(ctx, bytes.NewReader(a.Code), 0)
+	id, err := r.pub.Add(ctx, bytes.NewReader(a.Code.Inline), 0)
 	if err != nil {
 		return "", fmt.Errorf("could not publish the action's code to edge nodes: %w", err)
 	}
@@ -168,23 +146,15 @@ func (r *edgeRunner) codeCID(ctx context.Context, a *invoker.Action) (string, er
 	return id.String(), nil
 }
 
-// result converts an edge node's answer into the engine's Result.
-func result(resp ring.RunResponse) invoker.Result {
-	res := invoker.Result{
-		Response: whisk.ActivationResponse{StatusCode: whisk.StatusCode(resp.StatusCode), Result: resp.Result},
-		Logs:     resp.Logs,
-		Start:    time.UnixMilli(resp.Start),
-		End:      time.UnixMilli(resp.End),
-		InitTime: time.Duration(resp.InitTime) * time.Millisecond,
-		Cold:     resp.InitTime > 0,
-		TimedOut: resp.Timeout,
-	}
+// result is an edge node's answer as the engine records it: an empty
+// result reads as {}.
+func result(res activation.Result) activation.Result {
 	if len(res.Response.Result) == 0 {
 		res.Response.Result = []byte("{}")
 	}
 	return res
 }
 
-func failed(start time.Time, code whisk.StatusCode, msg string, timedOut bool) invoker.Result {
-	return invoker.Result{Response: whisk.ErrorResponse(code, msg), Start: start, End: time.Now(), TimedOut: timedOut}
+func failed(start time.Time, code whisk.StatusCode, msg string, timedOut bool) activation.Result {
+	return activation.Result{Response: whisk.ErrorResponse(code, msg), Start: start, End: time.Now(), TimedOut: timedOut}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/internal/wasmtest"
 
 	"github.com/faasedge/faasedge/whisk"
@@ -27,13 +28,13 @@ var benchModules = []struct {
 	{"go-reactor-const", testModule{wasmtest.Reactor, "reactorconst"}, `{"name":"World"}`},
 }
 
-func benchAction(b *testing.B, m testModule, version string) *Action {
-	return &Action{Name: "bench", Namespace: "guest", Version: version, Code: m.bytes(b),
-		Digest: m.name + "-" + m.kind.String(), Limits: whisk.Limits{Timeout: 60000, Memory: 256, Logs: 10, Concurrency: 1}}
+func benchAction(b *testing.B, m testModule, version string) *activation.Action {
+	return &activation.Action{Name: activation.FQN{Path: "guest", Name: "bench"}, Version: version, Code: activation.Code{Inline: m.bytes(b), Digest: m.name + "-" + m.kind.String()},
+		Limits: whisk.Limits{Timeout: 60000, Memory: 256, Logs: 10, Concurrency: 1}}
 }
 
-func mustRun(b *testing.B, e *Executor, a *Action, value string) Result {
-	res := e.Run(context.Background(), a, Activation{Value: []byte(value)})
+func mustRun(b *testing.B, e *Executor, a *activation.Action, value string) activation.Result {
+	res := e.Run(context.Background(), a, activation.Invocation{Value: []byte(value)})
 	if res.Response.StatusCode != whisk.StatusSuccess {
 		b.Fatalf("%v: %s", res.Response.StatusCode, res.Response.Result)
 	}

@@ -5,20 +5,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"path"
 	"strings"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/whisk"
 )
-
-// ipfsScheme prefixes code that is an IPFS content id.
-const ipfsScheme = "ipfs://"
 
 // maxModuleBytes bounds a module taken out of a zip or base64, so a zip
 // bomb cannot exhaust the host.
@@ -39,41 +35,24 @@ func devErrorf(format string, args ...any) error {
 	return &devError{fmt.Sprintf(format, args...)}
 }
 
-// cid returns the content id of ipfs code.
-func (a *Action) cid() (string, bool) {
-	if len(a.Code) >= 512 { // before converting: code can be megabytes
-		return "", false
-	}
-	return strings.CutPrefix(strings.TrimSpace(string(a.Code)), ipfsScheme)
-}
-
-// digest is the compiled-module cache key of a.
-func (a *Action) digest() string {
-	if a.Digest != "" {
-		return a.Digest
-	}
-	if cid, ok := a.cid(); ok {
-		return cid
-	}
-	sum := sha256.Sum256(a.Code)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
 // loadCode returns the module bytes of a, fetching ipfs code.
-func (e *Executor) loadCode(ctx context.Context, a *Action) ([]byte, error) {
-	code, binary := a.Code, a.Binary
-	if cid, ok := a.cid(); ok {
+func (e *Executor) loadCode(ctx context.Context, a *activation.Action) ([]byte, error) {
+	code, binary := a.Code.Inline, a.Code.Binary
+	switch {
+	case a.Code.CID != "":
 		if e.fetcher == nil {
-			return nil, devErrorf("could not fetch code %s%s: no IPFS fetcher is configured", ipfsScheme, cid)
+			return nil, devErrorf("could not fetch code %s: no IPFS fetcher is configured", a.Code)
 		}
-		b, err := e.fetcher.Fetch(ctx, cid)
+		b, err := e.fetcher.Fetch(ctx, a.Code.CID)
 		if err != nil {
 			if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 				err = fmt.Errorf("%w: %w", ctx.Err(), err)
 			}
-			return nil, devErrorf("could not fetch code %s%s: %v", ipfsScheme, cid, err)
+			return nil, devErrorf("could not fetch code %s: %v", a.Code, err)
 		}
 		code, binary = b, false
+	case a.Code.Attachment != "":
+		return nil, devErrorf("the action's code is an attachment (%s) the invoker did not read", a.Code.Attachment)
 	}
 	return decodeModule(code, binary, a.Main)
 }

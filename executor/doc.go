@@ -5,17 +5,17 @@
 //
 // # Code
 //
-// Action.Code is raw wasm, base64 wasm (Binary true, or text that looks like
-// base64), a zip holding one .wasm (Main names the entry when there are
-// several), or the text "ipfs://<CID>", which the Fetcher given WithFetcher
-// resolves within the action's timeout. Compiled modules are cached in
-// memory by digest (Action.Digest, or the SHA-256 of Code; the least
-// recently used beyond 256 are dropped) and, WithDataDir, on disk in
-// wazero's compilation cache, so a restart does not compile again.
-// Compiling is not bounded by the action's timeout, as starting a container
-// is not in the stock invoker. Callers that run the same code
-// often should set Digest: hashing megabytes of code costs more than a warm
-// run.
+// An action (activation.Action) has inline code (Code.Inline: raw wasm,
+// base64 wasm when Binary is set or the text looks like base64, or a zip
+// holding one .wasm, Main naming the entry when there are several) or code
+// by CID (Code.CID), which the Fetcher given WithFetcher resolves within
+// the action's timeout. Compiled modules are cached in memory by
+// Code.Key() (the least recently used beyond 256 are dropped) and,
+// WithDataDir, on disk in wazero's compilation cache, so a restart does
+// not compile again. Compiling is not bounded by the action's timeout, as
+// starting a container is not in the stock invoker. Callers that run the
+// same code often should set Code.Digest: hashing megabytes of code costs
+// more than a warm run.
 //
 // # Command ABI
 //
@@ -23,8 +23,9 @@
 // activation, like a process:
 //   - stdin holds the activation's value as one line of compact JSON ended by
 //     a newline ({} when there is none);
-//   - the environment holds the __OW_* values and the init args
-//     (Activation.Env), argv[0] is the action's name;
+//   - the environment holds the init args and the __OW_* values derived
+//     from the invocation (activation.Invocation.Env), argv[0] is the
+//     action's short name;
 //   - the result is the last non-empty line of stdout, a JSON object or
 //     array; every other stdout line and every stderr line is a log line;
 //   - exit code 0 (or returning from _start) is a normal end. A non-zero exit
@@ -87,7 +88,7 @@
 // every run, and a runaway loop is stopped through wazero's
 // WithCloseOnContextDone;
 // limits.logs caps the log bytes as the stock collector counts them; a result
-// larger than Activation.MaxPayload becomes the stock truncated-response
+// larger than Invocation.MaxPayload becomes the stock truncated-response
 // application error. Guests see no host filesystem and no network: only the
 // read-only mounts given WithMount, stdio, real clocks and crypto/rand.
 //

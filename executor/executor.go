@@ -3,27 +3,25 @@ package executor
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
-	"github.com/faasedge/faasedge/whisk"
+	"github.com/faasedge/faasedge/activation"
 )
 
 // DefaultMemoryBudget is the memory pooled reactor instances may hold
 // together unless WithMemoryBudget says otherwise.
 const DefaultMemoryBudget = 1 << 30
 
-// Fetcher resolves "ipfs://<CID>" code to the module's bytes (or a zip or
-// base64 of it, like inline code).
+// Fetcher resolves code by CID to the module's bytes (or a zip or base64
+// of it, like inline code).
 type Fetcher interface {
 	Fetch(ctx context.Context, cid string) ([]byte, error)
 }
@@ -48,8 +46,8 @@ type mount struct {
 // restarted executor does not compile known modules again.
 func WithDataDir(dir string) Option { return func(c *config) { c.dataDir = dir } }
 
-// WithFetcher resolves "ipfs://<CID>" code. Without one, such code is a
-// developer error.
+// WithFetcher resolves code by CID. Without one, such code is a developer
+// error.
 func WithFetcher(f Fetcher) Option { return func(c *config) { c.fetcher = f } }
 
 // WithMount shows fsys to every guest, read-only, at guestPath (e.g. "/ipfs").
@@ -159,54 +157,12 @@ func (e *Executor) isClosed() bool {
 	return e.closed
 }
 
-// Action is the code and identity of an action, as the invoker resolved it.
-type Action struct {
-	Name, Namespace, Version, Kind string // short name, action path (namespace[/package]), version, kind
-	// Code is raw wasm, base64 wasm (Binary true), a zip holding one .wasm,
-	// or the text "ipfs://<CID>".
-	Code   []byte
-	Binary bool
-	Main   string // zip entry / entry function name
-	// Digest keys the compiled-module cache; computed (SHA-256) from Code
-	// when empty; the CID for ipfs code.
-	Digest string
-	Limits whisk.Limits
-}
-
-// Activation is one run's input.
-type Activation struct {
-	// Value is the /run value: content minus init args (object or array);
-	// nil is {}.
-	Value json.RawMessage
-	// Env holds the __OW_* values and the init args, already stringified.
-	Env map[string]string
-	// MaxPayload is the result size limit; 0 is whisk.PayloadMax.
-	MaxPayload int64
-}
-
-// Result is one run's outcome.
-type Result struct {
-	// Response is always set; failures carry the stock status codes and texts.
-	Response whisk.ActivationResponse
-	// Logs are formatted OpenWhisk log lines, including the collector's
-	// notice lines (truncation, developer error); empty if Limits.Logs == 0.
-	Logs []string
-	// Start and End follow the stock record: on a cold start Start is the
-	// run's start minus InitTime.
-	Start, End time.Time
-	// InitTime is > 0 only on a cold start: fetch, compile, instantiate and
-	// initialise.
-	InitTime time.Duration
-	Cold     bool
-	TimedOut bool
-}
-
 // Run runs one activation of a. It never fails with a Go error: every
 // failure is a Result with the stock status code and text, developer errors
 // (status 2) for anything the action's code or output caused and whisk
 // errors (status 3) for the executor's own faults.
-func (e *Executor) Run(ctx context.Context, a *Action, act Activation) Result {
-	r := newRun(e, a, act)
+func (e *Executor) Run(ctx context.Context, a *activation.Action, in activation.Invocation) activation.Result {
+	r := newRun(e, a, in)
 	r.exec(ctx)
 	return r.result()
 }

@@ -16,6 +16,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/whisk"
 )
@@ -63,6 +64,16 @@ func limits(timeoutMs, memoryMB, logsMB int64, concurrency int) whisk.Limits {
 	return whisk.Limits{Timeout: timeoutMs, Memory: memoryMB, Logs: logsMB, Concurrency: concurrency}
 }
 
+// invocation is the typed input whose environment is env.
+func invocation(value string, maxPayload int64) activation.Invocation {
+	return activation.Invocation{
+		ID: "5c9b2f7e3a1d4c8b9b2f7e3a1d4c8b9b", TransID: whisk.TransID{ID: "m2fXbLrCv0y2Wb7dP5q1yGzS8aKjT3uE"},
+		Namespace: "guest", APIKey: "uuid:key", Deadline: time.UnixMilli(1704067260105),
+		InitArgs: map[string]string{"APP_MODE": "prod"}, Value: json.RawMessage(value), MaxPayload: maxPayload,
+	}
+}
+
+// env is the environment of invocation for the action /guest/echo@0.0.1.
 var env = map[string]string{
 	"__OW_API_KEY": "uuid:key", "__OW_NAMESPACE": "guest", "__OW_ACTION_NAME": "/guest/echo",
 	"__OW_ACTION_VERSION": "0.0.1", "__OW_ACTIVATION_ID": "5c9b2f7e3a1d4c8b9b2f7e3a1d4c8b9b",
@@ -151,8 +162,8 @@ func TestRun(t *testing.T) {
 			if l == (whisk.Limits{}) {
 				l = whisk.DefaultLimits()
 			}
-			a := &Action{Name: "echo", Namespace: "guest", Version: "0.0.1", Code: tt.mod.bytes(t), Limits: l}
-			res := e.Run(context.Background(), a, Activation{Value: json.RawMessage(tt.value), Env: env, MaxPayload: tt.maxPayload})
+			a := &activation.Action{Name: activation.FQN{Path: "guest", Name: "echo"}, Version: "0.0.1", Code: activation.Code{Inline: tt.mod.bytes(t)}, Limits: l}
+			res := e.Run(context.Background(), a, invocation(tt.value, tt.maxPayload))
 			checkResult(t, res, tt.status, tt.result)
 			if res.TimedOut != tt.timedOut {
 				t.Errorf("TimedOut = %v, want %v", res.TimedOut, tt.timedOut)
@@ -173,7 +184,7 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-func checkResult(t *testing.T, res Result, status whisk.StatusCode, result string) {
+func checkResult(t *testing.T, res activation.Result, status whisk.StatusCode, result string) {
 	t.Helper()
 	if res.Response.StatusCode != status {
 		t.Errorf("status = %v, want %v (result %.300s)", res.Response.StatusCode, status, res.Response.Result)
@@ -226,9 +237,9 @@ func TestInvalidCode(t *testing.T) {
 	e := newExecutor(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := &Action{Name: "bad", Code: tt.code, Binary: tt.binary, Main: tt.main, Limits: whisk.DefaultLimits()}
+			a := &activation.Action{Name: activation.FQN{Name: "bad"}, Code: activation.Code{Inline: tt.code, Binary: tt.binary}, Main: tt.main, Limits: whisk.DefaultLimits()}
 			for range 2 { // the second run finds the cached failure
-				res := e.Run(context.Background(), a, Activation{})
+				res := e.Run(context.Background(), a, activation.Invocation{})
 				if res.Response.StatusCode != whisk.StatusDeveloperError {
 					t.Fatalf("status = %v, want developer error (%s)", res.Response.StatusCode, res.Response.Result)
 				}
@@ -284,8 +295,8 @@ func TestCodeForms(t *testing.T) {
 	e := newExecutor(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := &Action{Name: "echo", Code: tt.code, Binary: tt.binary, Main: tt.main, Limits: whisk.DefaultLimits()}
-			checkResult(t, e.Run(context.Background(), a, Activation{Value: []byte(`{"x":true}`)}), whisk.StatusSuccess, `{"x":true}`)
+			a := &activation.Action{Name: activation.FQN{Name: "echo"}, Code: activation.Code{Inline: tt.code, Binary: tt.binary}, Main: tt.main, Limits: whisk.DefaultLimits()}
+			checkResult(t, e.Run(context.Background(), a, activation.Invocation{Value: []byte(`{"x":true}`)}), whisk.StatusSuccess, `{"x":true}`)
 		})
 	}
 }
@@ -314,9 +325,9 @@ func TestIPFSCode(t *testing.T) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	})
-	a := &Action{Name: "echo", Code: []byte(ipfsScheme + cid), Limits: limits(300, 128, 10, 1)}
-	run := func(e *Executor) Result {
-		return e.Run(context.Background(), a, Activation{Value: []byte(`{"x":1}`)})
+	a := &activation.Action{Name: activation.FQN{Name: "echo"}, Code: activation.Code{CID: cid}, Limits: limits(300, 128, 10, 1)}
+	run := func(e *Executor) activation.Result {
+		return e.Run(context.Background(), a, activation.Invocation{Value: []byte(`{"x":1}`)})
 	}
 
 	res := run(newExecutor(t))
@@ -346,32 +357,32 @@ func TestIPFSCode(t *testing.T) {
 func TestMount(t *testing.T) {
 	fsys := fstest.MapFS{"QmData/hello.txt": {Data: []byte("hello from ipfs")}}
 	e := newExecutor(t, WithMount("/ipfs", fsys))
-	a := &Action{Name: "echo", Code: goEcho.bytes(t), Limits: whisk.DefaultLimits()}
-	res := e.Run(context.Background(), a, Activation{Value: []byte(`{"read":"/ipfs/QmData/hello.txt"}`)})
+	a := &activation.Action{Name: activation.FQN{Name: "echo"}, Code: activation.Code{Inline: goEcho.bytes(t)}, Limits: whisk.DefaultLimits()}
+	res := e.Run(context.Background(), a, activation.Invocation{Value: []byte(`{"read":"/ipfs/QmData/hello.txt"}`)})
 	checkResult(t, res, whisk.StatusSuccess, `{"read":"hello from ipfs"}`)
 }
 
 func TestReactorReuse(t *testing.T) {
 	e := newExecutor(t)
-	a := &Action{Name: "r", Namespace: "guest", Code: goReactor.bytes(t), Digest: "reactor", Limits: whisk.DefaultLimits()}
+	a := &activation.Action{Name: activation.FQN{Path: "guest", Name: "r"}, Code: activation.Code{Inline: goReactor.bytes(t), Digest: "reactor"}, Limits: whisk.DefaultLimits()}
 	for i := 1; i <= 3; i++ {
-		res := e.Run(context.Background(), a, Activation{Value: []byte(`{"calls":true}`)})
+		res := e.Run(context.Background(), a, activation.Invocation{Value: []byte(`{"calls":true}`)})
 		checkResult(t, res, whisk.StatusSuccess, fmt.Sprintf(`{"calls":%d}`, i))
 		if res.Cold != (i == 1) || (res.InitTime > 0) != (i == 1) {
 			t.Errorf("run %d: cold %v, init time %v", i, res.Cold, res.InitTime)
 		}
 	}
 	// A developer error discards the instance, as a container is destroyed.
-	e.Run(context.Background(), a, Activation{Value: []byte(`{"panic":"x"}`)})
-	res := e.Run(context.Background(), a, Activation{Value: []byte(`{"calls":true}`)})
+	e.Run(context.Background(), a, activation.Invocation{Value: []byte(`{"panic":"x"}`)})
+	res := e.Run(context.Background(), a, activation.Invocation{Value: []byte(`{"calls":true}`)})
 	checkResult(t, res, whisk.StatusSuccess, `{"calls":1}`)
 }
 
 func TestReactorMemoryBudget(t *testing.T) {
 	e := newExecutor(t, WithMemoryBudget(1))
-	a := &Action{Name: "r", Code: goReactor.bytes(t), Digest: "reactor", Limits: whisk.DefaultLimits()}
+	a := &activation.Action{Name: activation.FQN{Name: "r"}, Code: activation.Code{Inline: goReactor.bytes(t), Digest: "reactor"}, Limits: whisk.DefaultLimits()}
 	for range 2 {
-		res := e.Run(context.Background(), a, Activation{Value: []byte(`{"calls":true}`)})
+		res := e.Run(context.Background(), a, activation.Invocation{Value: []byte(`{"calls":true}`)})
 		checkResult(t, res, whisk.StatusSuccess, `{"calls":1}`)
 		if !res.Cold {
 			t.Error("an instance over the budget was pooled")
@@ -384,13 +395,13 @@ func TestReactorMemoryBudget(t *testing.T) {
 // activation at a time (-race checks the host side), and all succeed.
 func TestReactorConcurrency(t *testing.T) {
 	e := newExecutor(t)
-	a := &Action{Name: "r", Namespace: "guest", Code: goReactor.bytes(t), Digest: "reactor", Limits: limits(60000, 128, 10, 4)}
+	a := &activation.Action{Name: activation.FQN{Path: "guest", Name: "r"}, Code: activation.Code{Inline: goReactor.bytes(t), Digest: "reactor"}, Limits: limits(60000, 128, 10, 4)}
 	const n = 200
-	results := make([]Result, n)
+	results := make([]activation.Result, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			results[i] = e.Run(context.Background(), a, Activation{Value: []byte(fmt.Sprintf(`{"calls":true,"log":"run %d"}`, i))})
+			results[i] = e.Run(context.Background(), a, activation.Invocation{Value: []byte(fmt.Sprintf(`{"calls":true,"log":"run %d"}`, i))})
 		})
 	}
 	wg.Wait()
@@ -416,8 +427,8 @@ func TestReactorConcurrency(t *testing.T) {
 
 func TestNoLogs(t *testing.T) {
 	e := newExecutor(t)
-	a := &Action{Name: "echo", Code: goEcho.bytes(t), Limits: limits(60000, 256, 0, 1)}
-	res := e.Run(context.Background(), a, Activation{Value: []byte(`{"log":"x"}`)})
+	a := &activation.Action{Name: activation.FQN{Name: "echo"}, Code: activation.Code{Inline: goEcho.bytes(t)}, Limits: limits(60000, 256, 0, 1)}
+	res := e.Run(context.Background(), a, activation.Invocation{Value: []byte(`{"log":"x"}`)})
 	checkResult(t, res, whisk.StatusSuccess, `{"log":"x"}`)
 	if res.Logs != nil {
 		t.Errorf("logs = %q with limits.logs 0", res.Logs)
@@ -429,14 +440,14 @@ func TestInternalFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &Action{Name: "echo", Code: watLoop.bytes(t), Limits: whisk.DefaultLimits()}
+	a := &activation.Action{Name: activation.FQN{Name: "echo"}, Code: activation.Code{Inline: watLoop.bytes(t)}, Limits: whisk.DefaultLimits()}
 	ctx, cancel := context.WithCancel(context.Background())
 	go cancel()
-	checkResult(t, e.Run(ctx, a, Activation{}), whisk.StatusWhiskError, errorText(whisk.MsgAbnormalRun))
+	checkResult(t, e.Run(ctx, a, activation.Invocation{}), whisk.StatusWhiskError, errorText(whisk.MsgAbnormalRun))
 
 	// Close stops a run in progress: the executor's doing, a whisk error.
-	done := make(chan Result)
-	go func() { done <- e.Run(context.Background(), a, Activation{}) }()
+	done := make(chan activation.Result)
+	go func() { done <- e.Run(context.Background(), a, activation.Invocation{}) }()
 	time.Sleep(100 * time.Millisecond) // let it start; either way it is a whisk error
 	if err := e.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -444,17 +455,17 @@ func TestInternalFailures(t *testing.T) {
 	if res := <-done; res.Response.StatusCode != whisk.StatusWhiskError {
 		t.Errorf("run stopped by Close: %v %s", res.Response.StatusCode, res.Response.Result)
 	}
-	checkResult(t, e.Run(context.Background(), a, Activation{}), whisk.StatusWhiskError, errorText(whisk.MsgProvisionFailed))
+	checkResult(t, e.Run(context.Background(), a, activation.Invocation{}), whisk.StatusWhiskError, errorText(whisk.MsgProvisionFailed))
 }
 
 // TestDiskCache restarts an executor on the same data directory: the
 // compiled code is found there.
 func TestDiskCache(t *testing.T) {
 	dir := t.TempDir()
-	a := &Action{Name: "echo", Code: watEcho.bytes(t), Limits: whisk.DefaultLimits()}
+	a := &activation.Action{Name: activation.FQN{Name: "echo"}, Code: activation.Code{Inline: watEcho.bytes(t)}, Limits: whisk.DefaultLimits()}
 	for i := range 2 {
 		e := newExecutor(t, WithDataDir(dir))
-		checkResult(t, e.Run(context.Background(), a, Activation{Value: []byte(`{"i":1}`)}), whisk.StatusSuccess, `{"i":1}`)
+		checkResult(t, e.Run(context.Background(), a, activation.Invocation{Value: []byte(`{"i":1}`)}), whisk.StatusSuccess, `{"i":1}`)
 		if err := e.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -477,9 +488,9 @@ func TestDiskCache(t *testing.T) {
 func TestModuleCacheBound(t *testing.T) {
 	e := newExecutor(t)
 	e.maxModules = 2
-	run := func(m testModule) Result {
-		a := &Action{Name: m.name, Code: m.bytes(t), Limits: whisk.DefaultLimits()}
-		return e.Run(context.Background(), a, Activation{Value: []byte(`{"a":1}`)})
+	run := func(m testModule) activation.Result {
+		a := &activation.Action{Name: activation.FQN{Name: m.name}, Code: activation.Code{Inline: m.bytes(t)}, Limits: whisk.DefaultLimits()}
+		return e.Run(context.Background(), a, activation.Invocation{Value: []byte(`{"a":1}`)})
 	}
 	for _, m := range []testModule{watEcho, watReactor, watEcho, watBadJSON} {
 		run(m)

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/whisk"
 )
@@ -53,7 +54,7 @@ func FuzzDecodeCode(f *testing.F) {
 		if _, err := scanModule(mod); err != nil && !errors.As(err, &dev) {
 			t.Fatalf("check failed with %T %v, want a developer error", err, err)
 		}
-		if err := CheckCode(&Action{Code: code, Binary: binary}); err != nil && !errors.As(err, &dev) {
+		if err := CheckCode(&activation.Action{Code: activation.Code{Inline: code, Binary: binary}}); err != nil && !errors.As(err, &dev) {
 			t.Fatalf("CheckCode failed with %T %v, want a developer error", err, err)
 		}
 	})
@@ -82,10 +83,10 @@ func FuzzRunModule(f *testing.F) {
 	l.Timeout = fuzzTimeoutMs
 	bound := 2*uint64(l.Memory)<<20 + 128<<20
 	f.Fuzz(func(t *testing.T, code []byte) {
-		a := &Action{Name: "fuzz", Namespace: "guest", Code: code, Limits: l}
+		a := &activation.Action{Name: activation.FQN{Path: "guest", Name: "fuzz"}, Code: activation.Code{Inline: code}, Limits: l}
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		res := e.Run(context.Background(), a, Activation{Value: json.RawMessage(`{"n":1}`)})
+		res := e.Run(context.Background(), a, activation.Invocation{Value: json.RawMessage(`{"n":1}`)})
 		runtime.ReadMemStats(&after)
 		switch res.Response.StatusCode {
 		case whisk.StatusSuccess, whisk.StatusApplicationError, whisk.StatusDeveloperError:

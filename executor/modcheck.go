@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"unicode/utf8"
+
+	"github.com/faasedge/faasedge/activation"
 )
 
 // Every module is checked before wazero decodes it. wazero's decoder
@@ -116,13 +118,13 @@ func (i moduleInfo) hostFits(limitMB int64) error {
 // CheckCode decodes an action's code as a run does (raw, base64 or zipped
 // wasm) and checks its module against the action's memory limit without
 // compiling it, so that an action that could never run is refused when it
-// is created. Code given as ipfs://<CID> is checked when a run fetches it.
-// The error says what is wrong.
-func CheckCode(a *Action) error {
-	if _, ok := a.cid(); ok {
+// is created. Code given by CID is checked when a run fetches it. The
+// error says what is wrong.
+func CheckCode(a *activation.Action) error {
+	if a.Code.CID != "" {
 		return nil
 	}
-	mod, err := decodeModule(a.Code, a.Binary, a.Main)
+	mod, err := decodeModule(a.Code.Inline, a.Code.Binary, a.Main)
 	if err != nil {
 		return err
 	}

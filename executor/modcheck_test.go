@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/whisk"
 )
@@ -157,9 +158,9 @@ func TestHostileModulesContained(t *testing.T) {
 			if tt.name == "600000 functions" {
 				l.Memory = 128
 			}
-			a := &Action{Name: "hostile", Code: tt.code, Binary: tt.binary, Limits: l}
-			var res Result
-			n := allocated(func() { res = e.Run(context.Background(), a, Activation{Value: json.RawMessage(`{"a":1}`)}) })
+			a := &activation.Action{Name: activation.FQN{Name: "hostile"}, Code: activation.Code{Inline: tt.code, Binary: tt.binary}, Limits: l}
+			var res activation.Result
+			n := allocated(func() { res = e.Run(context.Background(), a, activation.Invocation{Value: json.RawMessage(`{"a":1}`)}) })
 			if res.Response.StatusCode != tt.status || string(res.Response.Result) != tt.want {
 				t.Errorf("response = %v %s, want %v %s", res.Response.StatusCode, res.Response.Result, tt.status, tt.want)
 			}
@@ -176,14 +177,14 @@ func TestHostileModulesContained(t *testing.T) {
 // stock memory error.
 func TestRecoversWazeroPanic(t *testing.T) {
 	e := newExecutor(t, WithLogger(slog.New(slog.DiscardHandler)))
-	a := &Action{Name: "bigmem", Code: testModule{wasmtest.WAT, "bigmem"}.bytes(t), Limits: limits(10000, 512, 1, 1)}
+	a := &activation.Action{Name: activation.FQN{Name: "bigmem"}, Code: activation.Code{Inline: testModule{wasmtest.WAT, "bigmem"}.bytes(t)}, Limits: limits(10000, 512, 1, 1)}
 	m, _, err := e.module(context.Background(), a, 10e9)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.done(m)
 	m.info.minPages = 0 // as if the check had missed it
-	r := newRun(e, a, Activation{})
+	r := newRun(e, a, activation.Invocation{})
 	r.limits.Memory = 256
 	r.exec(context.Background())
 	if r.resp.StatusCode != whisk.StatusDeveloperError || string(r.resp.Result) != errorText(whisk.MsgMemoryExhausted) {
@@ -211,7 +212,7 @@ func TestCheckCode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := CheckCode(&Action{Code: tt.code, Binary: tt.binary, Limits: whisk.Limits{Memory: tt.memoryMB}})
+			err := CheckCode(&activation.Action{Code: activation.ParseCode(tt.code, tt.binary), Limits: whisk.Limits{Memory: tt.memoryMB}})
 			got := ""
 			if err != nil {
 				got = err.Error()

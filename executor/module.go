@@ -8,6 +8,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/faasedge/faasedge/activation"
 )
 
 // The exports that tell a module's ABI apart (see the package documentation).
@@ -47,8 +49,8 @@ const defaultMaxModules = 256
 // invoker's timeout does not cover starting a container. A wait that ends
 // with ctx leaves the work going, so that later activations find the module
 // ready.
-func (e *Executor) module(ctx context.Context, a *Action, timeout time.Duration) (m *module, cold bool, err error) {
-	key := a.digest()
+func (e *Executor) module(ctx context.Context, a *activation.Action, timeout time.Duration) (m *module, cold bool, err error) {
+	key := a.Code.Key()
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -87,8 +89,7 @@ func (e *Executor) module(ctx context.Context, a *Action, timeout time.Duration)
 	// A fetch is bounded by the action's timeout even if the Fetcher
 	// ignores its context.
 	var fetchTimeout <-chan time.Time
-	cid, ipfs := a.cid()
-	if ipfs {
+	if a.Code.CID != "" {
 		t := time.NewTimer(timeout)
 		defer t.Stop()
 		fetchTimeout = t.C
@@ -104,7 +105,7 @@ func (e *Executor) module(ctx context.Context, a *Action, timeout time.Duration)
 			case <-m.fetched:
 				fetchTimeout = nil
 			default:
-				return nil, true, devErrorf("could not fetch code %s%s: %v", ipfsScheme, cid, context.DeadlineExceeded)
+				return nil, true, devErrorf("could not fetch code %s: %v", a.Code, context.DeadlineExceeded)
 			}
 		}
 	}
@@ -144,7 +145,7 @@ func (e *Executor) evictModules() []*module {
 	return out
 }
 
-func (e *Executor) load(ctx context.Context, key string, m *module, a Action, timeout time.Duration) {
+func (e *Executor) load(ctx context.Context, key string, m *module, a activation.Action, timeout time.Duration) {
 	defer e.loads.Done()
 	defer close(m.ready)
 	fctx, cancel := context.WithTimeout(ctx, timeout)
@@ -178,7 +179,7 @@ func (e *Executor) load(ctx context.Context, key string, m *module, a Action, ti
 	if err != nil {
 		m.err = err
 		var dev *devError
-		if _, ipfs := a.cid(); ipfs || !errors.As(err, &dev) || !cacheable {
+		if a.Code.CID != "" || !errors.As(err, &dev) || !cacheable {
 			// A fetch can succeed later, and so can anything that was not
 			// the code's fault.
 			e.mu.Lock()

@@ -9,10 +9,10 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -30,9 +30,9 @@ type Proxy struct {
 	limits         whisk.Limits
 	stdout, stderr io.Writer
 
-	mu      sync.Mutex
-	action  *Action
-	initEnv map[string]string
+	mu       sync.Mutex
+	action   *activation.Action
+	initArgs map[string]string // /init's env
 
 	logMu sync.Mutex // keeps an activation's lines and sentinels together
 }
@@ -96,13 +96,12 @@ func (p *Proxy) init(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusForbidden, errorBody("Cannot initialize the action more than once."))
 		return
 	}
-	a := &Action{
-		Name: req.Value.Name, Kind: "wasm:wasip1", Code: []byte(*req.Value.Code),
-		Binary: req.Value.Binary, Main: req.Value.Main, Limits: p.limits,
+	// The action's path and version come with each /run.
+	a := &activation.Action{
+		Name: activation.FQN{Name: req.Value.Name}, Kind: "wasm:wasip1",
+		Code: activation.ParseCode([]byte(*req.Value.Code), req.Value.Binary), Main: req.Value.Main, Limits: p.limits,
 	}
-	ns, _, _ := strings.Cut(strings.TrimPrefix(env["__OW_ACTION_NAME"], "/"), "/")
-	a.Namespace, a.Version = ns, env["__OW_ACTION_VERSION"]
-	a.Digest = a.digest() // once, not per /run
+	a.Code.Digest = a.Code.Key() // once, not per /run
 	// Compile now, so that bad code fails /init as in any runtime.
 	m, _, err := p.e.module(r.Context(), a, time.Duration(p.limits.Timeout)*time.Millisecond)
 	if err != nil {
@@ -115,38 +114,54 @@ func (p *Proxy) init(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.e.done(m)
-	p.action, p.initEnv = a, env
+	p.action, p.initArgs = a, env
 	reply(w, http.StatusOK, []byte(`{"ok":true}`))
 }
 
+// runRequest is the stock /run body (openwhisk-wire.md 6.2).
+type runRequest struct {
+	Value         json.RawMessage `json:"value"`
+	Namespace     string          `json:"namespace"`
+	ActionName    string          `json:"action_name"`
+	ActionVersion *string         `json:"action_version"`
+	ActivationID  string          `json:"activation_id"`
+	TransactionID string          `json:"transaction_id"`
+	// Deadline is epoch ms: a string from the stock invoker, a number in
+	// its documentation.
+	Deadline json.RawMessage `json:"deadline"`
+	APIKey   string          `json:"api_key"`
+}
+
 func (p *Proxy) run(w http.ResponseWriter, r *http.Request) {
-	var body map[string]json.RawMessage
+	var body runRequest
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 		reply(w, http.StatusBadRequest, errorBody("the /run body is not JSON: "+err.Error()))
 		return
 	}
 	p.mu.Lock()
-	a, initEnv := p.action, p.initEnv
+	a, initArgs := p.action, p.initArgs
 	p.mu.Unlock()
 	if a == nil {
 		reply(w, http.StatusInternalServerError, errorBody("no action defined yet"))
 		return
 	}
-	// Like OpenWhisk's action loop: every key but value becomes __OW_<KEY>.
-	env := make(map[string]string, len(initEnv)+len(body))
-	for k, v := range initEnv {
-		env[k] = v
-	}
-	for k, v := range body {
-		if k != "value" {
-			env["__OW_"+strings.ToUpper(k)] = stringify(v)
-		}
-	}
 	act := *a
-	if ms, err := strconv.ParseInt(env["__OW_DEADLINE"], 10, 64); err == nil {
-		act.Limits.Timeout = max(time.Until(time.UnixMilli(ms)).Milliseconds(), 1)
+	if n, err := activation.ParseFQN(body.ActionName); err == nil {
+		act.Name.Path = n.Path
 	}
-	run := newRun(p.e, &act, Activation{Value: body["value"], Env: env, MaxPayload: proxyMaxPayload})
+	if body.ActionVersion != nil {
+		act.Version = *body.ActionVersion
+	}
+	in := activation.Invocation{
+		ID: activation.ID(body.ActivationID), TransID: whisk.TransID{ID: body.TransactionID},
+		Namespace: body.Namespace, APIKey: body.APIKey, Value: body.Value,
+		InitArgs: initArgs, MaxPayload: proxyMaxPayload,
+	}
+	if ms, err := strconv.ParseInt(stringify(body.Deadline), 10, 64); err == nil {
+		in.Deadline = time.UnixMilli(ms)
+		act.Limits.Timeout = max(time.Until(in.Deadline).Milliseconds(), 1)
+	}
+	run := newRun(p.e, &act, in)
 	run.exec(r.Context())
 	p.writeLogs(run)
 	status := http.StatusOK

@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -53,16 +54,9 @@ func (s instanceStream) Write(p []byte) (int, error) {
 	return streamWriter{s.o.c, s.stream}.Write(p)
 }
 
-// perActivation are the environment keys that change with every
-// activation: a reactor gets them in its request, not in its environment.
-var perActivation = map[string]bool{
-	"__OW_API_KEY": true, "__OW_NAMESPACE": true, "__OW_ACTIVATION_ID": true,
-	"__OW_TRANSACTION_ID": true, "__OW_DEADLINE": true,
-}
-
 // poolKey names an action's pool: same code, same action, same limits.
 func (r *run) poolKey() string {
-	return strings.Join([]string{r.a.digest(), r.a.Namespace, r.a.Name, r.a.Version, r.a.Main,
+	return strings.Join([]string{r.a.Code.Key(), r.a.Name.Path, r.a.Name.Name, r.a.Version, r.a.Main,
 		strconv.FormatInt(r.limits.Memory, 10), strconv.Itoa(r.limits.Concurrency)}, "\x00")
 }
 
@@ -120,10 +114,11 @@ func (r *run) newInstance(ctx context.Context, m *module) *instance {
 	cfg := r.e.base.
 		WithStdout(instanceStream{inst.out, 0}).
 		WithStderr(instanceStream{inst.out, 1}).
-		WithArgs(r.a.Name).
+		WithArgs(r.a.Name.Name).
 		WithStartFunctions(exportInitialize)
-	for k, v := range r.act.Env {
-		if !perActivation[k] {
+	// Per-activation values come in each request, not in the environment.
+	for k, v := range r.environ() {
+		if !activation.PerActivation(k) {
 			cfg = cfg.WithEnv(k, v)
 		}
 	}
@@ -217,8 +212,8 @@ var errBadBuffer = errors.New("buffer outside memory")
 // request is the reactor ABI's request: {"value": ..., "env": {...}}.
 func (r *run) request() []byte {
 	env := []byte("{}")
-	if len(r.act.Env) > 0 {
-		env, _ = json.Marshal(r.act.Env) // a map of strings always marshals
+	if e := r.environ(); len(e) > 0 {
+		env, _ = json.Marshal(e) // a map of strings always marshals
 	}
 	v := r.value()
 	b := make([]byte, 0, len(v)+len(env)+18)

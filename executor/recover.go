@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+
+	"github.com/faasedge/faasedge/activation"
 )
 
 // recovered runs f, one call into wazero (compile, instantiate or call),
@@ -16,10 +18,10 @@ import (
 // wazero compiles on the calling goroutine unless
 // experimental.WithCompilationWorkers asks for more; the executor never
 // does, since a panic on one of those goroutines could not be recovered.
-func recovered(log *slog.Logger, step string, a *Action, f func() error) (err error) {
+func recovered(log *slog.Logger, step string, a *activation.Action, f func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			log.Error("executor: wazero panicked", "step", step, "action", a.Namespace+"/"+a.Name,
+			log.Error("executor: wazero panicked", "step", step, "action", a.Name.DocID(),
 				"panic", p, "stack", string(debug.Stack()))
 			err = &panicError{p}
 		}

@@ -11,14 +11,16 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/whisk"
 )
 
 // run is one activation in progress.
 type run struct {
 	e          *Executor
-	a          *Action
-	act        Activation
+	a          *activation.Action
+	in         activation.Invocation
+	env        map[string]string // in.Env(a), made when first needed
 	limits     whisk.Limits
 	timeout    time.Duration
 	maxPayload int64
@@ -42,14 +44,14 @@ func runLimits(l whisk.Limits) whisk.Limits {
 	return l
 }
 
-func newRun(e *Executor, a *Action, act Activation) *run {
+func newRun(e *Executor, a *activation.Action, in activation.Invocation) *run {
 	l := runLimits(a.Limits)
-	maxPayload := act.MaxPayload
+	maxPayload := in.MaxPayload
 	if maxPayload <= 0 {
 		maxPayload = whisk.PayloadMax
 	}
 	return &run{
-		e: e, a: a, act: act, limits: l, maxPayload: maxPayload,
+		e: e, a: a, in: in, limits: l, maxPayload: maxPayload,
 		timeout: time.Duration(l.Timeout) * time.Millisecond,
 		out:     newCapture(l.Logs<<20, maxPayload),
 	}
@@ -76,7 +78,7 @@ func (r *run) exec(ctx context.Context) {
 		r.contextFailure(ctx, true)
 		return
 	default:
-		r.e.log.Error("executor: loading an action failed", "action", r.a.Namespace+"/"+r.a.Name, "err", err)
+		r.e.log.Error("executor: loading an action failed", "action", r.a.Name.DocID(), "err", err)
 		r.fail(whisk.StatusWhiskError, whisk.MsgAbnormalRun)
 		return
 	}
@@ -109,9 +111,9 @@ func (r *run) command(ctx context.Context, m *module) {
 		WithStdin(bytes.NewReader(stdin)).
 		WithStdout(r.out.stdout()).
 		WithStderr(r.out.stderr()).
-		WithArgs(r.a.Name).
+		WithArgs(r.a.Name.Name).
 		WithStartFunctions(exportStart)
-	for k, v := range r.act.Env {
+	for k, v := range r.environ() {
 		cfg = cfg.WithEnv(k, v)
 	}
 	mem := newMemoryLimit(r.memoryBytes())
@@ -146,9 +148,17 @@ func (r *run) command(ctx context.Context, m *module) {
 	}
 }
 
+// environ is the action's environment for this activation.
+func (r *run) environ() map[string]string {
+	if r.env == nil {
+		r.env = r.in.Env(r.a)
+	}
+	return r.env
+}
+
 // value is the activation's value, {} when absent.
 func (r *run) value() []byte {
-	if v := bytes.TrimSpace(r.act.Value); len(v) > 0 && !bytes.Equal(v, []byte("null")) {
+	if v := bytes.TrimSpace(r.in.Value); len(v) > 0 && !bytes.Equal(v, []byte("null")) {
 		return v
 	}
 	return []byte("{}")
@@ -214,8 +224,8 @@ func (r *run) contextFailure(parent context.Context, init bool) {
 	}
 }
 
-func (r *run) result() Result {
-	res := Result{Response: r.resp, Cold: r.cold, TimedOut: r.timedOut, End: r.end}
+func (r *run) result() activation.Result {
+	res := activation.Result{Response: r.resp, Cold: r.cold, TimedOut: r.timedOut, End: r.end}
 	start := r.runStart
 	if start.IsZero() { // failed before running: the whole interval was init
 		start = r.end

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/invoker"
 	"github.com/faasedge/faasedge/tests/emulator"
@@ -135,8 +136,8 @@ func BenchmarkColdActivation(b *testing.B) {
 // (the controller's health action) on the one under "".
 type byName map[string]invoker.Runner
 
-func (m byName) Run(ctx context.Context, a *invoker.Action, inv invoker.Invocation) invoker.Result {
-	if r, ok := m[a.Name]; ok {
+func (m byName) Run(ctx context.Context, a *activation.Action, inv activation.Invocation) activation.Result {
+	if r, ok := m[a.Name.Name]; ok {
 		return r.Run(ctx, a, inv)
 	}
 	return m[""].Run(ctx, a, inv)
@@ -201,9 +202,9 @@ func BenchmarkNodejsRunner(b *testing.B) {
 		r    *invoker.JSRunner
 	}{{"fresh", &invoker.JSRunner{IdleMemory: 1}}, {"reused", &invoker.JSRunner{}}} {
 		b.Run(v.name, func(b *testing.B) {
-			a := &invoker.Action{Namespace: "guest", Name: "bench", Rev: "1-a", Kind: "nodejs:20", Limits: l,
-				Code: []byte(`function main(p) { return {n: p.n}; }`)}
-			inv := invoker.Invocation{Value: json.RawMessage(`{"n":1}`), Env: map[string]string{}}
+			a := &activation.Action{Name: activation.FQN{Path: "guest", Name: "bench"}, Kind: "nodejs:20", Limits: l,
+				Code: activation.Code{Inline: []byte(`function main(p) { return {n: p.n}; }`), Digest: "1-a"}}
+			inv := activation.Invocation{Value: json.RawMessage(`{"n":1}`)}
 			for b.Loop() {
 				if res := v.r.Run(context.Background(), a, inv); res.Response.StatusCode != whisk.StatusSuccess {
 					b.Fatalf("%s", res.Response.Result)

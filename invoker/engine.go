@@ -33,6 +33,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -192,7 +193,7 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 		}),
 	})
 	e.m = newMetrics(func() float64 { return float64(e.reader.Stats().Lag) })
-	e.actions = &actionStore{db: couch.DB(e.cfg.Couch.ActionsDB), nodejsDefault: e.cfg.NodejsDefault, log: e.log, cache: map[string]*Action{}}
+	e.actions = &actionStore{db: couch.DB(e.cfg.Couch.ActionsDB), nodejsDefault: e.cfg.NodejsDefault, log: e.log, cache: map[string]*storedAction{}}
 	e.records = newRecorder(couch.DB(e.cfg.Couch.ActivationsDB), e.log, e.m)
 	if e.unlock, err = newUnlocker(e.cfg.ParameterStorage); err != nil {
 		return nil, fmt.Errorf("invoker: parameter storage: %w", err)
@@ -427,7 +428,7 @@ func (e *Engine) process(msg *whisk.ActivationMessage) {
 		// The stock invoker checks every fetched action against the
 		// invoking namespace's limits (ActionLimitsException).
 		if lerr := act.Limits.CheckNamespace(msg.User.Limits, e.cfg.Limits); lerr != nil {
-			err = fetchFailure(whisk.StatusApplicationError, lerr.Error(), fmt.Errorf("action %s: %w", act.FQN(), lerr))
+			err = fetchFailure(whisk.StatusApplicationError, lerr.Error(), fmt.Errorf("action %s: %w", act.Name.DocID(), lerr))
 		}
 	}
 	if err != nil {
@@ -448,7 +449,7 @@ func (e *Engine) process(msg *whisk.ActivationMessage) {
 		// error with the stock text for an unexpected internal error, as
 		// keys that do not match the controller's are the operator's fault.
 		e.m.lockedArgs.Inc()
-		e.log.Error("a locked argument does not decrypt", "activation", msg.ActivationID, "action", act.FQN(), "err", err)
+		e.log.Error("a locked argument does not decrypt", "activation", msg.ActivationID, "action", act.Name.DocID(), "err", err)
 		e.finish(msg, e.fallbackActivation(msg, whisk.ErrorResponse(whisk.StatusWhiskError, whisk.MsgAbnormalRun)), fallbackAck)
 		return
 	}
@@ -456,14 +457,13 @@ func (e *Engine) process(msg *whisk.ActivationMessage) {
 	e.m.queued.Inc()
 	err = e.mem.Acquire(e.work, memMB)
 	e.m.queued.Dec()
-	var res Result
+	var res activation.Result
 	if err != nil {
 		// Shutdown cancelled a job still waiting for memory.
-		now := time.Now()
-		res = Result{Response: whisk.ErrorResponse(whisk.StatusWhiskError, whisk.MsgAbnormalRun), Start: now, End: now}
+		res = activation.Failed(whisk.StatusWhiskError, whisk.MsgAbnormalRun)
 	} else {
 		e.m.running.Inc()
-		res = e.run(act, inv)
+		res = e.run(&act.Action, inv)
 		e.m.running.Dec()
 		e.mem.Release(memMB)
 	}
@@ -471,17 +471,16 @@ func (e *Engine) process(msg *whisk.ActivationMessage) {
 	if act.Limits.Logs == 0 {
 		shape = combinedAck
 	}
-	e.finish(msg, e.activation(msg, act, res), shape)
+	e.finish(msg, e.record(msg, &act.Action, res), shape)
 }
 
 // run calls the runner; a panic in it becomes a whisk error, so that the
 // activation is still acked and recorded.
-func (e *Engine) run(act *Action, inv Invocation) (res Result) {
+func (e *Engine) run(act *activation.Action, inv activation.Invocation) (res activation.Result) {
 	defer func() {
 		if p := recover(); p != nil {
-			e.log.Error("runner panicked", "action", act.FQN(), "panic", p, "stack", string(debug.Stack()))
-			now := time.Now()
-			res = Result{Response: whisk.ErrorResponse(whisk.StatusWhiskError, whisk.MsgAbnormalRun), Start: now, End: now}
+			e.log.Error("runner panicked", "action", act.Name.DocID(), "panic", p, "stack", string(debug.Stack()))
+			res = activation.Failed(whisk.StatusWhiskError, whisk.MsgAbnormalRun)
 		}
 	}()
 	return e.runner.Run(e.work, act, inv)
@@ -507,7 +506,8 @@ const (
 
 // finish sends the acks in stock order, exactly one of them freeing the
 // controller's slot, then queues the record and sends the user event.
-func (e *Engine) finish(msg *whisk.ActivationMessage, a whisk.Activation, shape ackShape) {
+func (e *Engine) finish(msg *whisk.ActivationMessage, f finished, shape ackShape) {
+	a := f.record
 	code := a.Response.StatusCode
 	e.m.activations.WithLabelValues(code.String()).Inc()
 	topic := whisk.CompletedTopic(e.cfg.TopicsPrefix, msg.RootControllerIndex.AsString)
@@ -533,8 +533,16 @@ func (e *Engine) finish(msg *whisk.ActivationMessage, a whisk.Activation, shape 
 		e.records.add(whisk.NewActivationDoc(a, time.Now().UnixMilli()))
 	}
 	if e.cfg.UserEvents {
-		e.sendEvent(msg, a)
+		e.sendEvent(msg, f)
 	}
+}
+
+// finished is an activation's record, and what its user event reports
+// that the record only has in annotations.
+type finished struct {
+	record whisk.Activation
+	// event holds the name, kind, wait and init times, memory and cause.
+	event whisk.ActivationEventBody
 }
 
 // sendAck produces one ack, retrying for at most AckTimeout, the stock
@@ -595,34 +603,11 @@ func (e *Engine) dropAck(msg *whisk.ActivationMessage, topic string, kind whisk.
 }
 
 // sendEvent emits the Activation user event, once per slot-freeing ack.
-func (e *Engine) sendEvent(msg *whisk.ActivationMessage, a whisk.Activation) {
-	path, ok1 := a.Annotations.Get("path")
-	kind, ok2 := a.Annotations.Get("kind")
-	if !ok1 || !ok2 {
-		return
-	}
-	body := whisk.ActivationEventBody{ActivationID: a.ActivationID, StatusCode: int(a.Response.StatusCode), Size: a.Response.Size}
-	_ = json.Unmarshal(path, &body.Name)
-	_ = json.Unmarshal(kind, &body.Kind)
+func (e *Engine) sendEvent(msg *whisk.ActivationMessage, f finished) {
+	a, body := f.record, f.event
+	body.ActivationID, body.StatusCode, body.Size = a.ActivationID, int(a.Response.StatusCode), a.Response.Size
 	if a.Duration != nil {
 		body.Duration = *a.Duration
-	}
-	annInt := func(key string) int64 {
-		var v int64
-		if raw, ok := a.Annotations.Get(key); ok {
-			_ = json.Unmarshal(raw, &v)
-		}
-		return v
-	}
-	body.WaitTime, body.InitTime = annInt("waitTime"), annInt("initTime")
-	if raw, ok := a.Annotations.Get("limits"); ok {
-		var l whisk.Limits
-		if json.Unmarshal(raw, &l) == nil {
-			body.Memory = l.Memory
-		}
-	}
-	if raw, ok := a.Annotations.Get("causedBy"); ok {
-		_ = json.Unmarshal(raw, &body.CausedBy)
 	}
 	body.UserDefinedStatusCode = userStatusCode(a.Response.Result)
 	bb, _ := json.Marshal(body)
@@ -667,18 +652,19 @@ func userStatusCode(result json.RawMessage) *int {
 
 // invocation decrypts the locked arguments and builds the run value and
 // the init environment (openwhisk-wire.md 6.2, 6.4).
-func (e *Engine) invocation(msg *whisk.ActivationMessage, act *Action) (Invocation, error) {
+func (e *Engine) invocation(msg *whisk.ActivationMessage, act *storedAction) (activation.Invocation, error) {
 	value, err := e.unlock.unlock(msg.Content, msg.LockedArgs)
 	if err != nil {
-		return Invocation{}, err
+		return activation.Invocation{}, err
 	}
-	env := map[string]string{}
+	var initArgs map[string]string
 	if len(msg.InitArgs) > 0 && len(value) > 0 && value[0] == '{' {
 		var fields map[string]json.RawMessage
 		if json.Unmarshal(value, &fields) == nil {
+			initArgs = make(map[string]string, len(msg.InitArgs))
 			for _, k := range msg.InitArgs {
 				if v, ok := fields[k]; ok {
-					env[k] = envString(v)
+					initArgs[k] = envString(v)
 					delete(fields, k)
 				}
 			}
@@ -688,20 +674,16 @@ func (e *Engine) invocation(msg *whisk.ActivationMessage, act *Action) (Invocati
 	if len(value) == 0 {
 		value = json.RawMessage("{}")
 	}
-	timeout := time.Duration(act.Limits.Timeout) * time.Millisecond
-	if act.ProvideAPIKey {
-		env["__OW_API_KEY"] = msg.User.AuthKey.APIKey
+	in := activation.Invocation{
+		ID: activation.ID(msg.ActivationID), TransID: msg.TransID, Namespace: msg.User.Namespace.Name,
+		Deadline: time.Now().Add(time.Duration(act.Limits.Timeout) * time.Millisecond),
+		Value:    value, InitArgs: initArgs, APIHost: e.cfg.APIHost,
+		MaxPayload: msg.User.Limits.AllowedMaxPayloadSize(),
 	}
-	env["__OW_NAMESPACE"] = msg.User.Namespace.Name
-	env["__OW_ACTION_NAME"] = msg.Action.QualifiedName()
-	env["__OW_ACTION_VERSION"] = act.Version
-	env["__OW_ACTIVATION_ID"] = msg.ActivationID
-	env["__OW_TRANSACTION_ID"] = msg.TransID.ID
-	env["__OW_DEADLINE"] = strconv.FormatInt(time.Now().Add(timeout).UnixMilli(), 10)
-	if e.cfg.APIHost != "" {
-		env["__OW_API_HOST"] = e.cfg.APIHost
+	if act.provideAPIKey {
+		in.APIKey = msg.User.AuthKey.APIKey
 	}
-	return Invocation{Value: value, Env: env, MaxPayload: msg.User.Limits.AllowedMaxPayloadSize()}, nil
+	return in, nil
 }
 
 // envString stringifies an init argument: strings as they are, null as "",
@@ -717,9 +699,9 @@ func envString(v json.RawMessage) string {
 	return string(v)
 }
 
-// activation builds the record of a run (ContainerProxy
+// record builds the record of a run (ContainerProxy
 // constructWhiskActivation).
-func (e *Engine) activation(msg *whisk.ActivationMessage, act *Action, res Result) whisk.Activation {
+func (e *Engine) record(msg *whisk.ActivationMessage, act *activation.Action, res activation.Result) finished {
 	start, end := res.Start.UnixMilli(), res.End.UnixMilli()
 	if end < start {
 		end = start
@@ -727,7 +709,7 @@ func (e *Engine) activation(msg *whisk.ActivationMessage, act *Action, res Resul
 	dur := end - start
 	var ann whisk.Annotations
 	ann.Set("limits", act.Limits)
-	ann.Set("path", act.FQN())
+	ann.Set("path", act.Name.DocID())
 	ann.Set("kind", act.Kind)
 	ann.Set("timeout", res.TimedOut)
 	if msg.Cause != "" {
@@ -751,34 +733,43 @@ func (e *Engine) activation(msg *whisk.ActivationMessage, act *Action, res Resul
 	if logs == nil {
 		logs = []string{}
 	}
-	return whisk.Activation{
-		Namespace: msg.User.Namespace.Name, Name: act.Name, Subject: msg.User.Subject,
+	f := finished{record: whisk.Activation{
+		Namespace: msg.User.Namespace.Name, Name: act.Name.Name, Subject: msg.User.Subject,
 		ActivationID: msg.ActivationID, Start: start, End: end, Cause: msg.Cause,
 		Response: res.Response, Logs: logs, Version: act.Version, Publish: false,
 		Annotations: ann, Duration: &dur,
+	}, event: whisk.ActivationEventBody{Name: act.Name.DocID(), Kind: act.Kind, WaitTime: wait, Memory: act.Limits.Memory}}
+	if res.Cold {
+		f.event.InitTime = res.InitTime.Milliseconds()
 	}
+	if msg.Cause != "" {
+		f.event.CausedBy = "sequence"
+	}
+	return f
 }
 
 // fallbackActivation is the stock activation for an action that could not
 // be fetched: start = end = now, path and kind "unknown" only.
-func (e *Engine) fallbackActivation(msg *whisk.ActivationMessage, resp whisk.ActivationResponse) whisk.Activation {
+func (e *Engine) fallbackActivation(msg *whisk.ActivationMessage, resp whisk.ActivationResponse) finished {
 	now := time.Now().UnixMilli()
+	ev := whisk.ActivationEventBody{Name: msg.Action.DocID(), Kind: "unknown"}
 	var ann whisk.Annotations
-	ann.Set("path", msg.Action.Path+"/"+msg.Action.Name)
-	ann.Set("kind", "unknown")
+	ann.Set("path", ev.Name)
+	ann.Set("kind", ev.Kind)
 	if msg.Cause != "" {
-		ann.Set("causedBy", "sequence")
+		ev.CausedBy = "sequence"
+		ann.Set("causedBy", ev.CausedBy)
 	}
 	version := msg.Action.Version
 	if version == "" {
 		version = "0.0.1"
 	}
 	var zero int64
-	return whisk.Activation{
+	return finished{record: whisk.Activation{
 		Namespace: msg.User.Namespace.Name, Name: msg.Action.Name, Subject: msg.User.Subject,
 		ActivationID: msg.ActivationID, Start: now, End: now, Cause: msg.Cause,
 		Response: resp, Logs: []string{}, Version: version, Annotations: ann, Duration: &zero,
-	}
+	}, event: ev}
 }
 
 // pingLoop sends the PingMessage every PingInterval while enabled.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dop251/goja"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -63,7 +64,7 @@ func (r *JSRunner) client() *http.Client {
 }
 
 // Run implements Runner.
-func (r *JSRunner) Run(ctx context.Context, a *Action, inv Invocation) Result {
+func (r *JSRunner) Run(ctx context.Context, a *activation.Action, inv activation.Invocation) activation.Result {
 	start := time.Now()
 	timeout := time.Duration(a.Limits.Timeout) * time.Millisecond
 	var logs *whisk.LogCollector
@@ -77,8 +78,8 @@ func (r *JSRunner) Run(ctx context.Context, a *Action, inv Invocation) Result {
 	actx, endAct := context.WithCancel(ctx)
 	defer endAct()
 	act := &jsActivation{ctx: actx, logs: logs, done: make(chan jsOutcome, 1)}
-	res := Result{Start: start}
-	finish := func(o jsOutcome) Result {
+	res := activation.Result{Start: start}
+	finish := func(o jsOutcome) activation.Result {
 		res.End = time.Now()
 		if res.Cold && res.InitTime == 0 {
 			res.InitTime = max(res.End.Sub(start), 1)
@@ -144,7 +145,7 @@ func (r *JSRunner) Run(ctx context.Context, a *Action, inv Invocation) Result {
 		res.InitTime = max(time.Since(start), 1)
 	}
 
-	vm.loop.RunOnLoop(func(rt *goja.Runtime) { vm.activate(rt, act, inv.Env, inv.Value) })
+	vm.loop.RunOnLoop(func(rt *goja.Runtime) { vm.activate(rt, act, inv.Env(a), inv.Value) })
 	o := wait(act.done)
 	if !o.keep {
 		r.discard(vm)
@@ -174,13 +175,14 @@ func (r *JSRunner) discard(vm *jsVM) {
 	go vm.loop.Terminate()
 }
 
-// key identifies the pool of an action revision; "" (no revision: a test
+// key identifies the pool of an action revision (the store's code digest
+// names the document revision or the code itself); "" (no digest: a test
 // action) is never pooled.
-func (r *JSRunner) key(a *Action, main string) string {
-	if a.Rev == "" {
+func (r *JSRunner) key(a *activation.Action, main string) string {
+	if a.Code.Digest == "" {
 		return ""
 	}
-	return a.FQN() + "@" + a.Rev + "#" + a.Digest + " " + main + " " + strconv.FormatInt(a.Limits.Memory, 10)
+	return a.Name.DocID() + "#" + a.Code.Digest + " " + main + " " + strconv.FormatInt(a.Limits.Memory, 10)
 }
 
 // take returns an idle VM of the pool, or only its compiled code (nil
@@ -207,10 +209,10 @@ func (r *JSRunner) take(key string) (*jsVM, *goja.Program) {
 
 // compile wraps the code as the stock runner's eval does: main is read
 // after the code ran, or from module.exports or exports.
-func (r *JSRunner) compile(key string, a *Action, main string) (*goja.Program, error) {
-	src := "(function(){\n" + string(a.Code) + "\ntry {\n  return " + main + "\n} catch (e) {\n" +
+func (r *JSRunner) compile(key string, a *activation.Action, main string) (*goja.Program, error) {
+	src := "(function(){\n" + string(a.Code.Inline) + "\ntry {\n  return " + main + "\n} catch (e) {\n" +
 		"  if (e.name === 'ReferenceError') {\n    return module.exports." + main + " || exports." + main + "\n  } else throw e\n}\n})()"
-	p, err := goja.Compile(a.Name, src, false)
+	p, err := goja.Compile(a.Name.Name, src, false)
 	if err != nil || key == "" {
 		return p, err
 	}

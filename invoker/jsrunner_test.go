@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -72,8 +73,8 @@ func TestJSRunner(t *testing.T) {
 			if tc.memory > 0 {
 				l.Memory = tc.memory
 			}
-			a := &Action{Namespace: "guest", Name: "t", Kind: "nodejs:20", Code: []byte(tc.code), Limits: l}
-			res := r.Run(context.Background(), a, Invocation{Value: json.RawMessage(tc.value), Env: map[string]string{"__OW_ACTIVATION_ID": "abc"}})
+			a := &activation.Action{Name: activation.FQN{Path: "guest", Name: "t"}, Kind: "nodejs:20", Code: activation.Code{Inline: []byte(tc.code)}, Limits: l}
+			res := r.Run(context.Background(), a, activation.Invocation{ID: "abc", Value: json.RawMessage(tc.value)})
 			got := string(res.Response.Result)
 			if res.Response.StatusCode != tc.status || (tc.result != "" && got != tc.result) ||
 				!strings.Contains(got, tc.contains) || res.TimedOut != tc.timedOut {
@@ -89,13 +90,16 @@ func TestJSRunner(t *testing.T) {
 	}
 }
 
-func jsAction(name, rev, code string) *Action {
-	return &Action{Namespace: "guest", Name: name, Rev: rev, Kind: "nodejs:20", Code: []byte(code), Limits: whisk.DefaultLimits()}
+// jsAction is an action as the store gives it: its code digest names the
+// revision.
+func jsAction(name, rev, code string) *activation.Action {
+	return &activation.Action{Name: activation.FQN{Path: "guest", Name: name}, Kind: "nodejs:20",
+		Code: activation.Code{Inline: []byte(code), Digest: rev}, Limits: whisk.DefaultLimits()}
 }
 
-func run(t *testing.T, r *JSRunner, a *Action, value string) Result {
+func run(t *testing.T, r *JSRunner, a *activation.Action, value string) activation.Result {
 	t.Helper()
-	return r.Run(context.Background(), a, Invocation{Value: json.RawMessage(value), Env: map[string]string{}})
+	return r.Run(context.Background(), a, activation.Invocation{Value: json.RawMessage(value)})
 }
 
 // A warm action keeps its globals and runs without init; a VM that threw
@@ -120,7 +124,7 @@ func TestJSRunnerWarm(t *testing.T) {
 	step(`{}`, `{"n":1}`, true)
 	step(`{}`, `{"n":2}`, false)
 	b := *a
-	b.Rev = "2-b"
+	b.Code.Digest = "2-b"
 	res := run(t, r, &b, `{}`)
 	if string(res.Response.Result) != `{"n":1}` || !res.Cold {
 		t.Fatalf("new revision: %s cold=%v", res.Response.Result, res.Cold)
@@ -147,11 +151,11 @@ func TestJSRunnerIdleMemory(t *testing.T) {
 	r := &JSRunner{IdleMemory: 256}
 	a, b := jsAction("a", "1-a", `function main() { return {}; }`), jsAction("b", "1-b", `function main() { return {}; }`)
 	for _, step := range []struct {
-		a    *Action
+		a    *activation.Action
 		cold bool
 	}{{a, true}, {a, false}, {b, true}, {b, false}, {a, true}} {
 		if res := run(t, r, step.a, `{}`); res.Cold != step.cold {
-			t.Fatalf("%s: cold=%v", step.a.Name, res.Cold)
+			t.Fatalf("%s: cold=%v", step.a.Name.Name, res.Cold)
 		}
 	}
 }

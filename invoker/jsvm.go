@@ -20,6 +20,7 @@ import (
 	"github.com/dop251/goja_nodejs/require"
 	"github.com/dop251/goja_nodejs/url"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -135,7 +136,7 @@ func (a *jsActivation) settle(o jsOutcome) {
 	}
 }
 
-func newJSVM(r *JSRunner, a *Action) *jsVM {
+func newJSVM(r *JSRunner, a *activation.Action) *jsVM {
 	j := &jsVM{r: r, memMB: a.Limits.Memory, maxAlloc: a.Limits.Memory * int64(whisk.MB)}
 	j.loop = eventloop.NewEventLoop(eventloop.WithRegistry(jsModules), eventloop.EnableConsole(false))
 	// With no jobs, Run returns at once: it only hands over the runtime,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/internal/testenv"
 	"github.com/faasedge/faasedge/invoker"
 	"github.com/faasedge/faasedge/tests/emulator"
@@ -284,7 +285,7 @@ func metricFloat(t *testing.T, e *env, name string) float64 {
 
 type panicRunner struct{}
 
-func (panicRunner) Run(context.Context, *invoker.Action, invoker.Invocation) invoker.Result {
+func (panicRunner) Run(context.Context, *activation.Action, activation.Invocation) activation.Result {
 	panic("runner bug")
 }
 

@@ -15,6 +15,7 @@ import (
 	kivik "github.com/go-kivik/kivik/v4"
 	"github.com/go-kivik/kivik/v4/couchdb"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -48,6 +49,15 @@ func fetchFailure(code whisk.StatusCode, msg string, err error) *fetchError {
 	return &fetchError{resp: whisk.ErrorResponse(code, msg), err: err}
 }
 
+// storedAction is an action document resolved for running, with what
+// only the invoker needs of it.
+type storedAction struct {
+	activation.Action
+	rev string
+	// provideAPIKey is the provide-api-key annotation (missing reads true).
+	provideAPIKey bool
+}
+
 // actionStore reads action documents and their code. It caches the latest
 // document of each action seen, used when a message names that revision.
 // A message naming any other revision (or none, like the health test
@@ -59,20 +69,20 @@ type actionStore struct {
 	log           *slog.Logger
 
 	mu    sync.Mutex
-	cache map[string]*Action // by document id
+	cache map[string]*storedAction // by document id
 }
 
 // maxCachedActions bounds the cache; on overflow it starts over, which
 // costs one fetch per action.
 const maxCachedActions = 4096
 
-func (s *actionStore) get(ctx context.Context, fqn whisk.FullyQualifiedEntityName, rev *string) (*Action, error) {
+func (s *actionStore) get(ctx context.Context, fqn whisk.FullyQualifiedEntityName, rev *string) (*storedAction, error) {
 	id := fqn.DocID()
 	if rev != nil && *rev != "" {
 		s.mu.Lock()
 		a := s.cache[id]
 		s.mu.Unlock()
-		if a != nil && a.Rev == *rev {
+		if a != nil && a.rev == *rev {
 			return a, nil
 		}
 	}
@@ -80,8 +90,8 @@ func (s *actionStore) get(ctx context.Context, fqn whisk.FullyQualifiedEntityNam
 	if err != nil {
 		return nil, err
 	}
-	if rev != nil && *rev != "" && *rev != a.Rev {
-		s.log.Info("stale action revision requested, running the latest", "action", id, "requested", *rev, "latest", a.Rev)
+	if rev != nil && *rev != "" && *rev != a.rev {
+		s.log.Info("stale action revision requested, running the latest", "action", id, "requested", *rev, "latest", a.rev)
 	}
 	s.mu.Lock()
 	if len(s.cache) >= maxCachedActions {
@@ -94,10 +104,10 @@ func (s *actionStore) get(ctx context.Context, fqn whisk.FullyQualifiedEntityNam
 
 // fetch reads the latest document, retrying briefly when CouchDB is
 // unreachable so that a restart does not fail activations.
-func (s *actionStore) fetch(ctx context.Context, id string) (*Action, error) {
+func (s *actionStore) fetch(ctx context.Context, id string) (*storedAction, error) {
 	var err error
 	for attempt, wait := 0, 50*time.Millisecond; attempt < 5; attempt, wait = attempt+1, wait*2 {
-		var a *Action
+		var a *storedAction
 		a, err = s.fetchOnce(ctx, id)
 		var fe *fetchError
 		if err == nil || (errors.As(err, &fe) && !fe.retry) {
@@ -112,7 +122,7 @@ func (s *actionStore) fetch(ctx context.Context, id string) (*Action, error) {
 	return nil, err
 }
 
-func (s *actionStore) fetchOnce(ctx context.Context, id string) (*Action, error) {
+func (s *actionStore) fetchOnce(ctx context.Context, id string) (*storedAction, error) {
 	row := s.db.Get(ctx, id)
 	defer row.Close()
 	if err := row.Err(); err != nil {
@@ -142,49 +152,59 @@ func (s *actionStore) fetchOnce(ctx context.Context, id string) (*Action, error)
 	case kind == "nodejs:default":
 		kind = s.nodejsDefault
 	}
-	a := &Action{
-		Namespace: doc.Namespace, Name: doc.Name, Version: doc.Version, Rev: doc.Rev,
-		Kind: kind, Main: doc.Exec.Main, Limits: doc.Limits,
-		ProvideAPIKey: doc.Annotations.Truthy("provide-api-key", true),
-		Digest:        id + "@" + doc.Rev,
+	code, err := activation.CodeOf(doc.Exec)
+	if err != nil {
+		return nil, incompatible("%v", err)
 	}
-	if a.Namespace == "" || a.Name == "" {
+	a := &storedAction{
+		Action: activation.Action{
+			Name: activation.FQN{Path: doc.Namespace, Name: doc.Name}, Version: doc.Version,
+			Kind: kind, Code: code, Main: doc.Exec.Main, Limits: doc.Limits,
+		},
+		rev:           doc.Rev,
+		provideAPIKey: doc.Annotations.Truthy("provide-api-key", true),
+	}
+	if a.Name.Path == "" || a.Name.Name == "" {
 		i := strings.LastIndex(id, "/")
-		a.Namespace, a.Name = id[:i], id[i+1:]
+		a.Name = activation.FQN{Path: id[:i], Name: id[i+1:]}
 	}
 	if a.Version == "" {
 		a.Version = "0.0.1"
 	}
-	if code, ok := doc.Exec.InlineCode(); ok {
-		a.Binary = whisk.LooksBase64(code)
-		a.Code = []byte(code)
-		if a.Binary {
-			b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(code))
+	if a.Code.Digest == "" {
+		a.Code.Digest = id + "@" + doc.Rev
+	}
+	// Runners get code they can run: base64 decoded, attachments read.
+	switch {
+	case a.Code.CID != "":
+		return a, nil
+	case a.Code.Attachment == "":
+		if a.Code.Binary {
+			b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(a.Code.Inline)))
 			if err != nil {
 				return nil, incompatible("binary code: %v", err)
 			}
-			a.Code = b
+			a.Code.Inline, a.Code.Binary = b, false
 		}
 		return a, nil
 	}
-	att, ok := doc.Exec.CodeAttachment()
-	if !ok {
-		if len(doc.Exec.Code) == 0 {
-			return nil, incompatible("no code")
+	att := a.Code.Attachment
+	// The attachment holds the code as exec.code would: "ipfs://<CID>"
+	// included.
+	resolve := func(b []byte) *storedAction {
+		c := activation.ParseCode(b, a.Code.Binary)
+		if c.CID == "" {
+			c.Digest = a.Code.Digest
 		}
-		return nil, incompatible("code is neither a string nor an attachment")
+		a.Code = c
+		return a
 	}
-	a.Binary = doc.Exec.Binary
-	if att.Digest != "" {
-		a.Digest = att.Digest
-	}
-	if strings.HasPrefix(att.AttachmentName, whisk.MemScheme) {
-		b, err := whisk.DecodeMemAttachment(att.AttachmentName)
+	if strings.HasPrefix(att, whisk.MemScheme) {
+		b, err := whisk.DecodeMemAttachment(att)
 		if err != nil {
 			return nil, incompatible("%v", err)
 		}
-		a.Code = b
-		return a, nil
+		return resolve(b), nil
 	}
 	if len(doc.Attachments) != 1 {
 		return nil, incompatible("%d attachments, want exactly one", len(doc.Attachments))
@@ -193,16 +213,15 @@ func (s *actionStore) fetchOnce(ctx context.Context, id string) (*Action, error)
 	for name := range doc.Attachments {
 		stored = name
 	}
-	want := strings.TrimPrefix(att.AttachmentName, whisk.CouchScheme)
+	want := strings.TrimPrefix(att, whisk.CouchScheme)
 	if want != stored {
-		return nil, incompatible("code names attachment %q but the document holds %q", att.AttachmentName, stored)
+		return nil, incompatible("code names attachment %q but the document holds %q", att, stored)
 	}
 	b, err := s.attachment(ctx, id, stored)
 	if err != nil {
 		return nil, fetchFailure(whisk.StatusWhiskError, whisk.MsgActionFetchFailed, fmt.Errorf("action %s: attachment %s: %w", id, stored, err))
 	}
-	a.Code = b
-	return a, nil
+	return resolve(b), nil
 }
 
 func (s *actionStore) attachment(ctx context.Context, id, name string) ([]byte, error) {

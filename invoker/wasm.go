@@ -3,6 +3,7 @@ package invoker
 import (
 	"context"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/executor"
 )
 
@@ -12,14 +13,8 @@ type WasmRunner struct {
 }
 
 // Run implements Runner.
-func (w WasmRunner) Run(ctx context.Context, a *Action, inv Invocation) Result {
-	// Action.Code is already decoded, so the executor sniffs raw wasm or a
-	// zip rather than decoding base64 again.
-	r := w.Executor.Run(ctx, &executor.Action{
-		Name: a.Name, Namespace: a.Namespace, Version: a.Version, Kind: a.Kind,
-		Code: a.Code, Main: a.Main, Digest: a.Digest, Limits: a.Limits,
-	}, executor.Activation{Value: inv.Value, Env: inv.Env, MaxPayload: inv.MaxPayload})
-	return Result(r)
+func (w WasmRunner) Run(ctx context.Context, a *activation.Action, in activation.Invocation) activation.Result {
+	return w.Executor.Run(ctx, a, in)
 }
 
 // LocalRunner is the stock runner set of a FaaS@Edge invoker: wasm kinds on

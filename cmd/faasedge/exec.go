@@ -12,10 +12,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/executor"
 	"github.com/faasedge/faasedge/p2p/ipfs"
 	"github.com/faasedge/faasedge/whisk"
@@ -112,13 +112,14 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func execFile(ctx context.Context, e *executor.Executor, file string, ps params, limits whisk.Limits, stdout, stderr io.Writer) error {
-	code := []byte(file)
+	code := activation.ParseCode([]byte(file), false)
 	name := "action"
-	if !strings.HasPrefix(file, ipfs.Scheme) {
-		var err error
-		if code, err = os.ReadFile(file); err != nil {
+	if code.CID == "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
 			return err
 		}
+		code.Inline = b
 		name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 	}
 	value, err := json.Marshal(ps)
@@ -127,14 +128,11 @@ func execFile(ctx context.Context, e *executor.Executor, file string, ps params,
 	}
 	id := make([]byte, 16)
 	_, _ = rand.Read(id)
-	a := &executor.Action{Name: name, Namespace: "guest", Version: "0.0.1", Kind: "wasm:wasip1", Code: code, Limits: limits}
-	res := e.Run(ctx, a, executor.Activation{Value: value, Env: map[string]string{
-		"__OW_NAMESPACE":      "guest",
-		"__OW_ACTION_NAME":    "/guest/" + name,
-		"__OW_ACTION_VERSION": "0.0.1",
-		"__OW_ACTIVATION_ID":  hex.EncodeToString(id),
-		"__OW_DEADLINE":       strconv.FormatInt(time.Now().Add(time.Duration(limits.Timeout)*time.Millisecond).UnixMilli(), 10),
-	}})
+	a := &activation.Action{Name: activation.FQN{Path: "guest", Name: name}, Version: "0.0.1", Kind: "wasm:wasip1", Code: code, Limits: limits}
+	res := e.Run(ctx, a, activation.Invocation{
+		ID: activation.ID(hex.EncodeToString(id)), Namespace: "guest", Value: value,
+		Deadline: time.Now().Add(time.Duration(limits.Timeout) * time.Millisecond),
+	})
 	for _, l := range res.Logs {
 		fmt.Fprintln(stderr, l)
 	}

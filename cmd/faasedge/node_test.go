@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/internal/ipfstest"
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/p2p/ring"
+	"github.com/faasedge/faasedge/whisk"
 )
 
 // TestNodeRunsActivationByCID starts `faasedge node` against a scheduler
@@ -54,15 +56,17 @@ func TestNodeRunsActivationByCID(t *testing.T) {
 		}
 	}
 	resp, err := sched.Run(ctx, p, ring.RunRequest{
-		ActivationID: "5c9b2f7e3a1d4c8b9b2f7e3a1d4c8b9b", Namespace: "guest", ActionName: "/guest/echo",
-		Value:  json.RawMessage(`{"name":"World"}`),
-		Limits: ring.Limits{Timeout: 30000, Memory: 128, Logs: 10, Concurrency: 1},
+		Action: activation.Action{
+			Name:   activation.FQN{Path: "guest", Name: "echo"},
+			Limits: whisk.Limits{Timeout: 30000, Memory: 128, Logs: 10, Concurrency: 1},
+		},
+		Invocation: activation.Invocation{ID: "5c9b2f7e3a1d4c8b9b2f7e3a1d4c8b9b", Namespace: "guest", Value: json.RawMessage(`{"name":"World"}`)},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode != ring.StatusSuccess || string(resp.Result) != `{"name":"World"}` {
-		t.Fatalf("status %d result %s logs %v", resp.StatusCode, resp.Result, resp.Logs)
+	if resp.Response.StatusCode != whisk.StatusSuccess || string(resp.Response.Result) != `{"name":"World"}` {
+		t.Fatalf("status %d result %s logs %v", resp.Response.StatusCode, resp.Response.Result, resp.Logs)
 	}
 	if err := sched.Release(ctx, p); err != nil {
 		t.Fatal(err)

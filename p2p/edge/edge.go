@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/ipfs/boxo/ipns"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/executor"
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/ipfs"
@@ -244,56 +244,27 @@ func (e *Executor) Runs() int64 { return e.runs.Load() }
 // InFlight is the number of activations running now.
 func (e *Executor) InFlight() int64 { return e.inFlight.Load() }
 
-// Run implements ring.Executor.
-func (e *Executor) Run(ctx context.Context, req ring.RunRequest) (ring.RunResponse, error) {
-	arrived := time.Now()
-	if req.CID == "" {
-		return ring.RunResponse{}, errors.New("run request without a code CID")
+// Run implements ring.Executor. Edge nodes run code by CID only: inline
+// code would make every run message as large as the module.
+func (e *Executor) Run(ctx context.Context, req ring.RunRequest) (activation.Result, error) {
+	a := req.Action
+	if a.Code.CID == "" {
+		return activation.Result{}, errors.New("run request without a code CID")
 	}
 	e.inFlight.Add(1)
 	defer e.inFlight.Add(-1)
-	path, name := splitActionName(req.ActionName)
-	a := &executor.Action{
-		Name: name, Namespace: path, Version: req.ActionVersion, Kind: "wasm:wasip1",
-		Code: []byte("ipfs://" + req.CID), Digest: req.CID,
-		Limits: whisk.Limits{
-			Timeout: int64(req.Limits.Timeout), Memory: int64(req.Limits.Memory),
-			Logs: int64(req.Limits.Logs), Concurrency: req.Limits.Concurrency,
-		},
-	}
+	a.Kind = "wasm:wasip1"
+	a.Code = activation.Code{CID: a.Code.CID, Digest: a.Code.CID}
 	if a.Limits.Timeout == 0 {
 		a.Limits = whisk.DefaultLimits()
 	}
-	res := e.ex.Run(ctx, a, executor.Activation{Value: req.Value, Env: req.Env})
+	res := e.ex.Run(ctx, &a, req.Invocation)
 	e.runs.Add(1)
-	out := ring.RunResponse{
-		StatusCode: int(res.Response.StatusCode),
-		Result:     res.Response.Result,
-		Logs:       res.Logs,
-		Start:      res.Start.UnixMilli(),
-		End:        res.End.UnixMilli(),
-		Duration:   res.End.Sub(res.Start).Milliseconds(),
-		WaitTime:   max(res.Start.Sub(arrived).Milliseconds(), 0),
-		Timeout:    res.TimedOut,
-	}
-	if res.Cold {
-		out.InitTime = res.InitTime.Milliseconds()
-	}
-	return out, nil
+	return res, nil
 }
 
 // Prepare implements ring.Preparer.
 func (e *Executor) Prepare(ctx context.Context, cid string) error {
 	_, err := e.code.Fetch(ctx, cid)
 	return err
-}
-
-// splitActionName turns "/ns/pkg/name" into ("ns/pkg", "name").
-func splitActionName(s string) (path, name string) {
-	s = strings.TrimPrefix(s, "/")
-	i := strings.LastIndex(s, "/")
-	if i < 0 {
-		return "", s
-	}
-	return s[:i], s[i+1:]
 }

@@ -10,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/edge"
 	"github.com/faasedge/faasedge/p2p/ring"
+	"github.com/faasedge/faasedge/whisk"
 )
 
 var loopback = []string{"/ip4/127.0.0.1/tcp/0"}
@@ -87,15 +89,17 @@ func TestScheduleAndRunByCID(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, err := sched.Ring().Run(ctx, p, ring.RunRequest{
-				ActivationID: "5c9b2f7e3a1d4c8b9b2f7e3a1d4c8b9b", Namespace: "guest", ActionName: "/guest/echo",
-				Value:  json.RawMessage(tc.value),
-				Limits: ring.Limits{Timeout: 30000, Memory: 128, Logs: 10, Concurrency: 1},
+				Action: activation.Action{
+					Name:   activation.FQN{Path: "guest", Name: "echo"},
+					Limits: whisk.Limits{Timeout: 30000, Memory: 128, Logs: 10, Concurrency: 1},
+				},
+				Invocation: activation.Invocation{ID: "5c9b2f7e3a1d4c8b9b2f7e3a1d4c8b9b", Namespace: "guest", Value: json.RawMessage(tc.value)},
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if resp.StatusCode != ring.StatusSuccess || string(resp.Result) != tc.want {
-				t.Fatalf("status %d result %s logs %v, want %s", resp.StatusCode, resp.Result, resp.Logs, tc.want)
+			if resp.Response.StatusCode != whisk.StatusSuccess || string(resp.Response.Result) != tc.want {
+				t.Fatalf("status %d result %s logs %v, want %s", resp.Response.StatusCode, resp.Response.Result, resp.Logs, tc.want)
 			}
 		})
 	}
@@ -116,7 +120,9 @@ func TestScheduleAndRunByCID(t *testing.T) {
 // TestRunWithoutCID: a run request naming no code is refused, not run.
 func TestRunWithoutCID(t *testing.T) {
 	n := start(t, edge.Config{OffersMB: []int{256}})
-	_, err := n.Executor().Run(context.Background(), ring.RunRequest{ActionName: "/guest/echo", Value: json.RawMessage(`{}`)})
+	_, err := n.Executor().Run(context.Background(), ring.RunRequest{
+		Action: activation.Action{Name: activation.FQN{Path: "guest", Name: "echo"}}, Invocation: activation.Invocation{Value: json.RawMessage(`{}`)},
+	})
 	if err == nil || !strings.Contains(err.Error(), "without a code CID") {
 		t.Fatalf("err %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/edge"
@@ -43,14 +44,14 @@ func TestHostileModulesOverLibp2p(t *testing.T) {
 	tests := []struct {
 		name   string
 		cid    string
-		status int
+		status whisk.StatusCode
 		result string
 	}{
-		{"initial memory over the limit", add(wasmtest.WATModule(t, "bigmem")), ring.StatusDeveloperError,
+		{"initial memory over the limit", add(wasmtest.WATModule(t, "bigmem")), whisk.StatusDeveloperError,
 			`{"error":"` + whisk.MsgMemoryExhausted + `"}`},
-		{"2^24 exports", add(wasmtest.ExportBomb(1 << 24)), ring.StatusDeveloperError,
+		{"2^24 exports", add(wasmtest.ExportBomb(1 << 24)), whisk.StatusDeveloperError,
 			`{"error":"the action's WebAssembly module is invalid: section 7 at byte 10: 16777216 exports declared, more than the 100000 allowed"}`},
-		{"echo afterwards", add(wasmtest.WATModule(t, "echo")), ring.StatusSuccess, `{"n":1}`},
+		{"echo afterwards", add(wasmtest.WATModule(t, "echo")), whisk.StatusSuccess, `{"n":1}`},
 	}
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -68,15 +69,17 @@ func TestHostileModulesOverLibp2p(t *testing.T) {
 			}
 		}
 		resp, err := sched.Ring().Run(ctx, p, ring.RunRequest{
-			ActivationID: "5c9b2f7e3a1d4c8b9b2f7e3a1d4c8b9b", Namespace: "guest", ActionName: "/guest/hostile",
-			Value:  json.RawMessage(`{"n":1}`),
-			Limits: ring.Limits{Timeout: 30000, Memory: 256, Logs: 10, Concurrency: 1},
+			Action: activation.Action{
+				Name:   activation.FQN{Path: "guest", Name: "hostile"},
+				Limits: whisk.Limits{Timeout: 30000, Memory: 256, Logs: 10, Concurrency: 1},
+			},
+			Invocation: activation.Invocation{ID: "5c9b2f7e3a1d4c8b9b2f7e3a1d4c8b9b", Namespace: "guest", Value: json.RawMessage(`{"n":1}`)},
 		})
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		if resp.StatusCode != tc.status || string(resp.Result) != tc.result {
-			t.Errorf("%s: status %d result %s, want %d %s", tc.name, resp.StatusCode, resp.Result, tc.status, tc.result)
+		if resp.Response.StatusCode != tc.status || string(resp.Response.Result) != tc.result {
+			t.Errorf("%s: status %d result %s, want %d %s", tc.name, resp.Response.StatusCode, resp.Response.Result, tc.status, tc.result)
 		}
 		if err := sched.Ring().Release(ctx, p); err != nil {
 			t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/executor"
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/p2p"
@@ -144,9 +145,9 @@ func benchColdStart(b *testing.B, pause time.Duration) {
 	b.ResetTimer()
 	for i := range b.N {
 		pace(b, pause)
-		a := &executor.Action{Name: "echo", Namespace: "guest", Kind: "wasm:wasip1", Code: codes[i],
-			Limits: whisk.Limits{Timeout: 10_000, Memory: 128, Logs: 10}}
-		res := ex.Run(ctx, a, executor.Activation{})
+		a := &activation.Action{Name: activation.FQN{Path: "guest", Name: "echo"}, Kind: "wasm:wasip1",
+			Code: activation.ParseCode(codes[i], false), Limits: whisk.Limits{Timeout: 10_000, Memory: 128, Logs: 10}}
+		res := ex.Run(ctx, a, activation.Invocation{})
 		if res.Response.StatusCode != whisk.StatusSuccess || !res.Cold {
 			b.Fatalf("status %s cold %v: %s", res.Response.StatusCode, res.Cold, res.Response.Result)
 		}

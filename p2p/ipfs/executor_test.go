@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/executor"
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/p2p"
@@ -65,9 +66,9 @@ func TestActionByCIDRunsOnAnotherNode(t *testing.T) {
 	}
 	defer ex.Close(context.WithoutCancel(ctx))
 
-	action := &executor.Action{
-		Name: "sha256file", Namespace: "guest", Kind: "wasm:wasip1",
-		Code:   []byte(Scheme + module.String()),
+	action := &activation.Action{
+		Name: activation.FQN{Path: "guest", Name: "sha256file"}, Kind: "wasm:wasip1",
+		Code:   activation.Code{CID: module.String()},
 		Limits: whisk.Limits{Timeout: 30_000, Memory: 256, Logs: 10},
 	}
 	tests := []struct {
@@ -86,7 +87,7 @@ func TestActionByCIDRunsOnAnotherNode(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			value, _ := json.Marshal(map[string]string{"path": tt.path})
-			res := ex.Run(ctx, action, executor.Activation{Value: value})
+			res := ex.Run(ctx, action, activation.Invocation{Value: value})
 			if res.Response.StatusCode != whisk.StatusSuccess {
 				t.Fatalf("status %s: %s (logs %q)", res.Response.StatusCode, res.Response.Result, res.Logs)
 			}
@@ -105,7 +106,7 @@ func TestActionByCIDRunsOnAnotherNode(t *testing.T) {
 	}
 	t.Run("missing file", func(t *testing.T) {
 		value, _ := json.Marshal(map[string]string{"path": "/ipfs/" + data.String() + "/nope"})
-		res := ex.Run(ctx, action, executor.Activation{Value: value})
+		res := ex.Run(ctx, action, activation.Invocation{Value: value})
 		if !strings.Contains(strings.ToLower(string(res.Response.Result)), "no such file") {
 			t.Fatalf("result %s", res.Response.Result)
 		}
@@ -131,9 +132,9 @@ func TestActionByUnreachableCIDIsDeveloperError(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			action := &executor.Action{Name: "f", Namespace: "guest", Kind: "wasm:wasip1", Code: []byte(tt.code),
+			action := &activation.Action{Name: activation.FQN{Path: "guest", Name: "f"}, Kind: "wasm:wasip1", Code: activation.ParseCode([]byte(tt.code), false),
 				Limits: whisk.Limits{Timeout: 1000, Memory: 128, Logs: 10}}
-			res := ex.Run(ctx, action, executor.Activation{})
+			res := ex.Run(ctx, action, activation.Invocation{})
 			if res.Response.StatusCode != whisk.StatusDeveloperError {
 				t.Fatalf("status %s, want developer error", res.Response.StatusCode)
 			}

@@ -13,10 +13,12 @@ import (
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
+
+	"github.com/faasedge/faasedge/activation"
 )
 
 // Scheme prefixes action code given by CID.
-const Scheme = "ipfs://"
+const Scheme = activation.Scheme
 
 // The reasons a fetch fails, besides the context's error.
 var (

@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-msgio"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/p2p"
 )
 
@@ -68,7 +69,7 @@ func TestMalformedAndOversizedMessagesRefused(t *testing.T) {
 		{"trailing data", ProtoFind, varintFrame([]byte(`{"region":0,"memory":1}{}`)), "trailing"},
 		{"unknown op", ProtoOffer, varintFrame([]byte(`{"op":"steal"}`)), "unknown offer op"},
 		{"region out of range", ProtoFind, varintFrame([]byte(`{"region":99,"memory":1}`)), "out of range"},
-		{"run without lease", ProtoRun, varintFrame([]byte(`{"activation_id":"a","cid":"x","limits":{"memory":128}}`)), "no valid lease"},
+		{"run without lease", ProtoRun, varintFrame([]byte(`{"action":{"code":{"cid":"x"},"limits":{"memory":128}},"invocation":{"activation_id":"a"}}`)), "no valid lease"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -250,7 +251,7 @@ func TestSupplierDyingMidRun(t *testing.T) {
 	deadline := time.Now().Add(time.Minute)
 	done := make(chan error, 1)
 	go func() {
-		_, err := sched.node.Run(ctx, p, RunRequest{ActivationID: "a1", Value: json.RawMessage(`{}`), Deadline: deadline.UnixMilli()})
+		_, err := sched.node.Run(ctx, p, RunRequest{Invocation: activation.Invocation{ID: "a1", Value: json.RawMessage(`{}`), Deadline: deadline}})
 		done <- err
 	}()
 	// Wait until the run is executing, then kill the supplier.

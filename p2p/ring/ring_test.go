@@ -17,7 +17,9 @@ import (
 	mh "github.com/multiformats/go-multihash"
 	"go.uber.org/goleak"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/p2p"
+	"github.com/faasedge/faasedge/whisk"
 )
 
 func TestMain(m *testing.M) {
@@ -143,31 +145,31 @@ func (e *codeExecutor) add(code []byte) string {
 	return c
 }
 
-func (e *codeExecutor) Run(ctx context.Context, req RunRequest) (RunResponse, error) {
+func (e *codeExecutor) Run(ctx context.Context, req RunRequest) (activation.Result, error) {
 	e.mu.Lock()
-	code, ok := e.code[req.CID]
+	code, ok := e.code[req.Action.Code.CID]
 	e.runs++
 	block := e.block
 	e.mu.Unlock()
-	if !ok || rawCID(code) != req.CID {
-		return RunResponse{StatusCode: StatusDeveloperError, Result: json.RawMessage(`{"error":"code not found"}`)}, nil
+	if !ok || rawCID(code) != req.Action.Code.CID {
+		return activation.Result{Response: whisk.ActivationResponse{StatusCode: whisk.StatusDeveloperError, Result: json.RawMessage(`{"error":"code not found"}`)}}, nil
 	}
 	if block != nil {
 		select {
 		case <-block:
 		case <-ctx.Done():
-			return RunResponse{}, ctx.Err()
+			return activation.Result{}, ctx.Err()
 		}
 	}
 	var params map[string]any
-	if err := json.Unmarshal(req.Value, &params); err != nil {
-		return RunResponse{StatusCode: StatusDeveloperError}, nil
+	if err := json.Unmarshal(req.Invocation.Value, &params); err != nil {
+		return activation.Result{Response: whisk.ActivationResponse{StatusCode: whisk.StatusDeveloperError}}, nil
 	}
 	sum := sha256.Sum256(code)
 	params["digest"] = fmt.Sprintf("%x", sum[:4])
-	params["activation"] = req.ActivationID
+	params["activation"] = string(req.Invocation.ID)
 	res, _ := json.Marshal(params)
-	return RunResponse{StatusCode: StatusSuccess, Result: res, Logs: []string{"stdout: ran " + req.ActionName}}, nil
+	return activation.Result{Response: whisk.ActivationResponse{StatusCode: whisk.StatusSuccess, Result: res}, Logs: []string{"stdout: ran " + req.Action.Name.String()}}, nil
 }
 
 // publishAll publishes every supplier's offers.
@@ -228,17 +230,21 @@ func TestRingPublishDiscoverClaimRun(t *testing.T) {
 				t.Fatalf("stats not counted: %+v", p.Stats)
 			}
 			resp, err := sched.Run(ctx, p, RunRequest{
-				ActivationID: "5c9b2f7e3a1d4c8b9b2f7e3a1d4c8b9b", Namespace: "guest", ActionName: "/guest/echo",
-				TransactionID: "tid", Value: json.RawMessage(`{"name":"edge"}`),
-				Limits:   Limits{Timeout: 10000, Memory: tc.mem, Logs: 10, Concurrency: 1},
-				Deadline: time.Now().Add(20 * time.Second).UnixMilli(),
+				Action: activation.Action{
+					Name:   activation.FQN{Path: "guest", Name: "echo"},
+					Limits: whisk.Limits{Timeout: 10000, Memory: int64(tc.mem), Logs: 10, Concurrency: 1},
+				},
+				Invocation: activation.Invocation{
+					ID: "5c9b2f7e3a1d4c8b9b2f7e3a1d4c8b9b", Namespace: "guest", TransID: whisk.TransID{ID: "tid"},
+					Value: json.RawMessage(`{"name":"edge"}`), Deadline: time.Now().Add(20 * time.Second),
+				},
 			})
 			if err != nil {
 				t.Fatalf("run: %v", err)
 			}
 			var res map[string]string
-			if err := json.Unmarshal(resp.Result, &res); err != nil || resp.StatusCode != StatusSuccess {
-				t.Fatalf("result %s status %d: %v", resp.Result, resp.StatusCode, err)
+			if err := json.Unmarshal(resp.Response.Result, &res); err != nil || resp.Response.StatusCode != whisk.StatusSuccess {
+				t.Fatalf("result %s status %d: %v", resp.Response.Result, resp.Response.StatusCode, err)
 			}
 			sum := sha256.Sum256(code)
 			if res["name"] != "edge" || res["digest"] != fmt.Sprintf("%x", sum[:4]) {
@@ -256,7 +262,7 @@ func TestRingPublishDiscoverClaimRun(t *testing.T) {
 			if _, after := sup.node.Capacity(); after != used-tc.mem {
 				t.Fatalf("release left %d MB used, want %d", after, used-tc.mem)
 			}
-			if _, err := sched.Run(ctx, p, RunRequest{ActivationID: "x", Value: json.RawMessage(`{}`)}); !IsRemote(err) {
+			if _, err := sched.Run(ctx, p, RunRequest{Invocation: activation.Invocation{ID: "x", Value: json.RawMessage(`{}`)}}); !IsRemote(err) {
 				t.Fatalf("run after release: %v, want a refusal", err)
 			}
 		})

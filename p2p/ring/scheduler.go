@@ -10,6 +10,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/faasedge/faasedge/activation"
 )
 
 // Placement is a granted claim: where a function runs and under which lease.
@@ -241,23 +243,23 @@ func (n *Node) claimFirst(ctx context.Context, offers []*Offer, cid string, memo
 // Run sends an activation to the placement's supplier on
 // /faasedge/run/1.0.0 and waits for the result. It returns at the request's
 // deadline at the latest, earlier with an error if the supplier goes away.
-func (n *Node) Run(ctx context.Context, p Placement, req RunRequest) (RunResponse, error) {
+func (n *Node) Run(ctx context.Context, p Placement, req RunRequest) (activation.Result, error) {
 	req.LeaseID = p.LeaseID
-	if req.CID == "" {
-		req.CID = p.CID
+	if req.Action.Code.CID == "" {
+		req.Action.Code.CID = p.CID
 	}
-	if req.Deadline > 0 {
+	if d := req.Invocation.Deadline; !d.IsZero() {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, time.UnixMilli(req.Deadline))
+		ctx, cancel = context.WithDeadline(ctx, d)
 		defer cancel()
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
-		return RunResponse{}, err
+		return activation.Result{}, err
 	}
-	var resp RunResponse
+	var resp activation.Result
 	if err := n.send(ctx, p.Offer.Supplier, ProtoRun, body, &resp); err != nil {
-		return RunResponse{}, fmt.Errorf("ring: run %s on %s: %w", req.ActivationID, p.Offer.Supplier, err)
+		return activation.Result{}, fmt.Errorf("ring: run %s on %s: %w", req.Invocation.ID, p.Offer.Supplier, err)
 	}
 	return resp, nil
 }

@@ -380,20 +380,20 @@ func (n *Node) handleRun(ctx context.Context, from peer.ID, req []byte) ([]byte,
 	n.mu.Unlock()
 	switch {
 	case !ok:
-		return nil, fmt.Errorf("ring: run %s: no valid lease %q for %s", r.ActivationID, r.LeaseID, from)
-	case r.Limits.Memory > l.mem:
-		return nil, fmt.Errorf("ring: run %s: %d MB over the lease's %d MB", r.ActivationID, r.Limits.Memory, l.mem)
+		return nil, fmt.Errorf("ring: run %s: no valid lease %q for %s", r.Invocation.ID, r.LeaseID, from)
+	case r.Action.Limits.Memory > int64(l.mem):
+		return nil, fmt.Errorf("ring: run %s: %d MB over the lease's %d MB", r.Invocation.ID, r.Action.Limits.Memory, l.mem)
 	case n.cfg.executor == nil:
 		return nil, errors.New("ring: this node has no executor")
 	}
-	if r.Deadline > 0 {
+	if d := r.Invocation.Deadline; !d.IsZero() {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, time.UnixMilli(r.Deadline))
+		ctx, cancel = context.WithDeadline(ctx, d)
 		defer cancel()
 	}
 	resp, err := n.cfg.executor.Run(ctx, r)
 	if err != nil {
-		return nil, fmt.Errorf("ring: run %s: %w", r.ActivationID, err)
+		return nil, fmt.Errorf("ring: run %s: %w", r.Invocation.ID, err)
 	}
 	return json.Marshal(resp)
 }

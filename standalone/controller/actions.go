@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/executor"
 	"github.com/faasedge/faasedge/whisk"
 )
@@ -128,7 +129,7 @@ func (s *entityStore) applyExec(doc *whisk.ActionDoc, put *execPut) (map[string]
 	if kind == WasmKind {
 		// The module is checked as a run checks it, against the action's
 		// memory limit: a module that could never run is refused now.
-		if err := executor.CheckCode(&executor.Action{Code: data, Main: put.Main, Limits: doc.Limits}); err != nil {
+		if err := executor.CheckCode(&activation.Action{Code: activation.ParseCode(data, false), Main: put.Main, Limits: doc.Limits}); err != nil {
 			return nil, badRequest("%v", err)
 		}
 	}

@@ -1,0 +1,190 @@
+// Package activation is the one shape an activation has inside FaaS@Edge,
+// from the Kafka message the invoker reads to the edge node that runs it
+// and back: the Action to run (its fully qualified name, kind, limits and a
+// typed reference to its code), the Invocation (activation id, transaction
+// id, deadline, the invoking namespace, the value and the init arguments)
+// and the Result.
+//
+// The invoker builds them from an ActivationMessage and the action
+// document; every Runner (the local executor, the JS runner, the controller
+// plugin's edge runner) takes them as they are; the remote-run message of
+// the offer ring (p2p/ring) carries them on the wire. Identity travels in
+// typed fields and never as strings to be parsed again: the __OW_*
+// environment of OpenWhisk's runtimes is derived from them by Env, once, by
+// whatever runs the action.
+//
+// activation depends only on whisk, OpenWhisk's wire types.
+package activation
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/faasedge/faasedge/whisk"
+)
+
+// ID is an activation id as the controller assigns it (32 hex digits).
+type ID string
+
+// Action is the code and identity of an action, as the invoker resolved it
+// from its document.
+type Action struct {
+	Name    FQN    `json:"name"`
+	Version string `json:"version,omitempty"`
+	// Kind is resolved: "nodejs:default" is already the manifest's default.
+	Kind string `json:"kind"`
+	Code Code   `json:"code"`
+	// Main is the entry point: the exported function (or zip entry) of a
+	// wasm action, the function of a JS one.
+	Main   string       `json:"main,omitempty"`
+	Limits whisk.Limits `json:"limits"`
+}
+
+// Invocation is one activation's input: what the stock invoker sends a
+// runtime container in /init's env and /run's body (openwhisk-wire.md 6.2),
+// typed.
+type Invocation struct {
+	ID ID `json:"activation_id"`
+	// TransID is the controller's transaction; its id is
+	// __OW_TRANSACTION_ID.
+	TransID whisk.TransID `json:"transaction_id"`
+	// Namespace is the invoking user's namespace (not the action's path).
+	Namespace string `json:"namespace"`
+	// APIKey is the invoking user's "uuid:key"; empty when the action's
+	// provide-api-key annotation is false.
+	APIKey string `json:"api_key,omitempty"`
+	// Deadline is when the run must have ended: the start plus the
+	// action's timeout.
+	Deadline time.Time `json:"deadline"`
+	// Value is the run value: the content minus the init arguments, an
+	// object or an array; empty reads as {}.
+	Value json.RawMessage `json:"value,omitempty"`
+	// InitArgs are the init arguments, stringified as the stock invoker
+	// does (strings as they are, null as "", anything else as JSON).
+	InitArgs map[string]string `json:"init_args,omitempty"`
+	// APIHost is __OW_API_HOST, a container variable in stock OpenWhisk;
+	// empty leaves it unset.
+	APIHost string `json:"api_host,omitempty"`
+	// MaxPayload is the user's result size limit in bytes; 0 is
+	// whisk.PayloadMax.
+	MaxPayload int64 `json:"max_payload,omitempty"`
+}
+
+// Result is an activation's outcome. Start and End are the record's: on a
+// cold start Start is when initialisation began (the run's start minus
+// InitTime), as in the stock record.
+type Result struct {
+	// Response is always set; failures carry the stock status codes and
+	// texts.
+	Response whisk.ActivationResponse `json:"response"`
+	// Logs are formatted OpenWhisk log lines, including the collector's
+	// notice lines; empty when the logs limit is 0.
+	Logs       []string  `json:"logs,omitempty"`
+	Start, End time.Time `json:"-"`
+	// InitTime is > 0 only on a cold start: fetch, compile, instantiate
+	// and initialise.
+	InitTime time.Duration `json:"-"`
+	Cold     bool          `json:"cold,omitempty"`
+	TimedOut bool          `json:"timeout,omitempty"`
+}
+
+// resultJSON is Result on the wire, with times in epoch milliseconds as
+// the activation record has them.
+type resultJSON struct {
+	Response whisk.ActivationResponse `json:"response"`
+	Logs     []string                 `json:"logs,omitempty"`
+	Start    int64                    `json:"start"`
+	End      int64                    `json:"end"`
+	InitTime int64                    `json:"initTime,omitempty"`
+	Cold     bool                     `json:"cold,omitempty"`
+	TimedOut bool                     `json:"timeout,omitempty"`
+}
+
+// MarshalJSON writes times as epoch milliseconds.
+func (r Result) MarshalJSON() ([]byte, error) {
+	return json.Marshal(resultJSON{
+		Response: r.Response, Logs: r.Logs, Start: r.Start.UnixMilli(), End: r.End.UnixMilli(),
+		InitTime: r.InitTime.Milliseconds(), Cold: r.Cold, TimedOut: r.TimedOut,
+	})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (r *Result) UnmarshalJSON(b []byte) error {
+	var j resultJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*r = Result{
+		Response: j.Response, Logs: j.Logs, Start: time.UnixMilli(j.Start), End: time.UnixMilli(j.End),
+		InitTime: time.Duration(j.InitTime) * time.Millisecond, Cold: j.Cold, TimedOut: j.TimedOut,
+	}
+	return nil
+}
+
+// Failed is the Result of an activation that ended at once with code and
+// the error text msg.
+func Failed(code whisk.StatusCode, msg string) Result {
+	now := time.Now()
+	return Result{Response: whisk.ErrorResponse(code, msg), Start: now, End: now}
+}
+
+// The environment variables of OpenWhisk's runtimes (openwhisk-wire.md
+// 6.2).
+const (
+	EnvAPIKey        = "__OW_API_KEY"
+	EnvNamespace     = "__OW_NAMESPACE"
+	EnvActionName    = "__OW_ACTION_NAME"
+	EnvActionVersion = "__OW_ACTION_VERSION"
+	EnvActivationID  = "__OW_ACTIVATION_ID"
+	EnvTransactionID = "__OW_TRANSACTION_ID"
+	EnvDeadline      = "__OW_DEADLINE"
+	EnvAPIHost       = "__OW_API_HOST"
+)
+
+// PerActivation reports whether the variable key changes with every
+// activation of the same action (so a warm instance gets it per request,
+// not in its environment).
+func PerActivation(key string) bool {
+	switch key {
+	case EnvAPIKey, EnvNamespace, EnvActivationID, EnvTransactionID, EnvDeadline:
+		return true
+	}
+	return false
+}
+
+// Env is the environment a runtime gives a of this invocation: the init
+// arguments, then the __OW_* values, which win over init arguments of the
+// same name as the /run keys do in OpenWhisk's action loop. A value left
+// empty (a zero Deadline included) leaves its variable out, so a bare
+// Invocation gives a bare environment.
+func (in *Invocation) Env(a *Action) map[string]string {
+	var env map[string]string // allocated with the first variable
+	set := func(k, v string) {
+		if env == nil {
+			env = make(map[string]string, len(in.InitArgs)+8)
+		}
+		env[k] = v
+	}
+	for k, v := range in.InitArgs {
+		set(k, v)
+	}
+	setNonEmpty := func(k, v string) {
+		if v != "" {
+			set(k, v)
+		}
+	}
+	setNonEmpty(EnvAPIKey, in.APIKey)
+	setNonEmpty(EnvNamespace, in.Namespace)
+	if a.Name.Path != "" { // not fully qualified: no name to give
+		set(EnvActionName, a.Name.String())
+	}
+	setNonEmpty(EnvActionVersion, a.Version)
+	setNonEmpty(EnvActivationID, string(in.ID))
+	setNonEmpty(EnvTransactionID, in.TransID.ID)
+	if !in.Deadline.IsZero() {
+		set(EnvDeadline, strconv.FormatInt(in.Deadline.UnixMilli(), 10))
+	}
+	setNonEmpty(EnvAPIHost, in.APIHost)
+	return env
+}
