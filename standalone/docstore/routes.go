@@ -54,6 +54,7 @@ func (s *Store) newRoutes() http.Handler {
 		authed(p, func(w http.ResponseWriter, r *http.Request) error { return s.serveDB(w, r, r.PathValue("db")) })
 	}
 	authed("/{db}/_all_docs", func(w http.ResponseWriter, r *http.Request) error { return s.serveAllDocs(w, r, r.PathValue("db")) })
+	authed("/{db}/_changes", func(w http.ResponseWriter, r *http.Request) error { return s.serveChanges(w, r, r.PathValue("db")) })
 	authed("/{db}/_bulk_docs", func(w http.ResponseWriter, r *http.Request) error { return s.serveBulkDocs(w, r, r.PathValue("db")) })
 	authed("/{db}/_design/{ddoc}/_view/{view}", func(w http.ResponseWriter, r *http.Request) error {
 		return s.serveView(w, r, r.PathValue("db"), r.PathValue("ddoc"), r.PathValue("view"))

@@ -49,6 +49,9 @@ type Store struct {
 	sessMu   sync.Mutex
 	sessions map[string]bool // AuthSession cookie values issued by /_session
 
+	changeMu sync.Mutex
+	changed  chan struct{} // closed and replaced at each write (changes.go)
+
 	routes http.Handler // the CouchDB API (routes.go)
 }
 
@@ -78,7 +81,7 @@ func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
 // Open opens (creating it if needed) the store in dir.
 func Open(dir string, opts ...Option) (*Store, error) {
-	s := &Store{views: map[string]View{}, sessions: map[string]bool{}, log: slog.New(slog.DiscardHandler)}
+	s := &Store{views: map[string]View{}, sessions: map[string]bool{}, log: slog.New(slog.DiscardHandler), changed: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
@@ -139,6 +142,7 @@ type record struct {
 	Body    []field            `json:"-"`
 	RawBody json.RawMessage    `json:"body"`
 	Atts    map[string]attMeta `json:"atts,omitempty"`
+	Seq     uint64             `json:"seq,omitempty"` // of its entry in the changes feed
 }
 
 type attMeta struct {
@@ -154,7 +158,8 @@ type field struct {
 	Value json.RawMessage
 }
 
-// Keys: b\0db (database), d\0db\0id (document), a\0db\0id\0name (attachment data).
+// Keys: b\0db (database), d\0db\0id (document), a\0db\0id\0name (attachment data);
+// the changes feed's are in changes.go.
 func dbKey(db string) []byte            { return []byte("b\x00" + db) }
 func docPrefix(db string) []byte        { return []byte("d\x00" + db + "\x00") }
 func docKey(db, id string) []byte       { return append(docPrefix(db), id...) }
@@ -200,6 +205,12 @@ func (s *Store) DeleteDB(name string) error {
 			return err
 		}
 		if err := b.DeleteRange(docPrefix(name), prefixEnd(docPrefix(name)), nil); err != nil {
+			return err
+		}
+		if err := b.Delete(lastSeqKey(name), nil); err != nil {
+			return err
+		}
+		if err := b.DeleteRange(changePrefix(name), prefixEnd(changePrefix(name)), nil); err != nil {
 			return err
 		}
 		ap := []byte("a\x00" + name + "\x00")
@@ -479,11 +490,15 @@ func (s *Store) put(db, id string, fields []field, rev string) (string, error) {
 	if len(atts) > 0 {
 		rec.Atts = atts
 	}
-	enc, err := json.Marshal(rec)
-	if err != nil {
-		return "", fmt.Errorf("docstore: encode: %w", err)
-	}
 	err = s.commit(func(b *pebble.Batch) error {
+		var err error
+		if rec.Seq, err = s.recordChange(b, db, id, cur); err != nil {
+			return err
+		}
+		enc, err := json.Marshal(rec)
+		if err != nil {
+			return fmt.Errorf("encode: %w", err)
+		}
 		if err := b.Set(docKey(db, id), enc, nil); err != nil {
 			return err
 		}
@@ -506,6 +521,7 @@ func (s *Store) put(db, id string, fields []field, rev string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	s.notify()
 	return newRev, nil
 }
 
