@@ -74,6 +74,9 @@ func (c *Controller) Handler() http.Handler {
 		reg("/api/v1/namespaces/{ns}/"+collection+"/{$}", h[0])
 		reg("/api/v1/namespaces/{ns}/"+collection+"/{name}", h[1])
 	}
+	// Web actions authenticate only when the action asks for it.
+	open("/api/v1/web/{ns}/{pkg}/{action}", c.webHTTP)
+	open("/api/v1/web/{ns}/{pkg}/{action}/{rest...}", c.webHTTP)
 	for _, p := range []string{"/api/v1/namespaces/{ns}/activations", "/api/v1/namespaces/{ns}/activations/{$}"} {
 		authed(p, c.listActivationsHTTP)
 	}

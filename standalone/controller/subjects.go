@@ -93,3 +93,26 @@ func (c *subjectStore) identity(ctx context.Context, uuid, key string) (whisk.Id
 	id, ok = c.identities[uuid+":"+key]
 	return id, ok
 }
+
+// byNamespace is identityByNamespace: the identity that owns namespace ns,
+// for web actions, which run as their owner.
+func (c *subjectStore) byNamespace(ctx context.Context, ns string) (whisk.Identity, bool) {
+	find := func() (whisk.Identity, bool) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, id := range c.identities {
+			if id.Namespace.Name == ns {
+				return id, true
+			}
+		}
+		return whisk.Identity{}, false
+	}
+	if id, ok := find(); ok {
+		return id, true
+	}
+	if err := c.loadIdentities(ctx); err != nil {
+		c.log.Warn("controller: reload subjects", "err", err)
+		return whisk.Identity{}, false
+	}
+	return find()
+}
