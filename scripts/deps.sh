@@ -34,4 +34,12 @@ if [ ! -x "$pouch" ]; then
 	npm install --silent --no-audit --no-fund --prefix .tools/npm pouchdb-server@4.2.0 >/dev/null
 fi
 
+# openwhisk is the official JavaScript client; tests drive the standalone
+# with it from node scripts.
+if [ ! -f .tools/npm/node_modules/openwhisk/package.json ]; then
+	echo "deps: installing openwhisk (the JS client) from npm" >&2
+	mkdir -p .tools/npm
+	npm install --silent --no-audit --no-fund --prefix .tools/npm openwhisk@3.21.9 >/dev/null
+fi
+
 go mod download

@@ -243,6 +243,9 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 			log.Error("standalone: API server", "err", err)
 		}
 	}()
+	if err := s.installCatalog(ctx, couchUser, couchPass); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
