@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/catalog"
 	"github.com/faasedge/faasedge/invoker"
 	fw "github.com/faasedge/faasedge/whisk"
@@ -48,7 +49,6 @@ func TestUtils(t *testing.T) {
 	if got := strings.Join(names, " "); got != "cat date echo head hosturl namespace smash sort split" {
 		t.Fatalf("actions %s", got)
 	}
-	env := map[string]string{"__OW_API_HOST": "http://127.0.0.1:3233", "__OW_NAMESPACE": "guest"}
 	shape := map[string]string{
 		"date":      `^\{"date":"\d{4}-\d\d-\d\dT`,
 		"namespace": `{"namespace":"guest"}`,
@@ -72,8 +72,9 @@ func TestUtils(t *testing.T) {
 			if ann["description"] == nil || ann["sampleOutput"] == nil {
 				t.Fatalf("annotations %v", ann)
 			}
-			res := r.Run(context.Background(), &invoker.Action{Namespace: "whisk.system/utils", Name: a.Name, Rev: "1", Kind: "nodejs:20",
-				Code: []byte(a.Code), Limits: fw.DefaultLimits()}, invoker.Invocation{Value: in, Env: env})
+			res := r.Run(context.Background(), &activation.Action{Name: activation.FQN{Path: "whisk.system/utils", Name: a.Name}, Kind: "nodejs:20",
+				Code: activation.Code{Inline: []byte(a.Code), Digest: "1"}, Limits: fw.DefaultLimits()},
+				activation.Invocation{Value: in, Namespace: "guest", APIHost: "http://127.0.0.1:3233"})
 			got := string(res.Response.Result)
 			if res.Response.StatusCode != fw.StatusSuccess {
 				t.Fatalf("%d %s; logs %q", res.Response.StatusCode, got, res.Logs)
