@@ -5,7 +5,7 @@ PKGS    := ./...
 # Test modules (WAT, Go wasip1) are built into testdata/build by the test setup.
 export FAASEDGE_POUCHDB := $(CURDIR)/.tools/npm/node_modules/.bin/pouchdb-server
 
-.PHONY: all deps build examples test fuzz bench run lint clean release
+.PHONY: all deps build examples test fuzz bench soak run lint clean release
 
 all: build
 
@@ -27,6 +27,12 @@ fuzz: deps
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 -timeout 60m $(PKGS)
+
+# The soak benchmark: mixed load, hostile modules included, through the
+# standalone for SOAKTIME, reporting RSS at start, after warm-up and at the end.
+SOAKTIME ?= 1h
+soak: deps
+	$(GO) test -run '^$$' -bench '^BenchmarkSoak$$' -benchtime $(SOAKTIME) -timeout 0 -v ./standalone/
 
 # Sample actions, built for wasip1 into bin/.
 examples:

@@ -65,12 +65,18 @@ func wskClient(t testing.TB, host, auth string) *whisk.Client {
 
 // zipOf makes a zip archive of name -> content, stored (uncompressed) so
 // padding keeps its size.
-func zipOf(t *testing.T, files map[string][]byte) []byte {
+func zipOf(t testing.TB, files map[string][]byte) []byte {
+	t.Helper()
+	return zipWith(t, zip.Store, files)
+}
+
+// zipWith makes a zip archive of name -> content compressed with method.
+func zipWith(t testing.TB, method uint16, files map[string][]byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	for name, b := range files {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: method})
 		if err != nil {
 			t.Fatal(err)
 		}
