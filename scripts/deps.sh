@@ -42,4 +42,11 @@ if [ ! -f .tools/npm/node_modules/openwhisk/package.json ]; then
 	npm install --silent --no-audit --no-fund --prefix .tools/npm openwhisk@3.21.9 >/dev/null
 fi
 
+# wsk is the stock OpenWhisk CLI, built from the source snapshot in the
+# shared tools (the module proxy refuses its module); the scripted CLI run
+# of the standalone tests drives it.
+wsk_build=/work/shared/tools/build-wsk.sh
+[ -x ../shared/tools/build-wsk.sh ] && wsk_build=../shared/tools/build-wsk.sh
+"$wsk_build" .tools/bin/wsk
+
 go mod download

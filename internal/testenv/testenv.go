@@ -162,3 +162,13 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// Wsk finds the stock OpenWhisk CLI that `make deps` builds under .tools.
+func Wsk(t testing.TB) string {
+	t.Helper()
+	b := filepath.Join(ModuleRoot(t), ".tools", "bin", "wsk")
+	if _, err := os.Stat(b); err != nil {
+		t.Fatalf("testenv: wsk not built (run `make deps`): %v", err)
+	}
+	return b
+}
