@@ -18,6 +18,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +35,7 @@ import (
 
 	controllerplugin "github.com/faasedge/faasedge/controller-plugin"
 	"github.com/faasedge/faasedge/executor"
+	kafkafeed "github.com/faasedge/faasedge/feed/kafka"
 	"github.com/faasedge/faasedge/internal/httpserve"
 	"github.com/faasedge/faasedge/invoker"
 	"github.com/faasedge/faasedge/p2p"
@@ -91,24 +93,29 @@ const (
 
 // Stack is a running standalone.
 type Stack struct {
-	cfg     Config
-	log     *slog.Logger
-	kafka   *kfake.Cluster
-	store   *docstore.Store
-	storeLn net.Listener
-	storeHS *http.Server
-	couch   string // the store's URL, without credentials
-	couchUP *url.Userinfo
-	ctrl    *controller.Controller
-	host    *p2p.Host
-	ipfs    *ipfs.Node
-	exec    *executor.Executor
-	engines []*invoker.Engine
-	sched   *edge.Node   // the gateway's ring member
-	edges   []*edge.Node // the edge nodes
-	gateway *controllerplugin.Gateway
-	apiLn   net.Listener
-	apiHS   *http.Server
+	cfg   Config
+	log   *slog.Logger
+	kafka *kfake.Cluster
+	// The Kafka feed provider, run until feedStop; feedDone closes when
+	// it has stopped its consumers.
+	feed     *kafkafeed.Provider
+	feedStop context.CancelFunc
+	feedDone chan struct{}
+	store    *docstore.Store
+	storeLn  net.Listener
+	storeHS  *http.Server
+	couch    string // the store's URL, without credentials
+	couchUP  *url.Userinfo
+	ctrl     *controller.Controller
+	host     *p2p.Host
+	ipfs     *ipfs.Node
+	exec     *executor.Executor
+	engines  []*invoker.Engine
+	sched    *edge.Node   // the gateway's ring member
+	edges    []*edge.Node // the edge nodes
+	gateway  *controllerplugin.Gateway
+	apiLn    net.Listener
+	apiHS    *http.Server
 }
 
 // Start brings the stack up. It returns once the API listens; call
@@ -156,9 +163,11 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 		return nil, fmt.Errorf("standalone: API listen: %w", err)
 	}
 
-	// Kafka: like an OpenWhisk deployment, the broker does not create
-	// topics on demand; the controller and the invokers create theirs.
-	if s.kafka, err = kfake.NewCluster(kfake.NumBrokers(1)); err != nil {
+	// Kafka: the controller and the invokers create their topics as
+	// stock; a user's topic is created on first produce (one partition),
+	// as Kafka's default auto.create.topics.enable=true does, so that kcat
+	// can feed a Kafka trigger without an admin step.
+	if s.kafka, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(1)); err != nil {
 		return nil, fmt.Errorf("standalone: kafka: %w", err)
 	}
 	brokers := s.kafka.ListenAddrs()
@@ -237,6 +246,10 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 		}
 	}
 
+	if err := s.startKafkaFeed(ctx); err != nil {
+		return nil, err
+	}
+
 	s.apiHS = httpserve.Server(s.ctrl.Handler(), cfg.HTTP)
 	go func() {
 		if err := s.apiHS.Serve(s.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -248,6 +261,52 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	}
 	return s, nil
 }
+
+// startKafkaFeed runs the Kafka feed provider on the stack's store and
+// installs /whisk.system/messaging with its feed actions bound to it.
+func (s *Stack) startKafkaFeed(ctx context.Context) error {
+	o := kafkafeed.Options{DBURL: s.couch, APIHost: s.APIHost(), Listen: "127.0.0.1:0",
+		Logger: s.log.With("component", "kafkafeed")}
+	if s.couchUP != nil {
+		o.DBUser = s.couchUP.Username()
+		o.DBPass, _ = s.couchUP.Password()
+	}
+	p, err := kafkafeed.New(ctx, o)
+	if err != nil {
+		return fmt.Errorf("standalone: kafka feed: %w", err)
+	}
+	fctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.feed, s.feedStop, s.feedDone = p, stop, make(chan struct{})
+	go func() {
+		defer close(s.feedDone)
+		if err := p.Run(fctx); err != nil {
+			s.log.Error("standalone: kafka feed", "err", err)
+		}
+	}()
+	pkg := controller.CatalogPackage{Namespace: "whisk.system", Name: "messaging", Publish: true,
+		Parameters: []whisk.Parameter{{Key: "endpoint", Value: jsonString(s.FeedEndpoint())}}}
+	pkg.Annotations.Set("description", kafkafeed.PackageDescription)
+	for _, a := range kafkafeed.FeedActions() {
+		ca := controller.CatalogAction{Name: a.Name, Kind: "nodejs:20", Code: a.Code}
+		ca.Annotations.Set("feed", true)
+		ca.Annotations.Set("description", a.Description)
+		ca.Annotations.Set("parameters", a.Parameters)
+		pkg.Actions = append(pkg.Actions, ca)
+	}
+	if err := s.ctrl.Install(ctx, pkg); err != nil {
+		return fmt.Errorf("standalone: kafka feed catalog: %w", err)
+	}
+	return nil
+}
+
+func jsonString(v string) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// FeedEndpoint is the Kafka feed provider's lifecycle address, bound as
+// /whisk.system/messaging's endpoint; /health is under it.
+func (s *Stack) FeedEndpoint() string { return "http://" + s.feed.Addr() }
 
 // startEdge starts a ring member for the gateway, the edge nodes
 // bootstrapped from it (fetching code from the stack's IPFS node), and the
@@ -427,6 +486,10 @@ func (s *Stack) Close(ctx context.Context) error {
 	} else if s.apiLn != nil {
 		errs = append(errs, s.apiLn.Close())
 	}
+	if s.feedStop != nil {
+		s.feedStop()
+		<-s.feedDone
+	}
 	for _, e := range s.engines {
 		errs = append(errs, e.Shutdown(ctx))
 	}
@@ -477,6 +540,7 @@ func (s *Stack) Banner(w io.Writer) {
   Auth key:   %s
   Namespace:  %s
   Kafka:      %s   (kcat -b %s -L)
+  Kafka feed: %s   (/whisk.system/messaging/kafkaFeed; /health)
   CouchDB:    %s
   IPFS:       %s
   Invokers:   %d x %s
@@ -489,7 +553,7 @@ Try it with the wsk CLI:
 
 Press Ctrl-C to stop; what was written stays in %s.
 `, s.APIHost(), controller.GuestAuth, controller.GuestNamespace,
-		strings.Join(s.KafkaBrokers(), ","), s.KafkaBrokers()[0], s.couchDescription(), strings.Join(s.host.FullAddrs(), " "),
+		strings.Join(s.KafkaBrokers(), ","), s.KafkaBrokers()[0], s.FeedEndpoint(), s.couchDescription(), strings.Join(s.host.FullAddrs(), " "),
 		len(s.engines), fmt.Sprintf("%d MB", s.cfg.UserMemory.MB()), s.edgeDescription(),
 		s.APIHost(), controller.GuestAuth, s.cfg.DataDir)
 }

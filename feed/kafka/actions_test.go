@@ -24,7 +24,13 @@ func nodeRun(t *testing.T, action string, params map[string]any) map[string]any 
 		t.Fatalf("node is not installed (run `make deps`): %v", err)
 	}
 	in, _ := json.Marshal(params)
-	script := "const resultMark = '" + resultMark + "';\n" + FeedActionCode(action) + `
+	code := ""
+	for _, a := range FeedActions() {
+		if a.Name == action {
+			code = a.Code
+		}
+	}
+	script := "const resultMark = '" + resultMark + "';\n" + code + `
 process.env.__OW_NAMESPACE = 'guest';
 Promise.resolve(main(` + string(in) + `))
     .then(r => r, e => ({ error: e }))

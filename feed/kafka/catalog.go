@@ -25,16 +25,23 @@ var (
 	messageHubFeedJS string
 )
 
-// FeedActionCode is the nodejs:20 code of a feed action, "kafkaFeed" or
-// "messageHubFeed".
-func FeedActionCode(name string) string {
-	switch name {
-	case "kafkaFeed":
-		return commonJS + kafkaFeedJS
-	case "messageHubFeed":
-		return commonJS + messageHubFeedJS
+// FeedAction is one action of the messaging package.
+type FeedAction struct {
+	Name        string
+	Description string
+	Code        string          // nodejs:20 source
+	Parameters  json.RawMessage // the "parameters" annotation, as upstream's
+}
+
+// PackageDescription is the messaging package's description annotation.
+const PackageDescription = "Kafka and Message Hub feeds (FaaS@Edge provider)"
+
+// FeedActions are the feed actions kafkaFeed and messageHubFeed.
+func FeedActions() []FeedAction {
+	return []FeedAction{
+		{"kafkaFeed", "Feed to listen to Kafka messages", commonJS + kafkaFeedJS, json.RawMessage(kafkaFeedParams)},
+		{"messageHubFeed", "Feed to listen to Message Hub messages", commonJS + messageHubFeedJS, json.RawMessage(messageHubFeedParams)},
 	}
-	return ""
 }
 
 // Catalog says where to install the messaging package.
@@ -50,6 +57,8 @@ type Catalog struct {
 	Insecure bool
 	// Kind is the feed actions' runtime kind (nodejs:20).
 	Kind string
+	// Namespace receives the package (whisk.system).
+	Namespace string
 }
 
 // upstream's parameter descriptions, from installCatalog.sh, plus the
@@ -87,6 +96,9 @@ func (c Catalog) Install(ctx context.Context) error {
 	if c.Kind == "" {
 		c.Kind = "nodejs:20"
 	}
+	if c.Namespace == "" {
+		c.Namespace = "whisk.system"
+	}
 	base, err := url.Parse(strings.TrimRight(c.APIHost, "/"))
 	if err != nil || base.Host == "" {
 		if base, err = url.Parse("https://" + strings.TrimRight(c.APIHost, "/")); err != nil {
@@ -100,36 +112,32 @@ func (c Catalog) Install(ctx context.Context) error {
 	hc := &http.Client{Timeout: time.Minute, Transport: tr}
 	baseURL, _ := url.Parse(base.String() + "/api")
 	cl, err := whisk.NewClient(hc, &whisk.Config{
-		Host: base.Host, BaseURL: baseURL, AuthToken: c.AuthKey, Namespace: "whisk.system", Version: "v1", Insecure: c.Insecure,
+		Host: base.Host, BaseURL: baseURL, AuthToken: c.AuthKey, Namespace: c.Namespace, Version: "v1", Insecure: c.Insecure,
 	})
 	if err != nil {
 		return fmt.Errorf("kafkafeed: openwhisk client: %w", err)
 	}
 	publish := true
 	pkg := &whisk.Package{
-		Namespace: "whisk.system", Name: "messaging", Publish: &publish,
-		Annotations: whisk.KeyValueArr{{Key: "description", Value: "Kafka and Message Hub feeds (FaaS@Edge provider)"}},
+		Namespace: c.Namespace, Name: "messaging", Publish: &publish,
+		Annotations: whisk.KeyValueArr{{Key: "description", Value: PackageDescription}},
 		Parameters:  whisk.KeyValueArr{{Key: "endpoint", Value: c.Endpoint}},
 	}
 	if _, _, err := cl.Packages.Insert(pkg, true); err != nil {
-		return fmt.Errorf("kafkafeed: create package /whisk.system/messaging: %w", err)
+		return fmt.Errorf("kafkafeed: create package /%s/messaging: %w", c.Namespace, err)
 	}
-	for _, a := range []struct{ name, desc, params string }{
-		{"kafkaFeed", "Feed to listen to Kafka messages", kafkaFeedParams},
-		{"messageHubFeed", "Feed to listen to Message Hub messages", messageHubFeedParams},
-	} {
-		code := FeedActionCode(a.name)
+	for _, a := range FeedActions() {
 		act := &whisk.Action{
-			Namespace: "whisk.system", Name: "messaging/" + a.name,
-			Exec: &whisk.Exec{Kind: c.Kind, Code: &code},
+			Namespace: c.Namespace, Name: "messaging/" + a.Name,
+			Exec: &whisk.Exec{Kind: c.Kind, Code: &a.Code},
 			Annotations: whisk.KeyValueArr{
 				{Key: "feed", Value: true},
-				{Key: "description", Value: a.desc},
-				{Key: "parameters", Value: json.RawMessage(a.params)},
+				{Key: "description", Value: a.Description},
+				{Key: "parameters", Value: a.Parameters},
 			},
 		}
 		if _, _, err := cl.Actions.Insert(act, true); err != nil {
-			return fmt.Errorf("kafkafeed: create action /whisk.system/messaging/%s: %w", a.name, err)
+			return fmt.Errorf("kafkafeed: create action /%s/messaging/%s: %w", c.Namespace, a.Name, err)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
