@@ -8,17 +8,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${FUZZTIME:-30s}
 targets=$(grep -rEo --include='*_test.go' --exclude-dir=.tools --exclude-dir=node_modules --exclude-dir=testdata \
-	'^func Fuzz[A-Za-z0-9_]+\(' . | sed -E 's#^\./(.*)/[^/]+_test\.go:func (Fuzz[A-Za-z0-9_]+)\($#\1 \2#' | sort -u)
+	'^func Fuzz[A-Za-z0-9_]+\(' . | while IFS=: read -r file match; do
+	name=${match#func }
+	echo "$(dirname "$file") ${name%(}"
+done | sort -u)
 if [ -z "$targets" ]; then
 	echo "fuzz: no fuzz targets found" >&2
 	exit 1
 fi
 failed=()
 while read -r dir name; do
-	echo "fuzz: ./$dir $name for $fuzztime" >&2
+	echo "fuzz: $dir $name for $fuzztime" >&2
 	# shellcheck disable=SC2086
-	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" ${FUZZFLAGS:-} "./$dir"; then
-		failed+=("./$dir $name")
+	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" ${FUZZFLAGS:-} "$dir" </dev/null; then
+		failed+=("$dir $name")
 	fi
 done <<<"$targets"
 if ((${#failed[@]})); then
