@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/openwhisk-client-go/whisk"
 	"github.com/faasedge/faasedge/internal/testenv"
 	"github.com/faasedge/faasedge/standalone/controller"
 )
@@ -85,6 +86,28 @@ func TestWskCLI(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || string(body) != "hello curl" {
 		t.Fatalf("web action: %d %s", resp.StatusCode, body)
+	}
+	// A feed: the CLI creates the trigger with its feed annotation, then
+	// invokes the feed action with the lifecycle event; delete likewise.
+	wsk("package", "create", "feeds")
+	wsk("action", "create", "feeds/feed", write("feed.js", `function main(p) { return {event: p.lifecycleEvent, trigger: p.triggerName, key: !!p.authKey}; }`))
+	wsk("trigger", "create", "fed", "--feed", "feeds/feed")
+	tr, _, err := c.Triggers.Get("fed")
+	if err != nil || tr.Annotations.GetValue("feed") != "/_/feeds/feed" {
+		t.Fatalf("trigger with a feed: %+v %v", tr, err)
+	}
+	wsk("trigger", "delete", "fed")
+	acts, _, err := c.Activations.List(&whisk.ActivationListOptions{Name: "feeds/feed", Docs: true})
+	if err != nil || len(acts) != 2 {
+		t.Fatalf("feed activations: %+v %v", acts, err)
+	}
+	var events []string
+	for _, a := range acts {
+		r, _ := json.Marshal(a.Response.Result)
+		events = append(events, string(r))
+	}
+	if !jsonEqual(events[1], `{"event":"CREATE","trigger":"/_/fed","key":true}`) || !jsonEqual(events[0], `{"event":"DELETE","trigger":"/_/fed","key":true}`) {
+		t.Fatalf("feed lifecycle: %q", events)
 	}
 	for _, args := range [][]string{{"namespace", "get"}, {"list"}} {
 		out := wsk(args...)
