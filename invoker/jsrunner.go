@@ -45,10 +45,10 @@ type JSRunner struct {
 	http     *http.Client
 }
 
-// jsPool is one action revision's compiled code and its idle VMs, the most
+// jsPool is one action revision's code and its idle VMs, the most
 // recently used last.
 type jsPool struct {
-	prog *goja.Program
+	code *jsCode
 	idle []*jsVM
 }
 
@@ -94,17 +94,17 @@ func (r *JSRunner) Run(ctx context.Context, a *activation.Action, inv activation
 	}
 
 	key := r.key(a, main)
-	vm, prog := r.take(key)
+	vm, code := r.take(key)
 	if vm == nil {
 		res.Cold = true
-		if prog == nil {
+		if code == nil {
 			var err error
-			if prog, err = r.compile(key, a, main); err != nil {
+			if code, err = r.compile(key, a, main); err != nil {
 				act.log(whisk.Stderr, "Error during initialization: "+jsErrorText(err))
 				return finish(jsOutcome{code: whisk.StatusDeveloperError, msg: jsInitFailed + jsErrorText(err)})
 			}
 		}
-		vm = newJSVM(r, a)
+		vm = newJSVM(r, a, code.mods)
 	}
 	vm.act = act
 	vm.loop.Start()
@@ -131,7 +131,7 @@ func (r *JSRunner) Run(ctx context.Context, a *activation.Action, inv activation
 	if res.Cold {
 		inited := make(chan jsOutcome, 1)
 		vm.loop.RunOnLoop(func(rt *goja.Runtime) {
-			if err := vm.init(rt, prog, main); err != nil {
+			if err := vm.init(rt, code, main); err != nil {
 				vm.log(whisk.Stderr, "Error during initialization: "+jsErrorText(err))
 				inited <- jsOutcome{code: whisk.StatusDeveloperError, msg: jsInitFailed + jsErrorText(err)}
 				return
@@ -185,9 +185,9 @@ func (r *JSRunner) key(a *activation.Action, main string) string {
 	return a.Name.DocID() + "#" + a.Code.Digest + " " + main + " " + strconv.FormatInt(a.Limits.Memory, 10)
 }
 
-// take returns an idle VM of the pool, or only its compiled code (nil
-// when there is none yet).
-func (r *JSRunner) take(key string) (*jsVM, *goja.Program) {
+// take returns an idle VM of the pool, or only its code (nil when there
+// is none yet).
+func (r *JSRunner) take(key string) (*jsVM, *jsCode) {
 	if key == "" {
 		return nil, nil
 	}
@@ -202,19 +202,17 @@ func (r *JSRunner) take(key string) (*jsVM, *goja.Program) {
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		r.idleMB -= vm.memMB
-		return vm, p.prog
+		return vm, p.code
 	}
-	return nil, p.prog
+	return nil, p.code
 }
 
-// compile wraps the code as the stock runner's eval does: main is read
-// after the code ran, or from module.exports or exports.
-func (r *JSRunner) compile(key string, a *activation.Action, main string) (*goja.Program, error) {
-	src := "(function(){\n" + string(a.Code.Inline) + "\ntry {\n  return " + main + "\n} catch (e) {\n" +
-		"  if (e.name === 'ReferenceError') {\n    return module.exports." + main + " || exports." + main + "\n  } else throw e\n}\n})()"
-	p, err := goja.Compile(a.Name.Name, src, false)
+// compile prepares an action's code for its VMs (see jsCode) and keeps
+// it with the action's pool.
+func (r *JSRunner) compile(key string, a *activation.Action, main string) (*jsCode, error) {
+	c, err := newJSCode(a, main)
 	if err != nil || key == "" {
-		return p, err
+		return c, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -222,9 +220,9 @@ func (r *JSRunner) compile(key string, a *activation.Action, main string) (*goja
 		r.pools = map[string]*jsPool{}
 	}
 	if r.pools[key] == nil {
-		r.pools[key] = &jsPool{prog: p}
+		r.pools[key] = &jsPool{code: c}
 	}
-	return p, nil
+	return c, nil
 }
 
 // put keeps a VM warm, then evicts what is past the idle timeout and the

@@ -1,14 +1,19 @@
 package invoker
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/whisk"
@@ -160,15 +165,32 @@ func TestJSRunnerIdleMemory(t *testing.T) {
 	}
 }
 
-// Concurrent activations of one action each get a VM; all of them are kept.
+// Concurrent activations of one action each get a VM; all of them are
+// kept. The activations meet at a loopback barrier, so that all four run
+// at once.
 func TestJSRunnerConcurrent(t *testing.T) {
-	r := &JSRunner{}
-	a := jsAction("c", "1-a", `function main(p) { return new Promise(res => setTimeout(() => res({i: p.i}), 20)); }`)
+	const n = 4
+	var mu sync.Mutex
+	arrived, all := 0, make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		if arrived++; arrived == n {
+			close(all)
+		}
+		mu.Unlock()
+		select {
+		case <-all:
+		case <-time.After(time.Minute):
+		}
+	}))
+	defer srv.Close()
+	r := &JSRunner{PrivateNetworks: true}
+	a := jsAction("c", "1-a", `async function main(p) { await fetch(p.url); return {i: p.i}; }`)
 	var wg sync.WaitGroup
-	for i := range 4 {
+	for i := range n {
 		wg.Go(func() {
-			res := run(t, r, a, `{"i":`+string(rune('0'+i))+`}`)
-			if string(res.Response.Result) != `{"i":`+string(rune('0'+i))+`}` {
+			in := fmt.Sprintf(`{"i":%d,"url":%q}`, i, srv.URL)
+			if res := run(t, r, a, in); string(res.Response.Result) != fmt.Sprintf(`{"i":%d}`, i) {
 				t.Errorf("%d: %s", i, res.Response.Result)
 			}
 		})
@@ -177,8 +199,8 @@ func TestJSRunnerConcurrent(t *testing.T) {
 	r.mu.Lock()
 	idle := len(r.pools[r.key(a, "main")].idle)
 	r.mu.Unlock()
-	if idle != 4 {
-		t.Fatalf("%d idle VMs, want 4", idle)
+	if idle != n {
+		t.Fatalf("%d idle VMs, want %d", idle, n)
 	}
 }
 
@@ -220,4 +242,84 @@ func TestJSRunnerFetch(t *testing.T) {
 func mustMarshal(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+func zipped(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, body := range files {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = w.Write([]byte(body))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// Zip actions as the stock runtime takes them: package.json's main or
+// index.js, "file.fn" mains, files and node_modules required from the
+// archive, base64 or decoded code.
+func TestJSRunnerZip(t *testing.T) {
+	lib := map[string]string{
+		"lib/greet.js":                    `exports.greet = (who) => 'hello ' + who;`,
+		"node_modules/shout/package.json": `{"main": "main.js"}`,
+		"node_modules/shout/main.js":      `module.exports = (s) => s.toUpperCase();`,
+	}
+	with := func(extra map[string]string) map[string]string {
+		m := map[string]string{}
+		for k, v := range lib {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	const handler = `const { greet } = require('./lib/greet'); const shout = require('shout');
+		exports.main = (p) => ({ msg: shout(greet(p.who)), dir: __dirname });`
+	for _, tc := range []struct {
+		name   string
+		files  map[string]string
+		main   string
+		base64 bool
+		status whisk.StatusCode
+		result string
+	}{
+		{name: "package.json main", files: with(map[string]string{"package.json": `{"main": "app.js"}`, "app.js": handler}), result: `{"msg":"HELLO ZIP","dir":"/action"}`},
+		{name: "index.js", files: with(map[string]string{"index.js": handler}), base64: true, result: `{"msg":"HELLO ZIP","dir":"/action"}`},
+		{name: "file.function main", files: with(map[string]string{"other.js": `exports.run = () => ({via: "other"});`}), main: "other.run", result: `{"via":"other"}`},
+		{name: "no package.json nor index.js", files: lib, status: whisk.StatusDeveloperError,
+			result: mustMarshal(map[string]string{"error": jsInitFailed + msgZipNoMain})},
+		{name: "module not in the archive", files: with(map[string]string{"index.js": `require('left-pad'); exports.main = () => ({});`}), status: whisk.StatusDeveloperError,
+			result: mustMarshal(map[string]string{"error": jsInitFailed + "Error: Cannot find module 'left-pad'"})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code := zipped(t, tc.files)
+			if tc.base64 {
+				code = []byte(base64.StdEncoding.EncodeToString(code))
+			}
+			a := &activation.Action{Name: activation.FQN{Path: "guest", Name: "z"}, Kind: "nodejs:20", Main: tc.main,
+				Code: activation.Code{Inline: code, Binary: tc.base64, Digest: "1-" + tc.name}, Limits: whisk.DefaultLimits()}
+			res := run(t, &JSRunner{}, a, `{"who":"zip"}`)
+			if res.Response.StatusCode != tc.status || string(res.Response.Result) != tc.result {
+				t.Fatalf("got %d %s; logs %q", res.Response.StatusCode, res.Response.Result, res.Logs)
+			}
+		})
+	}
+
+	// A zip that expands beyond the action's memory is refused before it
+	// is read.
+	big := zipped(t, map[string]string{"index.js": strings.Repeat(" ", 2<<20)})
+	a := &activation.Action{Name: activation.FQN{Path: "guest", Name: "big"}, Kind: "nodejs:20",
+		Code: activation.Code{Inline: big}, Limits: whisk.DefaultLimits()}
+	a.Limits.Memory = 1
+	res := run(t, &JSRunner{}, a, `{}`)
+	if res.Response.StatusCode != whisk.StatusDeveloperError || !strings.Contains(string(res.Response.Result), "expands to more than") {
+		t.Fatalf("got %d %s", res.Response.StatusCode, res.Response.Result)
+	}
 }

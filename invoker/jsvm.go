@@ -42,14 +42,19 @@ var (
 	//go:embed jsprelude.js
 	jsPreludeSrc string
 	jsPrelude    = goja.MustCompile("prelude.js", jsPreludeSrc, true)
-	// jsModules serves require(): the core modules goja_nodejs has and
-	// the runner's own process and console, never a file: there is no
-	// file system to load modules from.
-	jsModules = newJSModules()
+	// jsModules serves require() to plain-JS actions: the core modules
+	// goja_nodejs has and the runner's own process and console, never a
+	// file: there is no file system to load modules from.
+	jsModules = newJSModules(nil)
 )
 
-func newJSModules() *require.Registry {
-	r := require.NewRegistry(require.WithLoader(func(string) ([]byte, error) {
+// newJSModules is a require() registry whose files are files (by absolute
+// path), on top of the core modules.
+func newJSModules(files map[string][]byte) *require.Registry {
+	r := require.NewRegistry(require.WithLoader(func(p string) ([]byte, error) {
+		if b, ok := files[p]; ok {
+			return b, nil
+		}
 		return nil, require.ModuleFileDoesNotExistError
 	}))
 	// goja_nodejs's process module copies the invoker's environment, which
@@ -71,6 +76,7 @@ func newJSModules() *require.Registry {
 type jsVM struct {
 	r         *JSRunner
 	loop      *eventloop.EventLoop
+	mods      *require.Registry
 	rt        *goja.Runtime
 	main      goja.Value
 	run       goja.Callable // the prelude's NodeActionRunner
@@ -136,9 +142,9 @@ func (a *jsActivation) settle(o jsOutcome) {
 	}
 }
 
-func newJSVM(r *JSRunner, a *activation.Action) *jsVM {
-	j := &jsVM{r: r, memMB: a.Limits.Memory, maxAlloc: a.Limits.Memory * int64(whisk.MB)}
-	j.loop = eventloop.NewEventLoop(eventloop.WithRegistry(jsModules), eventloop.EnableConsole(false))
+func newJSVM(r *JSRunner, a *activation.Action, mods *require.Registry) *jsVM {
+	j := &jsVM{r: r, memMB: a.Limits.Memory, maxAlloc: a.Limits.Memory * int64(whisk.MB), mods: mods}
+	j.loop = eventloop.NewEventLoop(eventloop.WithRegistry(mods), eventloop.EnableConsole(false))
 	// With no jobs, Run returns at once: it only hands over the runtime,
 	// which Interrupt needs from outside the loop.
 	j.loop.Run(func(rt *goja.Runtime) { j.rt = rt })
@@ -148,7 +154,7 @@ func newJSVM(r *JSRunner, a *activation.Action) *jsVM {
 // init runs on the loop: it installs the Node surface and evaluates the
 // action's code the way the stock runner does, returning the init error
 // text if main cannot be found.
-func (j *jsVM) init(rt *goja.Runtime, prog *goja.Program, main string) error {
+func (j *jsVM) init(rt *goja.Runtime, code *jsCode, main string) error {
 	rt.SetMaxCallStackSize(jsMaxStack)
 	json := rt.Get("JSON").ToObject(rt)
 	j.parse, _ = goja.AssertFunction(json.Get("parse"))
@@ -173,7 +179,7 @@ func (j *jsVM) init(rt *goja.Runtime, prog *goja.Program, main string) error {
 	_ = rt.Set("exports", exports)
 	buffer.Enable(rt)
 	url.Enable(rt)
-	mods := jsModules.Enable(rt)
+	mods := j.mods.Enable(rt)
 	_ = rt.Set("require", func(call goja.FunctionCall) goja.Value {
 		name := call.Argument(0).String()
 		v, err := mods.Require(name)
@@ -199,7 +205,7 @@ func (j *jsVM) init(rt *goja.Runtime, prog *goja.Program, main string) error {
 	}
 	j.run, _ = goja.AssertFunction(kept.ToObject(rt).Get("run"))
 
-	fn, err := rt.RunProgram(prog)
+	fn, err := code.main(rt, mods)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package standalone
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -62,5 +63,20 @@ func TestCatalogAndNodejs(t *testing.T) {
 	}
 	if got := result(guest, "fetcher", map[string]any{"url": srv.URL}); got != `{"body":{"hello":"node"},"host":"127.0.0.1","status":200}` {
 		t.Errorf("fetcher: %s", got)
+	}
+
+	// A zipped action with its own module, as `wsk action create z z.zip
+	// --kind nodejs:20` sends it.
+	z := zipOf(t, map[string][]byte{
+		"package.json": []byte(`{"main": "main.js"}`),
+		"main.js":      []byte(`const add = require('./lib/add'); exports.main = (p) => ({ sum: add(p.a, p.b) });`),
+		"lib/add.js":   []byte(`module.exports = (a, b) => a + b;`),
+	})
+	zipAction := &ow.Action{Name: "zipped", Exec: &ow.Exec{Kind: "nodejs:20", Code: ptr(base64.StdEncoding.EncodeToString(z)), Binary: ptr(true)}}
+	if _, _, err := guest.Actions.Insert(zipAction, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := result(guest, "zipped", map[string]any{"a": 2, "b": 3}); got != `{"sum":5}` {
+		t.Errorf("zipped: %s", got)
 	}
 }

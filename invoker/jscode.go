@@ -1,0 +1,149 @@
+package invoker
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/dop251/goja"
+	"github.com/dop251/goja_nodejs/require"
+
+	"github.com/faasedge/faasedge/activation"
+	"github.com/faasedge/faasedge/whisk"
+)
+
+// jsCode is an action's code made ready once for all its VMs, as the
+// stock runtime's /init takes it: plain JavaScript compiled in the stock
+// runner's wrapper, or a zip whose files require() reads, from which the
+// module named by main (or package.json, or index.js) is required.
+type jsCode struct {
+	prog   *goja.Program     // plain JavaScript
+	mods   *require.Registry // require() for the VMs
+	module string            // zip: the module to require
+	path   []string          // zip: main's property path in its exports
+}
+
+// zipRoot is where a zip action's files are, for require() and
+// __dirname.
+const zipRoot = "/action"
+
+// jsMaxZipFiles bounds the entries of a zip action.
+const jsMaxZipFiles = 10000
+
+// The stock runner's texts for zip actions.
+const (
+	msgZipUnsupported = "There was an error uncompressing the action archive. The file type is unsupported"
+	msgZipNoMain      = "Zipped actions must contain either package.json or index.js at the root."
+)
+
+func newJSCode(a *activation.Action, main string) (*jsCode, error) {
+	code := a.Code.Inline
+	if a.Code.Binary && !bytes.HasPrefix(code, []byte(zipMagic)) {
+		// Base64 still (the stock store's binary exec.code).
+		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(code)))
+		if err != nil {
+			return nil, errors.New(msgZipUnsupported)
+		}
+		code = b
+	}
+	if !bytes.HasPrefix(code, []byte(zipMagic)) {
+		if a.Code.Binary {
+			return nil, errors.New(msgZipUnsupported)
+		}
+		src := "(function(){\n" + string(code) + "\ntry {\n  return " + main + "\n} catch (e) {\n" +
+			"  if (e.name === 'ReferenceError') {\n    return module.exports." + main + " || exports." + main + "\n  } else throw e\n}\n})()"
+		p, err := goja.Compile(a.Name.Name, src, false)
+		if err != nil {
+			return nil, err
+		}
+		return &jsCode{prog: p, mods: jsModules}, nil
+	}
+	files, err := unzipModules(code, a.Limits.Memory*int64(whisk.MB))
+	if err != nil {
+		return nil, err
+	}
+	// As the stock runner splits main: "fn" requires the archive's
+	// package.json main or index.js; "index.fn" requires index.
+	c := &jsCode{mods: newJSModules(files), module: zipRoot}
+	index, fn, dotted := strings.Cut(main, ".")
+	if dotted {
+		c.module = path.Join(zipRoot, index)
+	} else {
+		fn = main
+		_, pkg := files[zipRoot+"/package.json"]
+		_, idx := files[zipRoot+"/index.js"]
+		if !pkg && !idx {
+			return nil, errors.New(msgZipNoMain)
+		}
+	}
+	c.path = strings.Split(fn, ".")
+	return c, nil
+}
+
+const zipMagic = "PK\x03\x04"
+
+// unzipModules reads a zip action's regular files under zipRoot, refusing
+// more than limit bytes in all before they are read.
+func unzipModules(b []byte, limit int64) (map[string][]byte, error) {
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return nil, fmt.Errorf("There was an error uncompressing the action Zip archive: %w", err)
+	}
+	if len(zr.File) > jsMaxZipFiles {
+		return nil, fmt.Errorf("the action archive has %d entries, more than %d", len(zr.File), jsMaxZipFiles)
+	}
+	var total int64
+	files := make(map[string][]byte, len(zr.File))
+	for _, f := range zr.File {
+		if !f.Mode().IsRegular() {
+			continue
+		}
+		size := int64(f.UncompressedSize64)
+		if total += size; size < 0 || total > limit {
+			return nil, fmt.Errorf("the action archive expands to more than the action's memory limit of %d bytes", limit)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return nil, fmt.Errorf("There was an error uncompressing the action Zip archive: %w", err)
+		}
+		data, err := io.ReadAll(io.LimitReader(rc, size+1))
+		_ = rc.Close()
+		if err != nil || int64(len(data)) != size {
+			return nil, fmt.Errorf("There was an error uncompressing the action Zip archive: %s is not %d bytes", f.Name, size)
+		}
+		files[path.Join(zipRoot, path.Clean("/"+f.Name))] = data
+	}
+	return files, nil
+}
+
+// main evaluates the code in rt and returns its main, which the caller
+// checks is a function.
+func (c *jsCode) main(rt *goja.Runtime, mods *require.RequireModule) (goja.Value, error) {
+	if c.prog != nil {
+		return rt.RunProgram(c.prog)
+	}
+	exports, err := mods.Require(c.module)
+	if errors.Is(err, require.InvalidModuleError) {
+		return nil, fmt.Errorf("Cannot find module '%s'", c.module)
+	}
+	if err != nil {
+		return nil, err
+	}
+	v := exports
+	for _, p := range c.path {
+		o, ok := v.(*goja.Object)
+		if !ok {
+			return goja.Undefined(), nil
+		}
+		v = o.Get(p)
+		if v == nil {
+			return goja.Undefined(), nil
+		}
+	}
+	return v, nil
+}
