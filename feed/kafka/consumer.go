@@ -57,6 +57,10 @@ type consumer struct {
 	lastPoll time.Time
 	restarts int
 	problem  string
+	// topicWasMissing is set when the topic did not exist at a check: it
+	// then starts from its first offset, since every message on it came
+	// after the trigger.
+	topicWasMissing bool
 	// fired is the next offset of each partition this consumer has fired
 	// or skipped: a new group generation never starts before it, so while
 	// the provider stays up nothing is fired twice, even when a commit was
@@ -214,6 +218,7 @@ func (c *consumer) checkTopic(ctx context.Context, d *kafkago.Dialer) error {
 		conn.Close()
 		switch {
 		case errors.Is(err, kafkago.UnknownTopicOrPartition) || (err == nil && len(parts) == 0):
+			c.set(func() { c.topicWasMissing = true })
 			return fmt.Errorf("topic %q does not exist on brokers %s", c.t.Topic, strings.Join(c.t.Brokers, ","))
 		case err != nil:
 			errs = append(errs, err)
@@ -269,9 +274,12 @@ func (c *consumer) generation(ctx context.Context, d *kafkago.Dialer, gen *kafka
 	commit := map[int]int64{}
 	for _, pa := range assigned {
 		off := pa.Offset
+		c.mu.Lock()
+		fromFirst := c.topicWasMissing
+		c.mu.Unlock()
 		if off < 0 { // no committed offset: the latest, as upstream's auto.offset.reset
 			var err error
-			if off, err = c.lastOffset(ctx, d, pa.ID); err != nil {
+			if off, err = c.edgeOffset(ctx, d, pa.ID, fromFirst); err != nil {
 				return err
 			}
 		}
@@ -310,7 +318,8 @@ func (c *consumer) generation(ctx context.Context, d *kafkago.Dialer, gen *kafka
 	return err
 }
 
-func (c *consumer) lastOffset(ctx context.Context, d *kafkago.Dialer, partition int) (int64, error) {
+// edgeOffset is the partition's latest offset, or its first when first.
+func (c *consumer) edgeOffset(ctx context.Context, d *kafkago.Dialer, partition int, first bool) (int64, error) {
 	var errs []error
 	for _, b := range c.t.Brokers {
 		conn, err := d.DialLeader(ctx, "tcp", b, c.t.Topic, partition)
@@ -318,14 +327,18 @@ func (c *consumer) lastOffset(ctx context.Context, d *kafkago.Dialer, partition 
 			errs = append(errs, err)
 			continue
 		}
-		off, err := conn.ReadLastOffset()
+		read := conn.ReadLastOffset
+		if first {
+			read = conn.ReadFirstOffset
+		}
+		off, err := read()
 		conn.Close()
 		if err == nil {
 			return off, nil
 		}
 		errs = append(errs, err)
 	}
-	return 0, fmt.Errorf("latest offset of %s/%d: %w", c.t.Topic, partition, errors.Join(errs...))
+	return 0, fmt.Errorf("offset of %s/%d: %w", c.t.Topic, partition, errors.Join(errs...))
 }
 
 // consume reads the assigned partitions and fires batches until ctx ends

@@ -19,6 +19,7 @@ import (
 	"github.com/apache/openwhisk-client-go/whisk"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/faasedge/faasedge/feed/kafka"
 	"github.com/faasedge/faasedge/standalone"
 	"github.com/faasedge/faasedge/standalone/controller"
 )
@@ -233,4 +234,41 @@ func jsonHas(v any, s string) bool {
 		return jsonHas(m["error"], s)
 	}
 	return false
+}
+
+// TestInstallCatalogREST installs the messaging package through the REST
+// API with openwhisk-client-go, as `faasedge kafkafeed --install-catalog`
+// does beside a stock OpenWhisk (here into guest, the standalone's only
+// key), and creates a trigger through the installed feed action.
+func TestInstallCatalogREST(t *testing.T) {
+	s := startStack(t)
+	cat := kafka.Catalog{APIHost: s.APIHost(), AuthKey: controller.GuestAuth, Endpoint: s.FeedEndpoint(), Namespace: "guest"}
+	if err := cat.Install(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := client(t, s)
+	pkg, _, err := c.Packages.Get("messaging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pkg.Parameters.GetValue("endpoint"); got != s.FeedEndpoint() || pkg.Publish == nil || !*pkg.Publish {
+		t.Errorf("package: endpoint %v, publish %v", got, pkg.Publish)
+	}
+	for _, a := range kafka.FeedActions() {
+		act, _, err := c.Actions.Get("messaging/"+a.Name, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if act.Annotations.GetValue("feed") != true || act.Exec == nil || act.Exec.Kind != "nodejs:20" || act.Exec.Code == nil || *act.Exec.Code != a.Code {
+			t.Errorf("action %s: %+v", a.Name, act)
+		}
+	}
+	if _, _, err := c.Triggers.Insert(&whisk.Trigger{Name: "viaREST"}, false); err != nil {
+		t.Fatal(err)
+	}
+	res, _, err := c.Actions.Invoke("messaging/kafkaFeed", map[string]any{"lifecycleEvent": "CREATE", "triggerName": "/_/viaREST",
+		"authKey": controller.GuestAuth, "topic": "t", "brokers": s.KafkaBrokers()}, true, true)
+	if m, _ := res.(map[string]any); err != nil || len(fmt.Sprint(m["uuid"])) != 36 {
+		t.Fatalf("CREATE through the installed feed: %v %v", res, err)
+	}
 }
