@@ -153,13 +153,13 @@ func New(ctx context.Context, r Ring, base invoker.Config, ids []int, opts ...Op
 		})
 		run := &edgeRunner{ring: r, backing: v.backing, pub: g.pub, m: im, cids: map[string]string{}}
 		unique, displayed := g.names(id)
-		eng, err := invoker.New(ctx,
-			invoker.WithConfig(base),
-			invoker.WithInstance(id, unique, displayed),
-			invoker.WithUserMemory(whisk.ByteSize(g.capacity)*whisk.MB),
-			invoker.WithHTTP("", base.Username, base.Password),
-			invoker.WithRunner(invoker.Kinds{"wasm": run, "nodejs": &invoker.JSRunner{}}),
-			invoker.WithLogger(log))
+		ic := base
+		ic.Instance, ic.UniqueName, ic.DisplayedName = id, unique, displayed
+		ic.UserMemory = whisk.ByteSize(g.capacity) * whisk.MB
+		ic.HTTPAddr = "" // the gateway serves no invoker endpoints
+		ic.Runner = invoker.Kinds{"wasm": run, "nodejs": &invoker.JSRunner{}}
+		ic.Logger = log
+		eng, err := invoker.New(ctx, ic)
 		if err != nil {
 			return nil, fmt.Errorf("controllerplugin: virtual invoker %d: %w", id, err)
 		}

@@ -96,9 +96,11 @@ func (b *backend) putActionTimeout(t testing.TB, name, cid string, memoryMB, tim
 func startLocalInvoker(t testing.TB, b *backend, id int, userMemoryMB int64, r invoker.Runner) *invoker.Engine {
 	t.Helper()
 	ctx := context.Background()
-	eng, err := invoker.New(ctx, invoker.WithConfig(b.config()), invoker.WithInstance(id, "local", "local"),
-		invoker.WithUserMemory(whisk.ByteSize(userMemoryMB)*whisk.MB),
-		invoker.WithRunner(r), invoker.WithLogger(testLog()))
+	cfg := b.config()
+	cfg.Instance, cfg.UniqueName, cfg.DisplayedName = id, "local", "local"
+	cfg.UserMemory = whisk.ByteSize(userMemoryMB) * whisk.MB
+	cfg.Runner, cfg.Logger = r, testLog()
+	eng, err := invoker.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

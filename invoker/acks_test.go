@@ -22,7 +22,7 @@ import (
 // stays healthy: a missing topic is its controller's absence, not the
 // invoker's fault.
 func TestAckToMissingController(t *testing.T) {
-	e := newEnv(t, withEngine(invoker.WithAckTimeout(time.Second)))
+	e := newEnv(t, withEngine(func(c *invoker.Config) { c.AckTimeout = time.Second }))
 	ctx := ctxFor(t)
 	a := jsAction("echo", `function main(p) { return p; }`, 0)
 	rev := e.put(ctx, a)
@@ -75,7 +75,7 @@ func TestAckToMissingController(t *testing.T) {
 // controller; once acks get through again it pings, passes the
 // controller's test action and is healthy.
 func TestAcksBlockedStopPings(t *testing.T) {
-	e := newEnv(t, withEngine(invoker.WithAckTimeout(time.Second)))
+	e := newEnv(t, withEngine(func(c *invoker.Config) { c.AckTimeout = time.Second }))
 	ctx := ctxFor(t)
 	var blocked atomic.Bool
 	e.kafka.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {

@@ -21,7 +21,7 @@ func jsAction(name, code string, logsMB int64) action {
 // controller, the broker and CouchDB, and checks acks and records against
 // the stock formats (openwhisk-wire.md 2.5, 4.2, 5).
 func TestActivations(t *testing.T) {
-	e := newEnv(t, withEngine(invoker.WithUserEvents("")))
+	e := newEnv(t, withEngine(func(c *invoker.Config) { c.UserEvents = true }))
 	ctx := ctxFor(t)
 	greet := `function main(p) { console.log("computing greeting"); console.error("a warning"); return {greeting: "Hello " + p.name}; }`
 	reactor := wasmtest.WATModule(t, "reactor")

@@ -21,7 +21,7 @@ import (
 // its request), 128 MB, logs off.
 
 func benchEnv(b *testing.B) (*env, action, string) {
-	e := newEnv(b, withEngine(invoker.WithUserMemory(8192*whisk.MB)))
+	e := newEnv(b, withEngine(func(c *invoker.Config) { c.UserMemory = 8192 * whisk.MB }))
 	l := whisk.DefaultLimits()
 	l.Memory, l.Logs = 128, 0
 	a := action{path: "guest", name: "reactor", kind: "wasm:wasip1", code: wasmtest.WATModule(b, "reactor"), attach: "mem", binary: true, limits: l}
@@ -149,11 +149,14 @@ func (m byName) Run(ctx context.Context, a *activation.Action, inv activation.In
 // only the compiled code is kept, which is how the runner worked before
 // VM reuse) and with the VM reused.
 func BenchmarkNodejsWarmActivation(b *testing.B) {
-	e := newEnv(b, withEngine(invoker.WithUserMemory(8192*whisk.MB), invoker.WithRunner(byName{
-		"fresh":  &invoker.JSRunner{IdleMemory: 1},
-		"reused": &invoker.JSRunner{},
-		"":       &invoker.JSRunner{},
-	})))
+	e := newEnv(b, withEngine(func(c *invoker.Config) {
+		c.UserMemory = 8192 * whisk.MB
+		c.Runner = byName{
+			"fresh":  &invoker.JSRunner{IdleMemory: 1},
+			"reused": &invoker.JSRunner{},
+			"":       &invoker.JSRunner{},
+		}
+	}))
 	ctx := ctxFor(b)
 	user := emulator.NewUser("guest")
 	l := whisk.DefaultLimits()

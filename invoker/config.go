@@ -1,8 +1,10 @@
 package invoker
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -11,9 +13,9 @@ import (
 	"github.com/faasedge/faasedge/whisk"
 )
 
-// Config is everything an Engine needs. FromEnv fills it from the stock
-// invoker's environment; Go callers (the controller plugin, the standalone
-// stack, tests) set it directly or through the With* options.
+// Config is everything an Engine needs, the one way to configure it:
+// FromEnv fills it from the stock invoker's environment; Go callers (the
+// controller plugin, the standalone stack, tests) set it directly.
 type Config struct {
 	// Instance, UniqueName and DisplayedName are --id, --uniqueName and
 	// --displayedName.
@@ -68,6 +70,15 @@ type Config struct {
 	// ShutdownTimeout bounds how long Shutdown lets in-flight activations
 	// run before cancelling them (they are still acked and recorded).
 	ShutdownTimeout time.Duration
+
+	// Runner runs the activations; nil runs nodejs kinds on a JSRunner
+	// only (see Kinds and LocalRunner).
+	Runner Runner
+	// TLS, when set, serves the invoker endpoints over HTTPS (the stock
+	// invoker's invoker.protocol=https).
+	TLS *tls.Config
+	// Logger receives the invoker's logs; nil is slog.Default().
+	Logger *slog.Logger
 }
 
 // CouchConfig is whisk.couchdb.* and the database names.

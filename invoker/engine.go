@@ -37,75 +37,6 @@ import (
 	"github.com/faasedge/faasedge/whisk"
 )
 
-// Option configures an Engine.
-type Option func(*Engine)
-
-// WithConfig sets the whole configuration (FromEnv's result, typically).
-// Options after it override single fields.
-func WithConfig(c Config) Option { return func(e *Engine) { e.cfg = c } }
-
-// WithInstance sets --id, --uniqueName and --displayedName.
-func WithInstance(id int, uniqueName, displayedName string) Option {
-	return func(e *Engine) { e.cfg.Instance, e.cfg.UniqueName, e.cfg.DisplayedName = id, uniqueName, displayedName }
-}
-
-// WithUserMemory sets the memory offered to actions.
-func WithUserMemory(m whisk.ByteSize) Option { return func(e *Engine) { e.cfg.UserMemory = m } }
-
-// WithKafka sets the brokers and the topics prefix.
-func WithKafka(prefix string, brokers ...string) Option {
-	return func(e *Engine) { e.cfg.KafkaBrokers, e.cfg.TopicsPrefix = brokers, prefix }
-}
-
-// WithCouch sets the CouchDB connection and database names.
-func WithCouch(c CouchConfig) Option { return func(e *Engine) { e.cfg.Couch = c } }
-
-// WithUserEvents enables user events on prefix+"events".
-func WithUserEvents(prefix string) Option {
-	return func(e *Engine) { e.cfg.UserEvents, e.cfg.UserEventsPrefix = true, prefix }
-}
-
-// WithHTTP serves the invoker endpoints on addr with basic-auth credentials.
-func WithHTTP(addr, username, password string) Option {
-	return func(e *Engine) { e.cfg.HTTPAddr, e.cfg.Username, e.cfg.Password = addr, username, password }
-}
-
-// WithTLS serves the invoker endpoints over HTTPS with cfg (the stock
-// invoker's invoker.protocol=https).
-func WithTLS(cfg *tls.Config) Option { return func(e *Engine) { e.tls = cfg } }
-
-// WithRunner sets what runs activations. The default runs wasm kinds on the
-// caller-provided executor runner only; see Kinds.
-func WithRunner(r Runner) Option { return func(e *Engine) { e.runner = r } }
-
-// WithParameterStorage sets the keys of locked (encrypted) arguments.
-func WithParameterStorage(ps ParameterStorage) Option {
-	return func(e *Engine) { e.cfg.ParameterStorage = ps }
-}
-
-// WithLimitRanges sets the action limit ranges that namespace limits are
-// checked against.
-func WithLimitRanges(r whisk.LimitRanges) Option { return func(e *Engine) { e.cfg.Limits = r } }
-
-// WithBlacklistPollInterval sets how often the blocked namespaces are read
-// from the subjects database (CouchConfig.AuthDB).
-func WithBlacklistPollInterval(d time.Duration) Option {
-	return func(e *Engine) { e.cfg.BlacklistPollInterval = d }
-}
-
-// WithShutdownTimeout sets how long Shutdown lets activations run before
-// cancelling them.
-func WithShutdownTimeout(d time.Duration) Option {
-	return func(e *Engine) { e.cfg.ShutdownTimeout = d }
-}
-
-// WithAckTimeout sets how long an ack is retried before it is dropped
-// (Config.AckTimeout).
-func WithAckTimeout(d time.Duration) Option { return func(e *Engine) { e.cfg.AckTimeout = d } }
-
-// WithLogger sets the logger.
-func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
-
 // Engine is one invoker instance.
 type Engine struct {
 	cfg    Config
@@ -147,11 +78,8 @@ type Engine struct {
 }
 
 // New builds an engine. It does not touch the network; Start does.
-func New(ctx context.Context, opts ...Option) (*Engine, error) {
-	e := &Engine{}
-	for _, o := range opts {
-		o(e)
-	}
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	e := &Engine{cfg: cfg, runner: cfg.Runner, log: cfg.Logger, tls: cfg.TLS}
 	e.cfg.setDefaults()
 	if err := e.cfg.validate(); err != nil {
 		return nil, err

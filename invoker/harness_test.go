@@ -40,21 +40,23 @@ type env struct {
 	activations *kivik.DB
 	ctl         *emulator.Controller
 	eng         *invoker.Engine
-	engOpts     []invoker.Option
+	engOpts     []func(*invoker.Config)
 }
 
 type envOpt func(*envSetup)
 
 type envSetup struct {
 	kafkaOpts []kfake.Opt
-	engOpts   []invoker.Option
+	engOpts   []func(*invoker.Config)
 	noEngine  bool
 }
 
 func withKafka(o ...kfake.Opt) envOpt {
 	return func(s *envSetup) { s.kafkaOpts = append(s.kafkaOpts, o...) }
 }
-func withEngine(o ...invoker.Option) envOpt {
+
+// withEngine changes the engine configuration of engineConfig.
+func withEngine(o ...func(*invoker.Config)) envOpt {
 	return func(s *envSetup) { s.engOpts = append(s.engOpts, o...) }
 }
 func withoutEngine() envOpt { return func(s *envSetup) { s.noEngine = true } }
@@ -121,19 +123,25 @@ func localRunner(t testing.TB) invoker.Runner {
 	return invoker.LocalRunner(sharedExecutor, nil)
 }
 
+// engineConfig is invoker0's configuration on the test's broker and
+// CouchDB.
+func (e *env) engineConfig() invoker.Config {
+	return invoker.Config{
+		Instance: 0, UniqueName: "0", UserMemory: 1024 * whisk.MB, KafkaBrokers: e.brokers,
+		Couch:    invoker.CouchConfig{URL: e.pouch.URL, ActionsDB: actionsDB, ActivationsDB: activationsDB},
+		HTTPAddr: "127.0.0.1:0", Username: "invoker.user", Password: "invoker.pass",
+		Runner: localRunner(e.t), Logger: quietLogger(e.t),
+	}
+}
+
 // startEngine starts invoker0 and waits until the controller has it up.
 func (e *env) startEngine(ctx context.Context) {
 	e.t.Helper()
-	opts := append([]invoker.Option{
-		invoker.WithInstance(0, "0", ""),
-		invoker.WithUserMemory(1024 * whisk.MB),
-		invoker.WithKafka("", e.brokers...),
-		invoker.WithCouch(invoker.CouchConfig{URL: e.pouch.URL, ActionsDB: actionsDB, ActivationsDB: activationsDB}),
-		invoker.WithHTTP("127.0.0.1:0", "invoker.user", "invoker.pass"),
-		invoker.WithRunner(localRunner(e.t)),
-		invoker.WithLogger(quietLogger(e.t)),
-	}, e.engOpts...)
-	eng, err := invoker.New(ctx, opts...)
+	cfg := e.engineConfig()
+	for _, o := range e.engOpts {
+		o(&cfg)
+	}
+	eng, err := invoker.New(ctx, cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -49,7 +49,9 @@ func (e *env) noRecord(ctx context.Context, msg *whisk.ActivationMessage) {
 // ciphertexts were made by Java's crypto as the stock controller makes
 // them. One that does not decrypt still gets its one ack and its record.
 func TestLockedArguments(t *testing.T) {
-	e := newEnv(t, withEngine(invoker.WithParameterStorage(invoker.ParameterStorage{AES128: invoker.ScalaKey128, AES256: invoker.ScalaKey256})))
+	e := newEnv(t, withEngine(func(c *invoker.Config) {
+		c.ParameterStorage = invoker.ParameterStorage{AES128: invoker.ScalaKey128, AES256: invoker.ScalaKey256}
+	}))
 	ctx := ctxFor(t)
 	reactor := action{path: "guest", name: "reactor", kind: "wasm:wasip1", code: wasmtest.WATModule(t, "reactor"), attach: "mem", binary: true}
 	e.put(ctx, reactor)
@@ -128,11 +130,11 @@ func TestNamespaceBlacklist(t *testing.T) {
 	e := newEnv(t, withoutEngine())
 	ctx := ctxFor(t)
 	const subjectsDB = "whisk_local_subjects"
-	e.engOpts = []invoker.Option{
-		invoker.WithCouch(invoker.CouchConfig{URL: e.pouch.URL, ActionsDB: actionsDB, ActivationsDB: activationsDB, AuthDB: subjectsDB}),
-		invoker.WithBlacklistPollInterval(50 * time.Millisecond),
-		invoker.WithUserEvents(""),
-	}
+	e.engOpts = []func(*invoker.Config){func(c *invoker.Config) {
+		c.Couch.AuthDB = subjectsDB
+		c.BlacklistPollInterval = 50 * time.Millisecond
+		c.UserEvents = true
+	}}
 	e.startEngine(ctx)
 	echo := jsAction("echo", `function main(p) { return p; }`, 0)
 	e.put(ctx, echo)

@@ -201,7 +201,7 @@ func TestCouchDBDownThenBack(t *testing.T) {
 // sends all their acks and writes all their records; activations still
 // running when the grace period ends are cancelled, acked and recorded.
 func TestShutdownWithWorkInFlight(t *testing.T) {
-	e := newEnv(t, withEngine(invoker.WithShutdownTimeout(3*time.Second)))
+	e := newEnv(t, withEngine(func(c *invoker.Config) { c.ShutdownTimeout = 3 * time.Second }))
 	ctx := ctxFor(t)
 	slow := jsAction("slow", `function main(p) { var end = Date.now() + 1500; while (Date.now() < end) {} return {done: true}; }`, 0)
 	forever := jsAction("forever", `function main(p) { while (true) {} }`, 0)
@@ -292,7 +292,9 @@ func (panicRunner) Run(context.Context, *activation.Action, activation.Invocatio
 // TestRunnerPanic: a runner that panics still yields exactly one
 // slot-freeing ack, a system error, and a record.
 func TestRunnerPanic(t *testing.T) {
-	e := newEnv(t, withEngine(invoker.WithRunner(invoker.Kinds{"nodejs": &invoker.JSRunner{}, "wasm": panicRunner{}})))
+	e := newEnv(t, withEngine(func(c *invoker.Config) {
+		c.Runner = invoker.Kinds{"nodejs": &invoker.JSRunner{}, "wasm": panicRunner{}}
+	}))
 	ctx := ctxFor(t)
 	a := action{path: "guest", name: "p", kind: "wasm:wasip1", code: []byte("AGFzbQEAAAA="), limits: whisk.Limits{Timeout: 1000, Memory: 128, Logs: 0, Concurrency: 1}}
 	rev := e.put(ctx, a)
@@ -311,14 +313,7 @@ func TestRunnerPanic(t *testing.T) {
 func TestDisabledBeforeStart(t *testing.T) {
 	e := newEnv(t, withoutEngine())
 	ctx := ctxFor(t)
-	eng, err := invoker.New(ctx,
-		invoker.WithInstance(0, "0", ""),
-		invoker.WithUserMemory(1024*whisk.MB),
-		invoker.WithKafka("", e.brokers...),
-		invoker.WithCouch(invoker.CouchConfig{URL: e.pouch.URL, ActionsDB: actionsDB, ActivationsDB: activationsDB}),
-		invoker.WithHTTP("127.0.0.1:0", "invoker.user", "invoker.pass"),
-		invoker.WithRunner(localRunner(t)),
-		invoker.WithLogger(quietLogger(t)))
+	eng, err := invoker.New(ctx, e.engineConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

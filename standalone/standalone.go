@@ -228,10 +228,8 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	for i := range cfg.Invokers {
 		ic := base
 		ic.Instance, ic.UniqueName, ic.UserMemory = i, strconv.Itoa(i), cfg.UserMemory
-		eng, err := invoker.New(ctx,
-			invoker.WithConfig(ic),
-			invoker.WithRunner(invoker.LocalRunner(s.exec, js)),
-			invoker.WithLogger(log.With("component", "invoker"+strconv.Itoa(i))))
+		ic.Runner, ic.Logger = invoker.LocalRunner(s.exec, js), log.With("component", "invoker"+strconv.Itoa(i))
+		eng, err := invoker.New(ctx, ic)
 		if err != nil {
 			return nil, fmt.Errorf("standalone: invoker %d: %w", i, err)
 		}

@@ -84,14 +84,9 @@ func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	defer ex.Close(context.WithoutCancel(ctx))
-	engOpts := []invoker.Option{invoker.WithConfig(cfg),
-		invoker.WithInstance(*id, *uniqueName, *displayedName),
-		invoker.WithRunner(invoker.LocalRunner(ex, nil)),
-		invoker.WithLogger(log)}
-	if tlsCfg != nil {
-		engOpts = append(engOpts, invoker.WithTLS(tlsCfg))
-	}
-	eng, err := invoker.New(ctx, engOpts...)
+	cfg.Instance, cfg.UniqueName, cfg.DisplayedName = *id, *uniqueName, *displayedName
+	cfg.Runner, cfg.TLS, cfg.Logger = invoker.LocalRunner(ex, nil), tlsCfg, log
+	eng, err := invoker.New(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -54,14 +54,12 @@ func newStack(t testing.TB, node *Node) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ex.Close(context.Background()) })
-	eng, err := invoker.New(ctx,
-		invoker.WithInstance(0, "0", ""),
-		invoker.WithUserMemory(1024*whisk.MB),
-		invoker.WithKafka("", brokers...),
-		invoker.WithCouch(invoker.CouchConfig{URL: pouch.URL, ActionsDB: "whisk_local_whisks", ActivationsDB: "whisk_local_activations"}),
-		invoker.WithHTTP("127.0.0.1:0", "invoker.user", "invoker.pass"),
-		invoker.WithRunner(invoker.LocalRunner(ex, nil)),
-		invoker.WithLogger(quiet))
+	eng, err := invoker.New(ctx, invoker.Config{
+		Instance: 0, UniqueName: "0", UserMemory: 1024 * whisk.MB, KafkaBrokers: brokers,
+		Couch:    invoker.CouchConfig{URL: pouch.URL, ActionsDB: "whisk_local_whisks", ActivationsDB: "whisk_local_activations"},
+		HTTPAddr: "127.0.0.1:0", Username: "invoker.user", Password: "invoker.pass",
+		Runner: invoker.LocalRunner(ex, nil), Logger: quiet,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
