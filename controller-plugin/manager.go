@@ -29,9 +29,6 @@ import (
 // DeployRequest in, one DeployReply out, framed like the ring's protocols.
 const ProtoDeploy protocol.ID = "/faasedge/fm/deploy/1.0.0"
 
-// KindWasm is the kind deployed actions get.
-const KindWasm = "wasm:wasip1"
-
 // OpenWhisk's action memory bounds (whisk.memory.min and max).
 const (
 	MinActionMemoryMB = whisk.MinMemoryMB
@@ -201,7 +198,7 @@ func (f *FunctionManager) Deploy(ctx context.Context, r DeployRequest) (DeployRe
 	mem := r.MemoryMB
 	act, resp, err := f.client.Actions.Insert(&ow.Action{
 		Name:   r.Name,
-		Exec:   &ow.Exec{Kind: KindWasm, Code: &code},
+		Exec:   &ow.Exec{Kind: whisk.KindWasm, Code: &code},
 		Limits: &ow.Limits{Memory: &mem},
 	}, true)
 	if resp != nil && resp.Body != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/faasedge/faasedge/invoker"
 	"github.com/faasedge/faasedge/p2p/ring"
 	"github.com/faasedge/faasedge/standalone/controller"
+	"github.com/faasedge/faasedge/whisk"
 )
 
 // restStack is the standalone's REST controller with a gateway of one
@@ -169,7 +170,7 @@ func TestFunctionManagerDeployAndInvoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if act.Exec.Kind != controllerplugin.KindWasm || act.Exec.Code == nil || *act.Exec.Code != "ipfs://"+cid || *act.Limits.Memory != 256 {
+	if act.Exec.Kind != whisk.KindWasm || act.Exec.Code == nil || *act.Exec.Code != "ipfs://"+cid || *act.Limits.Memory != 256 {
 		t.Errorf("action as created: kind %s, code %v, limits %+v", act.Exec.Kind, act.Exec.Code, act.Limits)
 	}
 	before := s.edges[0].Executor().Runs() + s.edges[1].Executor().Runs()
@@ -300,7 +301,7 @@ func TestStandaloneControllerUsesVirtualInvokers(t *testing.T) {
 	var names []string
 	for i := range 4 {
 		name := fmt.Sprintf("echo%d", i)
-		if _, _, err := wc.Actions.Insert(&ow.Action{Name: name, Exec: &ow.Exec{Kind: controllerplugin.KindWasm, Code: &code}, Limits: &ow.Limits{Memory: &mem}}, false); err != nil {
+		if _, _, err := wc.Actions.Insert(&ow.Action{Name: name, Exec: &ow.Exec{Kind: whisk.KindWasm, Code: &code}, Limits: &ow.Limits{Memory: &mem}}, false); err != nil {
 			t.Fatal(err)
 		}
 		for range 4 {

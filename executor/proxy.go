@@ -98,7 +98,7 @@ func (p *Proxy) init(w http.ResponseWriter, r *http.Request) {
 	}
 	// The action's path and version come with each /run.
 	a := &activation.Action{
-		Name: activation.FQN{Name: req.Value.Name}, Kind: "wasm:wasip1",
+		Name: activation.FQN{Name: req.Value.Name}, Kind: whisk.KindWasm,
 		Code: activation.ParseCode([]byte(*req.Value.Code), req.Value.Binary), Main: req.Value.Main, Limits: p.limits,
 	}
 	a.Code.Digest = a.Code.Key() // once, not per /run

@@ -98,7 +98,6 @@ const (
 	DefaultAckTimeout      = 60 * time.Second // Kafka's max.block.ms
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultBlacklistPoll   = 5 * time.Minute
-	DefaultNodejsKind      = "nodejs:20"
 )
 
 func (c *Config) setDefaults() {
@@ -115,7 +114,7 @@ func (c *Config) setDefaults() {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if c.NodejsDefault == "" {
-		c.NodejsDefault = DefaultNodejsKind
+		c.NodejsDefault = whisk.KindNodejs
 	}
 	if c.BlacklistPollInterval == 0 {
 		c.BlacklistPollInterval = DefaultBlacklistPoll
@@ -405,5 +404,5 @@ func nodejsDefaultKind(manifest string) (string, error) {
 			return r.Kind, nil
 		}
 	}
-	return DefaultNodejsKind, nil
+	return whisk.KindNodejs, nil
 }

@@ -22,11 +22,10 @@ import (
 	"github.com/faasedge/faasedge/whisk"
 )
 
-const (
-	actionsDB     = "whisk_local_whisks"
-	activationsDB = "whisk_local_activations"
-	waitLong      = 60 * time.Second // only bounds a hang; never a speed check
-)
+const waitLong = 60 * time.Second // only bounds a hang; never a speed check
+
+// dbs are the databases of the ansible deployment's default db_prefix.
+var dbs = whisk.DatabasesFor("whisk_local_")
 
 // env is one stack: broker, CouchDB, emulated controller and an invoker
 // engine in process.
@@ -102,12 +101,12 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 }
 
 func (e *env) createDBs(ctx context.Context) {
-	for _, db := range []string{actionsDB, activationsDB} {
+	for _, db := range []string{dbs.Entities, dbs.Activations} {
 		if err := e.couch.CreateDB(ctx, db); err != nil && kivik.HTTPStatus(err) != http.StatusPreconditionFailed {
 			e.t.Fatal(err)
 		}
 	}
-	e.actions, e.activations = e.couch.DB(actionsDB), e.couch.DB(activationsDB)
+	e.actions, e.activations = e.couch.DB(dbs.Entities), e.couch.DB(dbs.Activations)
 }
 
 var sharedExecutor *executor.Executor
@@ -128,7 +127,7 @@ func localRunner(t testing.TB) invoker.Runner {
 func (e *env) engineConfig() invoker.Config {
 	return invoker.Config{
 		Instance: 0, UniqueName: "0", UserMemory: 1024 * whisk.MB, KafkaBrokers: e.brokers,
-		Couch:    invoker.CouchConfig{URL: e.pouch.URL, ActionsDB: actionsDB, ActivationsDB: activationsDB},
+		Couch:    invoker.CouchConfig{URL: e.pouch.URL, ActionsDB: dbs.Entities, ActivationsDB: dbs.Activations},
 		HTTPAddr: "127.0.0.1:0", Username: "invoker.user", Password: "invoker.pass",
 		Runner: localRunner(e.t), Logger: quietLogger(e.t),
 	}

@@ -129,9 +129,8 @@ const blockedNamespacesView = `function (doc) {
 func TestNamespaceBlacklist(t *testing.T) {
 	e := newEnv(t, withoutEngine())
 	ctx := ctxFor(t)
-	const subjectsDB = "whisk_local_subjects"
 	e.engOpts = []func(*invoker.Config){func(c *invoker.Config) {
-		c.Couch.AuthDB = subjectsDB
+		c.Couch.AuthDB = dbs.Subjects
 		c.BlacklistPollInterval = 50 * time.Millisecond
 		c.UserEvents = true
 	}}
@@ -174,10 +173,10 @@ func TestNamespaceBlacklist(t *testing.T) {
 	waitMetric(ctx, t, e, "invoker_blacklist_errors_total", func(n float64) bool { return n >= 1 })
 	runs("blockedns")
 
-	if err := e.couch.CreateDB(ctx, subjectsDB); err != nil {
+	if err := e.couch.CreateDB(ctx, dbs.Subjects); err != nil {
 		t.Fatal(err)
 	}
-	subjects := e.couch.DB(subjectsDB)
+	subjects := e.couch.DB(dbs.Subjects)
 	put := func(id string, doc map[string]any) {
 		t.Helper()
 		var cur struct {

@@ -184,7 +184,7 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	s.ctrl, err = controller.New(controller.WithConfig(controller.Config{
 		KafkaBrokers: brokers,
 		CouchURL:     couchURL, CouchUser: couchUser, CouchPassword: couchPass,
-		NodejsDefault: invoker.DefaultNodejsKind,
+		NodejsDefault: whisk.KindNodejs,
 	}), controller.WithLogger(log.With("component", "controller")))
 	if err != nil {
 		return nil, err
@@ -211,14 +211,15 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("standalone: executor: %w", err)
 	}
+	dbs := whisk.DatabasesFor("") // the controller's: the standalone has no db prefix
 	base := invoker.Config{
 		KafkaBrokers: brokers,
 		Couch: invoker.CouchConfig{
 			URL: couchURL, Username: couchUser, Password: couchPass,
-			ActionsDB: "whisks", ActivationsDB: "activations", AuthDB: "subjects",
+			ActionsDB: dbs.Entities, ActivationsDB: dbs.Activations, AuthDB: dbs.Subjects,
 		},
 		APIHost:       s.APIHost(),
-		NodejsDefault: invoker.DefaultNodejsKind,
+		NodejsDefault: whisk.KindNodejs,
 		Limits:        controller.LimitRanges(),
 	}
 	// The invokers share one pool of warm nodejs VMs. Everything the
@@ -377,7 +378,7 @@ func (s *Stack) startStore(cfg Config) (u, user, pass string, err error) {
 	user, pass = "whisk_admin", randomHex(16)
 	s.store, err = docstore.Open(filepath.Join(cfg.DataDir, "db"),
 		docstore.WithCredentials(user, pass),
-		docstore.WithView("subjects", "namespaceThrottlings", "blockedNamespaces", BlockedNamespaces),
+		docstore.WithView(whisk.DatabasesFor("").Subjects, "namespaceThrottlings", "blockedNamespaces", BlockedNamespaces),
 		docstore.WithLogger(s.log.With("component", "docstore")))
 	if err != nil {
 		return "", "", "", err

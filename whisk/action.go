@@ -82,6 +82,28 @@ func (e Exec) CodeAttachment() (*Attachment, bool) {
 	return &a, true
 }
 
+// The kinds FaaS@Edge runs: WebAssembly (design.md 4) and the nodejs kind
+// "nodejs:default" stands for.
+const (
+	KindWasm   = "wasm:wasip1"
+	KindNodejs = "nodejs:20"
+)
+
+// Databases are a deployment's CouchDB databases
+// (whisk.couchdb.databases.*).
+type Databases struct {
+	Entities    string // WhiskEntity: actions, packages, triggers, rules
+	Activations string // WhiskActivation
+	Subjects    string // WhiskAuth
+}
+
+// DatabasesFor names the databases of a deployment whose db_prefix is
+// prefix, as OpenWhisk's ansible does ("whisk_local_" gives
+// whisk_local_whisks, ...).
+func DatabasesFor(prefix string) Databases {
+	return Databases{Entities: prefix + "whisks", Activations: prefix + "activations", Subjects: prefix + "subjects"}
+}
+
 // NormalizeKind normalises a kind as the stock reader does: trimmed and lowercased.
 func NormalizeKind(kind string) string { return strings.ToLower(strings.TrimSpace(kind)) }
 

@@ -128,7 +128,7 @@ func execFile(ctx context.Context, e *executor.Executor, file string, ps params,
 	}
 	id := make([]byte, 16)
 	_, _ = rand.Read(id)
-	a := &activation.Action{Name: activation.FQN{Path: "guest", Name: name}, Version: "0.0.1", Kind: "wasm:wasip1", Code: code, Limits: limits}
+	a := &activation.Action{Name: activation.FQN{Path: "guest", Name: name}, Version: "0.0.1", Kind: whisk.KindWasm, Code: code, Limits: limits}
 	res := e.Run(ctx, a, activation.Invocation{
 		ID: activation.ID(hex.EncodeToString(id)), Namespace: "guest", Value: value,
 		Deadline: time.Now().Add(time.Duration(limits.Timeout) * time.Millisecond),

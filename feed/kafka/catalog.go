@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/apache/openwhisk-client-go/whisk"
+
+	fewhisk "github.com/faasedge/faasedge/whisk"
 )
 
 // The feed actions' code: the shared part, then each feed's main.
@@ -94,7 +96,7 @@ func (c Catalog) Install(ctx context.Context) error {
 		return errors.New("kafkafeed: installing the catalog needs the API host, whisk.system's key and the provider's endpoint")
 	}
 	if c.Kind == "" {
-		c.Kind = "nodejs:20"
+		c.Kind = fewhisk.KindNodejs
 	}
 	if c.Namespace == "" {
 		c.Namespace = "whisk.system"

@@ -253,7 +253,7 @@ func (e *Executor) Run(ctx context.Context, req ring.RunRequest) (activation.Res
 	}
 	e.inFlight.Add(1)
 	defer e.inFlight.Add(-1)
-	a.Kind = "wasm:wasip1"
+	a.Kind = whisk.KindWasm
 	a.Code = activation.Code{CID: a.Code.CID, Digest: a.Code.CID}
 	if a.Limits.Timeout == 0 {
 		a.Limits = whisk.DefaultLimits()

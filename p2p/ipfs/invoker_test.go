@@ -39,12 +39,13 @@ func newStack(t testing.TB, node *Node) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, db := range []string{"whisk_local_whisks", "whisk_local_activations"} {
+	dbs := whisk.DatabasesFor("whisk_local_")
+	for _, db := range []string{dbs.Entities, dbs.Activations} {
 		if err := couch.CreateDB(ctx, db); err != nil && kivik.HTTPStatus(err) != http.StatusPreconditionFailed {
 			t.Fatal(err)
 		}
 	}
-	s := &stack{actions: couch.DB("whisk_local_whisks")}
+	s := &stack{actions: couch.DB(dbs.Entities)}
 	if s.ctl, err = emulator.Start(ctx, emulator.Config{Brokers: brokers, ActionsDB: s.actions, Logger: quiet}); err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func newStack(t testing.TB, node *Node) *stack {
 	t.Cleanup(func() { ex.Close(context.Background()) })
 	eng, err := invoker.New(ctx, invoker.Config{
 		Instance: 0, UniqueName: "0", UserMemory: 1024 * whisk.MB, KafkaBrokers: brokers,
-		Couch:    invoker.CouchConfig{URL: pouch.URL, ActionsDB: "whisk_local_whisks", ActivationsDB: "whisk_local_activations"},
+		Couch:    invoker.CouchConfig{URL: pouch.URL, ActionsDB: dbs.Entities, ActivationsDB: dbs.Activations},
 		HTTPAddr: "127.0.0.1:0", Username: "invoker.user", Password: "invoker.pass",
 		Runner: invoker.LocalRunner(ex, nil), Logger: quiet,
 	})

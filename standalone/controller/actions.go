@@ -126,7 +126,7 @@ func (s *entityStore) applyExec(doc *whisk.ActionDoc, put *execPut) (map[string]
 	if err != nil {
 		return nil, err
 	}
-	if kind == WasmKind {
+	if kind == whisk.KindWasm {
 		// The module is checked as a run checks it, against the action's
 		// memory limit: a module that could never run is refused now.
 		if err := executor.CheckCode(&activation.Action{Code: activation.ParseCode(data, false), Main: put.Main, Limits: doc.Limits}); err != nil {

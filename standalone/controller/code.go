@@ -6,17 +6,15 @@ import (
 	"encoding/hex"
 	"strings"
 
-	"github.com/faasedge/faasedge/whisk"
 	"github.com/ipfs/go-cid"
+
+	"github.com/faasedge/faasedge/whisk"
 )
 
 // maxInlineSize is whisk.db.max-inline-size: code smaller than this is
 // stored inline as a mem: attachment name, larger code as a couch:
 // attachment (openwhisk-wire.md 4.3).
 const maxInlineSize = 16 << 10
-
-// WasmKind is the WebAssembly kind (design.md 4).
-const WasmKind = "wasm:wasip1"
 
 // resolveKind lowercases the kind and resolves family defaults; only the
 // kinds the standalone's invokers run are accepted.
@@ -25,10 +23,10 @@ func resolveKind(cfg Config, kind string) (string, error) {
 	switch k {
 	case "nodejs:default", cfg.NodejsDefault:
 		return cfg.NodejsDefault, nil
-	case "wasm:default", WasmKind:
-		return WasmKind, nil
+	case "wasm:default", whisk.KindWasm:
+		return whisk.KindWasm, nil
 	}
-	return "", badRequest("The specified runtime '%s' is not supported by this platform. Valid values are: '%s', '%s'.", kind, cfg.NodejsDefault, WasmKind)
+	return "", badRequest("The specified runtime '%s' is not supported by this platform. Valid values are: '%s', '%s'.", kind, cfg.NodejsDefault, whisk.KindWasm)
 }
 
 // msgWasmAsText answers a .wasm module that arrived as text: the wsk CLI
@@ -41,7 +39,7 @@ const msgWasmAsText = "wasm:wasip1 code arrived as text, which cannot carry a bi
 // checkCode says what is wrong with an action's code for its kind.
 func checkCode(kind, code string, binary bool) ([]byte, error) {
 	if !binary {
-		if kind == WasmKind {
+		if kind == whisk.KindWasm {
 			if strings.HasPrefix(code, "\x00asm") {
 				return nil, badRequest(msgWasmAsText)
 			}

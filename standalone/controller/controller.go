@@ -21,6 +21,8 @@ import (
 
 	kivik "github.com/go-kivik/kivik/v4"
 	"github.com/go-kivik/kivik/v4/couchdb"
+
+	"github.com/faasedge/faasedge/whisk"
 )
 
 // Guest is the guest identity of OpenWhisk's standalone and local
@@ -67,9 +69,7 @@ func WithConfig(c Config) Option { return func(ct *Controller) { ct.cfg = c } }
 func WithLogger(l *slog.Logger) Option { return func(c *Controller) { c.log = l } }
 
 // Database names under the prefix, as ansible names them.
-func (c Config) whisksDB() string      { return c.DBPrefix + "whisks" }
-func (c Config) activationsDB() string { return c.DBPrefix + "activations" }
-func (c Config) subjectsDB() string    { return c.DBPrefix + "subjects" }
+func (c Config) databases() whisk.Databases { return whisk.DatabasesFor(c.DBPrefix) }
 
 // Controller is one lean controller instance.
 type Controller struct {
@@ -87,7 +87,7 @@ type Controller struct {
 // New builds a controller; Start connects it.
 func New(opts ...Option) (*Controller, error) {
 	c := &Controller{log: slog.New(slog.DiscardHandler), now: time.Now}
-	c.cfg = Config{Instance: "0", NodejsDefault: "nodejs:20", MaxWaitForBlocking: time.Minute, ManagedFraction: 0.9, BlackboxFraction: 0.1}
+	c.cfg = Config{Instance: "0", NodejsDefault: whisk.KindNodejs, MaxWaitForBlocking: time.Minute, ManagedFraction: 0.9, BlackboxFraction: 0.1}
 	for _, o := range opts {
 		o(c)
 	}
@@ -99,7 +99,7 @@ func New(opts ...Option) (*Controller, error) {
 		cfg.MaxWaitForBlocking = time.Minute
 	}
 	if cfg.NodejsDefault == "" {
-		cfg.NodejsDefault = "nodejs:20"
+		cfg.NodejsDefault = whisk.KindNodejs
 	}
 	// A Config written without the fractions would otherwise make invoker 0
 	// the only managed invoker and send every activation there.
@@ -125,14 +125,15 @@ func (c *Controller) Start(ctx context.Context) error {
 		return fmt.Errorf("controller: couchdb: %w", err)
 	}
 	c.couch = couch
-	for _, name := range []string{c.cfg.whisksDB(), c.cfg.activationsDB(), c.cfg.subjectsDB()} {
+	dbs := c.cfg.databases()
+	for _, name := range []string{dbs.Entities, dbs.Activations, dbs.Subjects} {
 		if err := couch.CreateDB(ctx, name); err != nil && kivik.HTTPStatus(err) != http.StatusPreconditionFailed {
 			return fmt.Errorf("controller: create database %s: %w", name, err)
 		}
 	}
-	c.entities = &entityStore{db: couch.DB(c.cfg.whisksDB()), cfg: c.cfg, now: func() time.Time { return c.now() }}
-	c.subjects = &subjectStore{db: couch.DB(c.cfg.subjectsDB()), log: c.log}
-	c.activations = &activationStore{db: couch.DB(c.cfg.activationsDB())}
+	c.entities = &entityStore{db: couch.DB(dbs.Entities), cfg: c.cfg, now: func() time.Time { return c.now() }}
+	c.subjects = &subjectStore{db: couch.DB(dbs.Subjects), log: c.log}
+	c.activations = &activationStore{db: couch.DB(dbs.Activations)}
 	if err := c.subjects.ensureGuest(ctx); err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
+
+	"github.com/faasedge/faasedge/whisk"
 )
 
 // sequenceLimit is limits.actions.sequence.maxLength, the most atomic
@@ -38,7 +40,7 @@ type runtime struct {
 func (c *Controller) runtimes() map[string][]runtime {
 	return map[string][]runtime{
 		"nodejs": {{Kind: c.cfg.NodejsDefault, Image: "faasedge/nodejs (in-process)", Default: true}},
-		"wasm":   {{Kind: WasmKind, Image: "faasedge/wasm (in-process, wazero)", Default: true, Attached: true}},
+		"wasm":   {{Kind: whisk.KindWasm, Image: "faasedge/wasm (in-process, wazero)", Default: true, Attached: true}},
 	}
 }
 

@@ -104,7 +104,7 @@ func Start(ctx context.Context, cfg Config) (*Controller, error) {
 		cfg.ControllerID = "0"
 	}
 	if cfg.NodejsKind == "" {
-		cfg.NodejsKind = "nodejs:20"
+		cfg.NodejsKind = whisk.KindNodejs
 	}
 	if cfg.HealthyTimeout == 0 {
 		cfg.HealthyTimeout = 10 * time.Second

@@ -60,6 +60,9 @@ type stack struct {
 	ctl         *emulator.Controller
 }
 
+// dbs are the databases of the ansible deployment's default db_prefix.
+var dbs = whisk.DatabasesFor("whisk_local_")
+
 func newStack(t testing.TB) *stack {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
@@ -70,12 +73,12 @@ func newStack(t testing.TB) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, db := range []string{"whisk_local_whisks", "whisk_local_activations"} {
+	for _, db := range []string{dbs.Entities, dbs.Activations} {
 		if err := couch.CreateDB(ctx, db); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s.actions, s.activations = couch.DB("whisk_local_whisks"), couch.DB("whisk_local_activations")
+	s.actions, s.activations = couch.DB(dbs.Entities), couch.DB(dbs.Activations)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("FAASEDGE_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -102,9 +105,9 @@ func (s *stack) stockEnv(t testing.TB, httpPort int) []string {
 		"PORT=" + strconv.Itoa(httpPort),
 		"CONFIG_whisk_couchdb_protocol=http", "CONFIG_whisk_couchdb_host=" + s.pouch.Host,
 		"CONFIG_whisk_couchdb_port=" + strconv.Itoa(s.pouch.Port),
-		"CONFIG_whisk_couchdb_databases_WhiskEntity=whisk_local_whisks",
-		"CONFIG_whisk_couchdb_databases_WhiskActivation=whisk_local_activations",
-		"CONFIG_whisk_couchdb_databases_WhiskAuth=whisk_local_subjects",
+		"CONFIG_whisk_couchdb_databases_WhiskEntity=" + dbs.Entities,
+		"CONFIG_whisk_couchdb_databases_WhiskActivation=" + dbs.Activations,
+		"CONFIG_whisk_couchdb_databases_WhiskAuth=" + dbs.Subjects,
 		"CONFIG_whisk_containerPool_userMemory=2048m",
 		"CONFIG_whisk_kafka_topics_prefix=", "CONFIG_whisk_userEvents_enabled=false",
 		"CONFIG_whisk_invoker_username=invoker.user", "CONFIG_whisk_invoker_password=invoker.pass",
