@@ -19,12 +19,14 @@ import (
 // fails.
 var errEgress = errors.New("the address is not reachable from actions")
 
-// newFetchClient is the HTTP client behind fetch. Unless private is set,
-// it refuses, after name resolution, loopback, private, link-local and
-// unspecified addresses: the runner shares the invoker's network, so such
-// addresses would reach the invoker's own services (CouchDB, the broker,
-// cloud metadata) that a stock action container cannot.
-func newFetchClient(private bool) *http.Client {
+// newFetchClient is the HTTP client behind fetch. Unless host is set, it
+// refuses, after name resolution, loopback, link-local, unspecified and
+// multicast addresses: the runner shares the invoker's host, so they
+// would reach services of the host itself (what listens on loopback,
+// cloud metadata) that a stock action container, in a network namespace
+// of its own, cannot. Other addresses, private ranges included, are as
+// reachable as from a stock container.
+func newFetchClient(host bool) *http.Client {
 	dialer := &net.Dialer{
 		Timeout: 30 * time.Second,
 		Control: func(_, address string, _ syscall.RawConn) error {
@@ -33,7 +35,7 @@ func newFetchClient(private bool) *http.Client {
 				return err
 			}
 			ip := ap.Addr().Unmap()
-			if !private && (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+			if !host && (ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
 				ip.IsUnspecified() || ip.IsMulticast()) {
 				return fmt.Errorf("%s: %w", ip, errEgress)
 			}

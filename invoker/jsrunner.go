@@ -33,9 +33,9 @@ type JSRunner struct {
 	// IdleTimeout is how long a warm VM is kept unused (10 minutes, the
 	// stock idle-container timeout, when 0).
 	IdleTimeout time.Duration
-	// PrivateNetworks lets fetch reach loopback, private and link-local
-	// addresses, which it refuses by default (see newFetchClient).
-	PrivateNetworks bool
+	// HostNetwork lets fetch reach loopback and link-local addresses,
+	// which it refuses by default (see newFetchClient).
+	HostNetwork bool
 
 	mu     sync.Mutex
 	pools  map[string]*jsPool // by action, revision, code digest, main, memory
@@ -59,7 +59,7 @@ const (
 )
 
 func (r *JSRunner) client() *http.Client {
-	r.httpOnce.Do(func() { r.http = newFetchClient(r.PrivateNetworks) })
+	r.httpOnce.Do(func() { r.http = newFetchClient(r.HostNetwork) })
 	return r.http
 }
 

@@ -184,7 +184,7 @@ func TestJSRunnerConcurrent(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	r := &JSRunner{PrivateNetworks: true}
+	r := &JSRunner{HostNetwork: true}
 	a := jsAction("c", "1-a", `async function main(p) { await fetch(p.url); return {i: p.i}; }`)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -222,7 +222,7 @@ func TestJSRunnerFetch(t *testing.T) {
 		return {status: get.status, ok: get.ok, seen: get.headers.get("x-seen"), get: await get.json(),
 			post: JSON.parse(await post.text()), missOk: miss.ok, missStatus: miss.status};
 	}`
-	allowed := &JSRunner{PrivateNetworks: true}
+	allowed := &JSRunner{HostNetwork: true}
 	res := run(t, allowed, jsAction("f", "1-a", code), `{"url":"`+srv.URL+`"}`)
 	want := `{"status":200,"ok":true,"seen":"yes","get":{"body":"","ct":"","method":"GET"},` +
 		`"post":{"body":"{\"a\":1}","ct":"application/json","method":"POST"},"missOk":false,"missStatus":404}`
@@ -230,7 +230,7 @@ func TestJSRunnerFetch(t *testing.T) {
 		t.Fatalf("got %s, want %s; logs %q", res.Response.Result, want, res.Logs)
 	}
 
-	// By default the runner's own network is out of reach.
+	// By default the invoker host's loopback is out of reach.
 	refuse := `async function main(p) { try { await fetch(p.url); return {}; } catch (e) { return {name: e.name, m: e.message, cause: String(e.cause)}; } }`
 	res = run(t, &JSRunner{}, jsAction("f", "1-a", refuse), `{"url":"`+srv.URL+`"}`)
 	var got struct{ Name, M, Cause string }

@@ -225,7 +225,7 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	// The invokers share one pool of warm nodejs VMs. Everything the
 	// standalone runs is on loopback, so fetch may reach it, as actions
 	// of OpenWhisk's standalone reach the host.
-	js := &invoker.JSRunner{PrivateNetworks: true}
+	js := &invoker.JSRunner{HostNetwork: true}
 	for i := range cfg.Invokers {
 		ic := base
 		ic.Instance, ic.UniqueName, ic.UserMemory = i, strconv.Itoa(i), cfg.UserMemory
