@@ -10,8 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faasedge/faasedge/whisk"
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/faasedge/faasedge/whisk"
 )
 
 func (c *Controller) listActionsHTTP(q *request) {

@@ -9,8 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faasedge/faasedge/whisk"
 	kivik "github.com/go-kivik/kivik/v4"
+
+	"github.com/faasedge/faasedge/whisk"
 )
 
 // activationStore is the activations database: the records invokers

@@ -31,7 +31,7 @@ type CatalogAction struct {
 // checks as PUT with overwrite=true. Call it after Start.
 func (c *Controller) Install(ctx context.Context, p CatalogPackage) error {
 	publish := p.Publish
-	put := packagePut{Publish: &publish, Parameters: p.Parameters, Annotations: p.Annotations}
+	put := packagePut{entityPut: entityPut{Publish: &publish, Parameters: p.Parameters, Annotations: p.Annotations}}
 	if _, err := c.entities.putPackage(ctx, p.Namespace, p.Name, put, true); err != nil {
 		return fmt.Errorf("controller: install package %s/%s: %w", p.Namespace, p.Name, err)
 	}

@@ -9,8 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faasedge/faasedge/whisk"
 	kivik "github.com/go-kivik/kivik/v4"
+
+	"github.com/faasedge/faasedge/whisk"
 )
 
 // entityStore is the whisks database: actions, packages, triggers and
@@ -71,6 +72,49 @@ func page[T any](xs []T, skip, limit int) []T {
 		xs = []T{}
 	}
 	return xs
+}
+
+// docHead is what the database keeps beside an entity's API form.
+type docHead struct {
+	ID         string `json:"_id,omitempty"`
+	Rev        string `json:"_rev,omitempty"`
+	EntityType string `json:"entityType,omitempty"`
+}
+
+// nonNil gives responses the empty lists stock writes for none.
+func nonNil(params []whisk.Parameter, ann whisk.Annotations) ([]whisk.Parameter, whisk.Annotations) {
+	if params == nil {
+		params = []whisk.Parameter{}
+	}
+	if ann == nil {
+		ann = whisk.Annotations{}
+	}
+	return params, ann
+}
+
+// entityPut is what PUT bodies of packages, triggers and rules share;
+// fields left out keep the entity's values.
+type entityPut struct {
+	Parameters  []whisk.Parameter `json:"parameters"`
+	Version     *string           `json:"version"`
+	Publish     *bool             `json:"publish"`
+	Annotations whisk.Annotations `json:"annotations"`
+}
+
+// apply sets the fields the body gives.
+func (p entityPut) apply(version *string, params *[]whisk.Parameter, publish *bool, ann *whisk.Annotations) {
+	if p.Version != nil {
+		*version = *p.Version
+	}
+	if p.Parameters != nil && params != nil {
+		*params = p.Parameters
+	}
+	if p.Publish != nil {
+		*publish = *p.Publish
+	}
+	if p.Annotations != nil {
+		*ann = p.Annotations
+	}
 }
 
 // Entity collections, the entityType of their documents.

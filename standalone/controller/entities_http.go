@@ -3,6 +3,7 @@ package controller
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 )
@@ -35,116 +36,185 @@ func (q *request) reply(c *Controller, v any, err error) {
 	q.json(http.StatusOK, v)
 }
 
-func (c *Controller) listPackagesHTTP(q *request) {
-	if q.r.Method != http.MethodGet {
-		q.methodNotAllowed("GET")
-		return
+// collection is one entity collection's REST operations, dispatched by
+// method as WhiskCollectionAPI does: list on the collection; get, put
+// (create or update), delete and, where the collection has it, post on an
+// entity.
+type collection struct {
+	name   string
+	list   func(q *request) ([]any, error)
+	get    func(q *request, docID string) (any, error)
+	put    func(q *request, name string) (any, error)
+	delete func(q *request, docID string) (any, error)
+	post   func(q *request, docID string) // nil: the collection has no POST
+}
+
+func (c *Controller) listHTTP(col collection) func(*request) {
+	return func(q *request) {
+		if q.r.Method != http.MethodGet {
+			q.methodNotAllowed("GET")
+			return
+		}
+		all, err := col.list(q)
+		if err != nil {
+			q.failErr(c, err)
+			return
+		}
+		listPage(q, col.name, all)
 	}
-	// Another namespace's listing shows its published packages only.
-	all, err := c.entities.listPackages(q.r.Context(), q.ns, q.ns != q.user.Namespace.Name)
+}
+
+func (c *Controller) entityHTTP(col collection) func(*request) {
+	return func(q *request) {
+		name, ok := q.entityName("name")
+		if !ok {
+			return
+		}
+		docID := q.ns + "/" + name
+		var v any
+		var err error
+		switch q.r.Method {
+		case http.MethodGet:
+			v, err = col.get(q, docID)
+		case http.MethodPut:
+			v, err = col.put(q, name)
+		case http.MethodDelete:
+			v, err = col.delete(q, docID)
+		case http.MethodPost:
+			if col.post != nil {
+				col.post(q, docID)
+				return
+			}
+			fallthrough
+		default:
+			if col.post != nil {
+				q.methodNotAllowed("GET, PUT, POST, DELETE")
+			} else {
+				q.methodNotAllowed("GET, PUT, DELETE")
+			}
+			return
+		}
+		if err == errBodyAnswered {
+			return
+		}
+		q.reply(c, v, err)
+	}
+}
+
+// errBodyAnswered is a put whose body was refused with its own answer.
+var errBodyAnswered = errors.New("request body refused")
+
+// decode is decodePut for a collection's put.
+func decode[T any](q *request) (T, error) {
+	var v T
+	if !decodePut(q, &v) {
+		return v, errBodyAnswered
+	}
+	return v, nil
+}
+
+func (c *Controller) packages() collection {
+	return collection{
+		name: "packages",
+		list: func(q *request) ([]any, error) {
+			// Another namespace's listing (or ?public=true) shows published
+			// packages only.
+			publicOnly := q.ns != q.user.Namespace.Name || q.r.URL.Query().Get("public") == "true"
+			return boxed(c.entities.listPackages(q.r.Context(), q.ns, publicOnly))
+		},
+		get: func(q *request, docID string) (any, error) {
+			rp, err := c.entities.resolvePackage(q.r.Context(), docID)
+			if err == nil && !rp.readable(q.user.Namespace.Name) {
+				err = errForbidden
+			}
+			if err == errNotFound && q.ns != q.user.Namespace.Name {
+				err = errForbidden
+			}
+			if err != nil {
+				return nil, err
+			}
+			return c.entities.packageWithActions(q.r.Context(), rp)
+		},
+		put: func(q *request, name string) (any, error) {
+			put, err := decode[packagePut](q)
+			if err != nil {
+				return nil, err
+			}
+			p, err := c.entities.putPackage(q.r.Context(), q.ns, name, put, q.overwrite())
+			return apiOf(p, err)
+		},
+		delete: func(q *request, docID string) (any, error) {
+			return apiOf(c.entities.deletePackage(q.r.Context(), docID, q.r.URL.Query().Get("force") == "true"))
+		},
+	}
+}
+
+func (c *Controller) triggers() collection {
+	return collection{
+		name: "triggers",
+		list: func(q *request) ([]any, error) { return boxed(c.entities.listTriggers(q.r.Context(), q.ns)) },
+		get: func(q *request, docID string) (any, error) {
+			return apiOf(c.entities.getTrigger(q.r.Context(), docID))
+		},
+		put: func(q *request, name string) (any, error) {
+			put, err := decode[triggerPut](q)
+			if err != nil {
+				return nil, err
+			}
+			return apiOf(c.entities.putTrigger(q.r.Context(), q.ns, name, put, q.overwrite()))
+		},
+		delete: func(q *request, docID string) (any, error) {
+			return apiOf(c.entities.deleteTrigger(q.r.Context(), docID))
+		},
+		post: c.fireHTTP,
+	}
+}
+
+func (c *Controller) rules() collection {
+	return collection{
+		name: "rules",
+		list: func(q *request) ([]any, error) { return boxed(c.entities.listRules(q.r.Context(), q.ns)) },
+		get: func(q *request, docID string) (any, error) {
+			r, err := c.entities.getRule(q.r.Context(), docID)
+			if err != nil {
+				return nil, err
+			}
+			status, _ := c.entities.ruleStatus(q.r.Context(), r)
+			return r.withStatus(status), nil
+		},
+		put: func(q *request, name string) (any, error) {
+			put, err := decode[rulePut](q)
+			if err != nil {
+				return nil, err
+			}
+			return c.entities.putRule(q.r.Context(), q.ns, name, put, q.overwrite())
+		},
+		delete: func(q *request, docID string) (any, error) { return c.entities.deleteRule(q.r.Context(), docID) },
+		post:   c.ruleStatusHTTP,
+	}
+}
+
+// apiDoc is an entity document that has an API form.
+type apiDoc[T any] interface{ api() T }
+
+// apiOf is the API form of a document, or the error.
+func apiOf[T any, D apiDoc[T]](d D, err error) (any, error) {
 	if err != nil {
-		q.failErr(c, err)
-		return
+		return nil, err
 	}
-	listPage(q, "packages", all)
+	return d.api(), nil
 }
 
-func (c *Controller) packageHTTP(q *request) {
-	name, ok := q.entityName("name")
-	if !ok {
-		return
-	}
-	ctx := q.r.Context()
-	docID := q.ns + "/" + name
-	switch q.r.Method {
-	case http.MethodGet:
-		rp, err := c.entities.resolvePackage(ctx, docID)
-		if err == nil && !rp.readable(q.user.Namespace.Name) {
-			err = errForbidden
-		}
-		if err == errNotFound && q.ns != q.user.Namespace.Name {
-			err = errForbidden
-		}
-		if err != nil {
-			q.failErr(c, err)
-			return
-		}
-		p, err := c.entities.packageWithActions(ctx, rp)
-		q.reply(c, p, err)
-	case http.MethodPut:
-		var put packagePut
-		if !decodePut(q, &put) {
-			return
-		}
-		p, err := c.entities.putPackage(ctx, q.ns, name, put, q.overwrite())
-		if err != nil {
-			q.failErr(c, err)
-			return
-		}
-		q.json(http.StatusOK, p.api())
-	case http.MethodDelete:
-		p, err := c.entities.deletePackage(ctx, docID, q.r.URL.Query().Get("force") == "true")
-		if err != nil {
-			q.failErr(c, err)
-			return
-		}
-		q.json(http.StatusOK, p.api())
-	default:
-		q.methodNotAllowed("GET, PUT, DELETE")
-	}
-}
-
-func (c *Controller) listTriggersHTTP(q *request) {
-	if q.r.Method != http.MethodGet {
-		q.methodNotAllowed("GET")
-		return
-	}
-	all, err := c.entities.listTriggers(q.r.Context(), q.ns)
+// boxed is a collection's listing as list gives it.
+func boxed[T any](xs []T, err error) ([]any, error) {
 	if err != nil {
-		q.failErr(c, err)
-		return
+		return nil, err
 	}
-	listPage(q, "triggers", all)
-}
-
-func (c *Controller) triggerHTTP(q *request) {
-	name, ok := q.entityName("name")
-	if !ok {
-		return
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
 	}
-	ctx := q.r.Context()
-	docID := q.ns + "/" + name
-	switch q.r.Method {
-	case http.MethodGet:
-		t, err := c.entities.getTrigger(ctx, docID)
-		if err != nil {
-			q.failErr(c, err)
-			return
-		}
-		q.json(http.StatusOK, t.api())
-	case http.MethodPut:
-		var put triggerPut
-		if !decodePut(q, &put) {
-			return
-		}
-		t, err := c.entities.putTrigger(ctx, q.ns, name, put, q.overwrite())
-		if err != nil {
-			q.failErr(c, err)
-			return
-		}
-		q.json(http.StatusOK, t.api())
-	case http.MethodDelete:
-		t, err := c.entities.deleteTrigger(ctx, docID)
-		if err != nil {
-			q.failErr(c, err)
-			return
-		}
-		q.json(http.StatusOK, t.api())
-	case http.MethodPost:
-		c.fireHTTP(q, docID)
-	default:
-		q.methodNotAllowed("GET, PUT, POST, DELETE")
-	}
+	return out, nil
 }
 
 // fireHTTP is POST .../triggers/T: 202 with the trigger activation id,
@@ -175,68 +245,27 @@ func (c *Controller) fireHTTP(q *request, docID string) {
 	q.json(http.StatusAccepted, map[string]string{"activationId": aid})
 }
 
-func (c *Controller) listRulesHTTP(q *request) {
-	if q.r.Method != http.MethodGet {
-		q.methodNotAllowed("GET")
+// ruleStatusHTTP is POST .../rules/R {"status": "active"|"inactive"}.
+func (c *Controller) ruleStatusHTTP(q *request, docID string) {
+	var body struct {
+		Status *string `json:"status"`
+	}
+	if !decodePut(q, &body) {
 		return
 	}
-	all, err := c.entities.listRules(q.r.Context(), q.ns)
-	if err != nil {
+	if body.Status == nil || (*body.Status != statusActive && *body.Status != statusInactive) {
+		s := "null"
+		if body.Status != nil {
+			s = *body.Status
+		}
+		q.fail(http.StatusBadRequest, fmt.Sprintf("The request content was malformed:\n'%s' is not a recognized rule state, must be one of ['active', 'inactive']", s))
+		return
+	}
+	if err := c.entities.setRuleStatus(q.r.Context(), docID, *body.Status); err != nil {
 		q.failErr(c, err)
 		return
 	}
-	listPage(q, "rules", all)
-}
-
-func (c *Controller) ruleHTTP(q *request) {
-	name, ok := q.entityName("name")
-	if !ok {
-		return
-	}
-	ctx := q.r.Context()
-	docID := q.ns + "/" + name
-	switch q.r.Method {
-	case http.MethodGet:
-		r, err := c.entities.getRule(ctx, docID)
-		if err != nil {
-			q.failErr(c, err)
-			return
-		}
-		status, _ := c.entities.ruleStatus(ctx, r)
-		q.json(http.StatusOK, r.withStatus(status))
-	case http.MethodPut:
-		var put rulePut
-		if !decodePut(q, &put) {
-			return
-		}
-		r, err := c.entities.putRule(ctx, q.ns, name, put, q.overwrite())
-		q.reply(c, r, err)
-	case http.MethodDelete:
-		r, err := c.entities.deleteRule(ctx, docID)
-		q.reply(c, r, err)
-	case http.MethodPost:
-		var body struct {
-			Status *string `json:"status"`
-		}
-		if !decodePut(q, &body) {
-			return
-		}
-		if body.Status == nil || (*body.Status != statusActive && *body.Status != statusInactive) {
-			s := "null"
-			if body.Status != nil {
-				s = *body.Status
-			}
-			q.fail(http.StatusBadRequest, fmt.Sprintf("The request content was malformed:\n'%s' is not a recognized rule state, must be one of ['active', 'inactive']", s))
-			return
-		}
-		if err := c.entities.setRuleStatus(ctx, docID, *body.Status); err != nil {
-			q.failErr(c, err)
-			return
-		}
-		q.w.WriteHeader(http.StatusOK)
-	default:
-		q.methodNotAllowed("GET, PUT, POST, DELETE")
-	}
+	q.w.WriteHeader(http.StatusOK)
 }
 
 // namespaceHTTP is GET /namespaces/{ns}: the namespace's entities by

@@ -61,18 +61,14 @@ func (c *Controller) Handler() http.Handler {
 	}
 	shared("/api/v1/namespaces/{ns}/actions/{name}", c.actionHTTP)
 	shared("/api/v1/namespaces/{ns}/actions/{pkg}/{name}", c.actionHTTP)
-	for collection, h := range map[string][2]func(*request){
-		"packages": {c.listPackagesHTTP, c.packageHTTP},
-		"triggers": {c.listTriggersHTTP, c.triggerHTTP},
-		"rules":    {c.listRulesHTTP, c.ruleHTTP},
-	} {
+	for _, col := range []collection{c.packages(), c.triggers(), c.rules()} {
 		reg := authed
-		if collection == "packages" {
+		if col.name == "packages" {
 			reg = shared
 		}
-		reg("/api/v1/namespaces/{ns}/"+collection, h[0])
-		reg("/api/v1/namespaces/{ns}/"+collection+"/{$}", h[0])
-		reg("/api/v1/namespaces/{ns}/"+collection+"/{name}", h[1])
+		reg("/api/v1/namespaces/{ns}/"+col.name, c.listHTTP(col))
+		reg("/api/v1/namespaces/{ns}/"+col.name+"/{$}", c.listHTTP(col))
+		reg("/api/v1/namespaces/{ns}/"+col.name+"/{name}", c.entityHTTP(col))
 	}
 	// Web actions authenticate only when the action asks for it.
 	open("/api/v1/web/{ns}/{pkg}/{action}", c.webHTTP)

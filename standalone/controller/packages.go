@@ -24,9 +24,7 @@ func (b binding) String() string { return b.docID() }
 // packageDoc is WhiskPackage in the whisks database; without _id, _rev
 // and entityType it is what the API writes.
 type packageDoc struct {
-	ID          string            `json:"_id,omitempty"`
-	Rev         string            `json:"_rev,omitempty"`
-	EntityType  string            `json:"entityType,omitempty"`
+	docHead
 	Namespace   string            `json:"namespace"`
 	Name        string            `json:"name"`
 	Binding     binding           `json:"binding"`
@@ -39,13 +37,8 @@ type packageDoc struct {
 
 // api is the document as responses carry it.
 func (p packageDoc) api() packageDoc {
-	p.ID, p.Rev, p.EntityType = "", "", ""
-	if p.Parameters == nil {
-		p.Parameters = []whisk.Parameter{}
-	}
-	if p.Annotations == nil {
-		p.Annotations = whisk.Annotations{}
-	}
+	p.docHead = docHead{}
+	p.Parameters, p.Annotations = nonNil(p.Parameters, p.Annotations)
 	return p
 }
 
@@ -59,11 +52,8 @@ func (p *packageDoc) summary() entitySummary {
 
 // packagePut is WhiskPackagePut.
 type packagePut struct {
-	Binding     *binding          `json:"binding"`
-	Parameters  []whisk.Parameter `json:"parameters"`
-	Version     *string           `json:"version"`
-	Publish     *bool             `json:"publish"`
-	Annotations whisk.Annotations `json:"annotations"`
+	entityPut
+	Binding *binding `json:"binding"`
 }
 
 // Package errors (Messages).
@@ -116,7 +106,7 @@ func (s *entityStore) putPackage(ctx context.Context, ns, name string, put packa
 	if put.Binding != nil && put.Binding.Namespace == "_" {
 		put.Binding.Namespace = ns
 	}
-	doc := packageDoc{ID: docID, EntityType: kindPackage, Namespace: ns, Name: name, Version: "0.0.1", Parameters: []whisk.Parameter{}, Annotations: whisk.Annotations{}}
+	doc := packageDoc{docHead: docHead{ID: docID, EntityType: kindPackage}, Namespace: ns, Name: name, Version: "0.0.1", Parameters: []whisk.Parameter{}, Annotations: whisk.Annotations{}}
 	if cur != nil {
 		doc = *cur
 		doc.Version = upPatch(doc.Version)
@@ -130,18 +120,7 @@ func (s *entityStore) putPackage(ctx context.Context, ns, name string, put packa
 		}
 		doc.Binding = *put.Binding
 	}
-	if put.Version != nil {
-		doc.Version = *put.Version
-	}
-	if put.Parameters != nil {
-		doc.Parameters = put.Parameters
-	}
-	if put.Publish != nil {
-		doc.Publish = *put.Publish
-	}
-	if put.Annotations != nil {
-		doc.Annotations = put.Annotations
-	}
+	put.apply(&doc.Version, &doc.Parameters, &doc.Publish, &doc.Annotations)
 	// The binding annotation is always the controller's.
 	kept := whisk.Annotations{}
 	for _, kv := range doc.Annotations {

@@ -12,9 +12,7 @@ import (
 
 // ruleDoc is WhiskRule in the whisks database.
 type ruleDoc struct {
-	ID          string            `json:"_id,omitempty"`
-	Rev         string            `json:"_rev,omitempty"`
-	EntityType  string            `json:"entityType,omitempty"`
+	docHead
 	Namespace   string            `json:"namespace"`
 	Name        string            `json:"name"`
 	Trigger     fqn               `json:"trigger"`
@@ -28,33 +26,21 @@ type ruleDoc struct {
 // ruleResponse is WhiskRuleResponse: the rule with its status, which the
 // trigger holds.
 type ruleResponse struct {
-	Namespace   string            `json:"namespace"`
-	Name        string            `json:"name"`
-	Status      string            `json:"status"`
-	Trigger     fqn               `json:"trigger"`
-	Action      fqn               `json:"action"`
-	Version     string            `json:"version"`
-	Publish     bool              `json:"publish"`
-	Annotations whisk.Annotations `json:"annotations"`
-	Updated     int64             `json:"updated"`
+	ruleDoc
+	Status string `json:"status"`
 }
 
-func (r *ruleDoc) withStatus(status string) ruleResponse {
-	ann := r.Annotations
-	if ann == nil {
-		ann = whisk.Annotations{}
-	}
-	return ruleResponse{Namespace: r.Namespace, Name: r.Name, Status: status, Trigger: r.Trigger, Action: r.Action,
-		Version: r.Version, Publish: r.Publish, Annotations: ann, Updated: r.Updated}
+func (r ruleDoc) withStatus(status string) ruleResponse {
+	r.docHead = docHead{}
+	_, r.Annotations = nonNil(nil, r.Annotations)
+	return ruleResponse{ruleDoc: r, Status: status}
 }
 
 // rulePut is WhiskRulePut.
 type rulePut struct {
-	Trigger     *ref              `json:"trigger"`
-	Action      *ref              `json:"action"`
-	Version     *string           `json:"version"`
-	Publish     *bool             `json:"publish"`
-	Annotations whisk.Annotations `json:"annotations"`
+	entityPut
+	Trigger *ref `json:"trigger"`
+	Action  *ref `json:"action"`
 }
 
 func (s *entityStore) getRule(ctx context.Context, docID string) (*ruleDoc, error) {
@@ -107,7 +93,7 @@ func (s *entityStore) putRule(ctx context.Context, ns, name string, put rulePut,
 	case err != nil && err != errNotFound:
 		return nil, err
 	}
-	doc := ruleDoc{ID: docID, EntityType: kindRule, Namespace: ns, Name: name, Version: "0.0.1", Annotations: whisk.Annotations{}}
+	doc := ruleDoc{docHead: docHead{ID: docID, EntityType: kindRule}, Namespace: ns, Name: name, Version: "0.0.1", Annotations: whisk.Annotations{}}
 	status := statusActive
 	var oldTrigger *triggerDoc
 	if cur != nil {
@@ -132,15 +118,7 @@ func (s *entityStore) putRule(ctx context.Context, ns, name string, put rulePut,
 	if err != nil {
 		return nil, err
 	}
-	if put.Version != nil {
-		doc.Version = *put.Version
-	}
-	if put.Publish != nil {
-		doc.Publish = *put.Publish
-	}
-	if put.Annotations != nil {
-		doc.Annotations = put.Annotations
-	}
+	put.apply(&doc.Version, nil, &doc.Publish, &doc.Annotations)
 	doc.Updated = s.now().UnixMilli()
 	if oldTrigger != nil && oldTrigger.ID != t.ID {
 		if err := s.linkRule(ctx, oldTrigger, docID, nil); err != nil {

@@ -8,8 +8,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/faasedge/faasedge/whisk"
 	kivik "github.com/go-kivik/kivik/v4"
+
+	"github.com/faasedge/faasedge/whisk"
 )
 
 // subjectDoc is a subjects database entry (WhiskAuth).

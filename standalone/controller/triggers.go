@@ -25,9 +25,7 @@ const (
 // triggerDoc is WhiskTrigger in the whisks database; without _id, _rev
 // and entityType it is what the API writes.
 type triggerDoc struct {
-	ID          string              `json:"_id,omitempty"`
-	Rev         string              `json:"_rev,omitempty"`
-	EntityType  string              `json:"entityType,omitempty"`
+	docHead
 	Namespace   string              `json:"namespace"`
 	Name        string              `json:"name"`
 	Parameters  []whisk.Parameter   `json:"parameters"`
@@ -40,22 +38,14 @@ type triggerDoc struct {
 }
 
 func (t triggerDoc) api() triggerDoc {
-	t.ID, t.Rev, t.EntityType = "", "", ""
-	if t.Parameters == nil {
-		t.Parameters = []whisk.Parameter{}
-	}
-	if t.Annotations == nil {
-		t.Annotations = whisk.Annotations{}
-	}
+	t.docHead = docHead{}
+	t.Parameters, t.Annotations = nonNil(t.Parameters, t.Annotations)
 	return t
 }
 
 // triggerPut is WhiskTriggerPut.
 type triggerPut struct {
-	Parameters  []whisk.Parameter `json:"parameters"`
-	Version     *string           `json:"version"`
-	Publish     *bool             `json:"publish"`
-	Annotations whisk.Annotations `json:"annotations"`
+	entityPut
 }
 
 func (s *entityStore) getTrigger(ctx context.Context, docID string) (*triggerDoc, error) {
@@ -76,23 +66,12 @@ func (s *entityStore) putTrigger(ctx context.Context, ns, name string, put trigg
 	case err != nil && err != errNotFound:
 		return nil, err
 	}
-	doc := triggerDoc{ID: docID, EntityType: kindTrigger, Namespace: ns, Name: name, Version: "0.0.1", Parameters: []whisk.Parameter{}, Annotations: whisk.Annotations{}}
+	doc := triggerDoc{docHead: docHead{ID: docID, EntityType: kindTrigger}, Namespace: ns, Name: name, Version: "0.0.1", Parameters: []whisk.Parameter{}, Annotations: whisk.Annotations{}}
 	if cur != nil {
 		doc = *cur
 		doc.Version = upPatch(doc.Version)
 	}
-	if put.Version != nil {
-		doc.Version = *put.Version
-	}
-	if put.Parameters != nil {
-		doc.Parameters = put.Parameters
-	}
-	if put.Publish != nil {
-		doc.Publish = *put.Publish
-	}
-	if put.Annotations != nil {
-		doc.Annotations = put.Annotations
-	}
+	put.apply(&doc.Version, &doc.Parameters, &doc.Publish, &doc.Annotations)
 	if cur == nil {
 		// validateTriggerFeed: a feed annotation names an entity.
 		if raw, ok := doc.Annotations.Get("feed"); ok {
