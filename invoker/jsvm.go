@@ -90,6 +90,8 @@ type jsVM struct {
 	// act is the activation being run. Set before the loop starts and
 	// read on the loop only.
 	act *jsActivation
+	// unhandled are rejected promises without a handler yet (loop only).
+	unhandled map[*goja.Promise]struct{}
 }
 
 // jsActivation is the per-activation state of a VM.
@@ -156,6 +158,7 @@ func newJSVM(r *JSRunner, a *activation.Action, mods *require.Registry) *jsVM {
 // text if main cannot be found.
 func (j *jsVM) init(rt *goja.Runtime, code *jsCode, main string) error {
 	rt.SetMaxCallStackSize(jsMaxStack)
+	rt.SetPromiseRejectionTracker(j.trackRejection)
 	json := rt.Get("JSON").ToObject(rt)
 	j.parse, _ = goja.AssertFunction(json.Get("parse"))
 	j.stringify, _ = goja.AssertFunction(json.Get("stringify"))
@@ -328,6 +331,38 @@ func (j *jsVM) outcome(rt *goja.Runtime, ok bool, v goja.Value) jsOutcome {
 		return jsOutcome{code: whisk.StatusDeveloperError, msg: "An error has occurred: " + jsErrorText(err)}
 	}
 	return jsOutcome{code: whisk.StatusSuccess, body: []byte(s.String()), keep: true}
+}
+
+// trackRejection ends the activation, as Node 20 ends its process, when a
+// promise is rejected and still has no handler once the current job and
+// its microtasks are done.
+func (j *jsVM) trackRejection(p *goja.Promise, op goja.PromiseRejectionOperation) {
+	if op == goja.PromiseRejectionHandle {
+		delete(j.unhandled, p)
+		return
+	}
+	if j.unhandled == nil {
+		j.unhandled = map[*goja.Promise]struct{}{}
+	}
+	j.unhandled[p] = struct{}{}
+	act := j.act
+	j.loop.RunOnLoop(func(rt *goja.Runtime) {
+		if _, still := j.unhandled[p]; !still {
+			return
+		}
+		delete(j.unhandled, p)
+		if j.act != act {
+			return
+		}
+		reason := p.Result()
+		text := errorText(rt, reason)
+		if o, ok := reason.(*goja.Object); !ok || o.ClassName() != "Error" {
+			text = "[UnhandledPromiseRejection: This error originated either by throwing inside of an async function without a catch block, " +
+				"or by rejecting a promise which was not handled with .catch(). The promise rejected with the reason \"" + text + "\".] { code: 'ERR_UNHANDLED_REJECTION' }"
+		}
+		j.log(whisk.Stderr, text)
+		act.settle(jsOutcome{code: whisk.StatusDeveloperError, msg: whisk.MsgAbnormalRun})
+	})
 }
 
 // jsTypeof is JavaScript's typeof.
