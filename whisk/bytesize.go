@@ -3,6 +3,7 @@ package whisk
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -37,15 +38,19 @@ func ParseByteSize(s string) (ByteSize, error) {
 	if err != nil {
 		return 0, fmt.Errorf("whisk: invalid byte size %q: %w", s, err)
 	}
+	mult := int64(1)
 	switch strings.ToUpper(m[2][:1]) {
 	case "G":
-		n *= int64(GB)
+		mult = int64(GB)
 	case "M":
-		n *= int64(MB)
+		mult = int64(MB)
 	case "K":
-		n *= int64(KB)
+		mult = int64(KB)
 	}
-	return ByteSize(n), nil
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("whisk: byte size %q out of range", s)
+	}
+	return ByteSize(n * mult), nil
 }
 
 // ParseConfigSize reads a size as OpenWhisk's configuration gives it
@@ -72,6 +77,9 @@ func ParseConfigSize(s string) (ByteSize, error) {
 	}
 	if !ok {
 		return 0, fmt.Errorf("invalid size %q: unknown unit %q", s, unit)
+	}
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("invalid size %q: out of range", s)
 	}
 	return ByteSize(n * mult), nil
 }
