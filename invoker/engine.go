@@ -34,6 +34,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/faasedge/faasedge/activation"
+	"github.com/faasedge/faasedge/internal/httpserve"
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -183,7 +184,7 @@ func (e *Engine) Start(ctx context.Context) error {
 			ln = tls.NewListener(ln, e.tls)
 		}
 		e.ln = ln
-		e.srv = &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		e.srv = httpserve.Server(e.Handler(), HTTPLimits)
 		go func() {
 			if err := e.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				e.log.Error("http server", "err", err)
@@ -298,8 +299,12 @@ func (e *Engine) consumeLoop(ctx context.Context) {
 		}
 		wait = 50 * time.Millisecond
 		batch := []kafka.Message{first}
-		// A select between a ready message and the ended context picks at
-		// random, so stop only after a few misses in a row.
+		// Take what the reader has already fetched without waiting for
+		// more: kafka-go has no non-blocking fetch (TryFetchMessage was
+		// proposed in segmentio/kafka-go#825 and #826 and not merged), so
+		// FetchMessage gets an ended context. Its select between that
+		// context and a ready message picks at random, so stop only after
+		// a few misses in a row.
 	drain:
 		for misses := 0; misses < 4; {
 			select {

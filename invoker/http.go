@@ -4,9 +4,20 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/faasedge/faasedge/internal/httpserve"
 )
+
+// HTTPLimits bound the invoker's HTTP connections. Its endpoints take no
+// body and answer at once, so reading a request gets 10 s and writing a
+// response 30 s; headers are capped at 8 KB as pekko-http caps them.
+var HTTPLimits = httpserve.Limits{ReadHeader: 5 * time.Second, Read: 10 * time.Second, Write: 30 * time.Second, MaxHeaderBytes: 8 << 10}
+
+// maxBodyBytes bounds a request body: the endpoints read none.
+const maxBodyBytes = 1 << 10
 
 // Handler serves the stock invoker's endpoints (DefaultInvokerServer):
 // GET /ping, GET /metrics, and, behind basic auth, POST /enable,
@@ -28,7 +39,7 @@ func (e *Engine) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]bool{"enabled": e.Enabled()})
 	}))
-	return mux
+	return http.MaxBytesHandler(mux, maxBodyBytes)
 }
 
 func (e *Engine) toggle(w http.ResponseWriter, r *http.Request, on bool) {

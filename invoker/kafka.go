@@ -42,11 +42,17 @@ func EnsureTopic(ctx context.Context, brokers []string, topic string, cfg []kafk
 }
 
 // topicBalancer assigns the partitions of one topic to the group's members
-// in turn. It stands in for the range balancer because the group leader's
-// partition lookup can come back empty for a topic created moments before
-// (kfake does this now and then), which leaves the group without an
-// assignment until the next rebalance; the invoker's topic has partition 0
-// by construction, so that lookup is not needed.
+// in turn. It stands in for kafka.RangeGroupBalancer because of how
+// kafka-go's group leader treats a topic it cannot see yet
+// (ConsumerGroup.assignTopicPartitions): UnknownTopicOrPartition from the
+// partition lookup is not an error but an empty assignment, and nothing
+// rebalances afterwards when the topic's partition count never changes, so
+// a group that joins while invoker{N} is being created (kfake answers so
+// now and then) consumes nothing until the next rebalance: segmentio/
+// kafka-go#1314, open, with fix #1315 unmerged; WatchPartitionChanges does
+// not help, for the same reason. The invoker's topic has partition 0 by
+// construction (EnsureTopic), so this balancer assigns it whatever the
+// lookup says.
 type topicBalancer struct{ topic string }
 
 func (topicBalancer) ProtocolName() string      { return "range" }
@@ -80,10 +86,16 @@ func (b topicBalancer) AssignGroups(members []kafka.GroupMember, partitions []ka
 }
 
 // producer sends records to partition 0 of their topics (OpenWhisk's
-// topics have one partition) with acks=1. One goroutine sends: a record
-// waits for nothing when the producer is idle, and records that arrive
-// while a request is under way go together in the next one. kafka.Writer
-// instead waits a batch timeout, which costs every ack that much latency.
+// topics have one partition) with acks=1, through kafka.Client.Produce.
+// One goroutine sends: a record waits for nothing when the producer is
+// idle, and records that arrive while a request is under way go together
+// in the next one, which is Kafka's own producer behaviour with
+// linger.ms=0. kafka.Writer has no such mode: a synchronous WriteMessages
+// returns only when its batch is full or BatchTimeout (1 s by default) has
+// passed (segmentio/kafka-go#1067, #1180; the redesign asked for in #852 is
+// open), and BatchSize 1 sends every ack in a request of its own. Either
+// costs each ack latency or the controller throughput, so the batching
+// stays here.
 type producer struct {
 	client *kafka.Client
 	reqs   chan *sendReq

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -334,5 +335,47 @@ func TestDisabledBeforeStart(t *testing.T) {
 	eng.SetEnabled(ctx, true)
 	if err := e.ctl.WaitState(ctx, 0, emulator.Healthy); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHTTPTrickledRequestClosed: a client that trickles a request body one
+// byte at a time, or sends headers over the 8 KB cap, does not keep its
+// connection: the server closes it after its read timeout.
+func TestHTTPTrickledRequestClosed(t *testing.T) {
+	e := newEnv(t)
+	conn, err := net.Dial("tcp", e.eng.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "POST /disable HTTP/1.1\r\nHost: invoker\r\nContent-Length: 100000\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		_, _ = io.Copy(io.Discard, conn) // returns when the server closes
+	}()
+	deadline := time.After(waitLong)
+trickle:
+	for {
+		select {
+		case <-closed:
+			break trickle
+		case <-deadline:
+			t.Fatal("a trickled request kept its connection")
+		case <-time.After(200 * time.Millisecond):
+			_, _ = conn.Write([]byte("x"))
+		}
+	}
+	req, _ := http.NewRequest("GET", "http://"+e.eng.HTTPAddr()+"/ping", nil)
+	req.Header.Set("X-Big", strings.Repeat("h", 16<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("16 KB header: status %d, want 431", resp.StatusCode)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 
 	controllerplugin "github.com/faasedge/faasedge/controller-plugin"
+	"github.com/faasedge/faasedge/internal/httpserve"
 	"github.com/faasedge/faasedge/invoker"
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/ipfs"
@@ -129,7 +130,7 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("gateway: listen %s: %w", base.HTTPAddr, err)
 		}
-		srv := &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		srv := httpserve.Server(gw.Handler(), invoker.HTTPLimits)
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("http server", "err", err)
