@@ -255,6 +255,13 @@ func (b *backing) acquire(ctx context.Context, memMB int, avoid peer.ID) (*claim
 	}
 }
 
+// placement is c's placement as renew last updated it.
+func (b *backing) placement(c *claim) ring.Placement {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return c.p
+}
+
 // release returns memMB of c.
 func (b *backing) release(c *claim, memMB int) {
 	b.mu.Lock()

@@ -367,3 +367,44 @@ func TestEmptyRingDisablesVirtualInvokers(t *testing.T) {
 	}
 	check("after the edge node left")
 }
+
+// TestEdgeTimeoutKeepsLease: actions that run into their timeout on an edge
+// node end with the stock timeout error, and the healthy node's claim is
+// kept: no claim is dropped or replaced.
+func TestEdgeTimeoutKeepsLease(t *testing.T) {
+	c := startCluster(t, clusterSpec{virtual: []int{0}, capacityMB: 512, edgesMB: []int{512}})
+	c.waitState(t, emulator.Healthy, 0)
+	c.waitBacked(t, c.gw.Invokers()[0], 512)
+	cid := addModule(t, c.sched, wasmtest.WATModule(t, "loop"))
+	c.b.putActionTimeout(t, "loop", cid, 128, 500)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	for i := range 3 {
+		msg, _, err := c.ctl.Invoke(ctx, emulator.ActionMeta{Name: whisk.FullyQualifiedEntityName{Path: "guest", Name: "loop", Version: "0.0.1"}, MemoryMB: 128, TimeoutMs: 500},
+			emulator.Request{User: c.user, Content: json.RawMessage(`{}`), Blocking: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acks, err := c.ctl.WaitCompleted(ctx, msg.ActivationID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got *whisk.Activation
+		for _, a := range acks {
+			if act, _, err := a.ResponseActivation(); err == nil && act != nil {
+				got = act
+			}
+		}
+		if got == nil || got.Response.StatusCode != whisk.StatusDeveloperError || !strings.Contains(string(got.Response.Result), whisk.MsgTimeout(500)) {
+			t.Fatalf("activation %d: %+v", i, got)
+		}
+	}
+	if got := c.edgeRuns(); got != 3 {
+		t.Errorf("edge node ran %d activations, want 3", got)
+	}
+	for _, name := range []string{"faasedge_gateway_claims_lost_total", "faasedge_gateway_reclaims_total", "faasedge_gateway_reruns_total"} {
+		if got := c.metric(t, name); got != 0 {
+			t.Errorf("%s = %v after timeouts on a healthy node, want 0", name, got)
+		}
+	}
+}

@@ -66,7 +66,7 @@ func (r *edgeRunner) Run(ctx context.Context, a *activation.Action, in activatio
 			break
 		}
 		start := time.Now()
-		resp, err := r.ring.Run(ctx, c.p, req)
+		resp, err := r.ring.Run(ctx, r.backing.placement(c), req)
 		r.backing.release(c, memMB)
 		if err == nil {
 			r.m.runSeconds.WithLabelValues("ok").Observe(time.Since(start).Seconds())
@@ -75,7 +75,7 @@ func (r *edgeRunner) Run(ctx context.Context, a *activation.Action, in activatio
 				// run again at once if another claim has room, else report it.
 				if retry := r.rerunNow(memMB, c.p.Supplier()); retry != nil {
 					r.m.reruns.Inc()
-					resp2, err2 := r.ring.Run(ctx, retry.p, req)
+					resp2, err2 := r.ring.Run(ctx, r.backing.placement(retry), req)
 					r.backing.release(retry, memMB)
 					if err2 == nil {
 						return result(resp2)

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
+	"runtime/metrics"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,36 +49,12 @@ func start(t *testing.T, cfg edge.Config) *edge.Node {
 func TestScheduleAndRunByCID(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	sched := start(t, edge.Config{})
+	sched, supplier, p := placed(ctx, t, "echo", []int{256, 256}, 128)
 	if sched.Executor() != nil {
 		t.Fatal("a node that supplies nothing has an executor")
 	}
-	module, err := sched.IPFS().Add(ctx, bytes.NewReader(wasmtest.WATModule(t, "echo")), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	scheds, err := p2p.ParseAddrInfos(sched.Host().FullAddrs())
-	if err != nil {
-		t.Fatal(err)
-	}
-	supplier := start(t, edge.Config{
-		Host:     p2p.Config{DataDir: t.TempDir(), Bootstrap: sched.Host().FullAddrs()},
-		OffersMB: []int{256, 256}, Schedulers: scheds, Refresh: 200 * time.Millisecond,
-	})
 	if got := supplier.OffersMB(); len(got) != 2 || got[0] != 256 {
 		t.Fatalf("offers %v", got)
-	}
-
-	var p ring.Placement
-	for {
-		if p, err = sched.Ring().Schedule(ctx, module.String(), 128); err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("no offer from the edge node: %v", err)
-		case <-time.After(100 * time.Millisecond):
-		}
 	}
 	if p.Supplier() != supplier.Host().ID() {
 		t.Fatalf("placed on %s, want the edge node %s", p.Supplier(), supplier.Host().ID())
@@ -115,6 +94,147 @@ func TestScheduleAndRunByCID(t *testing.T) {
 	if err := supplier.Close(ctx); err != nil {
 		t.Fatalf("second close: %v", err)
 	}
+}
+
+// placed starts a scheduler holding the WAT module name and an edge node
+// supplying offersMB, and claims memMB on the edge node for the module.
+func placed(ctx context.Context, t *testing.T, name string, offersMB []int, memMB int) (sched, supplier *edge.Node, p ring.Placement) {
+	t.Helper()
+	sched = start(t, edge.Config{})
+	module, err := sched.IPFS().Add(ctx, bytes.NewReader(wasmtest.WATModule(t, name)), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scheds, err := p2p.ParseAddrInfos(sched.Host().FullAddrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	supplier = start(t, edge.Config{
+		Host:     p2p.Config{DataDir: t.TempDir(), Bootstrap: sched.Host().FullAddrs()},
+		OffersMB: offersMB, Schedulers: scheds, Refresh: 200 * time.Millisecond,
+	})
+	for {
+		if p, err = sched.Ring().Schedule(ctx, module.String(), memMB); err == nil {
+			return sched, supplier, p
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no offer from the edge node: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// TestRunsFitTheirLease: ten runs sent at once on one 128 MB lease. Each
+// needing the whole lease, one runs and nine are refused; needing 128 MB
+// at concurrency 10, they share the lease and all run; a run that asks no
+// memory gets no more than the lease.
+func TestRunsFitTheirLease(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sched, supplier, p := placed(ctx, t, "loop", []int{128}, 128)
+	if p.MemoryMB != 128 {
+		t.Fatalf("lease of %d MB", p.MemoryMB)
+	}
+	tests := []struct {
+		name        string
+		limits      whisk.Limits
+		ran, refuse int
+	}{
+		{"whole lease each", whisk.Limits{Timeout: 3000, Memory: 119, Logs: 0, Concurrency: 1}, 1, 9},
+		{"shared at concurrency 10", whisk.Limits{Timeout: 3000, Memory: 128, Logs: 0, Concurrency: 10}, 10, 0},
+		{"over the lease", whisk.Limits{Timeout: 3000, Memory: 256, Concurrency: 1}, 0, 10},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := supplier.Executor().Runs()
+			errs := make(chan error, 10)
+			for i := range 10 {
+				go func() {
+					resp, err := sched.Ring().Run(ctx, p, ring.RunRequest{
+						Action:     activation.Action{Name: activation.FQN{Path: "guest", Name: "loop"}, Limits: tc.limits},
+						Invocation: activation.Invocation{ID: activation.ID(fmt.Sprintf("%032x", i)), Namespace: "guest", Value: json.RawMessage(`{}`)},
+					})
+					if err == nil && !resp.TimedOut {
+						err = fmt.Errorf("run ended without its timeout: %+v", resp)
+					}
+					errs <- err
+				}()
+			}
+			ran, refused := 0, 0
+			for range 10 {
+				switch err := <-errs; {
+				case err == nil:
+					ran++
+				case ring.IsRemote(err) && strings.Contains(err.Error(), ring.ErrInsufficient.Error()):
+					refused++
+				default:
+					t.Error(err)
+				}
+			}
+			if ran != tc.ran || refused != tc.refuse {
+				t.Fatalf("%d ran, %d refused; want %d and %d", ran, refused, tc.ran, tc.refuse)
+			}
+			if got := supplier.Executor().Runs() - before; got != int64(tc.ran) {
+				t.Fatalf("executor ran %d", got)
+			}
+		})
+	}
+}
+
+// TestRunLogsFitTheFrame: a run writes 256 MiB on stderr in lines that
+// grow sixfold in JSON. Its logs are truncated with the stock notice, the
+// reply fits its frame and the result arrives; the edge node's heap grows
+// by far less than the output.
+func TestRunLogsFitTheFrame(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sched, _, p := placed(ctx, t, "flood", []int{256}, 128)
+	var peak atomic.Uint64
+	base := heapBytes()
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			if h := heapBytes(); h > base && h-base > peak.Load() {
+				peak.Store(h - base)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	resp, err := sched.Ring().Run(ctx, p, ring.RunRequest{
+		Action: activation.Action{
+			Name:   activation.FQN{Path: "guest", Name: "flood"},
+			Limits: whisk.Limits{Timeout: 60000, Memory: 128, Logs: 10, Concurrency: 1},
+		},
+		Invocation: activation.Invocation{ID: "5c9b2f7e3a1d4c8b9b2f7e3a1d4c8b9b", Namespace: "guest", Value: json.RawMessage(`{}`)},
+	})
+	close(stop)
+	<-sampled
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Response.StatusCode != whisk.StatusSuccess || string(resp.Response.Result) != `{"ok":true}` {
+		t.Fatalf("status %d result %s", resp.Response.StatusCode, resp.Response.Result)
+	}
+	if len(resp.Logs) < 2 || !strings.Contains(resp.Logs[len(resp.Logs)-1], "Logs were truncated") {
+		t.Fatalf("%d log lines, the last not the truncation notice", len(resp.Logs))
+	}
+	t.Logf("%d log lines kept; heap peak +%d MiB", len(resp.Logs), peak.Load()>>20)
+	if peak.Load() > 128<<20 {
+		t.Fatalf("heap grew by %d MiB for 256 MiB of stderr", peak.Load()>>20)
+	}
+}
+
+func heapBytes() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 // TestRunWithoutCID: a run request naming no code is refused, not run.

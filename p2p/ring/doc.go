@@ -34,6 +34,14 @@
 // MaxControlMessage (MaxRunMessage for runs) are refused with an error
 // reply and a log line.
 //
+// A supplier holds schedulers to what it granted: a run executes only
+// within a lease its caller holds and only if it fits what the lease has
+// left beside the runs in flight (memory shared by concurrency, as one
+// OpenWhisk container is); its logs are capped at MaxRunLogsMB and cut with
+// the stock truncation notice so that the reply fits one frame. An offer
+// is filed under its supplier and ID, so no peer can replace or withdraw
+// another's, and its expiry may lie at most two offer lifetimes ahead.
+//
 // The ring reaches the network only through Transport: HostTransport runs
 // it on a libp2p host, and package p2p/sim runs the same code on an
 // in-memory network at 10,000+ nodes.

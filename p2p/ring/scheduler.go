@@ -240,9 +240,17 @@ func (n *Node) claimFirst(ctx context.Context, offers []*Offer, cid string, memo
 	return Placement{}, errors.Join(errs...)
 }
 
+// RunReplyGrace is how long past a run's deadline the scheduler waits for
+// the supplier's reply: the supplier stops the run at the deadline and
+// answers with the stock timeout response and the logs, which take a
+// moment to arrive. A healthy supplier whose action timed out is thus not
+// mistaken for a failed one (and its lease dropped).
+const RunReplyGrace = 10 * time.Second
+
 // Run sends an activation to the placement's supplier on
 // /faasedge/run/1.0.0 and waits for the result. It returns at the request's
-// deadline at the latest, earlier with an error if the supplier goes away.
+// deadline plus RunReplyGrace at the latest, earlier with an error if the
+// supplier goes away.
 func (n *Node) Run(ctx context.Context, p Placement, req RunRequest) (activation.Result, error) {
 	req.LeaseID = p.LeaseID
 	if req.Action.Code.CID == "" {
@@ -250,7 +258,7 @@ func (n *Node) Run(ctx context.Context, p Placement, req RunRequest) (activation
 	}
 	if d := req.Invocation.Deadline; !d.IsZero() {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, d)
+		ctx, cancel = context.WithDeadline(ctx, d.Add(RunReplyGrace))
 		defer cancel()
 	}
 	body, err := json.Marshal(req)

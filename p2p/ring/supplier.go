@@ -36,6 +36,10 @@ type lease struct {
 	vnode  *vnode
 	mem    int
 	expiry time.Time
+	// runs are the runs in flight under the lease and runKB the memory
+	// they take of it (runShareKB); a lease with runs does not expire.
+	runs  int
+	runKB int64
 }
 
 // Supply sets the memory this node volunteers, one offer per entry (the
@@ -127,15 +131,18 @@ func (n *Node) publishVnode(ctx context.Context, v *vnode, lookup bool) error {
 		}
 		return nil
 	}
-	if err := o.Sign(n.key); err != nil {
-		return err
-	}
 	trader := oldTrader
 	if lookup {
 		var err error
 		if trader, _, err = n.tr.Trader(ctx, key); err != nil {
 			return err
 		}
+	}
+	// Stamped after the lookup, which can take seconds on a slow network,
+	// so that the offer reaches its trader with its whole lifetime.
+	o.Expiry = n.cfg.now().Add(n.cfg.offerTTL).UnixMilli()
+	if err := o.Sign(n.key); err != nil {
+		return err
 	}
 	if oldTrader != "" && oldTrader != trader {
 		n.withdrawAt(ctx, oldTrader, v)
@@ -308,6 +315,7 @@ func (n *Node) handleClaim(_ context.Context, from peer.ID, req []byte) ([]byte,
 		l := &lease{id: newID(), owner: from, vnode: v, mem: m.MemoryMB, expiry: now.Add(n.cfg.leaseTTL)}
 		n.leases[l.id] = l
 		v.used += m.MemoryMB
+		rep := claimReply{LeaseID: l.id, Expiry: l.expiry.UnixMilli()}
 		n.mu.Unlock()
 		n.cfg.dispatch(func() { n.republish(v) })
 		if p, ok := n.cfg.executor.(Preparer); ok && m.CID != "" {
@@ -319,7 +327,7 @@ func (n *Node) handleClaim(_ context.Context, from peer.ID, req []byte) ([]byte,
 				}
 			})
 		}
-		return json.Marshal(claimReply{LeaseID: l.id, Expiry: l.expiry.UnixMilli()})
+		return json.Marshal(rep)
 	case "renew", "release":
 		l, ok := n.leases[m.LeaseID]
 		if !ok || l.owner != from {
@@ -328,8 +336,9 @@ func (n *Node) handleClaim(_ context.Context, from peer.ID, req []byte) ([]byte,
 		}
 		if m.Op == "renew" {
 			l.expiry = now.Add(n.cfg.leaseTTL)
+			rep := claimReply{LeaseID: l.id, Expiry: l.expiry.UnixMilli()}
 			n.mu.Unlock()
-			return json.Marshal(claimReply{LeaseID: l.id, Expiry: l.expiry.UnixMilli()})
+			return json.Marshal(rep)
 		}
 		n.dropLeaseLocked(l)
 		n.mu.Unlock()
@@ -356,13 +365,16 @@ func (n *Node) dropLeaseLocked(l *lease) {
 
 func (n *Node) expireLeasesLocked(now time.Time) {
 	for _, l := range n.leases {
-		if !now.Before(l.expiry) {
+		if l.runs == 0 && !now.Before(l.expiry) {
 			n.dropLeaseLocked(l)
 		}
 	}
 }
 
-// handleRun runs an activation under a lease the caller holds.
+// handleRun runs an activation under a lease the caller holds, if it fits
+// what is left of the lease: its memory (runLimits) within the lease's, and
+// its share of the lease (runShareKB) beside the runs already in flight.
+// The reply always fits one frame (encodeRunReply).
 func (n *Node) handleRun(ctx context.Context, from peer.ID, req []byte) ([]byte, error) {
 	var r RunRequest
 	if err := decodeStrict(req, &r); err != nil {
@@ -371,21 +383,35 @@ func (n *Node) handleRun(ctx context.Context, from peer.ID, req []byte) ([]byte,
 	now := n.cfg.now()
 	n.mu.Lock()
 	l, ok := n.leases[r.LeaseID]
-	if ok && (l.owner != from || !now.Before(l.expiry)) {
-		ok = false
-	}
-	if ok {
-		l.expiry = now.Add(n.cfg.leaseTTL)
-	}
-	n.mu.Unlock()
-	switch {
-	case !ok:
+	if !ok || l.owner != from || !now.Before(l.expiry) {
+		n.mu.Unlock()
 		return nil, fmt.Errorf("ring: run %s: no valid lease %q for %s", r.Invocation.ID, r.LeaseID, from)
+	}
+	r.Action.Limits = runLimits(r.Action.Limits, l.mem)
+	share := runShareKB(r.Action.Limits)
+	switch {
 	case r.Action.Limits.Memory > int64(l.mem):
-		return nil, fmt.Errorf("ring: run %s: %d MB over the lease's %d MB", r.Invocation.ID, r.Action.Limits.Memory, l.mem)
+		n.mu.Unlock()
+		return nil, fmt.Errorf("%w: run %s: %d MB over the lease's %d MB", ErrInsufficient, r.Invocation.ID, r.Action.Limits.Memory, l.mem)
+	case l.runKB+share > int64(l.mem)<<10:
+		n.mu.Unlock()
+		return nil, fmt.Errorf("%w: run %s: lease %s of %d MB has %d runs taking %d KB, this one needs %d KB",
+			ErrInsufficient, r.Invocation.ID, l.id, l.mem, l.runs, l.runKB, share)
 	case n.cfg.executor == nil:
+		n.mu.Unlock()
 		return nil, errors.New("ring: this node has no executor")
 	}
+	l.runs++
+	l.runKB += share
+	l.expiry = now.Add(n.cfg.leaseTTL)
+	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		l.runs--
+		l.runKB -= share
+		l.expiry = n.cfg.now().Add(n.cfg.leaseTTL)
+		n.mu.Unlock()
+	}()
 	if d := r.Invocation.Deadline; !d.IsZero() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, d)
@@ -395,7 +421,7 @@ func (n *Node) handleRun(ctx context.Context, from peer.ID, req []byte) ([]byte,
 	if err != nil {
 		return nil, fmt.Errorf("ring: run %s: %w", r.Invocation.ID, err)
 	}
-	return json.Marshal(resp)
+	return encodeRunReply(resp, MaxRunMessage-1)
 }
 
 // Free returns each offer's free memory in MB (its available amount), the
