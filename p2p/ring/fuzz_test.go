@@ -33,14 +33,15 @@ func (loneTransport) Call(context.Context, peer.AddrInfo, protocol.ID, []byte) (
 	return nil, errors.New("lone transport: no peers")
 }
 
-// echoExecutor answers a run with its value and a log line per byte of
-// the value, so a fuzzed request can make the reply large.
+// echoExecutor answers a run with its value and a 4 KiB log line per byte
+// of the value, so a fuzzed request can make the reply larger than a
+// frame.
 type echoExecutor struct{}
 
 func (echoExecutor) Run(_ context.Context, r RunRequest) (activation.Result, error) {
 	v := r.Invocation.Value
-	logs := make([]string, 0, len(v))
-	for _, c := range v {
+	logs := make([]string, 0, min(len(v), 4096)) // up to 16 MiB, over a frame
+	for _, c := range v[:min(len(v), 4096)] {
 		logs = append(logs, string(bytes.Repeat([]byte{c}, 4096)))
 	}
 	if !json.Valid(v) {
