@@ -352,7 +352,7 @@ func (c *consumer) consume(ctx context.Context, d *kafkago.Dialer, gen *kafkago.
 	for part, off := range start {
 		r := kafkago.NewReader(kafkago.ReaderConfig{
 			Brokers: c.t.Brokers, Topic: c.t.Topic, Partition: part, Dialer: d,
-			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 500 * time.Millisecond, QueueCapacity: 16,
+			MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 500 * time.Millisecond, QueueCapacity: 16,
 		})
 		if err := r.SetOffset(off); err != nil {
 			r.Close()

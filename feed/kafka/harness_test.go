@@ -32,6 +32,8 @@ type whiskAPI struct {
 	srv *httptest.Server
 
 	mu     sync.Mutex
+	count  bool                    // keep only the number of messages delivered (benchmarks)
+	total  int                     // messages delivered, when count
 	fires  map[string][]firedBatch // by trigger path
 	script map[string][]int
 	notify chan struct{}
@@ -78,11 +80,22 @@ func (a *whiskAPI) serve(w http.ResponseWriter, r *http.Request) {
 			code, a.script[r.URL.Path] = s[0], s[1:]
 		}
 		b.status = code
-		a.fires[r.URL.Path] = append(a.fires[r.URL.Path], b)
+		if a.count {
+			a.total += len(b.Messages)
+		} else {
+			a.fires[r.URL.Path] = append(a.fires[r.URL.Path], b)
+		}
 		a.mu.Unlock()
 		select {
 		case a.notify <- struct{}{}:
 		default:
+		}
+		if code == controllerDown {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
 		}
 		if code == http.StatusNoContent {
 			w.WriteHeader(code)
@@ -92,6 +105,10 @@ func (a *whiskAPI) serve(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"activationId":"0123456789abcdef0123456789abcdef"}`))
 	}
 }
+
+// controllerDown in a script closes the connection without an answer, as
+// a controller that is down or restarting.
+const controllerDown = -1
 
 func (a *whiskAPI) setScript(trigger string, codes ...int) {
 	a.mu.Lock()
