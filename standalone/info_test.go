@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/faasedge/faasedge/internal/wasmtest"
+	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
 )
 
 // TestAPIInfoAndPutResponses: GET / and GET /api/v1 have the stock shape;
@@ -68,6 +70,22 @@ func TestAPIInfoAndPutResponses(t *testing.T) {
 		b, _ := json.Marshal(map[string]any{"exec": map[string]any{"kind": "wasm:wasip1", "code": string(mod)}})
 		status, body := rest(t, s, "PUT", "/api/v1/namespaces/_/actions/f", string(b))
 		if status != 400 || !strings.Contains(body, "zip f.zip f.wasm") {
+			t.Fatalf("%d %s", status, body)
+		}
+	})
+	t.Run("code no peer provides is a developer error before the wait ends", func(t *testing.T) {
+		nowhere, err := cid.V1Builder{Codec: cid.Raw, MhType: multihash.SHA2_256}.Sum([]byte("provided by no one"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(map[string]any{"exec": map[string]any{"kind": "wasm:wasip1", "code": "ipfs://" + nowhere.String()}})
+		if status, body := rest(t, s, "PUT", "/api/v1/namespaces/_/actions/gone", string(b)); status != 200 {
+			t.Fatalf("%d %s", status, body)
+		}
+		// Without the give-up the fetch would run to the action's 60 s
+		// timeout and this 30 s wait would end with 202.
+		status, body := rest(t, s, "POST", "/api/v1/namespaces/_/actions/gone?blocking=true&timeout=30000", "{}")
+		if status != 502 || !strings.Contains(body, "developer error") || !strings.Contains(body, "no peer provides it") {
 			t.Fatalf("%d %s", status, body)
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/ipfs/boxo/blockstore"
 	"github.com/ipfs/boxo/ipld/merkledag"
@@ -25,6 +26,9 @@ var (
 	ErrMalformedCID = errors.New("malformed CID")
 	ErrNotFile      = errors.New("not a UnixFS file")
 	ErrHashMismatch = errors.New("block does not match its hash")
+	// ErrNoProviders: no peer delivered the root within the find timeout
+	// and the DHT knows no provider of it.
+	ErrNoProviders = errors.New("no peer provides it")
 )
 
 // ParseCID reads a CID given as `<CID>`, `ipfs://<CID>` or `/ipfs/<CID>`.
@@ -52,12 +56,43 @@ func (n *Node) Fetch(ctx context.Context, ref string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if n.findTimeout > 0 {
+		if has, _ := n.store.Has(ctx, c); !has {
+			go n.giveUpWithoutProviders(ctx, c, cancel)
+		}
+	}
 	b, err := n.fetch(ctx, c)
 	if err != nil {
+		if errors.Is(context.Cause(ctx), ErrNoProviders) {
+			return nil, fmt.Errorf("%w (none delivered it within %v and the DHT knows no provider)", ErrNoProviders, n.findTimeout)
+		}
 		return nil, reason(ctx, err)
 	}
 	n.provide(ctx, c)
 	return b, nil
+}
+
+// giveUpWithoutProviders ends a fetch that has not got its root within the
+// find timeout when the DHT knows no provider of it either, so that code
+// nobody serves fails in seconds rather than at the action's timeout.
+func (n *Node) giveUpWithoutProviders(ctx context.Context, c cid.Cid, cancel context.CancelCauseFunc) {
+	t := time.NewTimer(n.findTimeout)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-t.C:
+	}
+	fctx, fcancel := context.WithTimeout(ctx, n.findTimeout)
+	defer fcancel()
+	for range n.host.DHT.FindProvidersAsync(fctx, c, 1) {
+		return // someone has it: the fetch waits for its deadline
+	}
+	if ctx.Err() == nil {
+		cancel(ErrNoProviders)
+	}
 }
 
 func (n *Node) fetch(ctx context.Context, c cid.Cid) ([]byte, error) {

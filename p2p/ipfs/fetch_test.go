@@ -231,3 +231,26 @@ func TestNodeOutlivesStartContext(t *testing.T) {
 	}
 	mustFetch(t, newNode(t, p2p.Config{}, WithPeers(h.FullAddrs()...)), c.String(), want)
 }
+
+// TestFetchGivesUpWithoutProviders: a root no peer delivers and the DHT
+// knows no provider of fails with ErrNoProviders after the find timeout,
+// not at the fetch's deadline.
+func TestFetchGivesUpWithoutProviders(t *testing.T) {
+	ctx := testCtx(t)
+	ring, err := p2p.NewHost(ctx, p2p.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ring.Close()
+	b := newNode(t, p2p.Config{Bootstrap: ring.FullAddrs()}, WithFindTimeout(200*time.Millisecond))
+	nowhere, err := cid.V1Builder{Codec: cid.Raw, MhType: multihash.SHA2_256}.Sum([]byte("provided by no one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	_, err = b.Fetch(fctx, "ipfs://"+nowhere.String())
+	if !errors.Is(err, ErrNoProviders) || fctx.Err() != nil {
+		t.Fatalf("err = %v (deadline reached: %v), want ErrNoProviders before the deadline", err, fctx.Err())
+	}
+}

@@ -57,6 +57,7 @@ type config struct {
 	gatewayURL   string
 	gatewayDelay time.Duration
 	mountTimeout time.Duration
+	findTimeout  time.Duration
 	logger       *slog.Logger
 }
 
@@ -90,6 +91,17 @@ func WithGateway(url string, delay time.Duration) Option {
 // and each file opened in them from open to close.
 func WithMountTimeout(d time.Duration) Option { return func(c *config) { c.mountTimeout = d } }
 
+// DefaultFindTimeout is how long a fetch of a root this node does not hold
+// waits for a peer to deliver it before it asks the DHT whether anyone
+// provides it at all (and then gives up, when no one does).
+const DefaultFindTimeout = 5 * time.Second
+
+// WithFindTimeout sets the find timeout (DefaultFindTimeout); 0 waits for
+// the fetch's deadline however hopeless. With a gateway fallback the fetch
+// always waits for its deadline: the gateway may serve what no peer
+// provides.
+func WithFindTimeout(d time.Duration) Option { return func(c *config) { c.findTimeout = d } }
+
 // WithLogger sets the logger; the default is slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
@@ -107,16 +119,20 @@ type Node struct {
 	peering  *peering.PeeringService
 
 	mountTimeout time.Duration
+	findTimeout  time.Duration // 0: never give up before the deadline
 }
 
 // New starts the node's block exchange on h. ctx bounds the start only; the
 // node runs until Close. The caller closes the Node before the host.
 func New(ctx context.Context, h *p2p.Host, opts ...Option) (*Node, error) {
-	cfg := config{cacheSize: DefaultCacheSize, gatewayDelay: DefaultGatewayDelay, mountTimeout: DefaultMountTimeout, logger: slog.Default()}
+	cfg := config{cacheSize: DefaultCacheSize, gatewayDelay: DefaultGatewayDelay, mountTimeout: DefaultMountTimeout, findTimeout: DefaultFindTimeout, logger: slog.Default()}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	n := &Node{host: h, log: cfg.logger, mountTimeout: cfg.mountTimeout}
+	if cfg.gatewayURL == "" {
+		n.findTimeout = cfg.findTimeout
+	}
 	ok := false
 	defer func() {
 		if !ok {
