@@ -247,7 +247,7 @@ func mustMarshal(v any) string {
 	return string(b)
 }
 
-func zipped(t *testing.T, files map[string]string) []byte {
+func zipped(t testing.TB, files map[string]string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
