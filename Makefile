@@ -46,7 +46,8 @@ lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # Static binaries for volunteer devices and systemd mode, with checksums:
-# dist/faasedge-linux-{amd64,arm64,armv7} and dist/SHA256SUMS.
+# dist/faasedge-linux-{amd64,arm64,armv7}, dist/SHA256SUMS and the volunteer
+# set-up script dist/install-node.sh (README: "Volunteer an edge node").
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 RELEASE := linux/amd64 linux/arm64 linux/arm/7
 release:
@@ -57,6 +58,7 @@ release:
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=$$arm $(GO) build -trimpath \
 			-ldflags "-s -w -X main.version=$(VERSION)" -o $$out ./cmd/faasedge; \
 	done
+	cp scripts/install-node.sh dist/
 	cd dist && sha256sum faasedge-* > SHA256SUMS && cat SHA256SUMS
 
 clean:

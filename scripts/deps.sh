@@ -15,6 +15,7 @@ command -v ansible-playbook >/dev/null 2>&1 || apt_pkgs+=(ansible-core)
 [ -d /usr/lib/python3/dist-packages/ansible_collections/community/docker ] || apt_pkgs+=(ansible)
 command -v dockerd >/dev/null 2>&1 || apt_pkgs+=(docker.io)
 command -v openssl >/dev/null 2>&1 || apt_pkgs+=(openssl)
+command -v systemd-analyze >/dev/null 2>&1 || apt_pkgs+=(systemd)
 # node runs the feed actions of feed/kafka as the stock nodejs:20 runtime would.
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)
 if ((${#apt_pkgs[@]})); then

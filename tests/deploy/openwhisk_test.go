@@ -54,12 +54,12 @@ var (
 // checks syntax, check mode, the groups, a real deployment on loopback
 // against kfake and pouchdb-server, a no-op second run and mode=clean.
 func TestDeployBesideOpenWhisk(t *testing.T) {
-	for _, tool := range []string{"ansible-playbook", "dockerd", "kcat", "openssl"} {
+	for _, tool := range []string{"ansible-playbook", "dockerd", "kcat", "openssl", "systemd-analyze"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s not installed (run `make deps`): %v", tool, err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 
 	// Stand-ins on loopback: Kafka on the local environment's advertised
@@ -86,7 +86,7 @@ func TestDeployBesideOpenWhisk(t *testing.T) {
 
 	dk := startDocker(ctx, t)
 	ans.env = append(ans.env, "DOCKER_HOST="+dk.host)
-	buildImages(ctx, t, dk)
+	bin := buildImages(ctx, t, dk)
 
 	vars := []string{"-e", "faasedge_data_dir=" + dataDir, "-e", "faasedge_listen_ip=127.0.0.1",
 		"-e", `{"invoker_extraEnv": {"CONFIG_whisk_blacklist_pollInterval": "7 seconds"}}`}
@@ -99,6 +99,9 @@ func TestDeployBesideOpenWhisk(t *testing.T) {
 			t.Errorf("runtimes playbook did not reach its manifest task:\n%s", out)
 		}
 	})
+
+	t.Run("systemd", func(t *testing.T) { checkSystemdUnits(ctx, t, ans, bin, vars) })
+	t.Run("replace", func(t *testing.T) { checkReplaceIDs(ctx, t, ans, vars) })
 
 	// `faasedge kafkafeed` is not built yet: its role runs in check mode
 	// above, the real runs leave its group out.
@@ -314,17 +317,11 @@ func startDocker(ctx context.Context, t *testing.T) *docker {
 // buildImages builds faasedge/faasedge (no --target) and
 // faasedge/action-wasm with the project's Dockerfile around a static
 // binary built here, FROM scratch since no registry is reachable.
-func buildImages(ctx context.Context, t *testing.T, d *docker) {
+func buildImages(ctx context.Context, t *testing.T, d *docker) (binary string) {
 	t.Helper()
 	bctx := t.TempDir()
 	arch := runtime.GOARCH
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w",
-		"-o", filepath.Join(bctx, "dist", "faasedge-linux-"+arch), "./cmd/faasedge")
-	build.Dir = repoRoot
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	binary = buildRelease(ctx, t, filepath.Join(bctx, "dist"))
 	df := filepath.Join(repoRoot, "docker", "Dockerfile")
 	for _, img := range []struct{ tag, target string }{
 		{"faasedge/faasedge:latest", ""},
@@ -353,6 +350,21 @@ func buildImages(ctx context.Context, t *testing.T, d *docker) {
 			t.Errorf("%s: CMD %s, want %s (wrong stage built)", img.tag, cmd, want)
 		}
 	}
+	return binary
+}
+
+// buildRelease builds the static binary as `make release` does for this
+// machine's architecture, into dir as faasedge-linux-<arch>.
+func buildRelease(ctx context.Context, t *testing.T, dir string) string {
+	t.Helper()
+	out := filepath.Join(dir, "faasedge-linux-"+runtime.GOARCH)
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "./cmd/faasedge")
+	build.Dir = repoRoot
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if msg, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, msg)
+	}
+	return out
 }
 
 // checkRunning: every service answers its health check, the invokers'
@@ -525,6 +537,124 @@ func checkRuntimes(ctx context.Context, t *testing.T, a *ansible, ow string) {
 		t.Errorf("manifest lost OpenWhisk's runtimes: %v", m.Runtimes)
 	}
 	requireUnchanged(t, a.run(ctx, t, "faasedge-runtimes.yml", "--skip-tags", "controller"))
+	// The controller redeploy, OpenWhisk's controller.yml, in check mode:
+	// the controller's environment gets the manifest with wasm:wasip1.
+	// The stock role itself cannot finish in check mode (its container
+	// task templates ports from tasks check mode skips), so this reads the
+	// environment task and not the exit status.
+	cmd := exec.CommandContext(ctx, "ansible-playbook", "-i", "environments/local", "faasedge-runtimes.yml", "--check", "-v")
+	cmd.Dir = a.dir
+	cmd.Env = append(a.env, "ANSIBLE_NOCOLOR=1", "ANSIBLE_DEPRECATION_WARNINGS=false")
+	b, _ = cmd.CombinedOutput()
+	out := string(b)
+	task := "TASK [controller : populate environment variables for controller]"
+	i := strings.Index(out, task)
+	if i < 0 {
+		t.Fatalf("OpenWhisk's controller.yml did not reach %q:\n%s", task, out)
+	}
+	env, _, _ := strings.Cut(out[i+len(task):], "TASK [")
+	if !strings.Contains(env, "wasm:wasip1") || !strings.Contains(env, "action-wasm") {
+		t.Errorf("the controller's environment in check mode lacks wasm:wasip1:\n%s", env)
+	}
+}
+
+// checkSystemdUnits runs the deploy in check mode with
+// faasedge_runtime=systemd (systemd is not PID 1 here, so systemctl is
+// left out) and verifies every rendered unit with systemd-analyze and every
+// environment file's quoting.
+func checkSystemdUnits(ctx context.Context, t *testing.T, a *ansible, bin string, vars []string) {
+	out := a.run(ctx, t, "faasedge.yml", append([]string{"--check", "--diff", "--skip-tags", "faasedge-systemctl",
+		"-e", "faasedge_runtime=systemd", "-e", "faasedge_binary=" + bin}, vars...)...)
+	units := renderedFiles(out, "faasedge.service.j2")
+	envs := renderedFiles(out, "faasedge.env.j2")
+	if len(units) != 5 || len(envs) != 5 {
+		t.Fatalf("rendered %d units and %d environment files, want 5 each (node, 2 invokers, gateway, kafkafeed):\n%s", len(units), len(envs), out)
+	}
+	dir := t.TempDir()
+	for i, u := range units {
+		// systemd-analyze checks that ExecStart's binary exists.
+		u = strings.Replace(u, "ExecStart=/usr/local/bin/faasedge ", "ExecStart="+bin+" ", 1)
+		f := filepath.Join(dir, fmt.Sprintf("faasedge-%d.service", i))
+		if err := os.WriteFile(f, []byte(u), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if msg, err := exec.CommandContext(ctx, "systemd-analyze", "verify", "--man=no", f).CombinedOutput(); err != nil || len(msg) > 0 {
+			t.Errorf("systemd-analyze verify: %v %s\n%s", err, msg, u)
+		}
+	}
+	for _, e := range envs {
+		for _, line := range strings.Split(e, "\n") {
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			k, v, ok := strings.Cut(line, "=")
+			var s string
+			if !ok || json.Unmarshal([]byte(v), &s) != nil {
+				t.Errorf("environment file line %q is not KEY=\"quoted\"", line)
+			}
+			if k == "RUNTIMES_MANIFEST" && !json.Valid([]byte(s)) {
+				t.Errorf("RUNTIMES_MANIFEST does not survive the quoting: %s", s)
+			}
+		}
+	}
+}
+
+// renderedFiles collects the contents --diff shows for new files rendered
+// from template src.
+func renderedFiles(out, src string) []string {
+	var files []string
+	for _, block := range strings.Split(out, "+++ after: ")[1:] {
+		head, body, _ := strings.Cut(block, "\n")
+		if !strings.HasSuffix(head, "/"+src) {
+			continue
+		}
+		var b strings.Builder
+		for _, line := range strings.Split(body, "\n") {
+			if strings.HasPrefix(line, "@@") {
+				continue
+			}
+			if !strings.HasPrefix(line, "+") {
+				break
+			}
+			b.WriteString(strings.TrimPrefix(line, "+") + "\n")
+		}
+		files = append(files, b.String())
+	}
+	return files
+}
+
+// checkReplaceIDs: with the stock invoker's host moved from [invokers] to
+// [faasedge_invokers], the FaaS@Edge invokers take ids 0-2 and the
+// gateway's virtual invokers start at 3 (check mode shows the names).
+func checkReplaceIDs(ctx context.Context, t *testing.T, a *ansible, vars []string) {
+	env := filepath.Join(a.dir, "environments", "local")
+	rep := filepath.Join(a.dir, "environments", "replace")
+	if err := os.MkdirAll(rep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustSymlink(t, filepath.Join(env, "group_vars"), filepath.Join(rep, "group_vars"))
+	b, err := os.ReadFile(filepath.Join(env, "hosts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := regexp.MustCompile(`(?m)^invoker0 .*\n`).ReplaceAllString(string(b), "")
+	hosts = strings.Replace(hosts, "[faasedge_invokers]\n", "[faasedge_invokers]\ninvoker0 ansible_host=127.0.0.1 ansible_connection=local\n", 1)
+	if err := os.WriteFile(filepath.Join(rep, "hosts"), []byte(hosts), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, "ansible-playbook", append([]string{"-i", "environments/replace", "faasedge.yml", "--check",
+		"-l", "faasedge_invokers:faasedge_gateways"}, vars...)...)
+	cmd.Dir = a.dir
+	cmd.Env = append(a.env, "ANSIBLE_NOCOLOR=1", "ANSIBLE_DEPRECATION_WARNINGS=false")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("check with invokers replaced: %v\n%s", err, out)
+	}
+	for _, want := range []string{"invoker0: container", "invoker1: container", "invoker2: container", "/invokers/3/ping"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("with the stock invoker replaced, the run lacks %q:\n%s", want, out)
+		}
+	}
 }
 
 // prepareCouch does for pouchdb-server what OpenWhisk's initdb.yml and
