@@ -98,6 +98,17 @@
     }
   }
   g.TextEncoder = TextEncoder;
+
+  g.crypto = {
+    randomUUID: () => go.crypto.randomUUID(),
+    getRandomValues(view) {
+      if (!ArrayBuffer.isView(view) || view instanceof Float32Array || view instanceof Float64Array || view instanceof DataView) {
+        throw new TypeError('The data argument must be an integer-type TypedArray');
+      }
+      go.crypto.getRandomValues(bytesOf(view));
+      return view;
+    },
+  };
   g.TextDecoder = TextDecoder;
 
   // bytesOf is a Uint8Array view of an ArrayBuffer or any view of one.

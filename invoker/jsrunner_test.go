@@ -51,6 +51,15 @@ func TestJSRunner(t *testing.T) {
 		{name: "unhandled rejection", code: `function main() { Promise.reject(new Error("lost")); return new Promise(r => setTimeout(() => r({}), 100)); }`,
 			status: whisk.StatusDeveloperError, result: mustMarshal(map[string]string{"error": whisk.MsgAbnormalRun}), log: "Error: lost"},
 		{name: "rejection handled later in the job", code: `async function main() { const p = Promise.reject("x"); await null; try { await p; } catch (e) { return {caught: e}; } }`, result: `{"caught":"x"}`},
+		{name: "crypto", code: `const crypto = require('crypto');
+			function main() {
+				const u = new Uint32Array(4); crypto.getRandomValues(u);
+				return {sha: crypto.createHash('sha256').update('abc').digest('hex'),
+					hmac: require('node:crypto').createHmac('sha1', 'key').update(Buffer.from('data')).digest('base64'),
+					md5: crypto.createHash('md5').update('a').update('b').digest('hex'),
+					rnd: crypto.randomBytes(8).length, filled: u.some(x => x !== 0),
+					uuid: /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(globalThis.crypto.randomUUID()) && crypto.randomUUID().length};
+			}`, result: `{"sha":"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad","hmac":"EEFSxb/coHvGM+69RhmfAlXJ9J0=","md5":"187ef4436122d1cc2f40dc2b92f0eba0","rnd":8,"filled":true,"uuid":36}`},
 		{name: "require url", code: `const url = require('url'); function main() { const u = new url.URL('http://h:8/p?q=1'); return {port: u.port, q: u.searchParams.get('q'), g: typeof URL}; }`, result: `{"port":"8","q":"1","g":"function"}`},
 		{name: "require node: prefix", code: `function main() { return {b: typeof require("node:buffer").Buffer.from === "function", p: require('process') === process}; }`, result: `{"b":true,"p":true}`},
 		{name: "require missing", code: `function main() { try { require("fs"); } catch (e) { return {m: e.message, c: e.code}; } }`, result: `{"m":"Cannot find module 'fs'","c":"MODULE_NOT_FOUND"}`},

@@ -66,6 +66,8 @@ func newJSModules(files map[string][]byte) *require.Registry {
 		r.RegisterNativeModule(name, global(name))
 		r.RegisterNativeModule("node:"+name, global(name))
 	}
+	r.RegisterNativeModule("crypto", cryptoModule)
+	r.RegisterNativeModule("node:crypto", cryptoModule)
 	return r
 }
 
@@ -260,7 +262,8 @@ func (j *jsVM) natives(rt *goja.Runtime) map[string]any {
 			}
 			return s
 		},
-		"fetch": j.fetch,
+		"fetch":  j.fetch,
+		"crypto": webCrypto(rt),
 		// atob and btoa map bytes to the code points 0-255 and back.
 		"atob": func(s string) string {
 			b, err := base64.StdEncoding.DecodeString(strings.TrimRight(strings.Join(strings.Fields(s), ""), "="))
