@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"reflect"
 	"strings"
@@ -130,6 +131,17 @@ func TestFireOutcomes(t *testing.T) {
 			t.Errorf("%s: delivered %v, want %v", name, got, want)
 		}
 		e.waitCommitted(t, "/guest/"+name, "fire", 2)
+	}
+	// The key is in no log line and not in /health.
+	_, secret, _ := strings.Cut(testKey, ":")
+	resp, err := http.Get(rp.url + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	health, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(e.logs.String(), secret) || strings.Contains(string(health), secret) || e.logs.String() == "" {
+		t.Errorf("the auth key leaked (or nothing was logged): logs %d bytes, health %s", len(e.logs.String()), health)
 	}
 	// Only now, after "second" reached every live trigger: the disabled
 	// ones fired once and never again.
