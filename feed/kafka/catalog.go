@@ -85,7 +85,8 @@ const (
 		`{"name":"isBinaryKey","required":false,"description":"Encode key as Base64"},` +
 		`{"name":"isBinaryValue","required":false,"description":"Encode message value as Base64"},` +
 		`{"name":"endpoint","required":true,"description":"Address of the feed provider"},` +
-		`{"name":"kafka_admin_url","required":true,"description":"Your Message Hub admin REST URL"}]`
+		`{"name":"kafka_admin_url","required":true,"description":"Your Message Hub admin REST URL"},` +
+		`{"name":"ssl_ca","required":false,"description":"PEM CA certificate of the brokers, when the system does not trust theirs"}]`
 )
 
 // Install creates or updates /whisk.system/messaging (shared, with

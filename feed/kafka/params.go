@@ -168,6 +168,8 @@ func validateMessageHub(t *Trigger, p params) error {
 	if t.KafkaAdminURL = creds.str("kafka_admin_url"); t.KafkaAdminURL == "" {
 		return validationError("You must supply a 'kafka_admin_url' parameter.")
 	}
+	// An extension: brokers whose certificate the system does not trust.
+	t.SSLCA = p.str("ssl_ca")
 	return nil
 }
 

@@ -5,6 +5,7 @@
  *  @param {string} user - SASL PLAIN username
  *  @param {string} password - SASL PLAIN password
  *  @param {string} kafka_admin_url - admin REST URL (required, as upstream; not used)
+ *  @param {string} ssl_ca - optional PEM CA certificate of the brokers
  *  @param {string} topic - topic to subscribe to
  *  @param {bool}   isJSONData - attempt to parse messages as JSON
  *  @param {bool}   isBinaryKey - encode key as Base64
