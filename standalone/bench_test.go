@@ -2,7 +2,6 @@ package standalone
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -50,7 +49,7 @@ func BenchmarkInvokeBlocking(b *testing.B) {
 				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode != http.StatusOK {
-					b.Fatal(fmt.Sprintf("%d %s", resp.StatusCode, body))
+					b.Fatalf("%d %s", resp.StatusCode, body)
 				}
 			}
 			invoke() // compile and cache the module

@@ -15,6 +15,8 @@ import (
 // where a stock controller would.
 
 // ErrNoInvokers is the balancer's "No invokers available" (HTTP 503).
+//
+//lint:ignore ST1005 the stock balancer's text, word for word
 var ErrNoInvokers = errors.New("No invokers available")
 
 // javaHash is Java's String.hashCode: 31*h + UTF-16 code unit, wrapping.
