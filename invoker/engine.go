@@ -13,6 +13,16 @@
 // Delivery is at most once, as stock: offsets are committed right after
 // each poll, before the activations run, so a crash loses the activations
 // in flight and the controller force-completes them after its timeout.
+//
+// Sends are bounded as stock's are: an ack Kafka does not take within
+// Config.AckTimeout (max.block.ms, 60 s) is dropped with a log line and
+// invoker_acks_dropped_total; the activation still gets its record and
+// frees its slot, and consumption goes on. Health follows the acks: after
+// an ack is dropped for any reason but a missing completed{C} topic (a
+// controller that is gone is not this invoker's fault), the invoker sends
+// no pings until an ack gets through again, retrying the dropped one once
+// a ping period, so the controller takes it offline rather than sending
+// it work whose completions would never arrive (ackFlow).
 package invoker
 
 import (
