@@ -46,7 +46,7 @@ fe-feed0 ansible_host=127.0.0.1 ansible_connection=local
 
 var (
 	wantInvokerIDs = []int{1, 2, 3, 4, 5, 6}
-	containers     = []string{"faasedge-node", "invoker1", "invoker2", "faasedge-gateway"}
+	containers     = []string{"faasedge-node", "invoker1", "invoker2", "faasedge-gateway", "faasedge-kafkafeed"}
 )
 
 // TestDeployBesideOpenWhisk runs the playbooks the way an operator does,
@@ -103,9 +103,6 @@ func TestDeployBesideOpenWhisk(t *testing.T) {
 	t.Run("systemd", func(t *testing.T) { checkSystemdUnits(ctx, t, ans, bin, vars) })
 	t.Run("replace", func(t *testing.T) { checkReplaceIDs(ctx, t, ans, vars) })
 
-	// `faasedge kafkafeed` is not built yet: its role runs in check mode
-	// above, the real runs leave its group out.
-	vars = append(vars, "--limit", "all:!faasedge_kafkafeeds")
 	start := time.Now()
 	out, ok := ans.try(ctx, t, "faasedge.yml", vars...)
 	t.Logf("deploy: %v (mode: docker)", time.Since(start).Round(time.Millisecond))
@@ -382,7 +379,7 @@ func checkRunning(ctx context.Context, t *testing.T, d *docker, ow string) {
 	}
 	client := invokerClient(t, ow)
 	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Second) {
-		for _, u := range []string{"https://127.0.0.1:12002/ping", "https://127.0.0.1:12003/ping", "http://127.0.0.1:12004/invokers/3/ping", "http://127.0.0.1:12004/invokers/6/ping"} {
+		for _, u := range []string{"https://127.0.0.1:12002/ping", "https://127.0.0.1:12003/ping", "http://127.0.0.1:12004/invokers/3/ping", "http://127.0.0.1:12004/invokers/6/ping", "http://127.0.0.1:5000/health"} {
 			if err := get(ctx, client, u); err != nil {
 				t.Errorf("health: %v", err)
 			}
@@ -657,9 +654,10 @@ func checkReplaceIDs(ctx context.Context, t *testing.T, a *ansible, vars []strin
 	}
 }
 
-// prepareCouch does for pouchdb-server what OpenWhisk's initdb.yml and
-// wipe.yml do for CouchDB: the users of db_local.ini (OpenWhisk's
-// defaults) and the whisk databases of the local environment.
+// prepareCouch does for pouchdb-server what OpenWhisk's couchdb role,
+// initdb.yml and wipe.yml do for CouchDB: the admin and the invoker user of
+// db_local.ini (OpenWhisk's defaults) and the local environment's whisk
+// databases.
 func prepareCouch(t *testing.T, url string) {
 	t.Helper()
 	put := func(path, body string) {
@@ -677,10 +675,10 @@ func prepareCouch(t *testing.T, url string) {
 			t.Fatalf("PUT %s: %s", path, resp.Status)
 		}
 	}
-	for user, pass := range map[string]string{"whisk_admin": "some_passw0rd", "whisk_local_invoker0": "some_invoker_passw0rd"} {
-		put("/_users/org.couchdb.user:"+user, fmt.Sprintf(`{"name":%q,"password":%q,"roles":[],"type":"user"}`, user, pass))
-	}
+	put("/_users/org.couchdb.user:whisk_local_invoker0", `{"name":"whisk_local_invoker0","password":"some_invoker_passw0rd","roles":[],"type":"user"}`)
 	for _, db := range []string{"whisk_local_subjects", "whisk_local_whisks", "whisk_local_activations"} {
 		put("/"+db, "")
 	}
+	// Last: the server admin ends the admin party.
+	put("/_config/admins/whisk_admin", `"some_passw0rd"`)
 }

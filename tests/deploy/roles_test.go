@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v2"
 
+	"github.com/faasedge/faasedge/feed/kafka"
 	"github.com/faasedge/faasedge/invoker"
 )
 
@@ -185,6 +186,33 @@ func TestRoleFlagsExist(t *testing.T) {
 			if !strings.Contains(string(src), `"`+f[1]+`"`) {
 				t.Errorf("%s passes --%s, which faasedge %s does not define", tc.role, f[1], strings.TrimSuffix(tc.source, ".go"))
 			}
+		}
+	}
+}
+
+// The Kafka feed role passes only variables `faasedge kafkafeed` reads
+// (openwhisk-package-kafka's provider environment).
+func TestKafkafeedRoleEnvironment(t *testing.T) {
+	env, _ := serviceVars(t, "faasedge-kafkafeed")["svc_env"].(map[any]any)
+	if len(env) == 0 {
+		t.Fatal("faasedge-kafkafeed: no svc_env")
+	}
+	read := map[string]bool{}
+	if _, err := kafka.OptionsFromEnv(func(k string) string { read[k] = true; return "" }); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(repoRoot, "cmd", "faasedge", "kafkafeed.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range env {
+		if name := k.(string); !read[name] && !strings.Contains(string(src), `"`+name+`"`) {
+			t.Errorf("the role passes %s, which faasedge kafkafeed never reads", name)
+		}
+	}
+	for _, want := range []string{"DB_URL", "DB_USER", "DB_PASS", "DB_PREFIX", "API_HOST", "LOCAL_DEV", "PAYLOAD_LIMIT", "WORKER"} {
+		if _, ok := env[want]; !ok {
+			t.Errorf("the role does not pass %s", want)
 		}
 	}
 }
