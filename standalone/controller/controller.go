@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	kivik "github.com/go-kivik/kivik/v4"
@@ -82,6 +83,12 @@ type Controller struct {
 	subjects    *subjectStore
 	activations *activationStore
 	lb          *LoadBalancer
+
+	// Work that outlives its request (trigger fires, sequences) runs
+	// under bgCtx, which Close cancels before waiting for it.
+	bg       sync.WaitGroup
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
 }
 
 // New builds a controller; Start connects it.
@@ -110,6 +117,7 @@ func New(opts ...Option) (*Controller, error) {
 		return nil, errors.New("controller: Kafka brokers and CouchDB URL are required")
 	}
 	c.lb = newLoadBalancer(c.cfg, c.log, func() time.Time { return c.now() })
+	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
 	return c, nil
 }
 
@@ -146,10 +154,21 @@ func (c *Controller) Start(ctx context.Context) error {
 // Close stops consuming and producing. Activations in flight are left to
 // their invokers; their records still land in the database.
 func (c *Controller) Close() {
+	c.bgCancel()
+	c.bg.Wait()
 	c.lb.close()
 	if c.couch != nil {
 		_ = c.couch.Close()
 	}
+}
+
+// background runs f under the controller's life rather than a request's.
+func (c *Controller) background(f func(ctx context.Context)) {
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		f(c.bgCtx)
+	}()
 }
 
 // Invokers is the status list, as GET /invokers reports it.

@@ -236,7 +236,7 @@ func (c *Controller) fireHTTP(q *request, docID string) {
 		q.failErr(c, err)
 		return
 	}
-	aid := c.fire(q.r.Context(), q.user, q.tid, t, payload, q.r.Header)
+	aid := c.fire(q.user, q.tid, t, payload, q.r.Header)
 	if aid == "" {
 		q.w.WriteHeader(http.StatusNoContent)
 		return

@@ -29,7 +29,7 @@ type ruleResult struct {
 // (not blocking) with the trigger's parameters under the payload, and the
 // trigger's activation record lists each rule's activation in its logs.
 // It returns the trigger activation id, "" when no rule is active.
-func (c *Controller) fire(ctx context.Context, user whisk.Identity, tid string, t *triggerDoc, payload map[string]json.RawMessage, headers http.Header) string {
+func (c *Controller) fire(user whisk.Identity, tid string, t *triggerDoc, payload map[string]json.RawMessage, headers http.Header) string {
 	var active []string
 	for name, l := range t.Rules {
 		if l.Status == statusActive {
@@ -59,8 +59,8 @@ func (c *Controller) fire(ctx context.Context, user whisk.Identity, tid string, 
 	}
 	args["__ow_headers"], _ = json.Marshal(hs)
 	maps.Copy(args, payload)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	c.background(func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
 		for _, name := range active {
 			r := c.activateRule(ctx, user, tid, name, t.Rules[name].Action, args)
@@ -70,7 +70,7 @@ func (c *Controller) fire(ctx context.Context, user whisk.Identity, tid string, 
 		if err := c.activations.put(ctx, record, c.now()); err != nil {
 			c.log.Error("controller: trigger activation record", "trigger", t.ID, "activationId", aid, "err", err)
 		}
-	}()
+	})
 	return aid
 }
 

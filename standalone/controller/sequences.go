@@ -102,11 +102,8 @@ type sequenceRun struct {
 func (c *Controller) invokeSequence(ctx context.Context, inv invocation) (string, *whisk.Activation, error) {
 	aid := newActivationID()
 	done := make(chan *whisk.Activation, 1)
-	go func() {
-		// The sequence outlives a request that stops waiting for it.
-		ctx := context.WithoutCancel(ctx)
-		done <- c.runSequence(ctx, inv, aid, "", 0)
-	}()
+	// The sequence outlives a request that stops waiting for it.
+	c.background(func(ctx context.Context) { done <- c.runSequence(ctx, inv, aid, "", 0) })
 	if !inv.blocking {
 		return aid, nil, nil
 	}
@@ -116,6 +113,8 @@ func (c *Controller) invokeSequence(ctx context.Context, inv invocation) (string
 	case act := <-done:
 		return aid, act, nil
 	case <-t.C:
+		return aid, nil, nil
+	case <-ctx.Done():
 		return aid, nil, nil
 	}
 }
