@@ -128,7 +128,7 @@ func (p *Provider) create(ctx context.Context, w http.ResponseWriter, prm params
 		return
 	}
 	if t.Worker, err = p.assignWorker(ctx); err == nil {
-		err = p.record(ctx, t)
+		err = retryConflict(func() error { return p.record(ctx, t) })
 	}
 	if err != nil {
 		p.log.Error("kafkafeed: failed to write the trigger", "trigger", t.ID, "err", err)
@@ -253,14 +253,18 @@ func (p *Provider) update(ctx context.Context, w http.ResponseWriter, prm params
 		webText(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if err = p.disableForUpdate(ctx, t); err == nil {
-		var cur *Trigger
-		if cur, err = p.store.get(ctx, name); err == nil {
-			cur.IsJSONData, cur.IsBinaryValue, cur.IsBinaryKey = flags.IsJSONData, flags.IsBinaryValue, flags.IsBinaryKey
-			cur.Status = &Status{Active: true, DateChanged: nowMillis()}
-			err = p.store.put(ctx, cur)
+	err = retryConflict(func() error {
+		cur, err := p.store.get(ctx, name)
+		if err != nil {
+			return err
 		}
-	}
+		if err := p.disableForUpdate(ctx, cur); err != nil {
+			return err
+		}
+		cur.IsJSONData, cur.IsBinaryValue, cur.IsBinaryKey = flags.IsJSONData, flags.IsBinaryValue, flags.IsBinaryKey
+		cur.Status = &Status{Active: true, DateChanged: nowMillis()}
+		return p.store.put(ctx, cur)
+	})
 	if err != nil {
 		webText(w, http.StatusInternalServerError, errorText(err))
 		return
@@ -279,6 +283,17 @@ func (p *Provider) remove(ctx context.Context, w http.ResponseWriter, prm params
 		return
 	}
 	webText(w, http.StatusOK, "deleted trigger")
+}
+
+// retryConflict runs f again when it ends in a document conflict: the
+// trigger's consumer may have recorded its status meanwhile.
+func retryConflict(f func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := f()
+		if kivik.HTTPStatus(err) != http.StatusConflict || attempt >= 5 {
+			return err
+		}
+	}
 }
 
 // errorText is what upstream's error.toString() gives for a database
