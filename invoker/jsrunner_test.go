@@ -32,6 +32,7 @@ func TestJSRunner(t *testing.T) {
 		contains   string // in the result, when set
 		log        string // in some log line, when set
 		timedOut   bool
+		warm       bool // run once under the default limits first, so that the timeout can only be the run's
 	}{
 		{name: "health action", code: `function main(params) { return params; }`, result: `{}`},
 		{name: "params and env", code: `function main(p) { return {x: p.x, id: process.env.__OW_ACTIVATION_ID}; }`, value: `{"x":[1]}`, result: `{"x":[1],"id":"abc"}`},
@@ -78,19 +79,25 @@ func TestJSRunner(t *testing.T) {
 		{name: "huge string refused", memory: 128, code: `function main() { "ab".repeat(1e9); }`, status: whisk.StatusDeveloperError, contains: "Array buffer allocation failed"},
 		{name: "huge Buffer refused", memory: 128, code: `function main() { Buffer.alloc(2e9); }`, status: whisk.StatusDeveloperError, contains: "Array buffer allocation failed"},
 		{name: "deep recursion", code: `function f(n) { return f(n + 1) + 1; } function main() { f(0); }`, status: whisk.StatusDeveloperError, contains: "An error has occurred"},
-		{name: "run timeout", code: `function main() { while (true) {} }`, timeout: 100, status: whisk.StatusDeveloperError, result: mustMarshal(map[string]string{"error": whisk.MsgTimeout(100)}), timedOut: true},
-		{name: "promise never settles", code: `function main() { return new Promise(() => {}); }`, timeout: 100, status: whisk.StatusDeveloperError, result: mustMarshal(map[string]string{"error": whisk.MsgTimeout(100)}), timedOut: true},
+		{name: "run timeout", code: `function main(p) { if (p.warm) return {}; while (true) {} }`, warm: true, timeout: 100, status: whisk.StatusDeveloperError, result: mustMarshal(map[string]string{"error": whisk.MsgTimeout(100)}), timedOut: true},
+		{name: "promise never settles", code: `function main(p) { if (p.warm) return {}; return new Promise(() => {}); }`, warm: true, timeout: 100, status: whisk.StatusDeveloperError, result: mustMarshal(map[string]string{"error": whisk.MsgTimeout(100)}), timedOut: true},
 		{name: "init timeout", code: `while (true) {}`, timeout: 100, status: whisk.StatusDeveloperError, result: mustMarshal(map[string]string{"error": whisk.MsgInitTimeout(100)}), timedOut: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := whisk.DefaultLimits()
-			if tc.timeout > 0 {
-				l.Timeout = tc.timeout
-			}
 			if tc.memory > 0 {
 				l.Memory = tc.memory
 			}
 			a := &activation.Action{Name: activation.FQN{Path: "guest", Name: "t"}, Kind: "nodejs:20", Code: activation.Code{Inline: []byte(tc.code)}, Limits: l}
+			if tc.warm {
+				a.Code.Digest = "warm " + tc.name
+				if res := r.Run(context.Background(), a, activation.Invocation{Value: json.RawMessage(`{"warm":true}`)}); res.Response.StatusCode != whisk.StatusSuccess {
+					t.Fatalf("warm-up: %s", res.Response.Result)
+				}
+			}
+			if tc.timeout > 0 {
+				a.Limits.Timeout = tc.timeout
+			}
 			res := r.Run(context.Background(), a, activation.Invocation{ID: "abc", Value: json.RawMessage(tc.value)})
 			got := string(res.Response.Result)
 			if res.Response.StatusCode != tc.status || (tc.result != "" && got != tc.result) ||
@@ -100,7 +107,7 @@ func TestJSRunner(t *testing.T) {
 			if tc.log != "" && !strings.Contains(strings.Join(res.Logs, "\n"), tc.log) {
 				t.Errorf("no log line with %q in %q", tc.log, res.Logs)
 			}
-			if !res.Cold || res.InitTime <= 0 || res.End.Before(res.Start) {
+			if res.Cold == tc.warm || (res.InitTime > 0) == tc.warm || res.End.Before(res.Start) {
 				t.Errorf("timing %+v", res)
 			}
 		})
@@ -125,9 +132,12 @@ func TestJSRunnerWarm(t *testing.T) {
 	r := &JSRunner{}
 	code := `let n = 0; function main(p) { if (p.fail) throw new Error("x"); if (p.spin) while (true) {} return {n: ++n}; }`
 	a := jsAction("counter", "1-a", code)
-	a.Limits.Timeout = 200
 	step := func(value, want string, cold bool) {
 		t.Helper()
+		a.Limits.Timeout = whisk.DefaultLimits().Timeout
+		if value == `{"spin":true}` {
+			a.Limits.Timeout = 200 // the VM is warm: the timeout can only be the run's
+		}
 		res := run(t, r, a, value)
 		if want != "" && string(res.Response.Result) != want || res.Cold != cold || (res.InitTime > 0) != cold {
 			t.Fatalf("%s: got %s cold=%v init=%v, want %s cold=%v", value, res.Response.Result, res.Cold, res.InitTime, want, cold)
