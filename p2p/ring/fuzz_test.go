@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/core/routing"
 
 	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/whisk"
@@ -189,5 +190,56 @@ func FuzzReplyFrames(f *testing.F) {
 		_ = json.Unmarshal(body, &c)
 		var r activation.Result
 		_ = json.Unmarshal(body, &r)
+	})
+}
+
+// memValues is a value store of one record, as the DHT returns it.
+type memValues map[string][]byte
+
+var _ routing.ValueStore = memValues{}
+
+func (m memValues) PutValue(_ context.Context, k string, v []byte, _ ...routing.Option) error {
+	m[k] = v
+	return nil
+}
+
+func (m memValues) GetValue(_ context.Context, k string, _ ...routing.Option) ([]byte, error) {
+	if v, ok := m[k]; ok {
+		return v, nil
+	}
+	return nil, routing.ErrNotFound
+}
+
+func (m memValues) SearchValue(ctx context.Context, k string, _ ...routing.Option) (<-chan []byte, error) {
+	v, err := m.GetValue(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan []byte, 1)
+	ch <- v
+	close(ch)
+	return ch, nil
+}
+
+// FuzzIndexRecord resolves arbitrary DHT records as a scheduler index: a
+// record that does not verify under the operator's name, or does not hold
+// an inline list of multiaddrs, is an error.
+func FuzzIndexRecord(f *testing.F) {
+	key, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	vs := memValues{}
+	name, err := PublishIndex(context.Background(), vs, key, []string{"/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWJSaajbHjjgbad497g6eDquGp7zZTmKegXmCMxoi8YhEc"}, 1, time.Hour)
+	if err != nil {
+		f.Fatal(err)
+	}
+	k := string(name.RoutingKey())
+	f.Add(vs[k])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		if _, err := ResolveIndex(context.Background(), memValues{k: rec}, name); err != nil && string(rec) == string(vs[k]) {
+			t.Fatalf("the operator's own record: %v", err)
+		}
 	})
 }
