@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 apt_pkgs=()
 command -v wat2wasm >/dev/null 2>&1 || apt_pkgs+=(wabt)
 command -v kcat >/dev/null 2>&1 || apt_pkgs+=(kcat)
+[ -x /usr/bin/time ] || apt_pkgs+=(time)
 # tests/deploy runs OpenWhisk's Ansible and our roles for real: ansible-core,
 # the collections with community.docker (Debian's ansible), dockerd and the
 # openssl its setup.yml makes certificates with.
