@@ -329,3 +329,32 @@ func TestTwoWorkers(t *testing.T) {
 	e.api.waitDelivered(t, "a", 1)
 	e.api.waitDelivered(t, "b", 1)
 }
+
+// TestCouchDownAndBack: consumers keep firing while CouchDB is down; when
+// it is back (here empty: pouchdb-server runs in memory) the provider
+// recreates the database and follows its changes again.
+func TestCouchDownAndBack(t *testing.T) {
+	e := newEnv(t, "c")
+	rp := e.start(t, e.options("worker0"))
+	rp.waitState(t, rp.createTrigger(t, "before", "c", nil), stateRunning)
+	e.pouch.Stop()
+	e.produce(t, rec("c", "", "while down"))
+	if got := values(e.api.waitDelivered(t, "before", 1)); !reflect.DeepEqual(got, []string{"while down"}) {
+		t.Fatalf("delivered %v", got)
+	}
+	e.pouch.Restart(t)
+	var uuid string
+	waitFor(t, "a trigger created after CouchDB came back", func() bool {
+		code, body := rp.lifecycle(t, http.MethodPost, map[string]any{"triggerName": "/guest/after", "topic": "c", "brokers": rp.brokers, "authKey": testKey})
+		uuid = body
+		return code == http.StatusOK
+	})
+	rp.waitState(t, uuid, stateRunning)
+	e.produce(t, rec("c", "", "after"))
+	if got := values(e.api.waitDelivered(t, "after", 1)); !reflect.DeepEqual(got, []string{"after"}) {
+		t.Fatalf("delivered %v", got)
+	}
+	if got := values(e.api.waitDelivered(t, "before", 2)); !reflect.DeepEqual(got, []string{"while down", "after"}) {
+		t.Fatalf("the first trigger got %v", got)
+	}
+}

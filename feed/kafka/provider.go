@@ -172,7 +172,7 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 	}
 	tr.MaxIdleConnsPerHost = 64
 	p.http = &http.Client{Transport: tr}
-	if err := st.migrate(ctx); err != nil {
+	if _, err := st.migrate(ctx); err != nil {
 		st.close()
 		return nil, err
 	}
@@ -260,10 +260,17 @@ func (p *Provider) follow(ctx context.Context) {
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 30*time.Second)
-		// A database that came back empty needs its design document.
-		if err := p.store.migrate(ctx); err != nil {
+		// A database that came back empty needs its design document, and
+		// its sequence numbers start again.
+		created, err := p.store.migrate(ctx)
+		switch {
+		case err != nil:
 			p.log.Warn("kafkafeed: database", "err", err)
-		} else {
+		case created:
+			p.log.Warn("kafkafeed: the trigger database was created again; reading its changes from the start")
+			since = "0"
+			backoff = time.Second
+		default:
 			backoff = time.Second
 		}
 	}

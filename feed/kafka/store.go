@@ -52,16 +52,17 @@ func (s *store) close() { _ = s.client.Close() }
 
 // migrate creates the database and the filters design document when
 // missing, and adds the by-worker view to an older design document, as
-// upstream's Database.migrate.
-func (s *store) migrate(ctx context.Context) error {
+// upstream's Database.migrate. It reports whether it created the database.
+func (s *store) migrate(ctx context.Context) (created bool, err error) {
 	ok, err := s.client.DBExists(ctx, s.name)
 	if err != nil {
-		return fmt.Errorf("kafkafeed: database %s: %w", s.name, err)
+		return false, fmt.Errorf("kafkafeed: database %s: %w", s.name, err)
 	}
 	if !ok {
 		if err := s.client.CreateDB(ctx, s.name); err != nil && kivik.HTTPStatus(err) != http.StatusPreconditionFailed {
-			return fmt.Errorf("kafkafeed: create database %s: %w", s.name, err)
+			return false, fmt.Errorf("kafkafeed: create database %s: %w", s.name, err)
 		}
+		created = true
 	}
 	byWorker := map[string]any{"map": byWorkerMap, "reduce": "_count"}
 	var ddoc map[string]any
@@ -73,7 +74,7 @@ func (s *store) migrate(ctx context.Context) error {
 			byWorkerView:    byWorker,
 		}}
 	case err != nil:
-		return fmt.Errorf("kafkafeed: read %s: %w", filtersDesignDoc, err)
+		return created, fmt.Errorf("kafkafeed: read %s: %w", filtersDesignDoc, err)
 	default:
 		views, _ := ddoc["views"].(map[string]any)
 		if views == nil {
@@ -81,14 +82,14 @@ func (s *store) migrate(ctx context.Context) error {
 			ddoc["views"] = views
 		}
 		if _, ok := views[byWorkerView]; ok {
-			return nil
+			return created, nil
 		}
 		views[byWorkerView] = byWorker
 	}
 	if _, err := s.db.Put(ctx, filtersDesignDoc, ddoc); err != nil && kivik.HTTPStatus(err) != http.StatusConflict {
-		return fmt.Errorf("kafkafeed: write %s: %w", filtersDesignDoc, err)
+		return created, fmt.Errorf("kafkafeed: write %s: %w", filtersDesignDoc, err)
 	}
-	return nil
+	return created, nil
 }
 
 // errNotFound is a missing or deleted trigger document.
