@@ -65,7 +65,8 @@ func testLog() *slog.Logger {
 // with a ring node built with opts. Members are closed at test end.
 func startRing(t testing.TB, n int, hostCfg func(i int) p2p.Config, opts ...Option) []*member {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// Bootstrapping 20+ hosts on a loaded 2-core machine can take minutes.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var ms []*member
 	var boot []string
