@@ -46,7 +46,7 @@ fe-feed0 ansible_host=127.0.0.1 ansible_connection=local
 
 var (
 	wantInvokerIDs = []int{1, 2, 3, 4, 5, 6}
-	containers     = []string{"faasedge-node", "invoker1", "invoker2", "faasedge-gateway", "faasedge-kafkafeed"}
+	services       = []string{"faasedge-node", "invoker1", "invoker2", "faasedge-gateway", "faasedge-kafkafeed"}
 )
 
 // TestDeployBesideOpenWhisk runs the playbooks the way an operator does,
@@ -84,12 +84,29 @@ func TestDeployBesideOpenWhisk(t *testing.T) {
 	})
 	t.Run("groups", func(t *testing.T) { checkGroups(t, ow) })
 
-	dk := startDocker(ctx, t)
-	ans.env = append(ans.env, "DOCKER_HOST="+dk.host)
-	bin := buildImages(ctx, t, dk)
-
 	vars := []string{"-e", "faasedge_data_dir=" + dataDir, "-e", "faasedge_listen_ip=127.0.0.1",
 		"-e", `{"invoker_extraEnv": {"CONFIG_whisk_blacklist_pollInterval": "7 seconds"}}`}
+	// Containers where dockerd runs; systemd units where it cannot but
+	// systemd is PID 1.
+	var (
+		eng engine
+		bin string
+	)
+	switch dk, err := startDocker(ctx, t); {
+	case err == nil:
+		ans.env = append(ans.env, "DOCKER_HOST="+dk.host)
+		bin = buildImages(ctx, t, dk)
+		eng = dk
+	case systemdIsInit():
+		t.Logf("no container engine (%v)", err)
+		bin = buildRelease(ctx, t, t.TempDir())
+		vars = append(vars, "-e", "faasedge_runtime=systemd", "-e", "faasedge_binary="+bin)
+		eng = systemdUnits{}
+		t.Cleanup(func() { eng.(systemdUnits).remove() })
+	default:
+		t.Fatalf("no container engine (%v) and systemd is not PID 1: the roles can run neither way here", err)
+	}
+	t.Logf("mode: %s", eng)
 	t.Run("check", func(t *testing.T) {
 		// Check mode renders every task's arguments: an undefined variable
 		// fails here.
@@ -105,12 +122,12 @@ func TestDeployBesideOpenWhisk(t *testing.T) {
 
 	start := time.Now()
 	out, ok := ans.try(ctx, t, "faasedge.yml", vars...)
-	t.Logf("deploy: %v (mode: docker)", time.Since(start).Round(time.Millisecond))
+	t.Logf("deploy: %v (mode: %s)", time.Since(start).Round(time.Millisecond), eng)
 	if !ok {
 		t.FailNow()
 	}
-	checkRunning(ctx, t, dk, ow)
-	checkInvokerEnv(ctx, t, dk)
+	checkRunning(ctx, t, eng, ow)
+	checkInvokerEnv(ctx, t, eng)
 
 	start = time.Now()
 	out = ans.run(ctx, t, "faasedge.yml", vars...)
@@ -120,9 +137,9 @@ func TestDeployBesideOpenWhisk(t *testing.T) {
 	t.Run("runtimes", func(t *testing.T) { checkRuntimes(ctx, t, ans, ow) })
 
 	out = ans.run(ctx, t, "faasedge.yml", append([]string{"-e", "mode=clean"}, vars...)...)
-	for _, c := range containers {
-		if _, err := dk.inspect(ctx, c); err == nil {
-			t.Errorf("container %s still exists after mode=clean", c)
+	for _, c := range services {
+		if _, err := eng.state(ctx, c); err == nil {
+			t.Errorf("%s still exists after mode=clean", c)
 		}
 	}
 	if left, _ := os.ReadDir(dataDir); len(left) > 0 {
@@ -249,6 +266,25 @@ func (d *docker) cmd(ctx context.Context, args ...string) *exec.Cmd {
 	return c
 }
 
+// engine is what the roles ran the services on.
+type engine interface {
+	fmt.Stringer
+	// state fails when the service does not exist.
+	state(ctx context.Context, name string) (serviceState, error)
+	env(ctx context.Context, name string) ([]string, error)
+	logs(ctx context.Context, name string) string
+}
+
+type serviceState struct {
+	running  bool
+	restarts int
+	started  string
+}
+
+var _ engine = (*docker)(nil)
+
+func (d *docker) String() string { return "docker" }
+
 type containerState struct {
 	State struct {
 		Running   bool
@@ -270,9 +306,82 @@ func (d *docker) inspect(ctx context.Context, name string) (containerState, erro
 	return s[0], nil
 }
 
+func (d *docker) state(ctx context.Context, name string) (serviceState, error) {
+	s, err := d.inspect(ctx, name)
+	return serviceState{s.State.Running, s.RestartCount, s.State.StartedAt}, err
+}
+
+func (d *docker) env(ctx context.Context, name string) ([]string, error) {
+	s, err := d.inspect(ctx, name)
+	return s.Config.Env, err
+}
+
+func (d *docker) logs(ctx context.Context, name string) string {
+	out, _ := d.cmd(ctx, "logs", "--tail", "30", name).CombinedOutput()
+	return string(out)
+}
+
+// systemdUnits reads the units of faasedge_runtime=systemd.
+type systemdUnits struct{}
+
+var _ engine = systemdUnits{}
+
+func (systemdUnits) String() string { return "systemd" }
+
+func systemdIsInit() bool {
+	comm, err := os.ReadFile("/proc/1/comm")
+	return err == nil && strings.TrimSpace(string(comm)) == "systemd"
+}
+
+func (systemdUnits) state(ctx context.Context, name string) (serviceState, error) {
+	out, err := exec.CommandContext(ctx, "systemctl", "show", name, "-p", "LoadState,ActiveState,NRestarts,ExecMainStartTimestamp").Output()
+	if err != nil {
+		return serviceState{}, err
+	}
+	p := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			p[k] = v
+		}
+	}
+	if p["LoadState"] != "loaded" {
+		return serviceState{}, fmt.Errorf("unit %s: %s", name, p["LoadState"])
+	}
+	n, _ := strconv.Atoi(p["NRestarts"])
+	return serviceState{p["ActiveState"] == "active", n, p["ExecMainStartTimestamp"]}, nil
+}
+
+// env reads the unit's environment file (KEY="JSON string" lines).
+func (systemdUnits) env(_ context.Context, name string) ([]string, error) {
+	b, err := os.ReadFile("/etc/faasedge/" + name + ".env")
+	var env []string
+	for _, line := range strings.Split(string(b), "\n") {
+		var v string
+		if k, q, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") && json.Unmarshal([]byte(q), &v) == nil {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env, err
+}
+
+func (systemdUnits) logs(ctx context.Context, name string) string {
+	out, _ := exec.CommandContext(ctx, "journalctl", "-n", "30", "--no-pager", "-u", name).CombinedOutput()
+	return string(out)
+}
+
+// remove stops and deletes the units a failed test may leave behind.
+func (systemdUnits) remove() {
+	for _, s := range services {
+		_ = exec.Command("systemctl", "disable", "--now", s).Run()
+		_ = os.Remove("/etc/systemd/system/" + s + ".service")
+		_ = os.Remove("/etc/faasedge/" + s + ".env")
+	}
+	_ = exec.Command("systemctl", "daemon-reload").Run()
+}
+
 // startDocker starts a private dockerd: its own socket and state, no bridge
 // and no iptables rules (every container uses the host's network).
-func startDocker(ctx context.Context, t *testing.T) *docker {
+func startDocker(ctx context.Context, t *testing.T) (*docker, error) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "fe-dk") // short: containerd's socket path is limited
 	if err != nil {
@@ -289,7 +398,7 @@ func startDocker(ctx context.Context, t *testing.T) *docker {
 		"--bridge", "none", "--iptables=false", "--ip-masq=false")
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("dockerd: %v", err)
+		return nil, fmt.Errorf("dockerd: %w", err)
 	}
 	t.Cleanup(func() {
 		rm := d.cmd(context.Background(), "ps", "-aq")
@@ -302,10 +411,10 @@ func startDocker(ctx context.Context, t *testing.T) *docker {
 	})
 	for i := 0; ; i++ {
 		if err := d.cmd(ctx, "version").Run(); err == nil {
-			return d
+			return d, nil
 		}
 		if i == 120 {
-			t.Fatalf("dockerd did not start; a container engine cannot run here:\n%s", log.String())
+			return nil, fmt.Errorf("dockerd did not start:\n%s", log.String())
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -367,12 +476,12 @@ func buildRelease(ctx context.Context, t *testing.T, dir string) string {
 // checkRunning: every service answers its health check, the invokers'
 // ids on the health topic are the expected ones and unique, and no
 // container restarts over 20 s.
-func checkRunning(ctx context.Context, t *testing.T, d *docker, ow string) {
+func checkRunning(ctx context.Context, t *testing.T, eng engine, ow string) {
 	t.Helper()
-	before := map[string]containerState{}
-	for _, c := range containers {
-		s, err := d.inspect(ctx, c)
-		if err != nil || !s.State.Running {
+	before := map[string]serviceState{}
+	for _, c := range services {
+		s, err := eng.state(ctx, c)
+		if err != nil || !s.running {
 			t.Errorf("%s is not running after the deploy (%v)", c, err)
 		}
 		before[c] = s
@@ -393,11 +502,10 @@ func checkRunning(ctx context.Context, t *testing.T, d *docker, ow string) {
 			return
 		}
 	}
-	for _, c := range containers {
-		s, err := d.inspect(ctx, c)
-		if err != nil || !s.State.Running || s.RestartCount != before[c].RestartCount || s.State.StartedAt != before[c].State.StartedAt {
-			logs, _ := d.cmd(ctx, "logs", "--tail", "30", c).CombinedOutput()
-			t.Errorf("%s restarted or stopped within 20 s (restarts %d -> %d, %v):\n%s", c, before[c].RestartCount, s.RestartCount, err, logs)
+	for _, c := range services {
+		s, err := eng.state(ctx, c)
+		if err != nil || !s.running || s.restarts != before[c].restarts || s.started != before[c].started {
+			t.Errorf("%s restarted or stopped within 20 s (restarts %d -> %d, %v):\n%s", c, before[c].restarts, s.restarts, err, eng.logs(ctx, c))
 		}
 	}
 	checkHealthTopic(ctx, t)
@@ -476,15 +584,15 @@ func checkHealthTopic(ctx context.Context, t *testing.T) {
 
 // checkInvokerEnv: invoker.extraEnv is merged, and the https settings
 // reach the invoker.
-func checkInvokerEnv(ctx context.Context, t *testing.T, d *docker) {
+func checkInvokerEnv(ctx context.Context, t *testing.T, eng engine) {
 	t.Helper()
-	s, err := d.inspect(ctx, "invoker1")
+	env, err := eng.env(ctx, "invoker1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"CONFIG_whisk_blacklist_pollInterval=7 seconds", "CONFIG_whisk_invoker_protocol=https",
 		"CONFIG_whisk_concurrencyLimit_max=500", "PORT=12002", "KAFKA_HOSTS=127.0.0.1:9093"} {
-		if !slices.Contains(s.Config.Env, want) {
+		if !slices.Contains(env, want) {
 			t.Errorf("invoker1's environment lacks %s", want)
 		}
 	}
