@@ -15,6 +15,22 @@ import (
 // result of up to the payload limit.
 const MaxRunLogsMB = whisk.DefaultLogsMB
 
+// MaxRunPayload caps a remote run's result size (Invocation.MaxPayload),
+// which bounds what the edge node holds of the result: four times
+// OpenWhisk's default payload limit. A result that still does not fit the
+// frame once encoded becomes the stock truncated-response error
+// (encodeRunReply).
+const MaxRunPayload = 4 * whisk.PayloadMax
+
+// runPayload is the result size limit of a run: the caller's, 0 meaning
+// whisk.PayloadMax, at most MaxRunPayload.
+func runPayload(max int64) int64 {
+	if max <= 0 {
+		return whisk.PayloadMax
+	}
+	return min(max, MaxRunPayload)
+}
+
 // runLimits are the limits a run executes under on a lease of leaseMB: a
 // zero timeout is the default one; memory 0 is the memory an action
 // declares when it declares none (256 MB), never more than the lease; logs

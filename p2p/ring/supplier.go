@@ -388,6 +388,7 @@ func (n *Node) handleRun(ctx context.Context, from peer.ID, req []byte) ([]byte,
 		return nil, fmt.Errorf("ring: run %s: no valid lease %q for %s", r.Invocation.ID, r.LeaseID, from)
 	}
 	r.Action.Limits = runLimits(r.Action.Limits, l.mem)
+	r.Invocation.MaxPayload = runPayload(r.Invocation.MaxPayload)
 	share := runShareKB(r.Action.Limits)
 	switch {
 	case r.Action.Limits.Memory > int64(l.mem):
