@@ -57,18 +57,34 @@
   }
 
   // Timers: an exception in a callback ends the activation, as it ends the
-  // Node process of a stock container.
-  const wrapTimer = (set) => function (fn, ...rest) {
+  // Node process of a stock container. Pending timers are known, so that
+  // they can be cleared when the activation ends; any clear* clears any
+  // kind, as in Node.
+  const pending = new Map(); // handle -> the clear function of its kind
+  const wrapTimer = (set, clear, once) => [function (fn, ...rest) {
     if (typeof fn !== 'function') {
       throw new TypeError('The "callback" argument must be of type function. Received ' + typeof fn);
     }
-    return set(function (...a) {
+    const h = set(function (...a) {
+      if (once) pending.delete(h);
       try { fn.apply(this, a); } catch (e) { go.uncaught(e); }
     }, ...rest);
+    pending.set(h, clear);
+    return h;
+  }, function (h) {
+    const c = pending.get(h);
+    if (c) {
+      pending.delete(h);
+      c(h);
+    }
+  }];
+  [g.setTimeout, g.clearTimeout] = wrapTimer(g.setTimeout, g.clearTimeout, true);
+  [g.setInterval, g.clearInterval] = wrapTimer(g.setInterval, g.clearInterval, false);
+  [g.setImmediate, g.clearImmediate] = wrapTimer(g.setImmediate, g.clearImmediate, true);
+  const clearTimers = () => {
+    for (const [h, c] of pending) c(h);
+    pending.clear();
   };
-  g.setTimeout = wrapTimer(g.setTimeout);
-  g.setInterval = wrapTimer(g.setInterval);
-  g.setImmediate = wrapTimer(g.setImmediate);
   g.queueMicrotask = (fn) => {
     if (typeof fn !== 'function') throw new TypeError('The "callback" argument must be of type function. Received ' + typeof fn);
     Promise.resolve().then(() => { try { fn(); } catch (e) { go.uncaught(e); } });
@@ -260,5 +276,5 @@
       (r) => done(true, r === undefined ? {} : r),
       (e) => done(true, { error: e ? serializeError(e) : {} })).catch((e) => done(false, e));
   }
-  return { run };
+  return { run, clearTimers };
 })

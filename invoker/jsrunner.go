@@ -106,8 +106,6 @@ func (r *JSRunner) Run(ctx context.Context, a *activation.Action, inv activation
 		}
 		vm = newJSVM(r, a, code.mods)
 	}
-	vm.act = act
-	vm.loop.Start()
 
 	// One deadline for init and run together, as the action's timeout is
 	// the container's; cancellation of ctx (shutdown) aborts as well.
@@ -131,7 +129,7 @@ func (r *JSRunner) Run(ctx context.Context, a *activation.Action, inv activation
 	if res.Cold {
 		inited := make(chan jsOutcome, 1)
 		vm.loop.RunOnLoop(func(rt *goja.Runtime) {
-			if err := vm.init(rt, code, main); err != nil {
+			if err := vm.init(rt, act, code, main); err != nil {
 				vm.log(whisk.Stderr, "Error during initialization: "+jsErrorText(err))
 				inited <- jsOutcome{code: whisk.StatusDeveloperError, msg: jsInitFailed + jsErrorText(err)}
 				return
@@ -151,25 +149,25 @@ func (r *JSRunner) Run(ctx context.Context, a *activation.Action, inv activation
 		r.discard(vm)
 		return finish(o)
 	}
-	// The loop stops with the activation; its pending timers are
-	// cleared. A job still running (code after the result) has until the
-	// deadline, then the VM is discarded.
+	// The activation's pending timers are cleared once the loop is free. A
+	// job still running (code after the result) has until the deadline,
+	// then the VM is discarded.
 	endAct()
-	halted := make(chan struct{})
-	go func() { vm.loop.Terminate(); close(halted) }()
+	ended := make(chan struct{})
+	vm.loop.RunOnLoop(func(*goja.Runtime) { vm.end(); close(ended) })
 	select {
-	case <-halted:
+	case <-ended:
 		r.put(key, vm)
 	case <-deadline.C:
-		vm.rt.Interrupt("timeout")
+		r.discard(vm)
 	case <-ctx.Done():
-		vm.rt.Interrupt("aborted")
+		r.discard(vm)
 	}
 	return finish(o)
 }
 
-// discard ends a VM that may be running: interrupted, its loop and timers
-// stopped in the background.
+// discard ends a VM that may be running: interrupted, its loop, timers and
+// goroutine stopped in the background.
 func (r *JSRunner) discard(vm *jsVM) {
 	vm.rt.Interrupt("discarded")
 	go vm.loop.Terminate()
@@ -229,6 +227,7 @@ func (r *JSRunner) compile(key string, a *activation.Action, main string) (*jsCo
 // least recently used VMs over the idle memory.
 func (r *JSRunner) put(key string, vm *jsVM) {
 	if key == "" {
+		go vm.loop.Terminate()
 		return
 	}
 	now := time.Now()
@@ -243,8 +242,9 @@ func (r *JSRunner) put(key string, vm *jsVM) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p := r.pools[key]
-	if p == nil {
-		return // its revision's pool was evicted while it ran
+	if p == nil { // its revision's pool was evicted while it ran
+		go vm.loop.Terminate()
+		return
 	}
 	p.idle = append(p.idle, vm)
 	r.idleMB += vm.memMB
@@ -255,6 +255,7 @@ func (r *JSRunner) put(key string, vm *jsVM) {
 				kept = append(kept, v)
 			} else {
 				r.idleMB -= v.memMB
+				go v.loop.Terminate()
 			}
 		}
 		clear(p.idle[len(kept):])
@@ -274,6 +275,7 @@ func (r *JSRunner) put(key string, vm *jsVM) {
 			break
 		}
 		r.idleMB -= oldest.idle[0].memMB
+		go oldest.idle[0].loop.Terminate()
 		oldest.idle[0] = nil
 		oldest.idle = oldest.idle[1:]
 	}

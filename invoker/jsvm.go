@@ -72,8 +72,9 @@ func newJSModules(files map[string][]byte) *require.Registry {
 }
 
 // jsVM is one initialised action in its own interpreter and event loop:
-// the runner's equivalent of a warm container. Between activations its
-// loop is stopped and its timers cleared; its globals persist, as a warm
+// the runner's equivalent of a warm container. Its loop runs, on one
+// goroutine, from its creation to its discarding; between activations no
+// timer is pending and no JavaScript runs. Its globals persist, as a warm
 // container's do.
 type jsVM struct {
 	r         *JSRunner
@@ -82,6 +83,7 @@ type jsVM struct {
 	rt        *goja.Runtime
 	main      goja.Value
 	run       goja.Callable // the prelude's NodeActionRunner
+	clear     goja.Callable // the prelude's clearTimers
 	parse     goja.Callable // JSON.parse
 	stringify goja.Callable // JSON.stringify
 	env       *goja.Object  // process.env
@@ -89,8 +91,8 @@ type jsVM struct {
 	memMB     int64
 	idleSince time.Time
 
-	// act is the activation being run. Set before the loop starts and
-	// read on the loop only.
+	// act is the activation being run, nil between activations. Used on
+	// the loop only.
 	act *jsActivation
 	// unhandled are rejected promises without a handler yet (loop only).
 	unhandled map[*goja.Promise]struct{}
@@ -152,13 +154,15 @@ func newJSVM(r *JSRunner, a *activation.Action, mods *require.Registry) *jsVM {
 	// With no jobs, Run returns at once: it only hands over the runtime,
 	// which Interrupt needs from outside the loop.
 	j.loop.Run(func(rt *goja.Runtime) { j.rt = rt })
+	j.loop.Start()
 	return j
 }
 
 // init runs on the loop: it installs the Node surface and evaluates the
 // action's code the way the stock runner does, returning the init error
 // text if main cannot be found.
-func (j *jsVM) init(rt *goja.Runtime, code *jsCode, main string) error {
+func (j *jsVM) init(rt *goja.Runtime, act *jsActivation, code *jsCode, main string) error {
+	j.act = act
 	rt.SetMaxCallStackSize(jsMaxStack)
 	rt.SetPromiseRejectionTracker(j.trackRejection)
 	json := rt.Get("JSON").ToObject(rt)
@@ -209,6 +213,7 @@ func (j *jsVM) init(rt *goja.Runtime, code *jsCode, main string) error {
 		return err
 	}
 	j.run, _ = goja.AssertFunction(kept.ToObject(rt).Get("run"))
+	j.clear, _ = goja.AssertFunction(kept.ToObject(rt).Get("clearTimers"))
 
 	fn, err := code.main(rt, mods)
 	if err != nil {
@@ -295,6 +300,7 @@ func (j *jsVM) natives(rt *goja.Runtime) map[string]any {
 // activate runs on the loop: main with the activation's value, settling
 // act when its result is known.
 func (j *jsVM) activate(rt *goja.Runtime, act *jsActivation, env map[string]string, value []byte) {
+	j.act = act
 	// As the stock runtime does, each activation's keys overwrite
 	// process.env's; keys set earlier stay.
 	for k, v := range env {
@@ -366,6 +372,13 @@ func (j *jsVM) trackRejection(p *goja.Promise, op goja.PromiseRejectionOperation
 		j.log(whisk.Stderr, text)
 		act.settle(jsOutcome{code: whisk.StatusDeveloperError, msg: whisk.MsgAbnormalRun})
 	})
+}
+
+// end runs on the loop when an activation has its result: its pending
+// timers are cleared, and what its fetches still answer is ignored.
+func (j *jsVM) end() {
+	_, _ = j.clear(goja.Undefined())
+	j.act = nil
 }
 
 // jsTypeof is JavaScript's typeof.
