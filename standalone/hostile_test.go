@@ -114,6 +114,7 @@ func TestHostileModules(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	// Before the check, one run of the export bomb allocated ~860 MB and
 	// each padded action kept its 64 MiB section resident.
+	t.Logf("%d runs allocated %d MB; heap in use %d -> %d MB", len(tests), (after.TotalAlloc-before.TotalAlloc)>>20, before.HeapInuse>>20, after.HeapInuse>>20)
 	if n := after.TotalAlloc - before.TotalAlloc; n > 256<<20 {
 		t.Errorf("the runs allocated %d MB", n>>20)
 	}

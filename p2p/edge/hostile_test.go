@@ -91,6 +91,7 @@ func TestHostileModulesOverLibp2p(t *testing.T) {
 	}
 	// Both nodes are in this process: what they allocated in all, against
 	// 860 MB for one run of the export bomb before the module check.
+	t.Logf("%d runs allocated %d MB", len(tests), (after.TotalAlloc-before.TotalAlloc)>>20)
 	if n := after.TotalAlloc - before.TotalAlloc; n > 128<<20 {
 		t.Errorf("the runs allocated %d MB", n>>20)
 	}
