@@ -141,7 +141,7 @@ func TestBadOffersRefused(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			body, _ := json.Marshal(offerMsg{Op: "put", Key: tc.key, Offer: tc.offer()})
+			body, _ := json.Marshal(offerMsg{Op: opPut, Key: tc.key, Offer: tc.offer()})
 			_, err := liar.tr.Call(ctx, peer.AddrInfo{ID: trader.node.ID()}, ProtoOffer, body)
 			if !IsRemote(err) {
 				t.Fatalf("bad offer accepted: %v", err)
@@ -158,7 +158,7 @@ func TestBadOffersRefused(t *testing.T) {
 		})
 	}
 	// The same offer, honestly signed, is held.
-	body, _ := json.Marshal(offerMsg{Op: "put", Key: key, Offer: good(liar)})
+	body, _ := json.Marshal(offerMsg{Op: opPut, Key: key, Offer: good(liar)})
 	if _, err := liar.tr.Call(ctx, peer.AddrInfo{ID: trader.node.ID()}, ProtoOffer, body); err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestBadOffersRefused(t *testing.T) {
 		t.Fatal("good offer not held")
 	}
 	// Only its supplier may withdraw it.
-	body, _ = json.Marshal(offerMsg{Op: "withdraw", ID: "o1"})
+	body, _ = json.Marshal(offerMsg{Op: opWithdraw, ID: "o1"})
 	if _, err := victim.tr.Call(ctx, peer.AddrInfo{ID: trader.node.ID()}, ProtoOffer, body); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestClaimBeyondFreeMemoryFails(t *testing.T) {
 	defer cancel()
 	id := sup.node.vnodes[0].id
 	claim := func(mem int) error {
-		body, _ := json.Marshal(claimMsg{Op: "claim", OfferID: id, MemoryMB: mem})
+		body, _ := json.Marshal(claimMsg{Op: opClaim, OfferID: id, MemoryMB: mem})
 		_, err := sched.tr.Call(ctx, peer.AddrInfo{ID: sup.node.ID()}, ProtoClaim, body)
 		return err
 	}
@@ -303,7 +303,7 @@ func TestPrivateNetworkAndAllowList(t *testing.T) {
 	}
 	outsider := newMember(t, ctx, p2p.Config{})
 	defer outsider.stop(t)
-	body, _ := json.Marshal(claimMsg{Op: "claim", OfferID: guarded.node.vnodes[0].id, MemoryMB: 128})
+	body, _ := json.Marshal(claimMsg{Op: opClaim, OfferID: guarded.node.vnodes[0].id, MemoryMB: 128})
 	ai := peer.AddrInfo{ID: guarded.node.ID(), Addrs: guarded.host.Addrs()}
 	if _, err := outsider.tr.Call(ctx, ai, ProtoClaim, body); err == nil {
 		t.Fatal("allow-listed node granted a claim to an outsider")
@@ -327,7 +327,7 @@ func TestOfferHijackRefused(t *testing.T) {
 		if err := o.Sign(from.node.key); err != nil {
 			t.Fatal(err)
 		}
-		body, _ := json.Marshal(offerMsg{Op: "put", Key: key, Offer: o})
+		body, _ := json.Marshal(offerMsg{Op: opPut, Key: key, Offer: o})
 		_, err := from.tr.Call(ctx, peer.AddrInfo{ID: trader.node.ID()}, ProtoOffer, body)
 		return err
 	}
@@ -342,7 +342,7 @@ func TestOfferHijackRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	body, _ := json.Marshal(offerMsg{Op: "withdraw", ID: "o1"})
+	body, _ := json.Marshal(offerMsg{Op: opWithdraw, ID: "o1"})
 	if _, err := attacker.tr.Call(ctx, peer.AddrInfo{ID: trader.node.ID()}, ProtoOffer, body); err != nil {
 		t.Fatal(err)
 	}

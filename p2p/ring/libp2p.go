@@ -129,6 +129,11 @@ func decodeReply(resp []byte) ([]byte, error) {
 		return resp[1:], nil
 	case statusErr:
 		return nil, &RemoteError{Msg: string(resp[1:])}
+	case statusCodedErr:
+		if len(resp) < 2 {
+			return nil, errors.New("ring: coded error reply without a code")
+		}
+		return nil, &RemoteError{Code: ErrorCode(resp[1]), Msg: string(resp[2:])}
 	default:
 		return nil, fmt.Errorf("ring: reply status %d unknown", resp[0])
 	}
@@ -137,6 +142,9 @@ func decodeReply(resp []byte) ([]byte, error) {
 // encodeReply builds a response frame.
 func encodeReply(body []byte, err error) []byte {
 	if err != nil {
+		if c := codeOf(err); c != 0 {
+			return append([]byte{statusCodedErr, byte(c)}, err.Error()...)
+		}
 		return append([]byte{statusErr}, err.Error()...)
 	}
 	return append([]byte{statusOK}, body...)

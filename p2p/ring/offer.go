@@ -2,7 +2,6 @@ package ring
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -51,13 +50,6 @@ func (o *Offer) Sign(key crypto.PrivKey) error {
 	o.Sig, err = key.Sign(b)
 	return err
 }
-
-// Errors a trader or scheduler returns for offers it will not hold.
-var (
-	ErrBadSignature = errors.New("ring: bad offer signature")
-	ErrExpired      = errors.New("ring: offer expired")
-	ErrLifetime     = errors.New("ring: offer lives too long")
-)
 
 // Verify checks the signature against the key embedded in the supplier's
 // peer ID, the offer's shape against the region table, and its expiry: not

@@ -43,9 +43,6 @@ type Stats struct {
 	Deployment time.Duration `json:"deployment"`
 }
 
-// ErrNoOffer is returned by Schedule when no supplier could take the work.
-var ErrNoOffer = errors.New("ring: no offer fits")
-
 // Schedule is the proposal's Scheduling (Alg. 3) around ResourceDiscovery
 // (Alg. 2): up to maxTries distinct random keys, of the request's region
 // and alternately of the regions above it (discoveryKeys), each asking the
@@ -225,7 +222,7 @@ func (n *Node) claimFirst(ctx context.Context, offers []*Offer, cid string, memo
 		n.mu.Lock()
 		n.addrs[o.Supplier] = o.Addrs
 		n.mu.Unlock()
-		body, _ := json.Marshal(claimMsg{Op: "claim", OfferID: o.ID, MemoryMB: memoryMB, CID: cid})
+		body, _ := json.Marshal(claimMsg{Op: opClaim, OfferID: o.ID, MemoryMB: memoryMB, CID: cid})
 		var rep claimReply
 		if o.Supplier != n.ID() {
 			st.DeployMessages++
@@ -274,7 +271,7 @@ func (n *Node) Run(ctx context.Context, p Placement, req RunRequest) (activation
 
 // Renew extends the placement's lease.
 func (n *Node) Renew(ctx context.Context, p *Placement) error {
-	body, _ := json.Marshal(claimMsg{Op: "renew", LeaseID: p.LeaseID})
+	body, _ := json.Marshal(claimMsg{Op: opRenew, LeaseID: p.LeaseID})
 	var rep claimReply
 	if err := n.send(ctx, p.Offer.Supplier, ProtoClaim, body, &rep); err != nil {
 		return err
@@ -285,7 +282,7 @@ func (n *Node) Renew(ctx context.Context, p *Placement) error {
 
 // Release frees the placement's memory at its supplier.
 func (n *Node) Release(ctx context.Context, p Placement) error {
-	body, _ := json.Marshal(claimMsg{Op: "release", LeaseID: p.LeaseID})
+	body, _ := json.Marshal(claimMsg{Op: opRelease, LeaseID: p.LeaseID})
 	return n.send(ctx, p.Offer.Supplier, ProtoClaim, body, nil)
 }
 

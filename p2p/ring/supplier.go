@@ -147,7 +147,7 @@ func (n *Node) publishVnode(ctx context.Context, v *vnode, lookup bool) error {
 	if oldTrader != "" && oldTrader != trader {
 		n.withdrawAt(ctx, oldTrader, v)
 	}
-	body, err := json.Marshal(offerMsg{Op: "put", Key: key, Offer: o})
+	body, err := json.Marshal(offerMsg{Op: opPut, Key: key, Offer: o})
 	if err != nil {
 		return err
 	}
@@ -178,7 +178,7 @@ func (n *Node) markSentLocked(trader peer.ID, id string, on bool) {
 }
 
 func (n *Node) withdrawAt(ctx context.Context, trader peer.ID, v *vnode) {
-	body, _ := json.Marshal(offerMsg{Op: "withdraw", ID: v.id})
+	body, _ := json.Marshal(offerMsg{Op: opWithdraw, ID: v.id})
 	// Best effort: if the trader is gone the offer dies with it.
 	_ = n.send(ctx, trader, ProtoOffer, body, nil)
 	n.mu.Lock()
@@ -206,7 +206,7 @@ func (n *Node) Withdraw(ctx context.Context) error {
 	var errs []error
 	for t, ids := range sent {
 		for _, id := range ids {
-			body, _ := json.Marshal(offerMsg{Op: "withdraw", ID: id})
+			body, _ := json.Marshal(offerMsg{Op: opWithdraw, ID: id})
 			if err := n.send(ctx, t, ProtoOffer, body, nil); err != nil {
 				errs = append(errs, err)
 			}
@@ -259,24 +259,28 @@ func (n *Node) PushBackup(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// claimMsg is the ProtoClaim request. Op "claim" reserves MemoryMB of
-// OfferID; "renew" extends LeaseID; "release" frees it.
+// claimOp is a ProtoClaim request's operation.
+type claimOp string
+
+const (
+	opClaim   claimOp = "claim"   // reserve MemoryMB of OfferID
+	opRenew   claimOp = "renew"   // extend LeaseID
+	opRelease claimOp = "release" // free LeaseID
+)
+
+// claimMsg is the ProtoClaim request.
 type claimMsg struct {
-	Op       string `json:"op"`
-	OfferID  string `json:"offerID,omitempty"`
-	MemoryMB int    `json:"memory,omitempty"`
-	CID      string `json:"cid,omitempty"`
-	LeaseID  string `json:"leaseID,omitempty"`
+	Op       claimOp `json:"op"`
+	OfferID  string  `json:"offerID,omitempty"`
+	MemoryMB int     `json:"memory,omitempty"`
+	CID      string  `json:"cid,omitempty"`
+	LeaseID  string  `json:"leaseID,omitempty"`
 }
 
 type claimReply struct {
 	LeaseID string `json:"leaseID"`
 	Expiry  int64  `json:"expiry"`
 }
-
-// ErrInsufficient is the claim failure when the offer or the machine has
-// less free memory than asked.
-var ErrInsufficient = errors.New("ring: not enough free memory")
 
 // handleClaim is the supplier's side of a claim: it checks the vnode's and
 // the machine's real free memory, grants a lease, and re-publishes the
@@ -290,7 +294,7 @@ func (n *Node) handleClaim(_ context.Context, from peer.ID, req []byte) ([]byte,
 	n.mu.Lock()
 	n.expireLeasesLocked(now)
 	switch m.Op {
-	case "claim":
+	case opClaim:
 		var v *vnode
 		for _, x := range n.vnodes {
 			if x.id == m.OfferID {
@@ -300,10 +304,10 @@ func (n *Node) handleClaim(_ context.Context, from peer.ID, req []byte) ([]byte,
 		switch {
 		case v == nil:
 			n.mu.Unlock()
-			return nil, fmt.Errorf("ring: no offer %q here", m.OfferID)
+			return nil, fmt.Errorf("%w: %q", ErrUnknownOffer, m.OfferID)
 		case m.MemoryMB < 1:
 			n.mu.Unlock()
-			return nil, fmt.Errorf("ring: claim of %d MB", m.MemoryMB)
+			return nil, malformed("claim of %d MB", m.MemoryMB)
 		case v.available() < m.MemoryMB:
 			n.mu.Unlock()
 			return nil, fmt.Errorf("%w: offer %s has %d MB, asked %d MB", ErrInsufficient, v.id, v.available(), m.MemoryMB)
@@ -328,13 +332,13 @@ func (n *Node) handleClaim(_ context.Context, from peer.ID, req []byte) ([]byte,
 			})
 		}
 		return json.Marshal(rep)
-	case "renew", "release":
+	case opRenew, opRelease:
 		l, ok := n.leases[m.LeaseID]
 		if !ok || l.owner != from {
 			n.mu.Unlock()
-			return nil, fmt.Errorf("ring: no lease %q for %s", m.LeaseID, from)
+			return nil, fmt.Errorf("%w %q for %s", ErrNoLease, m.LeaseID, from)
 		}
-		if m.Op == "renew" {
+		if m.Op == opRenew {
 			l.expiry = now.Add(n.cfg.leaseTTL)
 			rep := claimReply{LeaseID: l.id, Expiry: l.expiry.UnixMilli()}
 			n.mu.Unlock()
@@ -346,7 +350,7 @@ func (n *Node) handleClaim(_ context.Context, from peer.ID, req []byte) ([]byte,
 		return json.Marshal(claimReply{LeaseID: l.id})
 	default:
 		n.mu.Unlock()
-		return nil, fmt.Errorf("ring: unknown claim op %q", m.Op)
+		return nil, malformed("unknown claim op %q", m.Op)
 	}
 }
 
@@ -385,7 +389,7 @@ func (n *Node) handleRun(ctx context.Context, from peer.ID, req []byte) ([]byte,
 	l, ok := n.leases[r.LeaseID]
 	if !ok || l.owner != from || !now.Before(l.expiry) {
 		n.mu.Unlock()
-		return nil, fmt.Errorf("ring: run %s: no valid lease %q for %s", r.Invocation.ID, r.LeaseID, from)
+		return nil, fmt.Errorf("%w %q for %s (run %s)", ErrNoLease, r.LeaseID, from, r.Invocation.ID)
 	}
 	r.Action.Limits = runLimits(r.Action.Limits, l.mem)
 	r.Invocation.MaxPayload = runPayload(r.Invocation.MaxPayload)
@@ -400,7 +404,7 @@ func (n *Node) handleRun(ctx context.Context, from peer.ID, req []byte) ([]byte,
 			ErrInsufficient, r.Invocation.ID, l.id, l.mem, l.runs, l.runKB, share)
 	case n.cfg.executor == nil:
 		n.mu.Unlock()
-		return nil, errors.New("ring: this node has no executor")
+		return nil, ErrNoExecutor
 	}
 	l.runs++
 	l.runKB += share

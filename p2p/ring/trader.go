@@ -4,20 +4,27 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// offerMsg is the ProtoOffer request: create or refresh (Op "put") an
-// offer at the trader of Key, or withdraw one (Op "withdraw").
+// offerOp is a ProtoOffer request's operation.
+type offerOp string
+
+const (
+	opPut      offerOp = "put"      // create or refresh an offer
+	opWithdraw offerOp = "withdraw" // withdraw one
+)
+
+// offerMsg is the ProtoOffer request: create or refresh (opPut) an offer
+// at the trader of Key, or withdraw one (opWithdraw).
 type offerMsg struct {
-	Op    string `json:"op"`
-	Key   Key    `json:"key"`
-	Offer *Offer `json:"offer,omitempty"`
-	ID    string `json:"id,omitempty"`
+	Op    offerOp `json:"op"`
+	Key   Key     `json:"key"`
+	Offer *Offer  `json:"offer,omitempty"`
+	ID    string  `json:"id,omitempty"`
 }
 
 // findMsg is the ProtoFind request: offers of at least MemoryMB, looked up
@@ -37,10 +44,10 @@ func decodeStrict(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("ring: malformed message: %w", err)
+		return malformed("%w", err)
 	}
 	if dec.More() {
-		return errors.New("ring: malformed message: trailing data")
+		return malformed("trailing data")
 	}
 	return nil
 }
@@ -60,12 +67,12 @@ func (n *Node) handleOffer(_ context.Context, from peer.ID, req []byte) ([]byte,
 		return nil, err
 	}
 	switch m.Op {
-	case "put":
+	case opPut:
 		if m.Offer == nil {
-			return nil, errors.New("ring: put without offer")
+			return nil, malformed("put without offer")
 		}
 		return nil, n.holdOffer(from, m.Key, m.Offer)
-	case "withdraw":
+	case opWithdraw:
 		// Keyed by the sender, so a peer can only withdraw its own offers.
 		n.mu.Lock()
 		for _, tbl := range n.offersRecv {
@@ -74,7 +81,7 @@ func (n *Node) handleOffer(_ context.Context, from peer.ID, req []byte) ([]byte,
 		n.mu.Unlock()
 		return nil, nil
 	default:
-		return nil, fmt.Errorf("ring: unknown offer op %q", m.Op)
+		return nil, malformed("unknown offer op %q", m.Op)
 	}
 }
 

@@ -2,7 +2,6 @@ package ring
 
 import (
 	"context"
-	"errors"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -31,21 +30,10 @@ type Transport interface {
 // *RemoteError.
 type Handler func(ctx context.Context, from peer.ID, req []byte) ([]byte, error)
 
-// RemoteError is an error the other side sent back on the stream.
-type RemoteError struct{ Msg string }
-
-func (e *RemoteError) Error() string { return "remote: " + e.Msg }
-
-// IsRemote reports whether err was reported by the peer (as opposed to a
-// transport failure).
-func IsRemote(err error) bool {
-	var re *RemoteError
-	return errors.As(err, &re)
-}
-
 // Protocols of the ring. Every message is one length-prefixed (unsigned
 // varint) frame each way; bodies are JSON. The response frame starts with a
-// status byte: 0 then the body, or 1 then an error text.
+// status byte: 0 then the body, 1 then an error text, or 2 then an
+// ErrorCode byte and the error text.
 const (
 	ProtoOffer  protocol.ID = "/faasedge/ring/offer/1.0.0"  // create, refresh, withdraw (supplier → trader)
 	ProtoFind   protocol.ID = "/faasedge/ring/find/1.0.0"   // find offers (scheduler → trader)
@@ -63,8 +51,9 @@ const (
 
 // Response status bytes.
 const (
-	statusOK  byte = 0
-	statusErr byte = 1
+	statusOK       byte = 0
+	statusErr      byte = 1
+	statusCodedErr byte = 2
 )
 
 func parseAddr(s string) (ma.Multiaddr, error) { return ma.NewMultiaddr(s) }

@@ -158,7 +158,7 @@ func (e *Endpoint) Call(ctx context.Context, to peer.AddrInfo, proto protocol.ID
 	n := int64(len(resp) + 1)
 	if err != nil {
 		n = int64(len(err.Error()) + 1)
-		err = &ring.RemoteError{Msg: err.Error()}
+		err = ring.NewRemoteError(err)
 	}
 	dst.BytesOut += n
 	e.BytesIn += n
