@@ -20,6 +20,7 @@
 package controllerplugin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,32 +50,35 @@ const (
 	DefaultCheckInterval = 5 * time.Second
 )
 
-// Option configures a Gateway.
-type Option func(*Gateway)
-
-// WithCapacity sets the memory each virtual invoker advertises and backs.
-func WithCapacity(mb int) Option { return func(g *Gateway) { g.capacity = mb } }
-
-// WithMinClaim sets the smallest claim a virtual invoker makes; actions
-// with more memory than a virtual invoker's claims never run on it.
-func WithMinClaim(mb int) Option { return func(g *Gateway) { g.minClaim = mb } }
-
-// WithCheckInterval sets how often leases are renewed and missing capacity
-// is claimed.
-func WithCheckInterval(d time.Duration) Option { return func(g *Gateway) { g.check = d } }
-
-// WithPublisher lets virtual invokers run actions whose code is inline
-// (zip or base64 wasm) by adding it to IPFS for the edge nodes to fetch.
-func WithPublisher(p Publisher) Option { return func(g *Gateway) { g.pub = p } }
-
-// WithNames sets how a virtual invoker's uniqueName and displayedName are
-// made from its id (default "edge<id>" for both).
-func WithNames(f func(id int) (uniqueName, displayedName string)) Option {
-	return func(g *Gateway) { g.names = f }
+// Config configures a Gateway; zero values take the defaults.
+type Config struct {
+	// Invoker configures every virtual invoker as the stock invoker is
+	// configured (FromEnv's result: Kafka, CouchDB, topics prefix, user
+	// events, credentials). Instance, names, user memory, runner and
+	// logger come from the gateway; HTTPAddr is where Node serves the
+	// gateway's Handler.
+	Invoker invoker.Config
+	// IDs are the virtual invokers' instance ids.
+	IDs []int
+	// CapacityMB is the memory each virtual invoker advertises and backs
+	// with claims (DefaultCapacityMB).
+	CapacityMB int
+	// MinClaimMB is the smallest claim a virtual invoker makes
+	// (DefaultMinClaimMB); actions with more memory never run on it.
+	MinClaimMB int
+	// CheckInterval is how often leases are renewed and missing capacity
+	// is claimed (DefaultCheckInterval).
+	CheckInterval time.Duration
+	// Publisher, when set, lets virtual invokers run actions whose code is
+	// inline (zip or base64 wasm) by adding it to IPFS for the edge nodes
+	// to fetch.
+	Publisher Publisher
+	// Names makes a virtual invoker's uniqueName and displayedName from
+	// its id ("edge<id>" for both when nil).
+	Names func(id int) (uniqueName, displayedName string)
+	// Logger receives the gateway's logs (slog.Default() when nil).
+	Logger *slog.Logger
 }
-
-// WithLogger sets the logger.
-func WithLogger(l *slog.Logger) Option { return func(g *Gateway) { g.log = l } }
 
 // Gateway runs a range of virtual invokers.
 type Gateway struct {
@@ -112,21 +116,19 @@ func (v *VirtualInvoker) BackedMB() int { return v.backing.backedMB() }
 // claim.
 func (v *VirtualInvoker) Suppliers() []peer.ID { return v.backing.suppliers() }
 
-// New builds a virtual invoker for each id, configured like the stock
-// invoker by base (FromEnv's result: Kafka, CouchDB, topics prefix, user
-// events, credentials). Instance, names, user memory and the HTTP listener
-// come from the gateway; wasm actions run on edge nodes through r, nodejs
-// actions (the controller's health test action) in process.
-func New(ctx context.Context, r Ring, base invoker.Config, ids []int, opts ...Option) (*Gateway, error) {
+// New builds a virtual invoker for each of cfg.IDs: wasm actions run on
+// edge nodes through r, nodejs actions (the controller's health test
+// action) in process.
+func New(ctx context.Context, r Ring, cfg Config) (*Gateway, error) {
 	g := &Gateway{
-		capacity: DefaultCapacityMB, minClaim: DefaultMinClaimMB, check: DefaultCheckInterval,
-		names: func(id int) (string, string) { n := "edge" + strconv.Itoa(id); return n, n },
-		log:   slog.Default(),
-		m:     newMetrics(),
+		capacity: cmp.Or(cfg.CapacityMB, DefaultCapacityMB), minClaim: cmp.Or(cfg.MinClaimMB, DefaultMinClaimMB),
+		check: cmp.Or(cfg.CheckInterval, DefaultCheckInterval), pub: cfg.Publisher, names: cfg.Names,
+		log: cmp.Or(cfg.Logger, slog.Default()), m: newMetrics(),
 	}
-	for _, o := range opts {
-		o(g)
+	if g.names == nil {
+		g.names = func(id int) (string, string) { n := "edge" + strconv.Itoa(id); return n, n }
 	}
+	base, ids := cfg.Invoker, cfg.IDs
 	switch {
 	case len(ids) == 0:
 		return nil, errors.New("controllerplugin: no virtual invoker ids")
@@ -193,17 +195,6 @@ func (g *Gateway) Start(ctx context.Context) error {
 		}()
 	}
 	return nil
-}
-
-// Run starts the gateway and serves until ctx ends, then shuts down.
-func (g *Gateway) Run(ctx context.Context) error {
-	if err := g.Start(ctx); err != nil {
-		return err
-	}
-	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), invoker.DefaultShutdownTimeout+30*time.Second)
-	defer cancel()
-	return g.Shutdown(sctx)
 }
 
 // Shutdown drains every engine (the activations in flight still run on

@@ -13,6 +13,7 @@ import (
 
 	controllerplugin "github.com/faasedge/faasedge/controller-plugin"
 	"github.com/faasedge/faasedge/executor"
+	"github.com/faasedge/faasedge/internal/testenv"
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/invoker"
 	"github.com/faasedge/faasedge/tests/emulator"
@@ -43,7 +44,7 @@ func startCluster(t testing.TB, spec clusterSpec) *cluster {
 	ctx := context.Background()
 	c := &cluster{b: newBackend(t), user: emulator.NewUser("guest")}
 	var err error
-	c.ctl, err = emulator.Start(ctx, emulator.Config{Brokers: c.b.brokers, ActionsDB: c.b.whisks, Logger: testLog()})
+	c.ctl, err = emulator.Start(ctx, emulator.Config{Brokers: c.b.brokers, ActionsDB: c.b.whisks, Logger: testenv.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,16 +57,17 @@ func startCluster(t testing.TB, spec clusterSpec) *cluster {
 	if spec.local {
 		// The regular invoker resolves ipfs:// code from the scheduling
 		// node's store, where the tests add their modules.
-		ex, err := executor.New(ctx, executor.WithFetcher(c.sched.IPFS()), executor.WithLogger(testLog()))
+		ex, err := executor.New(ctx, executor.WithFetcher(c.sched.IPFS()), executor.WithLogger(testenv.Logger()))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = ex.Close(context.Background()) })
 		startLocalInvoker(t, c.b, 0, 256, invoker.LocalRunner(ex, nil))
 	}
-	c.gw, err = controllerplugin.New(ctx, c.sched.Ring(), c.b.config(), spec.virtual,
-		controllerplugin.WithCapacity(spec.capacityMB), controllerplugin.WithMinClaim(256),
-		controllerplugin.WithCheckInterval(200*time.Millisecond), controllerplugin.WithLogger(testLog()))
+	c.gw, err = controllerplugin.New(ctx, c.sched.Ring(), controllerplugin.Config{
+		Invoker: c.b.config(), IDs: spec.virtual, CapacityMB: spec.capacityMB, MinClaimMB: 256,
+		CheckInterval: 200 * time.Millisecond, Logger: testenv.Logger(),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

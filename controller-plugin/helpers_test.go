@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -24,13 +23,6 @@ import (
 )
 
 // testLog keeps test output quiet unless -v.
-func testLog() *slog.Logger {
-	lvl := slog.LevelError
-	if testing.Verbose() {
-		lvl = slog.LevelInfo
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
-}
 
 // Ring timers of the tests: offers refreshed every 300 ms and gone 1.5 s
 // after their supplier, so a killed node leaves the traders quickly.
@@ -99,7 +91,7 @@ func startLocalInvoker(t testing.TB, b *backend, id int, userMemoryMB int64, r i
 	cfg := b.config()
 	cfg.Instance, cfg.UniqueName, cfg.DisplayedName = id, "local", "local"
 	cfg.UserMemory = whisk.ByteSize(userMemoryMB) * whisk.MB
-	cfg.Runner, cfg.Logger = r, testLog()
+	cfg.Runner, cfg.Logger = r, testenv.Logger()
 	eng, err := invoker.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +124,7 @@ func startNode(t testing.TB, boot []string, supplyMB ...int) *node {
 		Host:        p2p.Config{Bootstrap: boot},
 		OffersMB:    supplyMB,
 		RingOptions: []ring.Option{testTimers, ring.WithFreeMemory(func() int { return 1 << 20 })},
-		Logger:      testLog(),
+		Logger:      testenv.Logger(),
 	}
 	if len(supplyMB) > 0 {
 		// The bootstrap peer is the scheduler: it gets the backup list.

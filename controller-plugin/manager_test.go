@@ -18,6 +18,7 @@ import (
 	"github.com/faasedge/faasedge/activation"
 	controllerplugin "github.com/faasedge/faasedge/controller-plugin"
 	"github.com/faasedge/faasedge/executor"
+	"github.com/faasedge/faasedge/internal/testenv"
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/invoker"
 	"github.com/faasedge/faasedge/p2p/ring"
@@ -44,7 +45,7 @@ func startRESTStack(t *testing.T, local *countingRunner) *restStack {
 	b := newBackend(t)
 	ctl, err := controller.New(controller.WithConfig(controller.Config{
 		KafkaBrokers: b.brokers, CouchURL: b.couch.URL, ManagedFraction: 0.9, BlackboxFraction: 0.1,
-	}), controller.WithLogger(testLog()))
+	}), controller.WithLogger(testenv.Logger()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func startRESTStack(t *testing.T, local *countingRunner) *restStack {
 
 	vid := 0
 	if local != nil {
-		ex, err := executor.New(ctx, executor.WithFetcher(s.sched.IPFS()), executor.WithLogger(testLog()))
+		ex, err := executor.New(ctx, executor.WithFetcher(s.sched.IPFS()), executor.WithLogger(testenv.Logger()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,9 +73,10 @@ func startRESTStack(t *testing.T, local *countingRunner) *restStack {
 		startLocalInvoker(t, b, 0, 256, local)
 		vid = 1
 	}
-	gw, err := controllerplugin.New(ctx, s.sched.Ring(), b.config(), []int{vid},
-		controllerplugin.WithCapacity(512), controllerplugin.WithMinClaim(256),
-		controllerplugin.WithCheckInterval(200*time.Millisecond), controllerplugin.WithLogger(testLog()))
+	gw, err := controllerplugin.New(ctx, s.sched.Ring(), controllerplugin.Config{
+		Invoker: b.config(), IDs: []int{vid}, CapacityMB: 512, MinClaimMB: 256,
+		CheckInterval: 200 * time.Millisecond, Logger: testenv.Logger(),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +91,7 @@ func startRESTStack(t *testing.T, local *countingRunner) *restStack {
 
 	fm, err := controllerplugin.NewFunctionManager(s.sched.Ring(), s.sched.IPFS(), controllerplugin.ManagerConfig{
 		APIHost: s.api.URL, AuthKey: controller.GuestAuth,
-	}, testLog())
+	}, testenv.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,6 +236,8 @@ type countingRunner struct {
 	r    invoker.Runner
 	runs atomic.Int64
 }
+
+var _ invoker.Runner = (*countingRunner)(nil)
 
 func (c *countingRunner) Run(ctx context.Context, a *activation.Action, inv activation.Invocation) activation.Result {
 	if strings.HasPrefix(a.Kind, "wasm") {

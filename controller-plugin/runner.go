@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/faasedge/faasedge/activation"
+	"github.com/faasedge/faasedge/invoker"
 	"github.com/faasedge/faasedge/p2p/ring"
 	"github.com/faasedge/faasedge/whisk"
 )
@@ -38,6 +39,8 @@ type edgeRunner struct {
 	mu   sync.Mutex
 	cids map[string]string // code digest → CID, for inline code
 }
+
+var _ invoker.Runner = (*edgeRunner)(nil)
 
 // Run implements invoker.Runner.
 func (r *edgeRunner) Run(ctx context.Context, a *activation.Action, in activation.Invocation) activation.Result {

@@ -147,6 +147,8 @@ func BenchmarkColdActivation(b *testing.B) {
 // (the controller's health action) on the one under "".
 type byName map[string]invoker.Runner
 
+var _ invoker.Runner = byName(nil)
+
 func (m byName) Run(ctx context.Context, a *activation.Action, inv activation.Invocation) activation.Result {
 	if r, ok := m[a.Name.Name]; ok {
 		return r.Run(ctx, a, inv)

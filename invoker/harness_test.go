@@ -4,10 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -60,13 +57,6 @@ func withEngine(o ...func(*invoker.Config)) envOpt {
 }
 func withoutEngine() envOpt { return func(s *envSetup) { s.noEngine = true } }
 
-func quietLogger(t testing.TB) *slog.Logger {
-	if os.Getenv("FAASEDGE_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
 func newEnv(t testing.TB, opts ...envOpt) *env {
 	t.Helper()
 	var s envSetup
@@ -88,7 +78,7 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 		t.Fatal(err)
 	}
 	e.createDBs(ctx)
-	e.ctl, err = emulator.Start(ctx, emulator.Config{Brokers: e.brokers, ActionsDB: e.actions, Logger: quietLogger(t)})
+	e.ctl, err = emulator.Start(ctx, emulator.Config{Brokers: e.brokers, ActionsDB: e.actions, Logger: testenv.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +103,7 @@ var sharedExecutor *executor.Executor
 
 func localRunner(t testing.TB) invoker.Runner {
 	if sharedExecutor == nil {
-		ex, err := executor.New(context.Background(), executor.WithLogger(quietLogger(t)))
+		ex, err := executor.New(context.Background(), executor.WithLogger(testenv.Logger()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +119,7 @@ func (e *env) engineConfig() invoker.Config {
 		Instance: 0, UniqueName: "0", UserMemory: 1024 * whisk.MB, KafkaBrokers: e.brokers,
 		Couch:    invoker.CouchConfig{URL: e.pouch.URL, ActionsDB: dbs.Entities, ActivationsDB: dbs.Activations},
 		HTTPAddr: "127.0.0.1:0", Username: "invoker.user", Password: "invoker.pass",
-		Runner: localRunner(e.t), Logger: quietLogger(e.t),
+		Runner: localRunner(e.t), Logger: testenv.Logger(),
 	}
 }
 

@@ -286,6 +286,8 @@ func metricFloat(t *testing.T, e *env, name string) float64 {
 
 type panicRunner struct{}
 
+var _ invoker.Runner = panicRunner{}
+
 func (panicRunner) Run(context.Context, *activation.Action, activation.Invocation) activation.Result {
 	panic("runner bug")
 }

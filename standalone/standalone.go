@@ -346,12 +346,10 @@ func (s *Stack) startEdge(ctx context.Context, base invoker.Config) (err error) 
 		ids[i] = cfg.Invokers + i
 	}
 	capacity := cfg.EdgeNodes * 2 * offer / cfg.VirtualInvokers
-	if s.gateway, err = controllerplugin.New(ctx, s.sched.Ring(), base, ids,
-		controllerplugin.WithCapacity(capacity),
-		controllerplugin.WithMinClaim(min(offer, controllerplugin.DefaultMinClaimMB)),
-		controllerplugin.WithCheckInterval(edgeCheck),
-		controllerplugin.WithPublisher(s.ipfs),
-		controllerplugin.WithLogger(s.log.With("component", "gateway"))); err != nil {
+	if s.gateway, err = controllerplugin.New(ctx, s.sched.Ring(), controllerplugin.Config{
+		Invoker: base, IDs: ids, CapacityMB: capacity, MinClaimMB: min(offer, controllerplugin.DefaultMinClaimMB),
+		CheckInterval: edgeCheck, Publisher: s.ipfs, Logger: s.log.With("component", "gateway"),
+	}); err != nil {
 		return fmt.Errorf("standalone: %w", err)
 	}
 	if err := s.gateway.Start(ctx); err != nil {

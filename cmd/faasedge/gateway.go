@@ -7,20 +7,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 
 	controllerplugin "github.com/faasedge/faasedge/controller-plugin"
-	"github.com/faasedge/faasedge/internal/httpserve"
 	"github.com/faasedge/faasedge/invoker"
 	"github.com/faasedge/faasedge/p2p"
-	"github.com/faasedge/faasedge/p2p/ipfs"
 	"github.com/faasedge/faasedge/p2p/ring"
 )
 
@@ -72,82 +67,35 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-
-	h, err := p2p.NewHost(ctx, p2p.Config{DataDir: *dataDir, ListenAddrs: listen, Bootstrap: peers})
-	if err != nil {
-		return err
+	cfg := controllerplugin.NodeConfig{
+		Host:   p2p.Config{DataDir: *dataDir, ListenAddrs: listen, Bootstrap: peers},
+		Policy: pol,
+		Gateway: controllerplugin.Config{
+			Invoker: base, IDs: idList, CapacityMB: *capacity, MinClaimMB: *minClaim, CheckInterval: *check,
+			Names: func(id int) (string, string) { n := *uniqueName + strconv.Itoa(id); return n, n },
+		},
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
-	defer h.Close()
-	code, err := ipfs.New(ctx, h, ipfs.WithDataDir(*dataDir), ipfs.WithLogger(log))
-	if err != nil {
-		return err
-	}
-	defer code.Close()
-	tr := ring.NewHostTransport(h, log)
-	defer tr.Close()
-	node, err := ring.New(tr, h.Peerstore().PrivKey(h.ID()), ring.WithPolicy(pol), ring.WithLogger(log))
-	if err != nil {
-		return err
-	}
-	node.Start(ctx)
-	defer node.Close(context.WithoutCancel(ctx))
-
-	fmOn := *apiHost != "" && *auth != ""
-	if *apiHost != "" && *auth == "" {
-		log.Warn("Function Manager off: --api-host is set but no --auth (FAASEDGE_AUTH) to create actions with")
-	}
-	if fmOn {
-		fm, err := controllerplugin.NewFunctionManager(node, code, controllerplugin.ManagerConfig{
-			APIHost: *apiHost, AuthKey: *auth, Namespace: *namespace, Insecure: *insecure,
-		}, log)
-		if err != nil {
-			return err
-		}
-		fm.Register(tr)
+	switch {
+	case *apiHost != "" && *auth != "":
+		cfg.Manager = &controllerplugin.ManagerConfig{APIHost: *apiHost, AuthKey: *auth, Namespace: *namespace, Insecure: *insecure}
+	case *apiHost != "":
+		cfg.Logger.Warn("Function Manager off: --api-host is set but no --auth (FAASEDGE_AUTH) to create actions with")
 	}
 	if *indexKey != "" {
-		key, err := readIndexKey(*indexKey)
-		if err != nil {
+		if cfg.IndexKey, err = readIndexKey(*indexKey); err != nil {
 			return err
 		}
-		go publishIndex(ctx, h, key, log)
 	}
-
-	gw, err := controllerplugin.New(ctx, node, base, idList,
-		controllerplugin.WithCapacity(*capacity), controllerplugin.WithMinClaim(*minClaim),
-		controllerplugin.WithCheckInterval(*check), controllerplugin.WithPublisher(code),
-		controllerplugin.WithNames(func(id int) (string, string) {
-			n := *uniqueName + strconv.Itoa(id)
-			return n, n
-		}),
-		controllerplugin.WithLogger(log))
+	n, err := controllerplugin.StartNode(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	if base.HTTPAddr != "" {
-		ln, err := net.Listen("tcp", base.HTTPAddr)
-		if err != nil {
-			return fmt.Errorf("gateway: listen %s: %w", base.HTTPAddr, err)
-		}
-		srv := httpserve.Server(gw.Handler(), invoker.HTTPLimits)
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("http server", "err", err)
-			}
-		}()
-		defer srv.Close()
-	}
-	log.Info("gateway started", "peer", h.ID(), "addrs", h.FullAddrs(), "ids", idList, "capacityMB", *capacity, "functionManager", fmOn)
-	if err := gw.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	if err := n.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	return nil
 }
-
-// indexTTL is how long a scheduler index record is valid; it is
-// published again at half that.
-const indexTTL = 24 * time.Hour
 
 // readIndexKey reads the operator key the scheduler index is signed with.
 func readIndexKey(keyFile string) (crypto.PrivKey, error) {
@@ -160,28 +108,6 @@ func readIndexKey(keyFile string) (crypto.PrivKey, error) {
 		return nil, fmt.Errorf("index key %s: %w", keyFile, err)
 	}
 	return key, nil
-}
-
-// publishIndex lists this node in the scheduler index under the operator
-// key, so that `faasedge deploy --scheduler /ipns/<name>` finds it. It
-// retries until the DHT takes the record (the ring may still be forming
-// at start-up) and publishes again before the record expires.
-func publishIndex(ctx context.Context, h *p2p.Host, key crypto.PrivKey, log *slog.Logger) {
-	wait := time.Second
-	for {
-		name, err := ring.PublishIndex(ctx, h.DHT, key, h.FullAddrs(), uint64(time.Now().UnixMilli()), indexTTL)
-		if err == nil {
-			log.Info("listed in the scheduler index", "name", "/ipns/"+name.String())
-			wait = indexTTL / 2
-		} else if ctx.Err() == nil {
-			log.Warn("publishing the scheduler index failed, retrying", "err", err, "in", wait)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-	}
 }
 
 // parseIDs reads "8-11" or "8,9,12".

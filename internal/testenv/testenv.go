@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +22,17 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
+
+// Logger is the logger to give components under test: errors only, and
+// everything (debug) with go test -v or FAASEDGE_TEST_LOG set, so that a
+// failing test can be rerun with its components' logs.
+func Logger() *slog.Logger {
+	lvl := slog.LevelError
+	if testing.Verbose() || os.Getenv("FAASEDGE_TEST_LOG") != "" {
+		lvl = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+}
 
 // Kafka starts an embedded single-broker Kafka cluster on a loopback port.
 // Like OpenWhisk's deployment, the broker does not create topics on demand.

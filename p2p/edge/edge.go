@@ -238,6 +238,11 @@ type Executor struct {
 	inFlight atomic.Int64
 }
 
+var (
+	_ ring.Executor = (*Executor)(nil)
+	_ ring.Preparer = (*Executor)(nil)
+)
+
 // Runs is the number of activations run so far.
 func (e *Executor) Runs() int64 { return e.runs.Load() }
 

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"os"
 	"runtime/metrics"
 	"strings"
 	"sync/atomic"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/faasedge/faasedge/activation"
+	"github.com/faasedge/faasedge/internal/testenv"
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/edge"
@@ -23,18 +22,10 @@ import (
 
 var loopback = []string{"/ip4/127.0.0.1/tcp/0"}
 
-func testLog() *slog.Logger {
-	lvl := slog.LevelError
-	if testing.Verbose() {
-		lvl = slog.LevelInfo
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
-}
-
 func start(t *testing.T, cfg edge.Config) *edge.Node {
 	t.Helper()
 	cfg.Host.ListenAddrs = loopback
-	cfg.Logger = testLog()
+	cfg.Logger = testenv.Logger()
 	n, err := edge.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -81,6 +81,8 @@ func (t *HostTransport) Trader(ctx context.Context, key Key) (peer.ID, int, erro
 	return best, msgs, nil
 }
 
+var _ Transport = (*HostTransport)(nil)
+
 // Call implements Transport: one stream, one frame each way. The caller
 // keeps its write side open until the reply, so the handler sees a reset
 // (caller gone or gave up) and stops working. Cancelling ctx resets the

@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/faasedge/faasedge/activation"
+	"github.com/faasedge/faasedge/internal/testenv"
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/whisk"
 )
@@ -53,13 +52,6 @@ func (m *member) stop(t testing.TB) {
 }
 
 // testLog keeps test output quiet unless -v.
-func testLog() *slog.Logger {
-	lvl := slog.LevelError
-	if testing.Verbose() {
-		lvl = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
-}
 
 // startRing starts n hosts on loopback bootstrapped from the first, each
 // with a ring node built with opts. Members are closed at test end.
@@ -110,9 +102,9 @@ func newMember(t testing.TB, ctx context.Context, cfg p2p.Config, opts ...Option
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := NewHostTransport(h, testLog())
+	tr := NewHostTransport(h, testenv.Logger())
 	ex := &codeExecutor{code: map[string][]byte{}}
-	all := append([]Option{WithLogger(testLog()), WithExecutor(ex), WithFreeMemory(func() int { return 1 << 20 })}, opts...)
+	all := append([]Option{WithLogger(testenv.Logger()), WithExecutor(ex), WithFreeMemory(func() int { return 1 << 20 })}, opts...)
 	n, err := New(tr, key, all...)
 	if err != nil {
 		h.Close()
@@ -145,6 +137,8 @@ func (e *codeExecutor) add(code []byte) string {
 	e.mu.Unlock()
 	return c
 }
+
+var _ Executor = (*codeExecutor)(nil)
 
 func (e *codeExecutor) Run(ctx context.Context, req RunRequest) (activation.Result, error) {
 	e.mu.Lock()

@@ -125,6 +125,8 @@ func (e *Endpoint) Handle(proto protocol.ID, maxSize int, h ring.Handler) {
 	e.handlers[proto] = memHandler{max: maxSize, h: h}
 }
 
+var _ ring.Transport = (*Endpoint)(nil)
+
 // Call implements ring.Transport: the request and the reply each cost one
 // message and Latency on the virtual clock.
 func (e *Endpoint) Call(ctx context.Context, to peer.AddrInfo, proto protocol.ID, req []byte) ([]byte, error) {
