@@ -41,8 +41,9 @@ examples:
 run: build examples
 	@bash scripts/run.sh
 
-lint:
+lint: deps
 	$(GO) vet $(PKGS)
+	.tools/bin/staticcheck $(PKGS)
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # Static binaries for volunteer devices and systemd mode, with checksums:

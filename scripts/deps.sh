@@ -51,4 +51,11 @@ wsk_build=/work/shared/tools/build-wsk.sh
 [ -x ../shared/tools/build-wsk.sh ] && wsk_build=../shared/tools/build-wsk.sh
 "$wsk_build" .tools/bin/wsk
 
+# staticcheck, pinned, for `make lint`.
+staticcheck_version=v0.8.2 # staticcheck 2026.2.2
+if [ "$(.tools/bin/staticcheck -version 2>/dev/null | sed -n 's/.*(\(.*\))$/v\1/p')" != "$staticcheck_version" ]; then
+	echo "deps: installing staticcheck $staticcheck_version" >&2
+	GOBIN="$PWD/.tools/bin" go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
+fi
+
 go mod download

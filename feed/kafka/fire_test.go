@@ -298,9 +298,9 @@ func TestRestarts(t *testing.T) {
 	e.produce(t, rec("r", "", "m3"), rec("r", "", "m4"))
 	rp2 := e.start(t, e.options("worker0"))
 	_ = rp2
-	got := e.api.waitDelivered(t, "r", 4)
+	e.api.waitDelivered(t, "r", 4)
 	e.produce(t, rec("r", "", "m5"))
-	got = e.api.waitDelivered(t, "r", 5)
+	got := e.api.waitDelivered(t, "r", 5)
 	if !reflect.DeepEqual(values(got), []string{"m1", "m2", "m3", "m4", "m5"}) {
 		t.Fatalf("delivered %v", values(got))
 	}

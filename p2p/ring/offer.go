@@ -87,14 +87,3 @@ func (o *Offer) Verify(rs *Regions, now time.Time, maxLifetime time.Duration) er
 }
 
 func (o *Offer) expired(now time.Time) bool { return now.UnixMilli() >= o.Expiry }
-
-// addrInfo is where to reach the offer's supplier.
-func (o *Offer) addrInfo() peer.AddrInfo {
-	ai := peer.AddrInfo{ID: o.Supplier}
-	for _, s := range o.Addrs {
-		if a, err := parseAddr(s); err == nil {
-			ai.Addrs = append(ai.Addrs, a)
-		}
-	}
-	return ai
-}

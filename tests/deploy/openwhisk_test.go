@@ -121,7 +121,7 @@ func TestDeployBesideOpenWhisk(t *testing.T) {
 	t.Run("replace", func(t *testing.T) { checkReplaceIDs(ctx, t, ans, vars) })
 
 	start := time.Now()
-	out, ok := ans.try(ctx, t, "faasedge.yml", vars...)
+	_, ok := ans.try(ctx, t, "faasedge.yml", vars...)
 	t.Logf("deploy: %v (mode: %s)", time.Since(start).Round(time.Millisecond), eng)
 	if !ok {
 		t.FailNow()
@@ -130,7 +130,7 @@ func TestDeployBesideOpenWhisk(t *testing.T) {
 	checkInvokerEnv(ctx, t, eng)
 
 	start = time.Now()
-	out = ans.run(ctx, t, "faasedge.yml", vars...)
+	out := ans.run(ctx, t, "faasedge.yml", vars...)
 	t.Logf("no-op re-run: %v", time.Since(start).Round(time.Millisecond))
 	requireUnchanged(t, out)
 
