@@ -169,13 +169,6 @@ func (b *backing) fill(ctx context.Context) {
 	}
 }
 
-// placement is c's placement as it stands: renew updates its expiry.
-func (b *backing) placement(c *claim) ring.Placement {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return c.p
-}
-
 // renew extends every lease; a supplier that does not answer has left, and
 // its claim is dropped.
 func (b *backing) renew(ctx context.Context) {

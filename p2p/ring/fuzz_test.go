@@ -182,7 +182,6 @@ func FuzzReplyFrames(f *testing.F) {
 			for _, o := range m.Offers {
 				if o != nil {
 					_ = o.Verify(fz.node.Regions(), time.Now(), fz.node.cfg.maxOfferLifetime())
-					_ = o.addrInfo()
 				}
 			}
 		}
