@@ -15,7 +15,7 @@ import (
 	"github.com/faasedge/faasedge/internal/httpserve"
 	"github.com/faasedge/faasedge/invoker"
 	"github.com/faasedge/faasedge/p2p"
-	"github.com/faasedge/faasedge/p2p/ipfs"
+	"github.com/faasedge/faasedge/p2p/edge"
 	"github.com/faasedge/faasedge/p2p/ring"
 )
 
@@ -42,12 +42,8 @@ type NodeConfig struct {
 
 // Node is a running scheduling node and gateway.
 type Node struct {
-	host *p2p.Host
-	code *ipfs.Node
-	tr   *ring.HostTransport
-	ring *ring.Node
+	ring *edge.Node // a ring member that supplies nothing
 	gw   *Gateway
-	ln   net.Listener
 	srv  *http.Server
 	log  *slog.Logger
 
@@ -57,10 +53,11 @@ type Node struct {
 	closeErr  error
 }
 
-// StartNode brings a node up: host, block exchange, ring node, Function
-// Manager, scheduler index listing and gateway, whose virtual invokers
-// start claiming capacity. ctx bounds the start-up only; the node runs
-// until Close.
+// StartNode brings a node up: a ring member that supplies nothing
+// (p2p/edge: host, block exchange, ring node), the Function Manager, the
+// scheduler index listing and the gateway, whose virtual invokers start
+// claiming capacity. ctx bounds the start-up only; the node runs until
+// Close.
 func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	log := cfg.Logger
 	if log == nil {
@@ -72,54 +69,44 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 			n.Close(context.WithoutCancel(ctx))
 		}
 	}()
-	if n.host, err = p2p.NewHost(ctx, cfg.Host); err != nil {
-		return nil, fmt.Errorf("controllerplugin: host: %w", err)
-	}
-	iopts := []ipfs.Option{ipfs.WithLogger(log)}
-	if cfg.Host.DataDir != "" {
-		iopts = append(iopts, ipfs.WithDataDir(cfg.Host.DataDir))
-	}
-	if n.code, err = ipfs.New(ctx, n.host, iopts...); err != nil {
-		return nil, fmt.Errorf("controllerplugin: ipfs: %w", err)
-	}
-	n.tr = ring.NewHostTransport(n.host, log)
-	if n.ring, err = ring.New(n.tr, n.host.Peerstore().PrivKey(n.host.ID()), ring.WithPolicy(cfg.Policy), ring.WithLogger(log)); err != nil {
-		return nil, fmt.Errorf("controllerplugin: ring: %w", err)
+	n.ring, err = edge.Start(ctx, edge.Config{Host: cfg.Host, RingOptions: []ring.Option{ring.WithPolicy(cfg.Policy)}, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("controllerplugin: %w", err)
 	}
 	var bctx context.Context
 	bctx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	n.ring.Start(bctx)
 	if cfg.Manager != nil {
-		fm, err := NewFunctionManager(n.ring, n.code, *cfg.Manager, log)
+		fm, err := NewFunctionManager(n.ring.Ring(), n.ring.IPFS(), *cfg.Manager, log)
 		if err != nil {
 			return nil, err
 		}
-		fm.Register(n.tr)
+		fm.Register(n.ring.Transport())
 	}
 	if cfg.IndexKey != nil {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			publishIndex(bctx, n.host, cfg.IndexKey, log)
+			publishIndex(bctx, n.ring.Host(), cfg.IndexKey, log)
 		}()
 	}
 	gcfg := cfg.Gateway
-	gcfg.Publisher = n.code
+	gcfg.Publisher = n.ring.IPFS()
 	if gcfg.Logger == nil {
 		gcfg.Logger = log
 	}
-	if n.gw, err = New(ctx, n.ring, gcfg); err != nil {
+	if n.gw, err = New(ctx, n.ring.Ring(), gcfg); err != nil {
 		return nil, err
 	}
 	if addr := gcfg.Invoker.HTTPAddr; addr != "" {
-		if n.ln, err = net.Listen("tcp", addr); err != nil {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
 			return nil, fmt.Errorf("controllerplugin: listen %s: %w", addr, err)
 		}
 		n.srv = httpserve.Server(n.gw.Handler(), invoker.HTTPLimits)
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			if err := n.srv.Serve(n.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := n.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("http server", "err", err)
 			}
 		}()
@@ -127,7 +114,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	if err := n.gw.Start(ctx); err != nil {
 		return nil, err
 	}
-	log.Info("gateway started", "peer", n.host.ID(), "addrs", n.host.FullAddrs(), "ids", gcfg.IDs,
+	log.Info("gateway started", "peer", n.ring.Host().ID(), "ids", gcfg.IDs,
 		"capacityMB", n.gw.capacity, "functionManager", cfg.Manager != nil)
 	return n, nil
 }
@@ -141,15 +128,15 @@ func (n *Node) Run(ctx context.Context) error {
 	return n.Close(sctx)
 }
 
-// Host is the node's libp2p host.
-func (n *Node) Host() *p2p.Host { return n.host }
-
 // Gateway is the node's gateway.
 func (n *Node) Gateway() *Gateway { return n.gw }
 
+// Ring is the node's ring member (host, block exchange, ring node).
+func (n *Node) Ring() *edge.Node { return n.ring }
+
 // Close shuts the gateway down (activations in flight still finish and
-// are acked, ctx bounds the wait), then stops the ring, the block exchange
-// and the host. Closing again does nothing.
+// are acked, ctx bounds the wait), then the ring member. Closing again
+// does nothing.
 func (n *Node) Close(ctx context.Context) error {
 	n.closeOnce.Do(func() {
 		var errs []error
@@ -159,21 +146,12 @@ func (n *Node) Close(ctx context.Context) error {
 		if n.srv != nil {
 			errs = append(errs, n.srv.Close())
 		}
-		if n.ring != nil {
-			errs = append(errs, n.ring.Close(ctx))
-		}
 		if n.cancel != nil {
 			n.cancel()
 		}
 		n.wg.Wait()
-		if n.tr != nil {
-			n.tr.Close()
-		}
-		if n.code != nil {
-			errs = append(errs, n.code.Close())
-		}
-		if n.host != nil {
-			errs = append(errs, n.host.Close())
+		if n.ring != nil {
+			errs = append(errs, n.ring.Close(ctx))
 		}
 		n.closeErr = errors.Join(errs...)
 	})
