@@ -156,7 +156,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 
 // env is one test's real parts: kfake, pouchdb-server, the stand-in API.
 type env struct {
-	logs  *lockedBuffer // every provider's log lines
+	logs  *testenv.LockedBuffer // every provider's log lines
 	kafka *kfake.Cluster
 	pouch *testenv.PouchDB
 	api   *whiskAPI
@@ -165,7 +165,7 @@ type env struct {
 
 func newEnv(t *testing.T, topics ...string) *env {
 	t.Helper()
-	e := &env{logs: &lockedBuffer{}, kafka: testenv.Kafka(t, topics...), pouch: testenv.StartPouchDB(t), api: newWhiskAPI(t)}
+	e := &env{logs: &testenv.LockedBuffer{}, kafka: testenv.Kafka(t, topics...), pouch: testenv.StartPouchDB(t), api: newWhiskAPI(t)}
 	var err error
 	e.kcl, err = kgo.NewClient(kgo.SeedBrokers(e.kafka.ListenAddrs()...), kgo.AllowAutoTopicCreation())
 	if err != nil {
@@ -178,7 +178,7 @@ func newEnv(t *testing.T, topics ...string) *env {
 func (e *env) options(worker string) Options {
 	var w io.Writer = e.logs
 	if e.logs == nil {
-		e.logs = &lockedBuffer{}
+		e.logs = &testenv.LockedBuffer{}
 		w = e.logs
 	}
 	if os.Getenv("KAFKAFEED_LOG") != "" {
@@ -188,23 +188,6 @@ func (e *env) options(worker string) Options {
 		DBURL: e.pouch.URL, APIHost: e.api.srv.URL, Worker: worker, Listen: "127.0.0.1:0",
 		RetryBase: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // runningProvider is a provider started by startProvider.

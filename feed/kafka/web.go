@@ -189,15 +189,25 @@ func (p *Provider) disableForUpdate(ctx context.Context, t *Trigger) error {
 	return p.store.put(ctx, t)
 }
 
-func (p *Provider) read(ctx context.Context, w http.ResponseWriter, prm params, messageHub bool) {
+// callersTrigger is the trigger named by the request once the caller's key
+// reads it from OpenWhisk (READ and UPDATE); nil when it answered already.
+func (p *Provider) callersTrigger(ctx context.Context, w http.ResponseWriter, prm params) *Trigger {
 	name := prm.str("triggerName")
 	if !p.verifyAuth(ctx, triggerURL(p.apiBase(), name), prm.str("authKey"), true) {
 		webText(w, http.StatusUnauthorized, notAuthorized)
-		return
+		return nil
 	}
 	t, err := p.store.get(ctx, name)
 	if err != nil {
 		webText(w, http.StatusInternalServerError, errorText(err))
+		return nil
+	}
+	return t
+}
+
+func (p *Provider) read(ctx context.Context, w http.ResponseWriter, prm params, messageHub bool) {
+	t := p.callersTrigger(ctx, w, prm)
+	if t == nil {
 		return
 	}
 	config := map[string]any{
@@ -234,16 +244,11 @@ func (p *Provider) read(ctx context.Context, w http.ResponseWriter, prm params, 
 }
 
 func (p *Provider) update(ctx context.Context, w http.ResponseWriter, prm params) {
-	name := prm.str("triggerName")
-	if !p.verifyAuth(ctx, triggerURL(p.apiBase(), name), prm.str("authKey"), true) {
-		webText(w, http.StatusUnauthorized, notAuthorized)
+	t := p.callersTrigger(ctx, w, prm)
+	if t == nil {
 		return
 	}
-	t, err := p.store.get(ctx, name)
-	if err != nil {
-		webText(w, http.StatusInternalServerError, errorText(err))
-		return
-	}
+	name := t.ID
 	if !t.active() {
 		webText(w, http.StatusBadRequest, name+" cannot be updated because it is disabled")
 		return
@@ -253,7 +258,7 @@ func (p *Provider) update(ctx context.Context, w http.ResponseWriter, prm params
 		webText(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	err = retryConflict(func() error {
+	err := retryConflict(func() error {
 		cur, err := p.store.get(ctx, name)
 		if err != nil {
 			return err

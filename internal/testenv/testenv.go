@@ -60,7 +60,7 @@ type PouchDB struct {
 	Host string
 	Port int
 	cmd  *exec.Cmd
-	log  *lockedBuffer
+	log  *LockedBuffer
 }
 
 // Stop kills the server, for tests of a database that goes away. Data is
@@ -83,7 +83,7 @@ func (p *PouchDB) Restart(t testing.TB) {
 // waits until it answers.
 func StartPouchDB(t testing.TB) *PouchDB {
 	t.Helper()
-	p := &PouchDB{Host: "127.0.0.1", Port: FreePort(t), log: &lockedBuffer{}}
+	p := &PouchDB{Host: "127.0.0.1", Port: FreePort(t), log: &LockedBuffer{}}
 	p.URL = fmt.Sprintf("http://%s:%d", p.Host, p.Port)
 	p.start(t)
 	t.Cleanup(func() {
@@ -158,18 +158,20 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-type lockedBuffer struct {
+// LockedBuffer is a bytes.Buffer safe for concurrent writers, for the
+// output of servers and loggers under test.
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *LockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *LockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
