@@ -1,8 +1,10 @@
 package invoker
 
 import (
+	"archive/tar"
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -28,7 +30,7 @@ type jsCode struct {
 	path   []string          // zip: main's property path in its exports
 }
 
-// zipRoot is where a zip action's files are, for require() and
+// zipRoot is where an archive action's files are, for require() and
 // __dirname.
 const zipRoot = "/action"
 
@@ -41,9 +43,19 @@ const (
 	msgZipNoMain      = "Zipped actions must contain either package.json or index.js at the root."
 )
 
+// The archive kinds the stock runner takes, by their first bytes.
+const (
+	zipMagic  = "PK\x03\x04"
+	gzipMagic = "\x1f\x8b\x08"
+)
+
+func isArchive(b []byte) bool {
+	return bytes.HasPrefix(b, []byte(zipMagic)) || bytes.HasPrefix(b, []byte(gzipMagic))
+}
+
 func newJSCode(a *activation.Action, main string) (*jsCode, error) {
 	code := a.Code.Inline
-	if a.Code.Binary && !bytes.HasPrefix(code, []byte(zipMagic)) {
+	if a.Code.Binary && !isArchive(code) {
 		// Base64 still (the stock store's binary exec.code).
 		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(code)))
 		if err != nil {
@@ -51,7 +63,7 @@ func newJSCode(a *activation.Action, main string) (*jsCode, error) {
 		}
 		code = b
 	}
-	if !bytes.HasPrefix(code, []byte(zipMagic)) {
+	if !isArchive(code) {
 		if a.Code.Binary {
 			return nil, errors.New(msgZipUnsupported)
 		}
@@ -63,7 +75,14 @@ func newJSCode(a *activation.Action, main string) (*jsCode, error) {
 		}
 		return &jsCode{prog: p, mods: jsModules}, nil
 	}
-	files, err := unzipModules(code, a.Limits.Memory*int64(whisk.MB))
+	limit := a.Limits.Memory * int64(whisk.MB)
+	var files map[string][]byte
+	var err error
+	if bytes.HasPrefix(code, []byte(zipMagic)) {
+		files, err = unzipModules(code, limit)
+	} else {
+		files, err = untarModules(code, limit)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -84,8 +103,6 @@ func newJSCode(a *activation.Action, main string) (*jsCode, error) {
 	c.path = strings.Split(fn, ".")
 	return c, nil
 }
-
-const zipMagic = "PK\x03\x04"
 
 // unzipModules reads a zip action's regular files under zipRoot, refusing
 // more than limit bytes in all before they are read.
@@ -119,6 +136,42 @@ func unzipModules(b []byte, limit int64) (map[string][]byte, error) {
 		files[path.Join(zipRoot, path.Clean("/"+f.Name))] = data
 	}
 	return files, nil
+}
+
+// untarModules reads a .tar.gz action's regular files under zipRoot, as
+// unzipModules does; the decompressed stream is read no further than
+// limit and the entries' headers allow.
+func untarModules(b []byte, limit int64) (map[string][]byte, error) {
+	gz, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("There was an error uncompressing the action Tar GZ archive: %w", err)
+	}
+	tr := tar.NewReader(io.LimitReader(gz, limit+jsMaxZipFiles*2048))
+	var total int64
+	files := map[string][]byte{}
+	for n := 0; ; n++ {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return files, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("There was an error uncompressing the action Tar GZ archive: %w", err)
+		}
+		if n >= jsMaxZipFiles {
+			return nil, fmt.Errorf("the action archive has more than %d entries", jsMaxZipFiles)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		if total += h.Size; h.Size < 0 || total > limit {
+			return nil, fmt.Errorf("the action archive expands to more than the action's memory limit of %d bytes", limit)
+		}
+		data, err := io.ReadAll(io.LimitReader(tr, h.Size))
+		if err != nil || int64(len(data)) != h.Size {
+			return nil, fmt.Errorf("There was an error uncompressing the action Tar GZ archive: %s is not %d bytes", h.Name, h.Size)
+		}
+		files[path.Join(zipRoot, path.Clean("/"+h.Name))] = data
+	}
 }
 
 // main evaluates the code in rt and returns its main, which the caller

@@ -14,6 +14,7 @@ func FuzzJSCode(f *testing.F) {
 	f.Add([]byte(`function main() { return {}; }`), false, "main")
 	f.Add(zipped(f, map[string]string{"index.js": `exports.main = () => ({})`}), false, "main")
 	f.Add(zipped(f, map[string]string{"a/b.js": `x`, "package.json": `{"main":"a/b.js"}`}), false, "b.c.d")
+	f.Add(tarGzipped(f, map[string]string{"index.js": `exports.main = () => ({})`}), false, "main")
 	f.Add([]byte("UEsDBAo="), true, "main")
 	f.Add([]byte("PK\x03\x04 not a zip"), false, "main")
 	f.Fuzz(func(t *testing.T, code []byte, binary bool, main string) {

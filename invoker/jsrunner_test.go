@@ -1,8 +1,10 @@
 package invoker
 
 import (
+	"archive/tar"
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -61,6 +63,9 @@ func TestJSRunner(t *testing.T) {
 					rnd: crypto.randomBytes(8).length, filled: u.some(x => x !== 0),
 					uuid: /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(globalThis.crypto.randomUUID()) && crypto.randomUUID().length};
 			}`, result: `{"sha":"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad","hmac":"EEFSxb/coHvGM+69RhmfAlXJ9J0=","md5":"187ef4436122d1cc2f40dc2b92f0eba0","rnd":8,"filled":true,"uuid":36}`},
+		{name: "process.exit", code: `function main() { process.exit(0); return {}; }`, status: whisk.StatusDeveloperError, result: mustMarshal(map[string]string{"error": whisk.MsgAbnormalRun})},
+		{name: "hrtime", code: `function main() { const t = process.hrtime(); const d = process.hrtime(t); const b = process.hrtime.bigint();
+			return {pair: t.length === 2 && d[0] >= 0, big: typeof b}; }`, result: `{"pair":true,"big":"bigint"}`},
 		{name: "require url", code: `const url = require('url'); function main() { const u = new url.URL('http://h:8/p?q=1'); return {port: u.port, q: u.searchParams.get('q'), g: typeof URL}; }`, result: `{"port":"8","q":"1","g":"function"}`},
 		{name: "require node: prefix", code: `function main() { return {b: typeof require("node:buffer").Buffer.from === "function", p: require('process') === process}; }`, result: `{"b":true,"p":true}`},
 		{name: "require missing", code: `function main() { try { require("fs"); } catch (e) { return {m: e.message, c: e.code}; } }`, result: `{"m":"Cannot find module 'fs'","c":"MODULE_NOT_FOUND"}`},
@@ -283,6 +288,26 @@ func zipped(t testing.TB, files map[string]string) []byte {
 	return buf.Bytes()
 }
 
+func tarGzipped(t testing.TB, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for name, body := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = tw.Write([]byte(body))
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
 // Zip actions as the stock runtime takes them: package.json's main or
 // index.js, "file.fn" mains, files and node_modules required from the
 // archive, base64 or decoded code.
@@ -308,12 +333,14 @@ func TestJSRunnerZip(t *testing.T) {
 		name   string
 		files  map[string]string
 		main   string
+		tgz    bool
 		base64 bool
 		status whisk.StatusCode
 		result string
 	}{
 		{name: "package.json main", files: with(map[string]string{"package.json": `{"main": "app.js"}`, "app.js": handler}), result: `{"msg":"HELLO ZIP","dir":"/action"}`},
 		{name: "index.js", files: with(map[string]string{"index.js": handler}), base64: true, result: `{"msg":"HELLO ZIP","dir":"/action"}`},
+		{name: "tar.gz", tgz: true, files: with(map[string]string{"index.js": handler}), result: `{"msg":"HELLO ZIP","dir":"/action"}`},
 		{name: "file.function main", files: with(map[string]string{"other.js": `exports.run = () => ({via: "other"});`}), main: "other.run", result: `{"via":"other"}`},
 		{name: "no package.json nor index.js", files: lib, status: whisk.StatusDeveloperError,
 			result: mustMarshal(map[string]string{"error": jsInitFailed + msgZipNoMain})},
@@ -322,6 +349,9 @@ func TestJSRunnerZip(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code := zipped(t, tc.files)
+			if tc.tgz {
+				code = tarGzipped(t, tc.files)
+			}
 			if tc.base64 {
 				code = []byte(base64.StdEncoding.EncodeToString(code))
 			}
@@ -336,12 +366,14 @@ func TestJSRunnerZip(t *testing.T) {
 
 	// A zip that expands beyond the action's memory is refused before it
 	// is read.
-	big := zipped(t, map[string]string{"index.js": strings.Repeat(" ", 2<<20)})
-	a := &activation.Action{Name: activation.FQN{Path: "guest", Name: "big"}, Kind: "nodejs:20",
-		Code: activation.Code{Inline: big}, Limits: whisk.DefaultLimits()}
-	a.Limits.Memory = 1
-	res := run(t, &JSRunner{}, a, `{}`)
-	if res.Response.StatusCode != whisk.StatusDeveloperError || !strings.Contains(string(res.Response.Result), "expands to more than") {
-		t.Fatalf("got %d %s", res.Response.StatusCode, res.Response.Result)
+	big := map[string]string{"index.js": strings.Repeat(" ", 2<<20)}
+	for _, code := range [][]byte{zipped(t, big), tarGzipped(t, big)} {
+		a := &activation.Action{Name: activation.FQN{Path: "guest", Name: "big"}, Kind: "nodejs:20",
+			Code: activation.Code{Inline: code}, Limits: whisk.DefaultLimits()}
+		a.Limits.Memory = 1
+		res := run(t, &JSRunner{}, a, `{}`)
+		if res.Response.StatusCode != whisk.StatusDeveloperError || !strings.Contains(string(res.Response.Result), "expands to more than") {
+			t.Fatalf("got %d %s", res.Response.StatusCode, res.Response.Result)
+		}
 	}
 }

@@ -249,6 +249,22 @@ func (j *jsVM) natives(rt *goja.Runtime) map[string]any {
 	_ = process.Set("pid", os.Getpid())
 	_ = process.Set("cwd", func() string { return "/" })
 	_ = process.Set("uptime", func() float64 { return time.Since(boot).Seconds() })
+	// hrtime counts from the VM's creation, on the monotonic clock.
+	hrtime := rt.ToValue(func(call goja.FunctionCall) goja.Value {
+		d := time.Since(boot)
+		var prev []int64
+		if err := rt.ExportTo(call.Argument(0), &prev); err == nil && len(prev) == 2 {
+			d -= time.Duration(prev[0])*time.Second + time.Duration(prev[1])
+		}
+		return rt.NewArray(int64(d/time.Second), int64(d%time.Second))
+	}).ToObject(rt)
+	_ = hrtime.Set("bigint", func() *big.Int { return big.NewInt(int64(time.Since(boot))) })
+	_ = process.Set("hrtime", hrtime)
+	// exit ends the activation as the stock runtime's process ending does.
+	_ = process.Set("exit", func() {
+		j.act.settle(jsOutcome{code: whisk.StatusDeveloperError, msg: whisk.MsgAbnormalRun})
+		rt.Interrupt("process.exit")
+	})
 	return map[string]any{
 		"maxAlloc": j.maxAlloc,
 		"process":  process,
