@@ -62,12 +62,13 @@ func TestDeployBesideOpenWhisk(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 
-	// Stand-ins on loopback: Kafka on the local environment's advertised
-	// port (kafka_connect_string is derived from it), CouchDB anywhere.
-	kafka, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(kafkaPort),
+	pt := freePorts(t)
+	// Stand-ins on loopback: Kafka where kafka_connect_string points
+	// (kafka.advertisedPort), CouchDB where db_local.ini does.
+	kafka, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(pt.kafka),
 		kfake.SeedTopics(1, "health", "completed0", "cacheInvalidation", "events"))
 	if err != nil {
-		t.Fatalf("kfake on 127.0.0.1:%d (the local environment's kafka port): %v", kafkaPort, err)
+		t.Fatalf("kfake on 127.0.0.1:%d: %v", pt.kafka, err)
 	}
 	defer kafka.Close()
 	couch := testenv.StartPouchDB(t)
@@ -85,7 +86,10 @@ func TestDeployBesideOpenWhisk(t *testing.T) {
 	t.Run("groups", func(t *testing.T) { checkGroups(t, ow) })
 
 	vars := []string{"-e", "faasedge_data_dir=" + dataDir, "-e", "faasedge_listen_ip=127.0.0.1",
-		"-e", `{"invoker_extraEnv": {"CONFIG_whisk_blacklist_pollInterval": "7 seconds"}}`}
+		"-e", `{"invoker_extraEnv": {"CONFIG_whisk_blacklist_pollInterval": "7 seconds"}}`,
+		"-e", fmt.Sprintf(`{"kafka": {"advertisedPort": %d}, "invoker": {"port": %d}}`, pt.kafka, pt.invoker),
+		"-e", fmt.Sprintf("faasedge_node_port=%d faasedge_gateway_p2p_port=%d faasedge_invoker_p2p_port_base=%d faasedge_kafkafeed_port=%d",
+			pt.node, pt.gatewayP2P, pt.invokerP2P, pt.feed)}
 	// Containers where dockerd runs; systemd units where it cannot but
 	// systemd is PID 1.
 	var (
@@ -117,7 +121,7 @@ func TestDeployBesideOpenWhisk(t *testing.T) {
 		}
 	})
 
-	t.Run("systemd", func(t *testing.T) { checkSystemdUnits(ctx, t, ans, bin, vars) })
+	t.Run("systemd", func(t *testing.T) { checkSystemdUnits(ctx, t, ans, bin, vars, pt) })
 	t.Run("replace", func(t *testing.T) { checkReplaceIDs(ctx, t, ans, vars) })
 
 	start := time.Now()
@@ -126,8 +130,8 @@ func TestDeployBesideOpenWhisk(t *testing.T) {
 	if !ok {
 		t.FailNow()
 	}
-	checkRunning(ctx, t, eng, ow)
-	checkInvokerEnv(ctx, t, eng)
+	checkRunning(ctx, t, eng, ow, pt)
+	checkInvokerEnv(ctx, t, eng, pt)
 
 	start = time.Now()
 	out := ans.run(ctx, t, "faasedge.yml", vars...)
@@ -150,9 +154,40 @@ func TestDeployBesideOpenWhisk(t *testing.T) {
 	}
 }
 
-// kafkaPort is kafka.advertisedPort of OpenWhisk's group_vars: the local
-// environment's kafka_connect_string points there.
-const kafkaPort = 9093
+// ports are one run's ports. The defaults (OpenWhisk's Kafka on 9093,
+// invokers on 12001+N, the roles' 4001, 5000, ...) would collide with
+// another run of this test on the machine, so each run takes free ones and
+// passes them as an operator overrides group_vars: kafka.advertisedPort
+// and invoker.port through -e (OpenWhisk's ansible.cfg merges dictionaries).
+type ports struct {
+	kafka, node, gatewayP2P, feed int
+	invoker                       int // ids 1-3 listen on invoker+1 .. invoker+3
+	invokerP2P                    int // ids 1-2 on invokerP2P+1, +2
+}
+
+func freePorts(t *testing.T) ports {
+	return ports{kafka: testenv.FreePort(t), node: testenv.FreePort(t), gatewayP2P: testenv.FreePort(t), feed: testenv.FreePort(t),
+		invoker: freeRange(t, 4), invokerP2P: freeRange(t, 3)}
+}
+
+// freeRange finds a base port with base..base+n-1 free a moment ago.
+func freeRange(t *testing.T, n int) int {
+	t.Helper()
+	for range 100 {
+		base, free := testenv.FreePort(t), true
+		for p := base; p < base+n && free; p++ {
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if free = err == nil; free {
+				l.Close()
+			}
+		}
+		if free {
+			return base
+		}
+	}
+	t.Fatalf("no %d free ports in a row", n)
+	return 0
+}
 
 // stageOpenWhisk copies the OpenWhisk snapshot, links the FaaS@Edge
 // playbooks and roles into its ansible/ directory as ansible/README.md
@@ -476,7 +511,7 @@ func buildRelease(ctx context.Context, t *testing.T, dir string) string {
 // checkRunning: every service answers its health check, the invokers'
 // ids on the health topic are the expected ones and unique, and no
 // container restarts over 20 s.
-func checkRunning(ctx context.Context, t *testing.T, eng engine, ow string) {
+func checkRunning(ctx context.Context, t *testing.T, eng engine, ow string, pt ports) {
 	t.Helper()
 	before := map[string]serviceState{}
 	for _, c := range services {
@@ -488,12 +523,16 @@ func checkRunning(ctx context.Context, t *testing.T, eng engine, ow string) {
 	}
 	client := invokerClient(t, ow)
 	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Second) {
-		for _, u := range []string{"https://127.0.0.1:12002/ping", "https://127.0.0.1:12003/ping", "http://127.0.0.1:12004/invokers/3/ping", "http://127.0.0.1:12004/invokers/6/ping", "http://127.0.0.1:5000/health"} {
+		for _, u := range []string{
+			fmt.Sprintf("https://127.0.0.1:%d/ping", pt.invoker+1), fmt.Sprintf("https://127.0.0.1:%d/ping", pt.invoker+2),
+			fmt.Sprintf("http://127.0.0.1:%d/invokers/3/ping", pt.invoker+3), fmt.Sprintf("http://127.0.0.1:%d/invokers/6/ping", pt.invoker+3),
+			fmt.Sprintf("http://127.0.0.1:%d/health", pt.feed),
+		} {
 			if err := get(ctx, client, u); err != nil {
 				t.Errorf("health: %v", err)
 			}
 		}
-		if c, err := net.DialTimeout("tcp", "127.0.0.1:4001", 5*time.Second); err != nil {
+		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(pt.node), 5*time.Second); err != nil {
 			t.Errorf("health: edge node's libp2p port: %v", err)
 		} else {
 			c.Close()
@@ -508,7 +547,7 @@ func checkRunning(ctx context.Context, t *testing.T, eng engine, ow string) {
 			t.Errorf("%s restarted or stopped within 20 s (restarts %d -> %d, %v):\n%s", c, before[c].restarts, s.restarts, err, eng.logs(ctx, c))
 		}
 	}
-	checkHealthTopic(ctx, t)
+	checkHealthTopic(ctx, t, pt.kafka)
 }
 
 // invokerClient speaks to the invokers as OpenWhisk's own tooling does:
@@ -544,7 +583,7 @@ func get(ctx context.Context, c *http.Client, url string) error {
 
 // checkHealthTopic reads the health topic with kcat until every expected
 // invoker id has pinged, and fails on an id pinged under two names.
-func checkHealthTopic(ctx context.Context, t *testing.T) {
+func checkHealthTopic(ctx context.Context, t *testing.T, kafkaPort int) {
 	t.Helper()
 	var names map[int]map[string]bool
 	for i := 0; i < 30; i++ {
@@ -584,14 +623,14 @@ func checkHealthTopic(ctx context.Context, t *testing.T) {
 
 // checkInvokerEnv: invoker.extraEnv is merged, and the https settings
 // reach the invoker.
-func checkInvokerEnv(ctx context.Context, t *testing.T, eng engine) {
+func checkInvokerEnv(ctx context.Context, t *testing.T, eng engine, pt ports) {
 	t.Helper()
 	env, err := eng.env(ctx, "invoker1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"CONFIG_whisk_blacklist_pollInterval=7 seconds", "CONFIG_whisk_invoker_protocol=https",
-		"CONFIG_whisk_concurrencyLimit_max=500", "PORT=12002", "KAFKA_HOSTS=127.0.0.1:9093"} {
+		"CONFIG_whisk_concurrencyLimit_max=500", fmt.Sprintf("PORT=%d", pt.invoker+1), fmt.Sprintf("KAFKA_HOSTS=127.0.0.1:%d", pt.kafka)} {
 		if !slices.Contains(env, want) {
 			t.Errorf("invoker1's environment lacks %s", want)
 		}
@@ -664,12 +703,17 @@ func checkRuntimes(ctx context.Context, t *testing.T, a *ansible, ow string) {
 }
 
 // checkSystemdUnits runs the deploy in check mode with
-// faasedge_runtime=systemd (systemd is not PID 1 here, so systemctl is
-// left out) and verifies every rendered unit with systemd-analyze and every
+// faasedge_runtime=systemd (systemd need not be PID 1, so systemctl is
+// left out; the Kafka feed provider also installs the catalog) and verifies every rendered unit with systemd-analyze and every
 // environment file's quoting.
-func checkSystemdUnits(ctx context.Context, t *testing.T, a *ansible, bin string, vars []string) {
+func checkSystemdUnits(ctx context.Context, t *testing.T, a *ansible, bin string, vars []string, pt ports) {
 	out := a.run(ctx, t, "faasedge.yml", append([]string{"--check", "--diff", "--skip-tags", "faasedge-systemctl",
-		"-e", "faasedge_runtime=systemd", "-e", "faasedge_binary=" + bin}, vars...)...)
+		"-e", "faasedge_runtime=systemd", "-e", "faasedge_binary=" + bin, "-e", "faasedge_kafkafeed_install_catalog=true"}, vars...)...)
+	for _, want := range []string{"kafkafeed --install-catalog", `CATALOG_AUTH="`, fmt.Sprintf(`CATALOG_ENDPOINT="http://127.0.0.1:%d"`, pt.feed)} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the Kafka feed provider with the catalog installation lacks %s", want)
+		}
+	}
 	units := renderedFiles(out, "faasedge.service.j2")
 	envs := renderedFiles(out, "faasedge.env.j2")
 	if len(units) != 5 || len(envs) != 5 {

@@ -164,6 +164,7 @@ func TestRoleFlagsExist(t *testing.T) {
 		{"faasedge-node", "node.go"},
 		{"faasedge-gateway", "gateway.go"},
 		{"faasedge-invoker", "invoker.go"},
+		{"faasedge-kafkafeed", "kafkafeed.go"},
 	} {
 		src, err := os.ReadFile(filepath.Join(repoRoot, "cmd", "faasedge", tc.source))
 		if err != nil {
@@ -193,9 +194,15 @@ func TestRoleFlagsExist(t *testing.T) {
 // The Kafka feed role passes only variables `faasedge kafkafeed` reads
 // (openwhisk-package-kafka's provider environment).
 func TestKafkafeedRoleEnvironment(t *testing.T) {
-	env, _ := serviceVars(t, "faasedge-kafkafeed")["svc_env"].(map[any]any)
+	vars := serviceVars(t, "faasedge-kafkafeed")
+	env, _ := vars["svc_feed_env"].(map[any]any)
 	if len(env) == 0 {
-		t.Fatal("faasedge-kafkafeed: no svc_env")
+		t.Fatal("faasedge-kafkafeed: no svc_feed_env")
+	}
+	// The catalog installation's variables are merged in by svc_env.
+	catalog, _ := vars["svc_env"].(string)
+	for _, m := range regexp.MustCompile(`'([A-Z_]+)':`).FindAllStringSubmatch(catalog, -1) {
+		env[m[1]] = "catalog"
 	}
 	read := map[string]bool{}
 	if _, err := kafka.OptionsFromEnv(func(k string) string { read[k] = true; return "" }); err != nil {
