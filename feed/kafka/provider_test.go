@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"reflect"
 	"strings"
@@ -66,6 +67,29 @@ func TestPayloadPerFlag(t *testing.T) {
 			}
 		}
 	}
+	if got := rp.metric(t, "kafkafeed_messages_fired_total"); got != "12" {
+		t.Errorf("kafkafeed_messages_fired_total %q, want 12", got)
+	}
+	if got := rp.metric(t, "kafkafeed_consumers_running"); got != "3" {
+		t.Errorf("kafkafeed_consumers_running %q, want 3", got)
+	}
+}
+
+// metric is the value of a series of the provider's /metrics.
+func (rp *runningProvider) metric(t *testing.T, series string) string {
+	t.Helper()
+	resp, err := http.Get(rp.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // TestLongBinaryValueLines checks upstream's base64 of long values: lines
