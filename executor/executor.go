@@ -34,6 +34,7 @@ type config struct {
 	fetcher Fetcher
 	mounts  []mount
 	budget  int64
+	compile CompileBudget
 	log     *slog.Logger
 }
 
@@ -66,6 +67,7 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 type Executor struct {
 	rt      wazero.Runtime
 	cache   wazero.CompilationCache // nil without a data dir
+	disk    *diskCache              // nil without a data dir
 	base    wazero.ModuleConfig
 	fetcher Fetcher
 	budget  int64
@@ -79,6 +81,12 @@ type Executor struct {
 	pools      map[string]*pool // by poolKey
 	live       int64            // linear memory bytes of live reactor instances
 	loads      sync.WaitGroup   // module loads under way; Close waits for them
+
+	// Compiling ahead of time (Precompile): a slot per compile, closed
+	// stop ends the waits, and counts under mu (aotPeak for tests).
+	compileSlots                   chan struct{}
+	stop                           chan struct{}
+	aotWaiting, aotActive, aotPeak int
 }
 
 // New starts a wazero runtime (the optimising compiler where the platform
@@ -93,17 +101,29 @@ func New(ctx context.Context, opts ...Option) (*Executor, error) {
 	// hundreds of MB; custom sections are dropped before compiling anyway
 	// (readModule).
 	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithDebugInfoEnabled(false)
+	if c.compile.Concurrent <= 0 {
+		c.compile.Concurrent = DefaultCompileConcurrency
+	}
+	if c.compile.DiskBytes <= 0 {
+		c.compile.DiskBytes = DefaultCompileDiskBytes
+	}
 	var cache wazero.CompilationCache
+	var disk *diskCache
 	if c.dataDir != "" {
 		var err error
 		// wazero's cache key leaves out WithCloseOnContextDone, so this
 		// directory must only ever hold code compiled with it (code without
 		// its checks could not be stopped): hence a directory of our own.
-		cache, err = wazero.NewCompilationCacheWithDir(filepath.Join(c.dataDir, "wazero-executor"))
+		root := filepath.Join(c.dataDir, "wazero-executor")
+		cache, err = wazero.NewCompilationCacheWithDir(root)
 		if err != nil {
 			return nil, fmt.Errorf("executor: compilation cache: %w", err)
 		}
 		rc = rc.WithCompilationCache(cache)
+		disk = newDiskCache(root, c.compile.DiskBytes)
+		if err := errors.Join(disk.dropOtherVersions(), disk.trim()); err != nil {
+			c.log.Warn("executor: compilation cache", "err", err)
+		}
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
@@ -123,8 +143,9 @@ func New(ctx context.Context, opts ...Option) (*Executor, error) {
 		base = base.WithFSConfig(fc)
 	}
 	return &Executor{
-		rt: rt, cache: cache, base: base, fetcher: c.fetcher, budget: c.budget, log: c.log,
+		rt: rt, cache: cache, disk: disk, base: base, fetcher: c.fetcher, budget: c.budget, log: c.log,
 		modules: map[string]*module{}, maxModules: defaultMaxModules, pools: map[string]*pool{},
+		compileSlots: make(chan struct{}, c.compile.Concurrent), stop: make(chan struct{}),
 	}, nil
 }
 
@@ -140,6 +161,7 @@ func (e *Executor) Close(ctx context.Context) error {
 	pools := e.pools
 	e.pools = map[string]*pool{}
 	e.mu.Unlock()
+	close(e.stop)
 	e.loads.Wait()
 	for _, p := range pools {
 		p.closeIdle(ctx)

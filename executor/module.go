@@ -164,11 +164,7 @@ func (e *Executor) load(ctx context.Context, key string, m *module, a activation
 		}
 	}
 	if err == nil {
-		err = recovered(e.log, "compiling", &a, func() error {
-			var err error
-			m.compiled, err = e.rt.CompileModule(ctx, code)
-			return err
-		})
+		err = e.compile(ctx, &a, m, code)
 		if err != nil {
 			err = devErrorf("the action's WebAssembly module is invalid: %v", err)
 		}
@@ -192,6 +188,36 @@ func (e *Executor) load(ctx context.Context, key string, m *module, a activation
 			_ = m.compiled.Close(ctx)
 		}
 	}
+}
+
+// compile compiles code into m.compiled. A damaged entry of the disk
+// cache fails wazero's compile; it is removed and the module compiled
+// again, so that the entry cannot fail the module for good.
+func (e *Executor) compile(ctx context.Context, a *activation.Action, m *module, code []byte) error {
+	do := func() error {
+		return recovered(e.log, "compiling", a, func() error {
+			var err error
+			m.compiled, err = e.rt.CompileModule(ctx, code)
+			return err
+		})
+	}
+	err := do()
+	if e.disk == nil {
+		return err
+	}
+	if isCacheError(err) {
+		n, derr := e.disk.dropDamaged()
+		e.log.Warn("executor: damaged compilation cache entry", "code", a.Code.String(), "err", err, "removed", n, "remove_err", derr)
+		if n > 0 {
+			err = do()
+		}
+	}
+	if err == nil {
+		if terr := e.disk.trim(); terr != nil {
+			e.log.Warn("executor: compilation cache", "err", terr)
+		}
+	}
+	return err
 }
 
 // inspect decides the module's ABI and checks that it only needs what the
