@@ -4,6 +4,12 @@
 // (Balancer, Schedule, NestedSemaphore) and a Controller that creates the
 // topics and the health test action, supervises invokers from their pings,
 // publishes ActivationMessages and consumes acks and user events.
+//
+// The balancer and the supervision here repeat standalone/controller's
+// (sharding.go, supervision.go) on purpose, and `duplicates` lists the
+// pair: both are ports of the same Scala, kept apart so that the emulator
+// stays an independent reference the invoker and the standalone are tested
+// against, and a bug ported into one does not reach the other.
 package emulator
 
 import (
