@@ -157,34 +157,59 @@ func PerActivation(key string) bool {
 // arguments, then the __OW_* values, which win over init arguments of the
 // same name as the /run keys do in OpenWhisk's action loop. A value left
 // empty (a zero Deadline included) leaves its variable out, so a bare
-// Invocation gives a bare environment.
+// Invocation gives a bare environment (nil).
 func (in *Invocation) Env(a *Action) map[string]string {
 	var env map[string]string // allocated with the first variable
-	set := func(k, v string) {
+	in.EachEnv(a, func(k, v string) {
 		if env == nil {
 			env = make(map[string]string, len(in.InitArgs)+8)
 		}
 		env[k] = v
-	}
-	for k, v := range in.InitArgs {
-		set(k, v)
-	}
-	setNonEmpty := func(k, v string) {
-		if v != "" {
-			set(k, v)
-		}
-	}
-	setNonEmpty(EnvAPIKey, in.APIKey)
-	setNonEmpty(EnvNamespace, in.Namespace)
-	if a.Name.Path != "" { // not fully qualified: no name to give
-		set(EnvActionName, a.Name.String())
-	}
-	setNonEmpty(EnvActionVersion, a.Version)
-	setNonEmpty(EnvActivationID, string(in.ID))
-	setNonEmpty(EnvTransactionID, in.TransID.ID)
-	if !in.Deadline.IsZero() {
-		set(EnvDeadline, strconv.FormatInt(in.Deadline.UnixMilli(), 10))
-	}
-	setNonEmpty(EnvAPIHost, in.APIHost)
+	})
 	return env
+}
+
+// EachEnv calls f with each variable of Env, without building the map:
+// the init arguments but those an __OW_* value replaces, then the __OW_*
+// values.
+func (in *Invocation) EachEnv(a *Action, f func(key, value string)) {
+	type kv struct{ k, v string }
+	var buf [8]kv
+	ow := buf[:0]
+	if in.APIKey != "" {
+		ow = append(ow, kv{EnvAPIKey, in.APIKey})
+	}
+	if in.Namespace != "" {
+		ow = append(ow, kv{EnvNamespace, in.Namespace})
+	}
+	if a.Name.Path != "" { // not fully qualified: no name to give
+		ow = append(ow, kv{EnvActionName, a.Name.String()})
+	}
+	if a.Version != "" {
+		ow = append(ow, kv{EnvActionVersion, a.Version})
+	}
+	if in.ID != "" {
+		ow = append(ow, kv{EnvActivationID, string(in.ID)})
+	}
+	if in.TransID.ID != "" {
+		ow = append(ow, kv{EnvTransactionID, in.TransID.ID})
+	}
+	if !in.Deadline.IsZero() {
+		ow = append(ow, kv{EnvDeadline, strconv.FormatInt(in.Deadline.UnixMilli(), 10)})
+	}
+	if in.APIHost != "" {
+		ow = append(ow, kv{EnvAPIHost, in.APIHost})
+	}
+args:
+	for k, v := range in.InitArgs {
+		for _, p := range ow {
+			if p.k == k {
+				continue args
+			}
+		}
+		f(k, v)
+	}
+	for _, p := range ow {
+		f(p.k, p.v)
+	}
 }

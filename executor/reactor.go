@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,11 +118,11 @@ func (r *run) newInstance(ctx context.Context, m *module) *instance {
 		WithArgs(r.a.Name.Name).
 		WithStartFunctions(exportInitialize)
 	// Per-activation values come in each request, not in the environment.
-	for k, v := range r.environ() {
+	r.in.EachEnv(r.a, func(k, v string) {
 		if !activation.PerActivation(k) {
 			cfg = cfg.WithEnv(k, v)
 		}
-	}
+	})
 	ictx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	var mod api.Module
@@ -209,19 +210,47 @@ func (r *run) call(ctx context.Context, inst *instance) {
 
 var errBadBuffer = errors.New("buffer outside memory")
 
-// request is the reactor ABI's request: {"value": ..., "env": {...}}.
+// request is the reactor ABI's request: {"value": ..., "env": {...}}, the
+// env as encoding/json writes a map (keys sorted), without building one:
+// this is on every warm run's path.
 func (r *run) request() []byte {
-	env := []byte("{}")
-	if e := r.environ(); len(e) > 0 {
-		env, _ = json.Marshal(e) // a map of strings always marshals
-	}
+	type kv struct{ k, v string }
+	var buf [16]kv
+	env := buf[:0]
+	r.in.EachEnv(r.a, func(k, v string) { env = append(env, kv{k, v}) })
+	slices.SortFunc(env, func(x, y kv) int { return strings.Compare(x.k, y.k) })
 	v := r.value()
-	b := make([]byte, 0, len(v)+len(env)+18)
+	n := len(v) + 20
+	for _, p := range env {
+		n += len(p.k) + len(p.v) + 6
+	}
+	b := make([]byte, 0, n)
 	b = append(b, `{"value":`...)
 	b = append(b, v...)
-	b = append(b, `,"env":`...)
-	b = append(b, env...)
-	return append(b, '}')
+	b = append(b, `,"env":{`...)
+	for i, p := range env {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, p.k)
+		b = append(b, ':')
+		b = appendJSONString(b, p.v)
+	}
+	return append(b, "}}"...)
+}
+
+// appendJSONString appends s as encoding/json writes it: plain ASCII as it
+// is, anything to escape through encoding/json itself.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 func (p *pool) take() *instance {

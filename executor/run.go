@@ -20,7 +20,6 @@ type run struct {
 	e          *Executor
 	a          *activation.Action
 	in         activation.Invocation
-	env        map[string]string // in.Env(a), made when first needed
 	limits     whisk.Limits
 	timeout    time.Duration
 	maxPayload int64
@@ -113,9 +112,7 @@ func (r *run) command(ctx context.Context, m *module) {
 		WithStderr(r.out.stderr()).
 		WithArgs(r.a.Name.Name).
 		WithStartFunctions(exportStart)
-	for k, v := range r.environ() {
-		cfg = cfg.WithEnv(k, v)
-	}
+	r.in.EachEnv(r.a, func(k, v string) { cfg = cfg.WithEnv(k, v) })
 	mem := newMemoryLimit(r.memoryBytes())
 	rctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
@@ -146,14 +143,6 @@ func (r *run) command(ctx context.Context, m *module) {
 	default: // a trap
 		r.fail(whisk.StatusDeveloperError, whisk.MsgAbnormalRun)
 	}
-}
-
-// environ is the action's environment for this activation.
-func (r *run) environ() map[string]string {
-	if r.env == nil {
-		r.env = r.in.Env(r.a)
-	}
-	return r.env
 }
 
 // value is the activation's value, {} when absent.
