@@ -261,6 +261,94 @@
     return value;
   }
 
+  // inspect and format are Node's util.inspect and util.format for the
+  // common cases (console output): depth 2, one line up to 72 characters,
+  // otherwise one entry a line.
+  const identifier = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+  const quote = (s) => "'" + s.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n') + "'";
+  function inspect(v, opts = {}) {
+    const depth = opts.depth === undefined ? 2 : opts.depth;
+    const seen = [];
+    const fmt = (v, level, top) => {
+      switch (typeof v) {
+        case 'string': return top ? v : quote(v);
+        case 'number': return Object.is(v, -0) ? '-0' : String(v);
+        case 'bigint': return v + 'n';
+        case 'undefined': return 'undefined';
+        case 'symbol': return v.toString();
+        case 'boolean': return String(v);
+        case 'function': {
+          const isClass = /^class\b/.test(Function.prototype.toString.call(v));
+          return isClass ? '[class ' + (v.name || '(anonymous)') + ']' : '[Function: ' + (v.name || '(anonymous)') + ']';
+        }
+      }
+      if (v === null) return 'null';
+      if (v instanceof Error) return v.stack ? String(v.stack) : '[' + String(v) + ']';
+      if (v instanceof Date) return isNaN(v) ? 'Invalid Date' : v.toISOString();
+      if (v instanceof RegExp) return String(v);
+      if (seen.includes(v)) return '[Circular]';
+      let open, close, items, prefix = '';
+      if (Array.isArray(v)) {
+        if (level > depth) return '[Array]';
+        seen.push(v);
+        items = v.slice(0, 100).map((x) => fmt(x, level + 1));
+        if (v.length > 100) items.push('... ' + (v.length - 100) + ' more items');
+        [open, close] = ['[', ']'];
+      } else if (v instanceof Buffer) {
+        const hex = Array.from(v.subarray(0, 50), (b) => b.toString(16).padStart(2, '0'));
+        return '<Buffer' + (hex.length ? ' ' + hex.join(' ') : '') + (v.length > 50 ? ' ... ' + (v.length - 50) + ' more bytes' : '') + '>';
+      } else if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
+        if (level > depth) return '[' + v.constructor.name + ']';
+        items = Array.from(v.subarray(0, 100), (x) => fmt(x, level + 1));
+        [open, close, prefix] = ['[', ']', v.constructor.name + '(' + v.length + ') '];
+      } else if (v instanceof Map || v instanceof Set) {
+        const name = v instanceof Map ? 'Map' : 'Set';
+        if (level > depth) return '[' + name + ']';
+        seen.push(v);
+        items = v instanceof Map ? [...v].map(([k, x]) => fmt(k, level + 1) + ' => ' + fmt(x, level + 1))
+          : [...v].map((x) => fmt(x, level + 1));
+        [open, close, prefix] = ['{', '}', name + '(' + v.size + ') '];
+      } else if (v instanceof Promise) {
+        return 'Promise { <pending> }';
+      } else {
+        const proto = Object.getPrototypeOf(v);
+        const name = proto === null ? '[Object: null prototype]' : proto.constructor && proto.constructor.name !== 'Object' ? proto.constructor.name : '';
+        if (level > depth) return '[' + (name || 'Object') + ']';
+        seen.push(v);
+        items = Object.keys(v).map((k) => (identifier.test(k) ? k : quote(k)) + ': ' + fmt(v[k], level + 1));
+        [open, close, prefix] = ['{', '}', name ? name + ' ' : ''];
+      }
+      seen.pop();
+      if (items.length === 0) return prefix + open + close;
+      const line = prefix + open + ' ' + items.join(', ') + ' ' + close;
+      if (line.length <= 72 && !line.includes('\n')) return line;
+      const pad = '  '.repeat(level + 1);
+      return prefix + open + '\n' + items.map((s) => pad + s.replace(/\n/g, '\n' + pad)).join(',\n') + '\n' + '  '.repeat(level) + close;
+    };
+    return fmt(v, 0, false);
+  }
+  function format(f, ...args) {
+    const show = (v) => (typeof v === 'string' ? v : inspect(v));
+    if (typeof f !== 'string') return [f, ...args].map(show).join(' ');
+    let i = 0;
+    let out = f.replace(/%[sdifjoOc%]/g, (m) => {
+      if (m === '%%') return '%';
+      if (i >= args.length) return m;
+      const v = args[i++];
+      switch (m) {
+        case '%s': return typeof v === 'string' ? v : typeof v === 'bigint' ? v + 'n' : typeof v === 'object' && v !== null ? inspect(v, { depth: 0 }) : String(v);
+        case '%d': return typeof v === 'bigint' ? v + 'n' : typeof v === 'object' ? 'NaN' : String(Number(v));
+        case '%i': return typeof v === 'bigint' ? v + 'n' : String(parseInt(v));
+        case '%f': return String(parseFloat(v));
+        case '%j': try { return JSON.stringify(v); } catch (e) { return '[Circular]'; }
+        case '%c': return '';
+        default: return inspect(v, { depth: 4 });
+      }
+    });
+    for (; i < args.length; i++) out += ' ' + show(args[i]);
+    return out;
+  }
+
   // run is the stock NodeActionRunner: main's value or promise settles
   // the activation; a rejection becomes {error: serializeError(reason)};
   // a throw fails it.
@@ -276,5 +364,5 @@
       (r) => done(true, r === undefined ? {} : r),
       (e) => done(true, { error: e ? serializeError(e) : {} })).catch((e) => done(false, e));
   }
-  return { run, clearTimers };
+  return { run, clearTimers, format, inspect };
 })

@@ -78,7 +78,13 @@ func TestJSRunner(t *testing.T) {
 		{name: "syntax error", code: `function main( {`, status: whisk.StatusDeveloperError, contains: jsInitFailed, log: "Error during initialization"},
 		{name: "not a dictionary", code: `function main() { return 3; }`, status: whisk.StatusDeveloperError, result: `{"error":"The action did not return a dictionary."}`, log: `Result must be of type object but has type "number": 3`},
 		{name: "array result", code: `function main() { return [1]; }`, result: `[1]`},
-		{name: "console", code: `function main() { console.log("a %s %d %j", "x", 2, {k: 1}, [3]); console.error(new Error("e1")); return {}; }`, log: `a x 2 {"k":1} [3]`},
+		{name: "console", code: `function main() { console.log("a %s %d %j", "x", 2, {k: 1}, [3]); console.error(new Error("e1")); return {}; }`, log: `a x 2 {"k":1} [ 3 ]`},
+		{name: "console inspects as Node", code: `function main() {
+			console.log({a:1,"b-c":"x",c:[1,2,{d:{e:{f:1}}}]}, new Map([["a",1]]), new Set([1]), null, undefined, Buffer.from("hi"), [], {}, function foo(){}, "s", new Uint8Array([1,2]), -0, 10n);
+			return {}; }`,
+			log: "stdout: { a: 1, 'b-c': 'x', c: [ 1, 2, { d: [Object] } ] } Map(1) { 'a' => 1 } Set(1) { 1 } null undefined <Buffer 68 69> [] {} [Function: foo] s Uint8Array(2) [ 1, 2 ] -0 10n"},
+		{name: "console format", code: `function main() { console.log("%s|%i|%o", {b:{c:{}}}, "42.5x", [1]); return {}; }`, log: "stdout: { b: [Object] }|42|[ 1 ]"},
+		{name: "util", code: `const util = require('util'); function main() { return {f: util.format('%s=%d', 'n', 3), i: util.inspect({a: 'b'})}; }`, result: `{"f":"n=3","i":"{ a: 'b' }"}`},
 		{name: "huge buffer refused", memory: 128, code: `function main() { new ArrayBuffer(1e9); }`, status: whisk.StatusDeveloperError, contains: "Array buffer allocation failed"},
 		{name: "huge typed array refused", memory: 128, code: `function main() { new Float64Array(1e8); }`, status: whisk.StatusDeveloperError, contains: "Array buffer allocation failed"},
 		{name: "huge string refused", memory: 128, code: `function main() { "ab".repeat(1e9); }`, status: whisk.StatusDeveloperError, contains: "Array buffer allocation failed"},

@@ -8,7 +8,6 @@ import (
 	"math/big"
 	"os"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +49,10 @@ var (
 
 // newJSModules is a require() registry whose files are files (by absolute
 // path), on top of the core modules.
+// jsUtil keys the VM's util module (format, inspect) on its global object,
+// out of reach of names.
+var jsUtil = goja.NewSymbol("util")
+
 func newJSModules(files map[string][]byte) *require.Registry {
 	r := require.NewRegistry(require.WithLoader(func(p string) ([]byte, error) {
 		if b, ok := files[p]; ok {
@@ -66,6 +69,9 @@ func newJSModules(files map[string][]byte) *require.Registry {
 		r.RegisterNativeModule(name, global(name))
 		r.RegisterNativeModule("node:"+name, global(name))
 	}
+	util := func(rt *goja.Runtime, module *goja.Object) { _ = module.Set("exports", rt.GlobalObject().GetSymbol(jsUtil)) }
+	r.RegisterNativeModule("util", util)
+	r.RegisterNativeModule("node:util", util)
 	r.RegisterNativeModule("crypto", cryptoModule)
 	r.RegisterNativeModule("node:crypto", cryptoModule)
 	return r
@@ -84,6 +90,7 @@ type jsVM struct {
 	main      goja.Value
 	run       goja.Callable // the prelude's NodeActionRunner
 	clear     goja.Callable // the prelude's clearTimers
+	format    goja.Callable // the prelude's util.format
 	parse     goja.Callable // JSON.parse
 	stringify goja.Callable // JSON.stringify
 	env       *goja.Object  // process.env
@@ -176,7 +183,7 @@ func (j *jsVM) init(rt *goja.Runtime, act *jsActivation, code *jsCode, main stri
 	} {
 		stream := m.stream
 		_ = console.Set(m.name, func(call goja.FunctionCall) goja.Value {
-			j.log(stream, formatLog(rt, j.stringify, call.Arguments))
+			j.log(stream, j.formatLog(call.Arguments...))
 			return goja.Undefined()
 		})
 	}
@@ -214,6 +221,11 @@ func (j *jsVM) init(rt *goja.Runtime, act *jsActivation, code *jsCode, main stri
 	}
 	j.run, _ = goja.AssertFunction(kept.ToObject(rt).Get("run"))
 	j.clear, _ = goja.AssertFunction(kept.ToObject(rt).Get("clearTimers"))
+	j.format, _ = goja.AssertFunction(kept.ToObject(rt).Get("format"))
+	util := rt.NewObject()
+	_ = util.Set("format", kept.ToObject(rt).Get("format"))
+	_ = util.Set("inspect", kept.ToObject(rt).Get("inspect"))
+	_ = rt.GlobalObject().SetSymbol(jsUtil, util)
 
 	fn, err := code.main(rt, mods)
 	if err != nil {
@@ -348,7 +360,7 @@ func (j *jsVM) outcome(rt *goja.Runtime, ok bool, v goja.Value) jsOutcome {
 		v = rt.NewObject()
 	}
 	if typ := jsTypeof(v); typ != "object" {
-		j.log(whisk.Stderr, `Result must be of type object but has type "`+typ+`": `+formatLog(rt, j.stringify, []goja.Value{v}))
+		j.log(whisk.Stderr, `Result must be of type object but has type "`+typ+`": `+j.formatLog(v))
 		return jsOutcome{code: whisk.StatusDeveloperError, msg: "The action did not return a dictionary.", keep: true}
 	}
 	s, err := j.stringify(goja.Undefined(), v)
@@ -397,6 +409,15 @@ func (j *jsVM) end() {
 	j.act = nil
 }
 
+// formatLog is console.log's text, util.format's.
+func (j *jsVM) formatLog(args ...goja.Value) string {
+	s, err := j.format(goja.Undefined(), args...)
+	if err != nil { // a getter threw, say
+		return jsErrorText(err)
+	}
+	return s.String()
+}
+
 // jsTypeof is JavaScript's typeof.
 func jsTypeof(v goja.Value) string {
 	if goja.IsUndefined(v) {
@@ -434,80 +455,4 @@ func errorText(rt *goja.Runtime, v goja.Value) string {
 		}
 	}
 	return v.String()
-}
-
-// formatLog is console.log's text: a leading format string's %s, %d, %i,
-// %f, %j, %o, %O and %% are substituted, strings are written as they are,
-// errors as their stack, other objects as JSON.
-func formatLog(rt *goja.Runtime, stringify goja.Callable, args []goja.Value) string {
-	show := func(v goja.Value) string {
-		switch o := v.(type) {
-		case *goja.Object:
-			if o.ClassName() == "Error" {
-				return errorText(rt, o)
-			}
-			if o.ClassName() == "Function" {
-				return "[Function: " + o.Get("name").String() + "]"
-			}
-			if s, err := stringify(goja.Undefined(), o); err == nil && !goja.IsUndefined(s) {
-				return s.String()
-			}
-		}
-		return v.String()
-	}
-	var b strings.Builder
-	rest := args
-	if len(args) > 0 {
-		if f, ok := args[0].Export().(string); ok && strings.Contains(f, "%") {
-			rest = args[1:]
-			for i := 0; i < len(f); i++ {
-				c := f[i]
-				if c != '%' || i+1 == len(f) {
-					b.WriteByte(c)
-					continue
-				}
-				i++
-				verb := f[i]
-				if verb == '%' {
-					b.WriteByte('%')
-					continue
-				}
-				if len(rest) == 0 || !strings.ContainsRune("sdifjoO", rune(verb)) {
-					b.WriteByte('%')
-					b.WriteByte(verb)
-					continue
-				}
-				v := rest[0]
-				rest = rest[1:]
-				switch verb {
-				case 's':
-					if _, isObj := v.(*goja.Object); isObj {
-						b.WriteString(show(v))
-					} else {
-						b.WriteString(v.String())
-					}
-				case 'd', 'i':
-					n := v.ToFloat()
-					if verb == 'i' {
-						n = float64(int64(n))
-					}
-					b.WriteString(strconv.FormatFloat(n, 'f', -1, 64))
-				case 'f':
-					b.WriteString(strconv.FormatFloat(v.ToFloat(), 'f', -1, 64))
-				default:
-					b.WriteString(show(v))
-				}
-			}
-			if len(rest) > 0 {
-				b.WriteByte(' ')
-			}
-		}
-	}
-	for i, v := range rest {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(show(v))
-	}
-	return b.String()
 }
