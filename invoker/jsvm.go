@@ -69,7 +69,9 @@ func newJSModules(files map[string][]byte) *require.Registry {
 		r.RegisterNativeModule(name, global(name))
 		r.RegisterNativeModule("node:"+name, global(name))
 	}
-	util := func(rt *goja.Runtime, module *goja.Object) { _ = module.Set("exports", rt.GlobalObject().GetSymbol(jsUtil)) }
+	util := func(rt *goja.Runtime, module *goja.Object) {
+		_ = module.Set("exports", rt.GlobalObject().GetSymbol(jsUtil))
+	}
 	r.RegisterNativeModule("util", util)
 	r.RegisterNativeModule("node:util", util)
 	r.RegisterNativeModule("crypto", cryptoModule)
