@@ -57,7 +57,9 @@ func WithMount(guestPath string, fsys fs.FS) Option {
 }
 
 // WithMemoryBudget caps the linear memory of all live reactor instances; see
-// the package documentation for what happens beyond it.
+// the package documentation for what happens beyond it. A sixteenth of it
+// (of the largest, when several executors share a process) bounds the
+// spare linear memories kept for reuse.
 func WithMemoryBudget(bytes int64) Option { return func(c *config) { c.budget = bytes } }
 
 // WithLogger sets the executor's own logger (not the actions' logs).
@@ -142,6 +144,7 @@ func New(ctx context.Context, opts ...Option) (*Executor, error) {
 		}
 		base = base.WithFSConfig(fc)
 	}
+	buffers.join(c.budget)
 	return &Executor{
 		rt: rt, cache: cache, disk: disk, base: base, fetcher: c.fetcher, budget: c.budget, log: c.log,
 		modules: map[string]*module{}, maxModules: defaultMaxModules, pools: map[string]*pool{},
@@ -166,6 +169,7 @@ func (e *Executor) Close(ctx context.Context) error {
 	for _, p := range pools {
 		p.closeIdle(ctx)
 	}
+	buffers.leave(e.budget)
 	err := e.rt.Close(ctx)
 	if e.cache != nil {
 		err = errors.Join(err, e.cache.Close(ctx))
