@@ -358,3 +358,30 @@ func TestCouchDownAndBack(t *testing.T) {
 		t.Fatalf("the first trigger got %v", got)
 	}
 }
+
+// TestUpdateRestartsConsumer: UPDATE (upstream disables the document, then
+// writes it active with the new flags) restarts the consumer with the new
+// encoding, from where the old one stopped.
+func TestUpdateRestartsConsumer(t *testing.T) {
+	e := newEnv(t, "u")
+	rp := e.start(t, e.options("worker0"))
+	uuid := rp.createTrigger(t, "u", "u", nil)
+	rp.waitState(t, uuid, stateRunning)
+	e.produce(t, rec("u", "", `{"a":1}`))
+	e.api.waitDelivered(t, "u", 1)
+	if code, body := rp.lifecycle(t, http.MethodPut, map[string]any{"triggerName": "/guest/u", "authKey": testKey, "isJSONData": true}); code != 200 {
+		t.Fatalf("UPDATE: %d %s", code, body)
+	}
+	waitFor(t, "the consumer running with the new flags", func() bool {
+		h, ok := rp.consumerHealth(t, uuid)
+		rp.mu.Lock()
+		c := rp.consumers["/guest/u"]
+		rp.mu.Unlock()
+		return ok && h.CurrentState == stateRunning && c != nil && c.t.IsJSONData
+	})
+	e.produce(t, rec("u", "", `{"a":2}`))
+	got := e.api.waitDelivered(t, "u", 2)
+	if len(got) != 2 || got[0]["value"] != `{"a":1}` || !reflect.DeepEqual(got[1]["value"], map[string]any{"a": 2.0}) {
+		t.Fatalf("delivered %v", got)
+	}
+}

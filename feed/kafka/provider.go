@@ -352,7 +352,11 @@ func (p *Provider) changed(t *Trigger) {
 	case c.desiredState() == stateRunning && !t.active():
 		p.log.Info("kafkafeed: trigger disabled", "trigger", t.ID)
 		c.stop(stateDisabled)
-		p.consumers[t.ID] = newConsumer(p, t) // a disabled record, for /health
+		// A disabled record, for /health, that a later start waits on
+		// until the stopped consumer has left its group.
+		d := newConsumer(p, t)
+		d.done = c.done
+		p.consumers[t.ID] = d
 		return
 	case !mine:
 		p.log.Info("kafkafeed: trigger assigned to another worker", "trigger", t.ID, "worker", t.Worker)
