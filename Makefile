@@ -5,7 +5,7 @@ PKGS    := ./...
 # Test modules (WAT, Go wasip1) are built into testdata/build by the test setup.
 export FAASEDGE_POUCHDB := $(CURDIR)/.tools/npm/node_modules/.bin/pouchdb-server
 
-.PHONY: all deps build examples test fuzz bench soak run lint clean release
+.PHONY: all deps build examples hello test fuzz bench soak run lint clean release
 
 all: build
 
@@ -34,11 +34,25 @@ SOAKTIME ?= 1h
 soak: deps
 	$(GO) test -run '^$$' -bench '^BenchmarkSoak$$' -benchtime $(SOAKTIME) -timeout 0 -v ./standalone/
 
-# Sample actions, built for wasip1 into bin/.
-examples:
-	GOOS=wasip1 GOARCH=wasm $(GO) build -o bin/hello.wasm ./examples/hello
+# Sample actions, built for wasip1 into $(EXAMPLES_OUT): hello (Go SDK,
+# reactor), fetch-c (C, command) and fetch-rust (Rust, reactor), the last
+# two calling the host's outbound HTTP. Debian's rustc, which ships the
+# wasm32-wasi standard library (make deps installs it).
+EXAMPLES_OUT ?= bin
+RUSTC        ?= /usr/bin/rustc
+RUSTFLAGS    := --edition 2021 --target wasm32-wasi -O -C strip=debuginfo
 
-run: build examples
+examples: hello
+	clang --target=wasm32-wasi -O2 -Wall -Wextra -Werror -o $(EXAMPLES_OUT)/fetch-c.wasm examples/c/fetch.c
+	$(RUSTC) $(RUSTFLAGS) --crate-type rlib -o $(EXAMPLES_OUT)/libfaasedge.rlib examples/rust/faasedge.rs
+	$(RUSTC) $(RUSTFLAGS) --crate-type cdylib --extern faasedge=$(EXAMPLES_OUT)/libfaasedge.rlib \
+		-o $(EXAMPLES_OUT)/fetch-rust.wasm examples/rust/fetch.rs
+
+hello:
+	@mkdir -p $(EXAMPLES_OUT)
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o $(EXAMPLES_OUT)/hello.wasm ./examples/hello
+
+run: build hello
 	@bash scripts/run.sh
 
 lint: deps

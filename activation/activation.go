@@ -39,6 +39,8 @@ type Action struct {
 	// wasm action, the function of a JS one.
 	Main   string       `json:"main,omitempty"`
 	Limits whisk.Limits `json:"limits"`
+	// Capabilities are what the action's faasedge-* annotations give it.
+	Capabilities Capabilities `json:"capabilities,omitzero"`
 }
 
 // Invocation is one activation's input: what the stock invoker sends a

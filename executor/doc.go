@@ -61,7 +61,8 @@
 // A Go reactor is a main package with an empty main and two
 // //go:wasmexport functions, built with GOOS=wasip1 GOARCH=wasm go build
 // -buildmode=c-shared; it pays its runtime start once per instance instead
-// of once per activation (internal/wasmtest/testdata/reactor is one).
+// of once per activation (internal/wasmtest/testdata/reactor is one). The
+// Go SDK, package action, implements both ABIs for a typed handler.
 //
 // Each action has its own pool of up to limits.concurrency instances, each
 // serving one activation at a time. Instances stay pooled while the memory
@@ -90,7 +91,58 @@
 // limits.logs caps the log bytes as the stock collector counts them; a result
 // larger than Invocation.MaxPayload becomes the stock truncated-response
 // application error. Guests see no host filesystem and no network: only the
-// read-only mounts given WithMount, stdio, real clocks and crypto/rand.
+// read-only mounts given WithMount, stdio, real clocks, crypto/rand and
+// the host capabilities they are given. A host call is bounded by the
+// activation's time limit.
+//
+// # Host capabilities
+//
+// Beyond WASI, a module may import functions of the host module
+// "faasedge". Each capability is off unless the action's annotations give
+// it; a module that imports a function the action is not given fails at
+// start with a developer error naming it ("link error: the action's module
+// imports faasedge.kv_get, which the action is not given (...)").
+//
+//	faasedge.http_request(req i32, req_len i32) -> i64   faasedge-allowed-hosts
+//	faasedge.kv_get(key i32, key_len i32) -> i64         faasedge-kv: true
+//	faasedge.kv_set(key i32, key_len i32, val i32, val_len i32) -> i64
+//	faasedge.kv_delete(key i32, key_len i32) -> i64
+//	faasedge.kv_list(prefix i32, prefix_len i32) -> i64
+//	faasedge.ipfs_add(data i32, data_len i32) -> i64     faasedge-ipfs-add: true
+//	faasedge.result(buf i32, buf_cap i32) -> i32
+//
+// Arguments are (pointer, length) pairs in the guest's memory. A call
+// returns the length of its result, which the host holds until the guest
+// takes it with faasedge.result (copying at most buf_cap bytes and
+// returning the count), or a negated error code, with the error's text (at
+// most 1024 bytes) held the same way:
+//
+//	1 not allowed  (host not in the allow-list)   5 bad request  (malformed input)
+//	2 DNS failure                                 6 unavailable  (connection or store failed)
+//	3 timeout      (time budget spent)            7 not found    (no such key)
+//	4 too large    (over the byte budget or a size limit)
+//
+// http_request takes an HTTP/1.1 request with an absolute URL (as Go's
+// Request.WriteProxy writes it) and returns the HTTP/1.1 response with a
+// Content-Length; redirects are not followed. The request's host (and
+// port, when the entry names one) must match an entry of the action's
+// faasedge-allowed-hosts annotation (a JSON array, or one comma-separated
+// string, of host names or IPs, "*.domain" for subdomains, "*" for any)
+// and, when the node's operator set one (WithHTTPPolicy), of theirs too.
+// The bytes an activation sends and receives, headers included, and the
+// time its requests take are bounded by a budget, faasedge-http-budget
+// {"bytes": N, "ms": M}, capped by the action's memory and time limits
+// (DefaultHTTPBytes and the action's timeout when not given) and by the
+// operator's policy.
+//
+// The key-value functions read and write the store given WithKeyValue,
+// scoped to the action's namespace (the first segment of its path, so the
+// actions of a namespace and of its packages share it; no call reaches
+// another namespace's keys). Keys are UTF-8, 1 to MaxKeyBytes bytes;
+// values at most MaxValueBytes; kv_get of a missing key fails with 7;
+// kv_list returns a JSON array of up to MaxListKeys keys with the prefix,
+// in byte order. ipfs_add adds the bytes to the IPFS node given
+// WithPublisher and returns the CIDv0 text, as Kubo's ipfs add.
 //
 // # Action proxy
 //

@@ -36,6 +36,7 @@ type config struct {
 	budget  int64
 	compile CompileBudget
 	log     *slog.Logger
+	host    hostConfig
 }
 
 type mount struct {
@@ -74,6 +75,7 @@ type Executor struct {
 	fetcher Fetcher
 	budget  int64
 	log     *slog.Logger
+	host    *host
 
 	mu         sync.Mutex
 	closed     bool
@@ -132,6 +134,11 @@ func New(ctx context.Context, opts ...Option) (*Executor, error) {
 		_ = rt.Close(ctx)
 		return nil, fmt.Errorf("executor: wasi: %w", err)
 	}
+	h, err := newHost(ctx, rt, c.host)
+	if err != nil {
+		_ = rt.Close(ctx)
+		return nil, err
+	}
 	base := wazero.NewModuleConfig().
 		WithName("").
 		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
@@ -146,7 +153,7 @@ func New(ctx context.Context, opts ...Option) (*Executor, error) {
 	}
 	buffers.join(c.budget)
 	return &Executor{
-		rt: rt, cache: cache, disk: disk, base: base, fetcher: c.fetcher, budget: c.budget, log: c.log,
+		rt: rt, cache: cache, disk: disk, base: base, fetcher: c.fetcher, budget: c.budget, log: c.log, host: h,
 		modules: map[string]*module{}, maxModules: defaultMaxModules, pools: map[string]*pool{},
 		compileSlots: make(chan struct{}, c.compile.Concurrent), stop: make(chan struct{}),
 	}, nil
@@ -171,6 +178,7 @@ func (e *Executor) Close(ctx context.Context) error {
 	}
 	buffers.leave(e.budget)
 	err := e.rt.Close(ctx)
+	e.host.http.transport.CloseIdleConnections()
 	if e.cache != nil {
 		err = errors.Join(err, e.cache.Close(ctx))
 	}

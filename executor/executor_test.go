@@ -231,7 +231,7 @@ func TestInvalidCode(t *testing.T) {
 		{"zip without wasm", zipOf(t, map[string][]byte{"README": []byte("hi")}), true, "", "the action's zip holds no .wasm file"},
 		{"zip with two", zipOf(t, map[string][]byte{"a.wasm": echo, "b.wasm": echo}), true, "", "the action's zip holds 2 .wasm files: set main to the one to run"},
 		{"no entry", testModule{wasmtest.WAT, "noentry"}.bytes(t), false, "", "the action's module exports neither _start (command) nor faasedge_alloc and faasedge_run (reactor)"},
-		{"foreign import", testModule{wasmtest.WAT, "imports"}.bytes(t), false, "", "the action's module imports env.host_call: only WASI preview 1 (wasi_snapshot_preview1) is provided"},
+		{"foreign import", testModule{wasmtest.WAT, "imports"}.bytes(t), false, "", "the action's module imports env.host_call: only WASI preview 1 (wasi_snapshot_preview1) and the host module faasedge are provided"},
 		{"zip entry not wasm", zipOf(t, map[string][]byte{"a.wasm": []byte("text")}), true, "", "the action's zip entry a.wasm is not a WebAssembly module"},
 	}
 	e := newExecutor(t)

@@ -31,7 +31,9 @@ type module struct {
 	compiled wazero.CompiledModule
 	reactor  bool
 	info     moduleInfo
-	err      error
+	// hostImports are the functions it imports from the host module.
+	hostImports []string
+	err         error
 
 	// Guarded by Executor.mu: runs using the module, and when it was last
 	// asked for (Executor.tick), for evicting the least recently used.
@@ -225,10 +227,15 @@ func (e *Executor) compile(ctx context.Context, a *activation.Action, m *module,
 func (e *Executor) inspect(m *module) error {
 	cm := m.compiled
 	wasi := e.rt.Module(wasiModule).ExportedFunctionDefinitions()
+	hostFuncs := e.rt.Module(hostModule).ExportedFunctionDefinitions()
 	for _, f := range cm.ImportedFunctions() {
 		mod, name, _ := f.Import()
-		if mod != wasiModule || wasi[name] == nil {
-			return devErrorf("the action's module imports %s.%s: only WASI preview 1 (%s) is provided", mod, name, wasiModule)
+		switch {
+		case mod == wasiModule && wasi[name] != nil:
+		case mod == hostModule && hostFuncs[name] != nil:
+			m.hostImports = append(m.hostImports, name)
+		default:
+			return devErrorf("the action's module imports %s.%s: only WASI preview 1 (%s) and the host module %s are provided", mod, name, wasiModule, hostModule)
 		}
 	}
 	exports := cm.ExportedFunctions()

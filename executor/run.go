@@ -92,6 +92,10 @@ func (r *run) exec(ctx context.Context) {
 		r.fail(whisk.StatusDeveloperError, err.Error())
 		return
 	}
+	if ctx, err = r.link(ctx, m); err != nil {
+		r.fail(whisk.StatusDeveloperError, err.Error())
+		return
+	}
 	if m.reactor {
 		r.reactor(ctx, m)
 	} else {

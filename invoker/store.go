@@ -160,6 +160,7 @@ func (s *actionStore) fetchOnce(ctx context.Context, id string) (*storedAction, 
 		Action: activation.Action{
 			Name: activation.FQN{Path: doc.Namespace, Name: doc.Name}, Version: doc.Version,
 			Kind: kind, Code: code, Main: doc.Exec.Main, Limits: doc.Limits,
+			Capabilities: activation.CapabilitiesOf(doc.Annotations),
 		},
 		rev:           doc.Rev,
 		provideAPIKey: doc.Annotations.Truthy("provide-api-key", true),

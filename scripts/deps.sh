@@ -19,6 +19,14 @@ command -v openssl >/dev/null 2>&1 || apt_pkgs+=(openssl)
 command -v systemd-analyze >/dev/null 2>&1 || apt_pkgs+=(systemd)
 # node runs the feed actions of feed/kafka as the stock nodejs:20 runtime would.
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)
+command -v redis-server >/dev/null 2>&1 || apt_pkgs+=(redis-server)
+# The C and Rust examples (make examples): Debian's clang with its wasi-libc,
+# and Debian's rustc with the wasm32-wasi standard library (another rustc
+# on PATH, such as rustup's, may lack that target: the Makefile names
+# /usr/bin/rustc).
+{ command -v clang && command -v wasm-ld && [ -f /usr/lib/wasm32-wasi/libc.a ]; } >/dev/null 2>&1 ||
+	apt_pkgs+=(clang lld wasi-libc libclang-rt-14-dev-wasm32)
+[ -x /usr/bin/rustc ] && [ -d /usr/lib/rustlib/wasm32-wasi ] || apt_pkgs+=(rustc libstd-rust-dev-wasm32)
 if ((${#apt_pkgs[@]})); then
 	echo "deps: installing ${apt_pkgs[*]} from apt" >&2
 	sudo_cmd=""

@@ -4,7 +4,8 @@
 // CouchDB-compatible document store (embedded and persistent, or a real
 // CouchDB), the lean controller serving the REST API on port 3233,
 // in-process invoker engines that run WebAssembly and plain-JS actions, an
-// IPFS node on loopback that resolves ipfs://<CID> code and, when asked, a
+// IPFS node on loopback that resolves ipfs://<CID> code, an embedded
+// key-value store for actions (or a Redis server) and, when asked, a
 // few edge nodes of the offer ring on loopback with the controller plugin's
 // gateway, whose virtual invokers (ids after the regular invokers') lend
 // the edge capacity to the controller as a stock controller would see it.
@@ -38,6 +39,7 @@ import (
 	kafkafeed "github.com/faasedge/faasedge/feed/kafka"
 	"github.com/faasedge/faasedge/internal/httpserve"
 	"github.com/faasedge/faasedge/invoker"
+	kvstore "github.com/faasedge/faasedge/kv"
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/edge"
 	"github.com/faasedge/faasedge/p2p/ipfs"
@@ -57,6 +59,13 @@ type Config struct {
 	// CouchURL selects a real CouchDB (or pouchdb-server) instead of the
 	// embedded store; credentials may be in the URL.
 	CouchURL string
+	// ModulesDir holds the compilation cache of action modules
+	// (DataDir/modules).
+	ModulesDir string
+	// RedisURL selects a Redis server (redis://host:port[/db]) for the
+	// key-value store of actions annotated faasedge-kv, instead of the
+	// embedded one under DataDir.
+	RedisURL string
 	// Invokers is the number of invoker engines (1).
 	Invokers int
 	// UserMemory is each invoker's memory for actions (2048 MB).
@@ -110,12 +119,16 @@ type Stack struct {
 	host     *p2p.Host
 	ipfs     *ipfs.Node
 	exec     *executor.Executor
-	engines  []*invoker.Engine
-	sched    *edge.Node   // the gateway's ring member
-	edges    []*edge.Node // the edge nodes
-	gateway  *controllerplugin.Gateway
-	apiLn    net.Listener
-	apiHS    *http.Server
+	kv       interface {
+		executor.KeyValue
+		Close() error
+	}
+	engines []*invoker.Engine
+	sched   *edge.Node   // the gateway's ring member
+	edges   []*edge.Node // the edge nodes
+	gateway *controllerplugin.Gateway
+	apiLn   net.Listener
+	apiHS   *http.Server
 }
 
 // Start brings the stack up. It returns once the API listens; call
@@ -132,6 +145,9 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	}
 	if cfg.DataDir == "" {
 		return nil, errors.New("standalone: a data directory is required")
+	}
+	if cfg.ModulesDir == "" {
+		cfg.ModulesDir = filepath.Join(cfg.DataDir, "modules")
 	}
 	if cfg.EdgeNodes < 0 || cfg.VirtualInvokers < 0 {
 		return nil, fmt.Errorf("standalone: %d edge nodes, %d virtual invokers", cfg.EdgeNodes, cfg.VirtualInvokers)
@@ -203,9 +219,18 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 		ipfs.WithLogger(log.With("component", "ipfs"))); err != nil {
 		return nil, fmt.Errorf("standalone: ipfs: %w", err)
 	}
+	if cfg.RedisURL != "" {
+		s.kv, err = kvstore.DialRedis(cfg.RedisURL)
+	} else {
+		s.kv, err = kvstore.OpenPebble(filepath.Join(cfg.DataDir, "kv"), log.With("component", "kv"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("standalone: %w", err)
+	}
 	s.exec, err = executor.New(ctx,
+		executor.WithKeyValue(s.kv), executor.WithPublisher(s.ipfs),
 		executor.WithMemoryBudget(int64(cfg.UserMemory)*int64(cfg.Invokers)),
-		executor.WithDataDir(filepath.Join(cfg.DataDir, "modules")),
+		executor.WithDataDir(cfg.ModulesDir),
 		executor.WithFetcher(s.ipfs), executor.WithMount("/ipfs", s.ipfs.FS(context.WithoutCancel(ctx))),
 		executor.WithLogger(log.With("component", "executor")))
 	if err != nil {
@@ -333,6 +358,9 @@ func (s *Stack) startEdge(ctx context.Context, base invoker.Config) (err error) 
 				DataDir: filepath.Join(cfg.DataDir, "edge", strconv.Itoa(i)), ListenAddrs: loopback, Bootstrap: schedAddrs,
 			},
 			IPFSPeers: s.host.FullAddrs(), OffersMB: []int{offer, offer}, Schedulers: scheds,
+			// One operator runs the whole stack: its edge nodes let actions
+			// reach what their annotations allow, and share its store.
+			AllowedHosts: []string{"*"}, KeyValue: s.kv,
 			Refresh: edgeRefresh,
 			Logger:  s.log.With("component", "edge"+strconv.Itoa(i)),
 		})
@@ -509,6 +537,9 @@ func (s *Stack) Close(ctx context.Context) error {
 	}
 	if s.exec != nil {
 		errs = append(errs, s.exec.Close(ctx))
+	}
+	if s.kv != nil {
+		errs = append(errs, s.kv.Close())
 	}
 	if s.ipfs != nil {
 		errs = append(errs, s.ipfs.Close())

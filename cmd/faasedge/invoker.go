@@ -15,6 +15,7 @@ import (
 
 	"github.com/faasedge/faasedge/executor"
 	"github.com/faasedge/faasedge/invoker"
+	"github.com/faasedge/faasedge/kv"
 )
 
 func init() {
@@ -48,6 +49,7 @@ func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs.Var(&node.peers, "peer", "IPFS/ring peer multiaddr with /p2p/<id> to fetch ipfs://<CID> code from (repeatable; $FAASEDGE_PEERS, comma-separated)")
 	fs.Var(&node.listen, "listen", "libp2p listen multiaddr (repeatable; $FAASEDGE_LISTEN; default loopback)")
 	fs.StringVar(&node.gateway, "gateway", node.gateway, "trustless HTTP gateway to fall back on for code by CID ($FAASEDGE_GATEWAY; off when empty)")
+	redisURL := fs.String("redis", os.Getenv("FAASEDGE_REDIS"), "Redis URL (redis://[user:pass@]host:port[/db]) of the key-value store for actions annotated faasedge-kv ($FAASEDGE_REDIS; none when empty)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -72,6 +74,14 @@ func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	exOpts := []executor.Option{executor.WithMemoryBudget(int64(cfg.UserMemory)), executor.WithLogger(log)}
 	if node.dataDir != "" {
 		exOpts = append(exOpts, executor.WithDataDir(node.dataDir))
+	}
+	if *redisURL != "" {
+		store, err := kv.DialRedis(*redisURL)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		exOpts = append(exOpts, executor.WithKeyValue(store))
 	}
 	ipfsOpts, closeNode, err := executorIPFS(ctx, node, stderr)
 	if err != nil {

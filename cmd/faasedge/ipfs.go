@@ -231,13 +231,14 @@ func openNode(ctx context.Context, f ipfsFlags, stderr io.Writer) (*ipfs.Node, f
 }
 
 // executorIPFS starts an IPFS node and returns the executor options that
-// fetch ipfs://<CID> code and mount /ipfs through it.
+// fetch ipfs://<CID> code, mount /ipfs and publish what actions add
+// through it.
 func executorIPFS(ctx context.Context, f ipfsFlags, stderr io.Writer) ([]executor.Option, func() error, error) {
 	n, closeNode, err := openNode(ctx, f, stderr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ipfs node: %w", err)
 	}
-	return []executor.Option{executor.WithFetcher(n), executor.WithMount("/ipfs", n.FS(ctx))}, closeNode, nil
+	return []executor.Option{executor.WithFetcher(n), executor.WithMount("/ipfs", n.FS(ctx)), executor.WithPublisher(n)}, closeNode, nil
 }
 
 func ipfsAdd(ctx context.Context, n *ipfs.Node, path string, cidVersion int, quiet bool, stdout io.Writer) error {

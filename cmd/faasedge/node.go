@@ -28,10 +28,10 @@ func init() {
 
 // nodeFlags are the edge node's settings.
 type nodeFlags struct {
-	listen, peers, allow, schedulers repeated
-	dataDir, pnetKey, index          string
-	memoryMB, vnodes                 int
-	refresh                          time.Duration
+	listen, peers, allow, schedulers, allowHosts repeated
+	dataDir, pnetKey, index                      string
+	memoryMB, vnodes                             int
+	refresh                                      time.Duration
 }
 
 func (f *nodeFlags) register(fs *flag.FlagSet) {
@@ -43,6 +43,7 @@ func (f *nodeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.pnetKey, "pnet-key", "", "private network key file (libp2p swarm.key format); only holders of it can connect")
 	fs.Var(&f.allow, "allow", "peer ID allowed to connect (repeatable); when set, every other peer is refused")
 	fs.Var(&f.schedulers, "scheduler", "scheduler multiaddr with /p2p/<id> to push free offers to, the backup list (repeatable)")
+	fs.Var(&f.allowHosts, "allow-host", "host actions run here may send HTTP to, when their faasedge-allowed-hosts allows it too (repeatable; \"*\" defers to the actions; none: no outbound HTTP)")
 	fs.StringVar(&f.index, "scheduler-index", "", "/ipns/<name> of the scheduler index; its schedulers get the backup list")
 	fs.DurationVar(&f.refresh, "refresh", ring.DefaultRefresh, "how often offers are re-published")
 }
@@ -120,7 +121,7 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	node, err := edge.Start(ctx, edge.Config{
 		Host: hcfg, OffersMB: offers, Schedulers: scheds, SchedulerIndex: f.index,
-		Refresh: f.refresh, Logger: log,
+		Refresh: f.refresh, Logger: log, AllowedHosts: f.allowHosts,
 	})
 	if err != nil {
 		return err

@@ -29,6 +29,7 @@ func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:3233", "address of the OpenWhisk REST API")
 	dataDir := fs.String("data-dir", filepath.Join(defaultDataDir(), "standalone"), "where documents and compiled modules are kept")
+	redisURL := fs.String("redis", "", "keep the actions' key-value store in this Redis (redis://host:port[/db]) instead of the embedded one")
 	couch := fs.String("couchdb", "", "use this CouchDB (or pouchdb-server) instead of the embedded store, e.g. http://admin:pass@127.0.0.1:5984")
 	invokers := fs.Int("invokers", 1, "number of invoker engines")
 	memory := fs.String("user-memory", "2048m", "memory each invoker offers to actions")
@@ -70,7 +71,7 @@ func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	s, err := standalone.Start(ctx, standalone.Config{
-		APIAddr: *addr, DataDir: *dataDir, CouchURL: *couch,
+		APIAddr: *addr, DataDir: *dataDir, CouchURL: *couch, RedisURL: *redisURL,
 		Invokers: *invokers, UserMemory: mem, IPFSPeers: peers, Logger: log,
 		EdgeNodes: *edgeNodes, EdgeMemory: edgeMem, VirtualInvokers: *virtual,
 	})

@@ -1,31 +1,37 @@
-// Command hello is a sample OpenWhisk action for kind wasm:wasip1 in the
-// command ABI: it reads its parameters as one JSON line on stdin, logs a
-// line, and prints its result as the last line of stdout.
+// Command hello is a sample OpenWhisk action for kind wasm:wasip1 written
+// with the Go SDK (package action): typed parameters and result, a log
+// line, an application error.
 //
-//	GOOS=wasip1 GOARCH=wasm go build -o hello.wasm ./examples/hello
-//	faasedge exec hello.wasm --param name=World
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o hello.wasm ./examples/hello
+//	wsk action create hello hello.wasm --kind wasm:wasip1
+//	wsk action invoke hello -r -p name World
+//
+// Built without -buildmode=c-shared it is a command module instead.
 package main
 
 import (
-	"bufio"
-	"encoding/json"
-	"fmt"
-	"os"
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/faasedge/faasedge/action"
 )
 
+type params struct {
+	Name string `json:"name"`
+}
+
+type greeting struct {
+	Greeting string `json:"greeting"`
+}
+
 func main() {
-	var params struct {
-		Name string `json:"name"`
-	}
-	line, _ := bufio.NewReader(os.Stdin).ReadBytes('\n')
-	if err := json.Unmarshal(line, &params); err != nil {
-		fmt.Printf(`{"error":%q}`+"\n", "parameters are not a JSON object: "+err.Error())
-		return
-	}
-	if params.Name == "" {
-		params.Name = "stranger"
-	}
-	fmt.Fprintf(os.Stderr, "greeting %s from action %s\n", params.Name, os.Getenv("__OW_ACTION_NAME"))
-	out, _ := json.Marshal(map[string]string{"greeting": "Hello, " + params.Name + "!"})
-	fmt.Println(string(out))
+	action.Run(func(ctx context.Context, p params) (greeting, error) {
+		if p.Name == "" {
+			return greeting{}, errors.New("parameter name is required")
+		}
+		a, _ := action.FromContext(ctx)
+		slog.Info("greeting", "name", p.Name, "action", a.ActionName)
+		return greeting{Greeting: "Hello, " + p.Name + "!"}, nil
+	})
 }

@@ -1,5 +1,5 @@
 // Package testenv starts the real servers that tests run against: an
-// embedded Kafka-protocol broker (franz-go's kfake) and a CouchDB API
+// embedded Kafka-protocol broker (franz-go's kfake), a CouchDB API
 // (pouchdb-server, installed by `make deps`). Every server listens on
 // loopback only and is stopped by t.Cleanup.
 package testenv

@@ -200,7 +200,12 @@ func cacheKey(kind Kind, src string) (string, error) {
 				files = append(files, filepath.Join(src, e.Name()))
 			}
 		}
+		// The Go SDK is a dependency of some: its sources count too.
+		sdk, _ := filepath.Glob(filepath.Join(pkgDir(), "..", "..", "action", "*.go"))
+		sdkHTTP, _ := filepath.Glob(filepath.Join(pkgDir(), "..", "..", "action", "actionhttp", "*.go"))
+		sdk = append(sdk, sdkHTTP...)
 		sort.Strings(files)
+		files = append(files, sdk...)
 	}
 	for _, f := range files {
 		b, err := os.ReadFile(f)

@@ -51,6 +51,15 @@ type Config struct {
 	// Refresh is how often offers are re-published (ring.DefaultRefresh);
 	// they expire at traders after three periods.
 	Refresh time.Duration
+	// AllowedHosts is the operator's outbound HTTP policy: actions run here
+	// reach only hosts in both their own faasedge-allowed-hosts and this
+	// list ("*" leaves the actions' lists as they are). Empty: no outbound
+	// HTTP from this node.
+	AllowedHosts []string
+	// KeyValue backs the faasedge-kv capability of the actions run here;
+	// without one, such actions fail with a link error naming it. What
+	// they publish with ipfs_add goes to the node's own IPFS node.
+	KeyValue executor.KeyValue
 	// RingOptions are applied after the ones Config implies (tests shorten
 	// the timers with ring.WithTimers, for instance).
 	RingOptions []ring.Option
@@ -114,7 +123,12 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			total += mb
 		}
 		eopts := []executor.Option{executor.WithFetcher(n.code), executor.WithMemoryBudget(int64(total) << 20),
-			executor.WithLogger(log.With("component", "executor"))}
+			executor.WithLogger(log.With("component", "executor")),
+			executor.WithHTTPPolicy(executor.HTTPPolicy{AllowedHosts: append([]string{}, cfg.AllowedHosts...)}),
+			executor.WithPublisher(n.code)}
+		if cfg.KeyValue != nil {
+			eopts = append(eopts, executor.WithKeyValue(cfg.KeyValue))
+		}
 		if cfg.Host.DataDir != "" {
 			eopts = append(eopts, executor.WithDataDir(cfg.Host.DataDir))
 		}

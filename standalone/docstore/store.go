@@ -34,6 +34,8 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/faasedge/faasedge/internal/pebblelog"
 )
 
 // Store is a set of CouchDB databases persisted in one Pebble directory.
@@ -85,27 +87,13 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{s.log}})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebblelog.Logger{L: s.log, What: "docstore"}})
 	if err != nil {
 		return nil, fmt.Errorf("docstore: open %s: %w", dir, err)
 	}
 	s.db = db
 	s.routes = s.newRoutes()
 	return s, nil
-}
-
-// pebbleLogger routes Pebble's log lines to slog at debug level (errors
-// at error level), instead of the standard logger.
-type pebbleLogger struct{ l *slog.Logger }
-
-func (p pebbleLogger) Infof(format string, args ...any) {
-	p.l.Debug("docstore: pebble: " + fmt.Sprintf(format, args...))
-}
-func (p pebbleLogger) Errorf(format string, args ...any) {
-	p.l.Error("docstore: pebble: " + fmt.Sprintf(format, args...))
-}
-func (p pebbleLogger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf("docstore: pebble: "+format, args...))
 }
 
 // Close flushes and closes the store.

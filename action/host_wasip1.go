@@ -1,0 +1,61 @@
+//go:build wasip1
+
+package action
+
+import "unsafe"
+
+//go:wasmimport faasedge result
+func hostResult(ptr unsafe.Pointer, size uint32) uint32
+
+//go:wasmimport faasedge http_request
+func hostHTTPRequest(ptr unsafe.Pointer, size uint32) int64
+
+//go:wasmimport faasedge kv_get
+func hostKVGet(ptr unsafe.Pointer, size uint32) int64
+
+//go:wasmimport faasedge kv_set
+func hostKVSet(kptr unsafe.Pointer, ksize uint32, vptr unsafe.Pointer, vsize uint32) int64
+
+//go:wasmimport faasedge kv_delete
+func hostKVDelete(ptr unsafe.Pointer, size uint32) int64
+
+//go:wasmimport faasedge kv_list
+func hostKVList(ptr unsafe.Pointer, size uint32) int64
+
+//go:wasmimport faasedge ipfs_add
+func hostIPFSAdd(ptr unsafe.Pointer, size uint32) int64
+
+// Each host function has its own wrapper, so that a module imports only
+// the host functions its code can reach: an action is linked only against
+// the capabilities it uses.
+
+func callHTTP(req []byte) ([]byte, error)      { return take(opHTTP, hostHTTPRequest(buf(req))) }
+func callKVGet(key []byte) ([]byte, error)     { return take(opKVGet, hostKVGet(buf(key))) }
+func callKVDelete(key []byte) ([]byte, error)  { return take(opKVDelete, hostKVDelete(buf(key))) }
+func callKVList(prefix []byte) ([]byte, error) { return take(opKVList, hostKVList(buf(prefix))) }
+func callIPFSAdd(data []byte) ([]byte, error)  { return take(opIPFSAdd, hostIPFSAdd(buf(data))) }
+
+func callKVSet(key, value []byte) ([]byte, error) {
+	kp, kn := buf(key)
+	vp, vn := buf(value)
+	return take(opKVSet, hostKVSet(kp, kn, vp, vn))
+}
+
+func buf(b []byte) (unsafe.Pointer, uint32) {
+	return unsafe.Pointer(unsafe.SliceData(b)), uint32(len(b))
+}
+
+// take takes the result of a host call that returned n: its length, or a
+// negated error code with the error's text pending.
+func take(op string, n int64) ([]byte, error) {
+	if n < 0 {
+		msg := make([]byte, maxErrorText)
+		msg = msg[:hostResult(unsafe.Pointer(&msg[0]), maxErrorText)]
+		return nil, hostError(op, -n, msg)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	out := make([]byte, n)
+	return out[:hostResult(unsafe.Pointer(&out[0]), uint32(n))], nil
+}
