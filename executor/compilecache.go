@@ -274,3 +274,20 @@ func entryWhole(path string) bool {
 	}
 	return binary.LittleEndian.Uint32(n[:4]) == h.Sum32()
 }
+
+// Ready reports whether code's module is compiled and in memory, so that
+// a run of it does not wait to compile (Precompile's work is done).
+func (e *Executor) Ready(code activation.Code) bool {
+	e.mu.Lock()
+	m := e.modules[code.Key()]
+	e.mu.Unlock()
+	if m == nil {
+		return false
+	}
+	select {
+	case <-m.ready:
+		return m.err == nil
+	default:
+		return false
+	}
+}

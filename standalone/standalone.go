@@ -84,6 +84,9 @@ type Config struct {
 	// VirtualInvokers is the number of virtual invokers the edge capacity
 	// is shared among (1 when there are edge nodes).
 	VirtualInvokers int
+	// Compile bounds compiling wasm modules ahead of time, when an action
+	// is created or updated (executor's defaults when zero).
+	Compile executor.CompileBudget
 	// HTTP bounds the connections of the REST API and of the embedded
 	// document store (httpserve's defaults when zero).
 	HTTP httpserve.Limits
@@ -197,18 +200,6 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 		s.couchUP = url.UserPassword(couchUser, couchPass)
 	}
 
-	s.ctrl, err = controller.New(controller.WithConfig(controller.Config{
-		KafkaBrokers: brokers,
-		CouchURL:     couchURL, CouchUser: couchUser, CouchPassword: couchPass,
-		NodejsDefault: whisk.KindNodejs,
-	}), controller.WithLogger(log.With("component", "controller")))
-	if err != nil {
-		return nil, err
-	}
-	if err := s.ctrl.Start(ctx); err != nil {
-		return nil, err
-	}
-
 	// An IPFS node on loopback resolves ipfs://<CID> code and serves the
 	// /ipfs mount; it keeps its identity and blocks under the data dir.
 	ipfsDir := filepath.Join(cfg.DataDir, "ipfs")
@@ -232,10 +223,22 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 		executor.WithMemoryBudget(int64(cfg.UserMemory)*int64(cfg.Invokers)),
 		executor.WithDataDir(cfg.ModulesDir),
 		executor.WithFetcher(s.ipfs), executor.WithMount("/ipfs", s.ipfs.FS(context.WithoutCancel(ctx))),
-		executor.WithLogger(log.With("component", "executor")))
+		executor.WithCompileBudget(cfg.Compile), executor.WithLogger(log.With("component", "executor")))
 	if err != nil {
 		return nil, fmt.Errorf("standalone: executor: %w", err)
 	}
+	s.ctrl, err = controller.New(controller.WithConfig(controller.Config{
+		KafkaBrokers: brokers,
+		CouchURL:     couchURL, CouchUser: couchUser, CouchPassword: couchPass,
+		NodejsDefault: whisk.KindNodejs,
+	}), controller.WithLogger(log.With("component", "controller")), controller.WithPrecompiler(s.exec))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.ctrl.Start(ctx); err != nil {
+		return nil, err
+	}
+
 	dbs := whisk.DatabasesFor("") // the controller's: the standalone has no db prefix
 	base := invoker.Config{
 		KafkaBrokers: brokers,

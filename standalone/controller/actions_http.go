@@ -153,6 +153,9 @@ func (c *Controller) putActionHTTP(q *request, f fqn) {
 		q.failErr(c, err)
 		return
 	}
+	if put.Exec != nil {
+		c.precompile(a, code)
+	}
 	q.json(http.StatusOK, toActionJSON(a, &code))
 }
 

@@ -83,6 +83,7 @@ type Controller struct {
 	subjects    *subjectStore
 	activations *activationStore
 	lb          *LoadBalancer
+	precompiler Precompiler // nil: modules compile on their first run
 
 	// Work that outlives its request (trigger fires, sequences) runs
 	// under bgCtx, which Close cancels before waiting for it.
