@@ -514,8 +514,11 @@ func shouldDisable(code int) bool {
 	return code >= 400 && code < 500 && code != 408 && code != 409 && code != 429
 }
 
+// post fires once. A fire under way when the consumer stops is finished
+// (and committed when it succeeds) rather than cut off, so a graceful
+// restart does not fire it twice.
 func (c *consumer) post(ctx context.Context, body []byte) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, fireTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fireTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.p.fireURL(c.t.TriggerURL), bytes.NewReader(body))
 	if err != nil {
