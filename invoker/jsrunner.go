@@ -40,6 +40,7 @@ type JSRunner struct {
 	mu     sync.Mutex
 	pools  map[string]*jsPool // by action, revision, code digest, main, memory
 	idleMB int64
+	closed bool
 
 	httpOnce sync.Once
 	http     *http.Client
@@ -166,6 +167,19 @@ func (r *JSRunner) Run(ctx context.Context, a *activation.Action, inv activation
 	return finish(o)
 }
 
+// Close ends the idle VMs and keeps no VM from then on; activations still
+// running end as they would.
+func (r *JSRunner) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.pools {
+		for _, v := range p.idle {
+			go v.loop.Terminate()
+		}
+	}
+	r.pools, r.idleMB, r.closed = nil, 0, true
+}
+
 // discard ends a VM that may be running: interrupted, its loop, timers and
 // goroutine stopped in the background.
 func (r *JSRunner) discard(vm *jsVM) {
@@ -214,6 +228,9 @@ func (r *JSRunner) compile(key string, a *activation.Action, main string) (*jsCo
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.closed {
+		return c, nil
+	}
 	if r.pools == nil {
 		r.pools = map[string]*jsPool{}
 	}

@@ -198,6 +198,19 @@ func TestJSRunnerIdleMemory(t *testing.T) {
 	}
 }
 
+// A closed runner keeps no VM.
+func TestJSRunnerClose(t *testing.T) {
+	r := &JSRunner{}
+	a := jsAction("closing", "1-a", `function main() { return {}; }`)
+	run(t, r, a, `{}`)
+	r.Close()
+	for range 2 {
+		if res := run(t, r, a, `{}`); !res.Cold || res.Response.StatusCode != whisk.StatusSuccess {
+			t.Fatalf("after Close: cold=%v %s", res.Cold, res.Response.Result)
+		}
+	}
+}
+
 // Concurrent activations of one action each get a VM; all of them are
 // kept. The activations meet at a loopback barrier, so that all four run
 // at once.

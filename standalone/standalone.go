@@ -127,8 +127,9 @@ type Stack struct {
 		Close() error
 	}
 	engines []*invoker.Engine
-	sched   *edge.Node   // the gateway's ring member
-	edges   []*edge.Node // the edge nodes
+	js      *invoker.JSRunner // the engines' nodejs runner
+	sched   *edge.Node        // the gateway's ring member
+	edges   []*edge.Node      // the edge nodes
 	gateway *controllerplugin.Gateway
 	apiLn   net.Listener
 	apiHS   *http.Server
@@ -253,11 +254,11 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	// The invokers share one pool of warm nodejs VMs. Everything the
 	// standalone runs is on loopback, so fetch may reach it, as actions
 	// of OpenWhisk's standalone reach the host.
-	js := &invoker.JSRunner{HostNetwork: true}
+	s.js = &invoker.JSRunner{HostNetwork: true}
 	for i := range cfg.Invokers {
 		ic := base
 		ic.Instance, ic.UniqueName, ic.UserMemory = i, strconv.Itoa(i), cfg.UserMemory
-		ic.Runner, ic.Logger = invoker.LocalRunner(s.exec, js), log.With("component", "invoker"+strconv.Itoa(i))
+		ic.Runner, ic.Logger = invoker.LocalRunner(s.exec, s.js), log.With("component", "invoker"+strconv.Itoa(i))
 		eng, err := invoker.New(ctx, ic)
 		if err != nil {
 			return nil, fmt.Errorf("standalone: invoker %d: %w", i, err)
@@ -520,6 +521,9 @@ func (s *Stack) Close(ctx context.Context) error {
 	}
 	for _, e := range s.engines {
 		errs = append(errs, e.Shutdown(ctx))
+	}
+	if s.js != nil {
+		s.js.Close()
 	}
 	if s.gateway != nil {
 		errs = append(errs, s.gateway.Shutdown(ctx))
