@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -16,14 +14,6 @@ import (
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/ring"
 )
-
-func init() {
-	register(command{
-		name:    "deploy",
-		summary: "deploy a wasm module as an action through a scheduling node (NAME FILE.wasm)",
-		run:     runDeploy,
-	})
-}
 
 const deployUsage = `usage: faasedge deploy --scheduler S [--peer ADDR ...] NAME FILE.wasm [--memory MB]
 
@@ -36,8 +26,7 @@ flags:`
 
 // runDeploy is the edge client of the Function Manager.
 func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("deploy", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("deploy", stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, deployUsage); fs.PrintDefaults() }
 	scheduler := fs.String("scheduler", "", "scheduler multiaddr, or /ipns/<name> of the scheduler index")
 	memory := fs.Int("memory", 256, "action memory limit (MB)")
@@ -78,7 +67,7 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	tr := ring.NewHostTransport(n.Host(), slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	tr := ring.NewHostTransport(n.Host(), newLogger(stderr, true))
 	defer tr.Close()
 	req := controllerplugin.DeployRequest{Name: name, CID: c.String(), MemoryMB: *memory}
 	var errs []error

@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,14 +19,6 @@ import (
 	"github.com/faasedge/faasedge/p2p/ipfs"
 	"github.com/faasedge/faasedge/whisk"
 )
-
-func init() {
-	register(command{
-		name:    "exec",
-		summary: "run a wasm action locally (FILE.wasm [--param k=v ...]), or serve the OpenWhisk action proxy (--proxy :8080)",
-		run:     runExec,
-	})
-}
 
 // params collects repeated --param k=v flags; a value that is JSON is taken
 // as JSON (like wsk's -p), anything else as a string.
@@ -50,8 +41,7 @@ func (p params) Set(s string) error {
 }
 
 func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("exec", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("exec", stderr)
 	ps := params{}
 	fs.Var(ps, "param", "an action parameter `key=value` (repeatable; JSON values are taken as JSON)")
 	timeout := fs.Duration("timeout", 60*time.Second, "the action's time limit")
@@ -85,7 +75,7 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	limits := whisk.Limits{Timeout: timeout.Milliseconds(), Memory: *memory, Logs: *logs, Concurrency: *concurrency}
 
-	opts := []executor.Option{executor.WithLogger(slog.New(slog.NewTextHandler(stderr, nil)))}
+	opts := []executor.Option{executor.WithLogger(newLogger(stderr, false))}
 	if *dataDir != "" {
 		opts = append(opts, executor.WithDataDir(*dataDir))
 	}

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -19,21 +17,12 @@ import (
 	"github.com/faasedge/faasedge/p2p/ring"
 )
 
-func init() {
-	register(command{
-		name:    "gateway",
-		summary: "run virtual invokers backed by edge offers, and the Function Manager (stock environment)",
-		run:     runGateway,
-	})
-}
-
 // runGateway is the controller plugin: virtual invokers with ids --ids,
 // configured by the stock invoker environment (KAFKA_HOSTS,
 // CONFIG_whisk_couchdb_*, ...), on a scheduling node of the offer ring.
 // With --api-host it also serves the Function Manager.
 func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("gateway", stderr)
 	ids := fs.String("ids", "", "virtual invoker ids: a range like 8-11, or a comma list")
 	capacity := fs.Int("capacity", controllerplugin.DefaultCapacityMB, "memory (MB) each virtual invoker advertises and backs with edge claims")
 	minClaim := fs.Int("min-claim", controllerplugin.DefaultMinClaimMB, "smallest claim (MB); actions with more memory do not run on edge nodes")
@@ -49,11 +38,8 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 	namespace := fs.String("namespace", "_", "namespace the Function Manager deploys into")
 	insecure := fs.Bool("insecure", false, "skip TLS verification of the API host")
 	indexKey := fs.String("index-key", "", "operator key file (libp2p private key); publish this node in the scheduler index")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	idList, err := parseIDs(*ids)
 	if err != nil {
@@ -74,7 +60,7 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 			Invoker: base, IDs: idList, CapacityMB: *capacity, MinClaimMB: *minClaim, CheckInterval: *check,
 			Names: func(id int) (string, string) { n := *uniqueName + strconv.Itoa(id); return n, n },
 		},
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Logger: newLogger(stderr, false),
 	}
 	switch {
 	case *apiHost != "" && *auth != "":
@@ -91,10 +77,7 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := n.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return nil
+	return untilStopped(n.Run(ctx))
 }
 
 // readIndexKey reads the operator key the scheduler index is signed with.

@@ -5,10 +5,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -18,21 +16,12 @@ import (
 	"github.com/faasedge/faasedge/kv"
 )
 
-func init() {
-	register(command{
-		name:    "invoker",
-		summary: "run the drop-in OpenWhisk invoker (stock arguments and environment)",
-		run:     runInvoker,
-	})
-}
-
 // runInvoker starts like the stock invoker: --id N --uniqueName S
 // [--displayedName D], configured by the stock environment
 // (openwhisk-wire.md 7). A bad or missing variable is one error line that
 // names it.
 func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := flag.NewFlagSet("invoker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("invoker", stderr)
 	id := fs.Int("id", -1, "invoker instance id (topic invoker{id})")
 	uniqueName := fs.String("uniqueName", "", "unique name of this invoker")
 	displayedName := fs.String("displayedName", "", "name shown by the controller's /invokers")
@@ -50,11 +39,8 @@ func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs.Var(&node.listen, "listen", "libp2p listen multiaddr (repeatable; $FAASEDGE_LISTEN; default loopback)")
 	fs.StringVar(&node.gateway, "gateway", node.gateway, "trustless HTTP gateway to fall back on for code by CID ($FAASEDGE_GATEWAY; off when empty)")
 	redisURL := fs.String("redis", os.Getenv("FAASEDGE_REDIS"), "Redis URL (redis://[user:pass@]host:port[/db]) of the key-value store for actions annotated faasedge-kv ($FAASEDGE_REDIS; none when empty)")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *id < 0 {
 		if *overwriteID >= 0 || *uniqueName != "" {
@@ -70,7 +56,7 @@ func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := newLogger(stderr, false)
 	exOpts := []executor.Option{executor.WithMemoryBudget(int64(cfg.UserMemory)), executor.WithLogger(log)}
 	if node.dataDir != "" {
 		exOpts = append(exOpts, executor.WithDataDir(node.dataDir))
@@ -100,10 +86,7 @@ func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := eng.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return nil
+	return untilStopped(eng.Run(ctx))
 }
 
 // envList splits a comma-separated variable, ignoring empty items.

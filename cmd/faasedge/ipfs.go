@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,14 +15,6 @@ import (
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/ipfs"
 )
-
-func init() {
-	register(command{
-		name:    "ipfs",
-		summary: "add, get, cat and pin content by IPFS CID (add|get|cat|pin)",
-		run:     runIPFS,
-	})
-}
 
 const ipfsUsage = `usage: faasedge ipfs <subcommand> [flags]
 
@@ -91,8 +82,7 @@ func runIPFS(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("%w: missing subcommand", errUsage)
 	}
 	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("ipfs "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("ipfs "+sub, stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, ipfsUsage); fs.PrintDefaults() }
 	var common ipfsFlags
 	common.register(fs)
@@ -208,7 +198,7 @@ func withNode(ctx context.Context, f ipfsFlags, stderr io.Writer, run func(*ipfs
 // openNode starts a DHT-client host and an IPFS node on f's data dir (in
 // memory, with a fresh identity, when it is empty).
 func openNode(ctx context.Context, f ipfsFlags, stderr io.Writer) (*ipfs.Node, func() error, error) {
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := newLogger(stderr, true)
 	h, err := p2p.NewHost(ctx, p2p.Config{
 		DataDir:     f.dataDir,
 		ListenAddrs: f.listen,

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,14 +12,6 @@ import (
 	"github.com/faasedge/faasedge/feed/kafka"
 )
 
-func init() {
-	register(command{
-		name:    "kafkafeed",
-		summary: "run the Kafka feed provider of /whisk.system/messaging (upstream's environment)",
-		run:     runKafkaFeed,
-	})
-}
-
 // runKafkaFeed starts the provider configured as upstream's: DB_URL,
 // DB_USER, DB_PASS, DB_PREFIX, API_HOST, LOCAL_DEV, PAYLOAD_LIMIT, WORKER,
 // INSTANCE and PORT. With --install-catalog it also installs the messaging
@@ -31,8 +21,7 @@ func runKafkaFeed(ctx context.Context, args []string, _, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	fs := flag.NewFlagSet("kafkafeed", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("kafkafeed", stderr)
 	workers := envList("WORKERS")
 	fs.StringVar(&o.Listen, "listen", o.Listen, "address of the lifecycle endpoint and /health (default :$PORT, :5000)")
 	fs.StringVar(&o.APIHost, "api-host", o.APIHost, "OpenWhisk API host, host[:port] for https or a URL ($API_HOST)")
@@ -41,11 +30,8 @@ func runKafkaFeed(ctx context.Context, args []string, _, stderr io.Writer) error
 	cat := kafka.Catalog{AuthKey: os.Getenv("CATALOG_AUTH"), Endpoint: os.Getenv("CATALOG_ENDPOINT")}
 	fs.StringVar(&cat.AuthKey, "auth", cat.AuthKey, "whisk.system's key for --install-catalog ($CATALOG_AUTH)")
 	fs.StringVar(&cat.Endpoint, "endpoint", cat.Endpoint, "the provider's address as invokers reach it, bound as the package's endpoint ($CATALOG_ENDPOINT; default http://<this host>:<port>)")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if o.DBURL == "" {
 		return fmt.Errorf("%w: DB_URL is required", errUsage)
@@ -57,7 +43,7 @@ func runKafkaFeed(ctx context.Context, args []string, _, stderr io.Writer) error
 		return fmt.Errorf("%w: --install-catalog needs --auth (whisk.system's key)", errUsage)
 	}
 	o.Workers = workers
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := newLogger(stderr, false)
 	o.Logger = log
 	p, err := kafka.New(ctx, o)
 	if err != nil {
@@ -73,10 +59,7 @@ func runKafkaFeed(ctx context.Context, args []string, _, stderr io.Writer) error
 		}
 		go installCatalog(ctx, cat, log)
 	}
-	if err := p.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return nil
+	return untilStopped(p.Run(ctx))
 }
 
 // installCatalog retries until the API answers: the provider may start

@@ -17,10 +17,6 @@ import (
 	faasedgesrc "github.com/faasedge/faasedge"
 )
 
-func init() {
-	register(command{name: "new", summary: "write a ready action project (Go, Rust or C)", run: runNew})
-}
-
 // validName is what an action name, a file name and a Go module path all
 // accept.
 var validName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
@@ -94,8 +90,7 @@ deploy: NAME.wasm
 
 // runNew writes a project: faasedge new NAME [--lang go|rust|c] [--dir DIR].
 func runNew(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags := flag.NewFlagSet("new", flag.ContinueOnError)
-	flags.SetOutput(stderr)
+	flags := newFlags("new", stderr)
 	lang := flags.String("lang", "go", "the action's language: go, rust or c")
 	dir := flags.String("dir", "", "the project's directory (./NAME)")
 	flags.Usage = func() {

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -17,14 +16,6 @@ import (
 	"github.com/faasedge/faasedge/p2p/edge"
 	"github.com/faasedge/faasedge/p2p/ring"
 )
-
-func init() {
-	register(command{
-		name:    "node",
-		summary: "run an edge node: volunteer memory to the offer ring and run activations",
-		run:     runNode,
-	})
-}
 
 // nodeFlags are the edge node's settings.
 type nodeFlags struct {
@@ -96,15 +87,11 @@ func (f *nodeFlags) hostConfig() (p2p.Config, error) {
 }
 
 func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := flag.NewFlagSet("node", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("node", stderr)
 	var f nodeFlags
 	f.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	offers, err := f.offers()
 	if err != nil {
@@ -118,7 +105,7 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w: --scheduler: %w", errUsage, err)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := newLogger(stderr, false)
 	node, err := edge.Start(ctx, edge.Config{
 		Host: hcfg, OffersMB: offers, Schedulers: scheds, SchedulerIndex: f.index,
 		Refresh: f.refresh, Logger: log, AllowedHosts: f.allowHosts,

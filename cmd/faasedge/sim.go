@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -17,18 +15,9 @@ import (
 	"github.com/faasedge/faasedge/p2p/sim"
 )
 
-func init() {
-	register(command{
-		name:    "sim",
-		summary: "simulate the offer ring at scale (CSV and PNG plots)",
-		run:     runSim,
-	})
-}
-
 func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	def := sim.DefaultConfig()
-	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("sim", stderr)
 	backend := fs.String("backend", def.Backend, "mem (in-memory network, up to 100,000 nodes) or libp2p (real hosts on loopback)")
 	nodes := fs.Int("nodes", def.Nodes, "number of nodes")
 	nodeMem := fs.String("node-memory", def.NodeMemory.String(), "memory each node volunteers, MB:weight,...")
@@ -72,7 +61,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cfg.Levels = append(cfg.Levels, v)
 	}
 	if *verbose {
-		cfg.Log = slog.New(slog.NewTextHandler(stderr, nil))
+		cfg.Log = newLogger(stderr, false)
 	}
 	var cfgs []sim.Config
 	for _, ps := range strings.Split(*policies, ",") {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,19 +13,10 @@ import (
 	"github.com/faasedge/faasedge/whisk"
 )
 
-func init() {
-	register(command{
-		name:    "standalone",
-		summary: "run the whole stack in one process (API on 127.0.0.1:3233, guest key)",
-		run:     runStandalone,
-	})
-}
-
 // runStandalone starts the stack, prints where it is once the invokers are
 // healthy, and stops it cleanly on Ctrl-C.
 func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("standalone", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("standalone", stderr)
 	addr := fs.String("addr", "127.0.0.1:3233", "address of the OpenWhisk REST API")
 	dataDir := fs.String("data-dir", filepath.Join(defaultDataDir(), "standalone"), "where documents and compiled modules are kept")
 	redisURL := fs.String("redis", "", "keep the actions' key-value store in this Redis (redis://host:port[/db]) instead of the embedded one")
@@ -39,11 +29,8 @@ func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var peers repeated
 	fs.Var(&peers, "peer", "multiaddr (with /p2p/<id>) of an IPFS peer serving ipfs://<CID> action code; repeatable")
 	logLevel := fs.String("log-level", "warn", "log level of every component: debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	mem, err := whisk.ParseConfigSize(*memory)
 	if err != nil {

@@ -11,21 +11,15 @@ import (
 // version is set at link time by release builds (-ldflags "-X main.version=...").
 var version = "dev"
 
-func init() {
-	register(command{
-		name:    "version",
-		summary: "print the version",
-		run: func(_ context.Context, _ []string, stdout, _ io.Writer) error {
-			rev := ""
-			if bi, ok := debug.ReadBuildInfo(); ok {
-				for _, s := range bi.Settings {
-					if s.Key == "vcs.revision" {
-						rev = " " + s.Value
-					}
-				}
+func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
+	rev := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				rev = " " + s.Value
 			}
-			_, err := fmt.Fprintf(stdout, "faasedge %s%s %s/%s %s\n", version, rev, runtime.GOOS, runtime.GOARCH, runtime.Version())
-			return err
-		},
-	})
+		}
+	}
+	_, err := fmt.Fprintf(stdout, "faasedge %s%s %s/%s %s\n", version, rev, runtime.GOOS, runtime.GOARCH, runtime.Version())
+	return err
 }
