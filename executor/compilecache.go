@@ -23,7 +23,7 @@ import (
 // from the host: compiles at once, each holding a core for up to seconds on
 // a multi-MB module, and the bytes of compiled code kept on disk.
 type CompileBudget struct {
-	Concurrent int   // ahead-of-time compiles at once; 0: DefaultCompileConcurrency
+	Concurrent int   // ahead-of-time compiles at once; 0: DefaultCompileConcurrency; < 0: none (Precompile refuses)
 	DiskBytes  int64 // compiled code kept under the data dir; 0: DefaultCompileDiskBytes
 }
 
@@ -41,11 +41,11 @@ func WithCompileBudget(b CompileBudget) Option { return func(c *config) { c.comp
 // run finds it compiled: the standalone controller calls it when an action
 // is created or updated. It returns at once; the compile waits for a slot
 // of the CompileBudget. It reports false when the executor is closed or
-// too many compiles already wait (the first run then compiles, as without
-// it). Errors are the first run's to report, as they would be without it.
+// too many compiles already wait, or the budget allows none (the first run
+// then compiles, as without it). Errors are the first run's to report, as they would be without it.
 func (e *Executor) Precompile(a *activation.Action) bool {
 	e.mu.Lock()
-	if e.closed || e.aotWaiting >= e.maxModules {
+	if e.closed || cap(e.compileSlots) == 0 || e.aotWaiting >= e.maxModules {
 		e.mu.Unlock()
 		return false
 	}

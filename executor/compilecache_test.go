@@ -168,7 +168,8 @@ func TestPrecompileBudget(t *testing.T) {
 }
 
 // TestPrecompileClose closes an executor with precompiles waiting for a
-// slot: Close does not wait for them, and Precompile refuses afterwards.
+// slot: Close does not wait for them, and Precompile refuses afterwards,
+// as it does with a budget of none.
 func TestPrecompileClose(t *testing.T) {
 	e := newExecutor(t, WithDataDir(t.TempDir()), WithCompileBudget(CompileBudget{Concurrent: 1}))
 	a := &activation.Action{Name: activation.FQN{Name: "echo"}, Code: activation.Code{Inline: goEcho.bytes(t)}, Limits: whisk.DefaultLimits()}
@@ -182,5 +183,8 @@ func TestPrecompileClose(t *testing.T) {
 	}
 	if e.Precompile(a) {
 		t.Error("Precompile accepted after Close")
+	}
+	if off := newExecutor(t, WithCompileBudget(CompileBudget{Concurrent: -1})); off.Precompile(a) {
+		t.Error("Precompile accepted with a budget of no compiles")
 	}
 }

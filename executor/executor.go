@@ -105,7 +105,7 @@ func New(ctx context.Context, opts ...Option) (*Executor, error) {
 	// hundreds of MB; custom sections are dropped before compiling anyway
 	// (readModule).
 	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithDebugInfoEnabled(false)
-	if c.compile.Concurrent <= 0 {
+	if c.compile.Concurrent == 0 {
 		c.compile.Concurrent = DefaultCompileConcurrency
 	}
 	if c.compile.DiskBytes <= 0 {
@@ -155,7 +155,7 @@ func New(ctx context.Context, opts ...Option) (*Executor, error) {
 	return &Executor{
 		rt: rt, cache: cache, disk: disk, base: base, fetcher: c.fetcher, budget: c.budget, log: c.log, host: h,
 		modules: map[string]*module{}, maxModules: defaultMaxModules, pools: map[string]*pool{},
-		compileSlots: make(chan struct{}, c.compile.Concurrent), stop: make(chan struct{}),
+		compileSlots: make(chan struct{}, max(c.compile.Concurrent, 0)), stop: make(chan struct{}),
 	}, nil
 }
 
