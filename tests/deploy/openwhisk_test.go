@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -442,7 +443,11 @@ func startDocker(ctx context.Context, t *testing.T) (*docker, error) {
 		}
 		_ = cmd.Process.Signal(os.Interrupt)
 		_ = cmd.Wait()
-		_ = os.RemoveAll(dir)
+		// dockerd leaves its network namespace mounted.
+		_ = syscall.Unmount(filepath.Join(dir, "exec", "netns", "default"), syscall.MNT_DETACH)
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("dockerd's state: %v", err)
+		}
 	})
 	for i := 0; ; i++ {
 		if err := d.cmd(ctx, "version").Run(); err == nil {
