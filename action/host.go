@@ -2,7 +2,6 @@ package action
 
 import (
 	"errors"
-	"strconv"
 )
 
 // Host capability errors. A failed call returns a *HostError that matches
@@ -47,23 +46,3 @@ func (e *HostError) Error() string { return "faasedge." + e.Op + ": " + e.Messag
 
 // Is reports whether target is the sentinel of e's code.
 func (e *HostError) Is(target error) bool { return codes[e.Code] == target }
-
-func hostError(op string, code int64, msg []byte) error {
-	if _, ok := codes[code]; !ok {
-		msg = append(msg, " (error code "+strconv.FormatInt(code, 10)+")"...)
-	}
-	return &HostError{Op: op, Code: code, Message: string(msg)}
-}
-
-// The host functions (the executor package documents their ABI).
-const (
-	opHTTP     = "http_request"
-	opKVGet    = "kv_get"
-	opKVSet    = "kv_set"
-	opKVDelete = "kv_delete"
-	opKVList   = "kv_list"
-	opIPFSAdd  = "ipfs_add"
-)
-
-// maxErrorText bounds the error texts the host returns.
-const maxErrorText = 1024

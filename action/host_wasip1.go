@@ -2,7 +2,10 @@
 
 package action
 
-import "unsafe"
+import (
+	"strconv"
+	"unsafe"
+)
 
 //go:wasmimport faasedge result
 func hostResult(ptr unsafe.Pointer, size uint32) uint32
@@ -59,3 +62,25 @@ func take(op string, n int64) ([]byte, error) {
 	out := make([]byte, n)
 	return out[:hostResult(unsafe.Pointer(&out[0]), uint32(n))], nil
 }
+
+// hostError, the host function names and the error text bound serve the
+// wasip1 build only: other builds have no host to call.
+func hostError(op string, code int64, msg []byte) error {
+	if _, ok := codes[code]; !ok {
+		msg = append(msg, " (error code "+strconv.FormatInt(code, 10)+")"...)
+	}
+	return &HostError{Op: op, Code: code, Message: string(msg)}
+}
+
+// The host functions (the executor package documents their ABI).
+const (
+	opHTTP     = "http_request"
+	opKVGet    = "kv_get"
+	opKVSet    = "kv_set"
+	opKVDelete = "kv_delete"
+	opKVList   = "kv_list"
+	opIPFSAdd  = "ipfs_add"
+)
+
+// maxErrorText bounds the error texts the host returns.
+const maxErrorText = 1024
