@@ -90,6 +90,9 @@ type Config struct {
 	// HTTP bounds the connections of the REST API and of the embedded
 	// document store (httpserve's defaults when zero).
 	HTTP httpserve.Limits
+	// FeedPayloadLimit bounds a batch the Kafka feed provider fires, in
+	// bytes of the messages' JSON (its PAYLOAD_LIMIT, 900000 when zero).
+	FeedPayloadLimit int
 	// Logger receives every component's logs (discarded when nil).
 	Logger *slog.Logger
 }
@@ -293,8 +296,29 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 // startKafkaFeed runs the Kafka feed provider on the stack's store and
 // installs /whisk.system/messaging with its feed actions bound to it.
 func (s *Stack) startKafkaFeed(ctx context.Context) error {
-	o := kafkafeed.Options{DBURL: s.couch, APIHost: s.APIHost(), Listen: "127.0.0.1:0",
-		Logger: s.log.With("component", "kafkafeed")}
+	if err := s.runKafkaFeed(ctx, "127.0.0.1:0"); err != nil {
+		return err
+	}
+	pkg := controller.CatalogPackage{Namespace: "whisk.system", Name: "messaging", Publish: true,
+		Parameters: []whisk.Parameter{{Key: "endpoint", Value: jsonString(s.FeedEndpoint())}}}
+	pkg.Annotations.Set("description", kafkafeed.PackageDescription)
+	for _, a := range kafkafeed.FeedActions() {
+		ca := controller.CatalogAction{Name: a.Name, Kind: "nodejs:20", Code: a.Code}
+		ca.Annotations.Set("feed", true)
+		ca.Annotations.Set("description", a.Description)
+		ca.Annotations.Set("parameters", a.Parameters)
+		pkg.Actions = append(pkg.Actions, ca)
+	}
+	if err := s.ctrl.Install(ctx, pkg); err != nil {
+		return fmt.Errorf("standalone: kafka feed catalog: %w", err)
+	}
+	return nil
+}
+
+// runKafkaFeed starts the provider listening on listen.
+func (s *Stack) runKafkaFeed(ctx context.Context, listen string) error {
+	o := kafkafeed.Options{DBURL: s.couch, APIHost: s.APIHost(), Listen: listen,
+		PayloadLimit: s.cfg.FeedPayloadLimit, Logger: s.log.With("component", "kafkafeed")}
 	if s.couchUP != nil {
 		o.DBUser = s.couchUP.Username()
 		o.DBPass, _ = s.couchUP.Password()
@@ -311,20 +335,18 @@ func (s *Stack) startKafkaFeed(ctx context.Context) error {
 			s.log.Error("standalone: kafka feed", "err", err)
 		}
 	}()
-	pkg := controller.CatalogPackage{Namespace: "whisk.system", Name: "messaging", Publish: true,
-		Parameters: []whisk.Parameter{{Key: "endpoint", Value: jsonString(s.FeedEndpoint())}}}
-	pkg.Annotations.Set("description", kafkafeed.PackageDescription)
-	for _, a := range kafkafeed.FeedActions() {
-		ca := controller.CatalogAction{Name: a.Name, Kind: "nodejs:20", Code: a.Code}
-		ca.Annotations.Set("feed", true)
-		ca.Annotations.Set("description", a.Description)
-		ca.Annotations.Set("parameters", a.Parameters)
-		pkg.Actions = append(pkg.Actions, ca)
-	}
-	if err := s.ctrl.Install(ctx, pkg); err != nil {
-		return fmt.Errorf("standalone: kafka feed catalog: %w", err)
-	}
 	return nil
+}
+
+// RestartKafkaFeed stops the Kafka feed provider gracefully and starts a
+// new one on the same address (the catalog's bound endpoint), as an
+// operator restarting the provider alone: it resumes every trigger from
+// its consumer group's committed offsets.
+func (s *Stack) RestartKafkaFeed(ctx context.Context) error {
+	addr := s.feed.Addr()
+	s.feedStop()
+	<-s.feedDone
+	return s.runKafkaFeed(ctx, addr)
 }
 
 func jsonString(v string) json.RawMessage {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"sort"
 	"testing"
 	"time"
 
@@ -26,7 +27,14 @@ import (
 
 func startStack(t testing.TB) *standalone.Stack {
 	t.Helper()
-	cfg := standalone.Config{DataDir: t.TempDir(), APIAddr: "127.0.0.1:0"}
+	return startStackWith(t, standalone.Config{})
+}
+
+// startStackWith starts a standalone with cfg on a fresh data directory
+// and loopback ports.
+func startStackWith(t testing.TB, cfg standalone.Config) *standalone.Stack {
+	t.Helper()
+	cfg.DataDir, cfg.APIAddr = t.TempDir(), "127.0.0.1:0"
 	if os.Getenv("KAFKAFEED_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
@@ -71,9 +79,16 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-// consumerRunning reports whether the provider's /health shows the
-// consumer of uuid running (assigned and positioned).
-func consumerRunning(t testing.TB, s *standalone.Stack, uuid string) bool {
+// consumerHealth is one consumer's entry in the provider's /health.
+type consumerHealth struct {
+	CurrentState string `json:"currentState"`
+	DesiredState string `json:"desiredState"`
+	Reason       string `json:"reason"`
+}
+
+// healthOf is the consumer of uuid in the provider's /health (zero when
+// it is not listed).
+func healthOf(t testing.TB, s *standalone.Stack, uuid string) consumerHealth {
 	t.Helper()
 	resp, err := http.Get(s.FeedEndpoint() + "/health")
 	if err != nil {
@@ -81,19 +96,24 @@ func consumerRunning(t testing.TB, s *standalone.Stack, uuid string) bool {
 	}
 	defer resp.Body.Close()
 	var h struct {
-		Consumers []map[string]struct {
-			CurrentState string `json:"currentState"`
-		} `json:"consumers"`
+		Consumers []map[string]consumerHealth `json:"consumers"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range h.Consumers {
-		if c[uuid].CurrentState == "Running" {
-			return true
+		if ch, ok := c[uuid]; ok {
+			return ch
 		}
 	}
-	return false
+	return consumerHealth{}
+}
+
+// consumerRunning reports whether the provider's /health shows the
+// consumer of uuid running (assigned and positioned).
+func consumerRunning(t testing.TB, s *standalone.Stack, uuid string) bool {
+	t.Helper()
+	return healthOf(t, s, uuid).CurrentState == "Running"
 }
 
 // feed invokes /whisk.system/messaging/kafkaFeed blocking as the CLI does
@@ -121,22 +141,42 @@ func feed(t testing.TB, c *whisk.Client, event, trigger string, params map[strin
 	return out
 }
 
-// messagesOf are the messages of the activations of action whose result
-// echoes its parameters, oldest first.
-func messagesOf(t testing.TB, c *whisk.Client, action string) []map[string]any {
+// batchesOf are the messages of each activation of action (whose result
+// echoes its parameters), ordered by their first offset: the batches of
+// one partition are fired one after the other, but their activations may
+// run at the same time.
+func batchesOf(t testing.TB, c *whisk.Client, action string) [][]map[string]any {
 	t.Helper()
 	acts, _, err := c.Activations.List(&whisk.ActivationListOptions{Name: action, Docs: true, Limit: 200})
 	if err != nil {
 		t.Fatalf("list activations of %s: %v", action, err)
 	}
-	var out []map[string]any
+	var out [][]map[string]any
 	for i := len(acts) - 1; i >= 0; i-- {
 		var r struct {
 			Messages []map[string]any `json:"messages"`
 		}
 		b, _ := json.Marshal(acts[i].Response.Result)
 		_ = json.Unmarshal(b, &r)
-		out = append(out, r.Messages...)
+		out = append(out, r.Messages)
+	}
+	first := func(b []map[string]any) float64 {
+		if len(b) == 0 {
+			return -1
+		}
+		o, _ := b[0]["offset"].(float64)
+		return o
+	}
+	sort.SliceStable(out, func(i, j int) bool { return first(out[i]) < first(out[j]) })
+	return out
+}
+
+// messagesOf are the messages of the activations of action, oldest first.
+func messagesOf(t testing.TB, c *whisk.Client, action string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, b := range batchesOf(t, c, action) {
+		out = append(out, b...)
 	}
 	return out
 }
