@@ -122,7 +122,8 @@ func (r *run) httpGrant() (*httpGrant, error) {
 }
 
 // hostPattern is one entry of an allow-list: a host name or IP, "*.domain"
-// for its subdomains, or "*" for any host; with ":port", that port only.
+// for its subdomains, or "*" for any host; with ":port" (also "*:port"),
+// that port only.
 type hostPattern struct {
 	host     string // lower case; ".domain" for a wildcard; "" for any host
 	wildcard bool
@@ -142,6 +143,9 @@ func parseHostPattern(s string) (hostPattern, error) {
 		}
 	} else if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
 		host = s[1 : len(s)-1]
+	}
+	if host == "*" {
+		return hostPattern{wildcard: true, port: port}, nil
 	}
 	hp := hostPattern{host: strings.TrimSuffix(host, "."), port: port}
 	if rest, ok := strings.CutPrefix(hp.host, "*."); ok {
