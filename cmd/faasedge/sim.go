@@ -37,6 +37,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	tickEvery := fs.Int("tick-every", def.TickEvery, "requests between refreshes (libp2p)")
 	csvPath := fs.String("csv", "", "write results to this CSV file")
 	plotPrefix := fs.String("plots", "", "write <prefix>-success.png and <prefix>-messages.png")
+	workers := fs.Int("workers", 0, "goroutines driving each run's operations (0: one per core; 1: reproducible from -seed)")
 	verbose := fs.Bool("v", false, "log progress")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
@@ -45,6 +46,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg.Backend, cfg.Nodes, cfg.VNodes, cfg.Rate, cfg.Churn = *backend, *nodes, *vnodes, *rate, *churn
 	cfg.MaxTries, cfg.Backup, cfg.Schedulers, cfg.Measure, cfg.Seed = *maxTries, *backup, *schedulers, *measure, *seed
 	cfg.Latency, cfg.Refresh, cfg.TickEvery = *latency, *refresh, *tickEvery
+	cfg.Workers = *workers
 	var err error
 	if cfg.NodeMemory, err = sim.ParseDist(*nodeMem); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)

@@ -152,7 +152,14 @@ func (n *Node) localFind(region, memoryMB int) []*Offer {
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].AvailableMB < out[j].AvailableMB })
+	// Ties broken by ID: which offers make the cut below must not depend on
+	// map order (the simulator replays runs from a seed).
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].AvailableMB != out[j].AvailableMB {
+			return out[i].AvailableMB < out[j].AvailableMB
+		}
+		return out[i].ID < out[j].ID
+	})
 	if len(out) > maxFindOffers {
 		out = out[:maxFindOffers]
 	}

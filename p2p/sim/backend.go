@@ -47,7 +47,7 @@ func (b *memBackend) add(_ context.Context, opts ...ring.Option) (*ring.Node, pe
 		return nil, peer.AddrInfo{}, err
 	}
 	ep := b.net.Join(id)
-	n, err := ring.New(ep, key, append(opts, ring.WithClock(b.net.Clock.Now))...)
+	n, err := ring.New(ep, key, append(opts, ring.WithClock(ep.Now))...)
 	if err != nil {
 		return nil, peer.AddrInfo{}, err
 	}
@@ -57,11 +57,15 @@ func (b *memBackend) add(_ context.Context, opts ...ring.Option) (*ring.Node, pe
 func (b *memBackend) remove(id peer.ID)       { b.net.Leave(id) }
 func (b *memBackend) now() time.Time          { return b.net.Clock.Now() }
 func (b *memBackend) advance(d time.Duration) { b.net.Clock.Advance(d) }
-func (b *memBackend) set(t time.Time)         { b.net.Clock.Set(t) }
-func (b *memBackend) close()                  {}
+func (b *memBackend) begin(id peer.ID, offset time.Duration) {
+	if ep, ok := b.net.eps[id]; ok {
+		ep.Begin(offset)
+	}
+}
+func (b *memBackend) close() {}
 func (b *memBackend) trafficBytes() (n int64) {
 	for _, ep := range b.net.eps {
-		n += ep.BytesIn + ep.BytesOut
+		n += ep.BytesIn.Load() + ep.BytesOut.Load()
 	}
 	return n
 }
@@ -113,10 +117,10 @@ func (b *hostBackend) remove(id peer.ID) {
 	}
 }
 
-func (b *hostBackend) now() time.Time        { return time.Now() }
-func (b *hostBackend) advance(time.Duration) {}
-func (b *hostBackend) set(time.Time)         {}
-func (b *hostBackend) trafficBytes() int64   { return 0 }
+func (b *hostBackend) now() time.Time               { return time.Now() }
+func (b *hostBackend) advance(time.Duration)        {}
+func (b *hostBackend) begin(peer.ID, time.Duration) {}
+func (b *hostBackend) trafficBytes() int64          { return 0 }
 func (b *hostBackend) close() {
 	for id := range b.hosts {
 		b.remove(id)

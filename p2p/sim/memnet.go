@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math/bits"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	kb "github.com/libp2p/go-libp2p-kbucket"
@@ -27,8 +29,11 @@ import (
 // needs megabytes, while lookups still walk the same XOR metric and find
 // the same closest peer the DHT would.
 //
-// A MemNet is not safe for concurrent use: the simulator drives it from one
-// goroutine.
+// Operations (Call, Trader) may run concurrently with each other; Join and
+// Leave must not run while an operation is in flight. Virtual time is the
+// ring's Clock plus, per endpoint, the lag of the operation that endpoint is
+// driving (Begin), so concurrent operations each measure their own
+// latency.
 type MemNet struct {
 	Clock *Clock
 	// Latency is one message's one-way delay on the virtual clock.
@@ -38,6 +43,7 @@ type MemNet struct {
 	Beta    int // a lookup ends when the Beta closest peers answered (kad-dht: 3)
 
 	eps    map[peer.ID]*Endpoint
+	mu     sync.Mutex  // guards sorted and dirty: lookups rebuild them lazily
 	sorted []*Endpoint // live endpoints by DHT ID
 	dirty  bool
 }
@@ -47,22 +53,23 @@ func NewMemNet(clock *Clock, latency time.Duration) *MemNet {
 	return &MemNet{Clock: clock, Latency: latency, K: 20, Alpha: 10, Beta: 3, eps: map[peer.ID]*Endpoint{}}
 }
 
-// Clock is the simulator's virtual time.
-type Clock struct{ t time.Time }
+// Clock is the ring's virtual time: only arrivals move it forward. The
+// time an operation takes is kept apart, as the lag of the endpoint driving
+// it (Endpoint.Begin, Endpoint.Now).
+type Clock struct{ ns atomic.Int64 }
 
 // NewClock starts virtual time at start.
-func NewClock(start time.Time) *Clock { return &Clock{t: start} }
+func NewClock(start time.Time) *Clock {
+	c := &Clock{}
+	c.ns.Store(start.UnixNano())
+	return c
+}
 
 // Now is the current virtual time.
-func (c *Clock) Now() time.Time { return c.t }
+func (c *Clock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
 
 // Advance moves virtual time forward.
-func (c *Clock) Advance(d time.Duration) { c.t = c.t.Add(d) }
-
-// Set moves virtual time to t. The simulator runs operations that overlap
-// in reality one after another; it measures each on the clock and then sets
-// the clock back, so only arrivals move the ring's time forward.
-func (c *Clock) Set(t time.Time) { c.t = t }
+func (c *Clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // Endpoint is one node's attachment to a MemNet; it implements
 // ring.Transport.
@@ -72,10 +79,24 @@ type Endpoint struct {
 	kid      []byte
 	alive    bool
 	handlers map[protocol.ID]memHandler
+	// lag is how far the operation this endpoint drives has run past the
+	// ring's clock: its messages' latency.
+	lag atomic.Int64
 	// Traffic counters: messages and bytes sent and received.
-	MsgsOut, MsgsIn   int64
-	BytesOut, BytesIn int64
+	MsgsOut, MsgsIn   atomic.Int64
+	BytesOut, BytesIn atomic.Int64
 }
+
+// Begin starts an operation driven by this endpoint at offset past the
+// ring's clock (an arrival between two clock steps); the latency of its
+// messages is added from there.
+func (e *Endpoint) Begin(offset time.Duration) { e.lag.Store(int64(offset)) }
+
+// Now is this endpoint's virtual time: the ring's clock plus the lag of the
+// operation it drives. Ring nodes on a MemNet use it as their clock.
+func (e *Endpoint) Now() time.Time { return e.net.Clock.Now().Add(time.Duration(e.lag.Load())) }
+
+func (e *Endpoint) wait(d time.Duration) { e.lag.Add(int64(d)) }
 
 type memHandler struct {
 	max int
@@ -86,7 +107,9 @@ type memHandler struct {
 func (n *MemNet) Join(id peer.ID) *Endpoint {
 	ep := &Endpoint{net: n, id: id, kid: kb.ConvertPeerID(id), alive: true, handlers: map[protocol.ID]memHandler{}}
 	n.eps[id] = ep
+	n.mu.Lock()
 	n.dirty = true
+	n.mu.Unlock()
 	return ep
 }
 
@@ -95,7 +118,9 @@ func (n *MemNet) Leave(id peer.ID) {
 	if ep, ok := n.eps[id]; ok {
 		ep.alive = false
 		delete(n.eps, id)
+		n.mu.Lock()
 		n.dirty = true
+		n.mu.Unlock()
 	}
 }
 
@@ -103,8 +128,11 @@ func (n *MemNet) Leave(id peer.ID) {
 func (n *MemNet) Size() int { return len(n.eps) }
 
 func (n *MemNet) live() []*Endpoint {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	if n.dirty {
-		n.sorted = n.sorted[:0]
+		// A fresh slice: lookups in flight keep reading the old one.
+		n.sorted = make([]*Endpoint, 0, len(n.eps))
 		for _, ep := range n.eps {
 			n.sorted = append(n.sorted, ep)
 		}
@@ -133,17 +161,17 @@ func (e *Endpoint) Call(ctx context.Context, to peer.AddrInfo, proto protocol.ID
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	e.MsgsOut++
-	e.BytesOut += int64(len(req))
-	e.net.Clock.Advance(e.net.Latency)
+	e.MsgsOut.Add(1)
+	e.BytesOut.Add(int64(len(req)))
+	e.wait(e.net.Latency)
 	dst, ok := e.net.eps[to.ID]
 	if !ok || !dst.alive {
 		// A dead peer never answers: the caller waits for its dial timeout.
-		e.net.Clock.Advance(e.net.Latency)
+		e.wait(e.net.Latency)
 		return nil, fmt.Errorf("sim: %s unreachable", to.ID)
 	}
-	dst.MsgsIn++
-	dst.BytesIn += int64(len(req))
+	dst.MsgsIn.Add(1)
+	dst.BytesIn.Add(int64(len(req)))
 	h, ok := dst.handlers[proto]
 	if !ok {
 		return nil, fmt.Errorf("sim: %s does not speak %s", to.ID, proto)
@@ -155,16 +183,16 @@ func (e *Endpoint) Call(ctx context.Context, to peer.AddrInfo, proto protocol.ID
 	} else {
 		resp, err = h.h(ctx, e.id, req)
 	}
-	dst.MsgsOut++
-	e.MsgsIn++
+	dst.MsgsOut.Add(1)
+	e.MsgsIn.Add(1)
 	n := int64(len(resp) + 1)
 	if err != nil {
 		n = int64(len(err.Error()) + 1)
 		err = ring.NewRemoteError(err)
 	}
-	dst.BytesOut += n
-	e.BytesIn += n
-	e.net.Clock.Advance(e.net.Latency)
+	dst.BytesOut.Add(n)
+	e.BytesIn.Add(n)
+	e.wait(e.net.Latency)
 	return resp, err
 }
 
@@ -237,7 +265,7 @@ func (e *Endpoint) Trader(ctx context.Context, key ring.Key) (peer.ID, int, erro
 		if done || len(batch) == 0 {
 			break
 		}
-		n.Clock.Advance(2 * n.Latency)
+		e.wait(2 * n.Latency)
 		var found []*Endpoint
 		for _, c := range batch {
 			c.queried = true
@@ -257,7 +285,7 @@ func (e *Endpoint) Trader(ctx context.Context, key ring.Key) (peer.ID, int, erro
 		}
 	}
 	if len(follow) > 0 {
-		n.Clock.Advance(2 * n.Latency)
+		e.wait(2 * n.Latency)
 	}
 	for _, c := range follow {
 		c.queried = true
@@ -299,14 +327,14 @@ func sortByDistance(eps []*Endpoint, target []byte) {
 
 // countQuery books one FIND_NODE exchange with to, answered with peers.
 func (e *Endpoint) countQuery(to *Endpoint, peers int) {
-	e.MsgsOut++
-	e.BytesOut += findNodeReqBytes
-	to.MsgsIn++
-	to.BytesIn += findNodeReqBytes
-	to.MsgsOut++
-	to.BytesOut += int64(peers * findNodePeerBytes)
-	e.MsgsIn++
-	e.BytesIn += int64(peers * findNodePeerBytes)
+	e.MsgsOut.Add(1)
+	e.BytesOut.Add(findNodeReqBytes)
+	to.MsgsIn.Add(1)
+	to.BytesIn.Add(findNodeReqBytes)
+	to.MsgsOut.Add(1)
+	to.BytesOut.Add(int64(peers * findNodePeerBytes))
+	e.MsgsIn.Add(1)
+	e.BytesIn.Add(int64(peers * findNodePeerBytes))
 }
 
 func closer(a, b, target []byte) bool {

@@ -16,6 +16,8 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -52,7 +54,15 @@ type Config struct {
 	// back-end; on libp2p the ring is refreshed every TickEvery requests.
 	Refresh   time.Duration
 	TickEvery int
-	Log       *slog.Logger
+	// Workers is how many goroutines drive the ring's operations: the
+	// refreshes and the arrivals between two refreshes (0: GOMAXPROCS).
+	// A refresh gives the same ring state for any number of workers. The
+	// arrivals do too with one worker, so a mem run with Workers 1 is
+	// reproducible from its Seed; with more, arrivals race for the same
+	// offers as concurrent schedulers do on a real ring, and the figures
+	// vary from run to run within their noise.
+	Workers int
+	Log     *slog.Logger
 }
 
 // DefaultConfig is a ring of mixed edge devices.
@@ -94,7 +104,7 @@ type Point struct {
 	DeploymentP50       time.Duration
 	DeploymentP99       time.Duration
 	BandwidthPerNode    float64 // bytes per node per second (mem back-end)
-	MemoryPerNode       float64 // heap growth per node over start-up (noisy below ~1,000 nodes)
+	MemoryPerNode       float64 // heap growth per node over start-up and the first refresh (noisy below ~1,000 nodes)
 	Lost                int     // placements lost with a departed supplier
 }
 
@@ -129,20 +139,34 @@ type placed struct {
 	p    ring.Placement
 }
 
+// arrival is one request, drawn from the run's seed before a batch runs.
+type arrival struct {
+	offset time.Duration // past the clock at the batch's start
+	mem    int
+	sched  int    // index into schedulers
+	pick   uint64 // which placement departs first, in steady state
+}
+
 type runner struct {
 	cfg        Config
 	be         backend
 	rnd        *rand.Rand
+	workers    int
 	nodes      []*ring.Node
 	schedulers []*ring.Node
-	placements []placed
+	// placements[w] are the live placements of worker w's schedulers (i
+	// with i%workers == w): a worker releases only its own, so no
+	// scheduler is driven by two goroutines at once.
+	placements [][]placed
 	nextTick   time.Time
 	sinceTick  int
 	lost       int
 	start      time.Time
 	scheds     []peer.AddrInfo
-	// total and used track offered and leased MB (total 0: recount).
-	total, used int
+	// total is the offered MB across live nodes, counted after each
+	// refresh; used the leased MB.
+	total int
+	used  atomic.Int64
 }
 
 // backend starts and stops ring nodes and keeps their clock.
@@ -151,8 +175,9 @@ type backend interface {
 	remove(id peer.ID)
 	now() time.Time
 	advance(d time.Duration)
-	// set puts virtual time back after an operation (no-op on real time).
-	set(t time.Time)
+	// begin starts an operation driven by node id at offset past the
+	// clock (no-op on real time).
+	begin(id peer.ID, offset time.Duration)
 	trafficBytes() int64
 	close()
 }
@@ -178,18 +203,21 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return Report{}, fmt.Errorf("sim: unknown backend %q (mem, libp2p)", cfg.Backend)
 	}
 	defer be.close()
-	r := &runner{cfg: cfg, be: be, rnd: rand.New(rand.NewPCG(cfg.Seed, 7))}
+	r := newRunner(cfg, be)
 	var before runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	if err := r.startNodes(ctx); err != nil {
 		return Report{}, err
 	}
+	// The first refresh fills the traders' tables and the backup lists:
+	// they are part of what a node holds.
+	r.tickAll(ctx)
 	var after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	memPerNode := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(cfg.Nodes)
-	r.tickAll(ctx)
+	cfg.Log.Info("sim: ring up", "policy", cfg.Policy, "nodes", cfg.Nodes, "bytes_per_node", memPerNode)
 	r.start = be.now()
 	startBytes := be.trafficBytes()
 
@@ -199,30 +227,27 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		// Fill to the level; these requests make the ramp curve.
 		fails := 0
 		for r.utilisation() < level && fails < 50 {
-			s, err := r.request(ctx)
+			ss, err := r.arrive(ctx, r.fillBatch(level), false, level)
 			if err != nil {
 				return rep, err
 			}
-			ramp = append(ramp, s)
-			if s.ok {
-				fails = 0
-			} else {
-				fails++
+			for _, s := range ss {
+				ramp = append(ramp, s)
+				if s.ok {
+					fails = 0
+				} else {
+					fails++
+				}
 			}
 		}
 		var ss []sample
-		for range cfg.Measure {
+		for len(ss) < cfg.Measure {
 			// Steady state: one departure per arrival around the level.
-			if r.utilisation() >= level && len(r.placements) > 0 {
-				if err := r.releaseRandom(ctx); err != nil {
-					return rep, err
-				}
-			}
-			s, err := r.request(ctx)
+			got, err := r.arrive(ctx, cfg.Measure-len(ss), true, level)
 			if err != nil {
 				return rep, err
 			}
-			ss = append(ss, s)
+			ss = append(ss, got...)
 		}
 		pt := r.point(ss, level)
 		pt.MemoryPerNode = memPerNode
@@ -251,6 +276,15 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	return rep, nil
 }
 
+func newRunner(cfg Config, be backend) *runner {
+	r := &runner{cfg: cfg, be: be, rnd: rand.New(rand.NewPCG(cfg.Seed, 7)), workers: cfg.Workers}
+	if r.workers <= 0 {
+		r.workers = runtime.GOMAXPROCS(0)
+	}
+	r.placements = make([][]placed, r.workers)
+	return r
+}
+
 func (r *runner) nodeOpts(schedulers []peer.AddrInfo) []ring.Option {
 	return []ring.Option{
 		ring.WithPolicy(r.cfg.Policy),
@@ -259,6 +293,10 @@ func (r *runner) nodeOpts(schedulers []peer.AddrInfo) []ring.Option {
 		ring.WithSeed(r.rnd.Uint64()),
 		ring.WithSchedulers(schedulers),
 		ring.WithLogger(r.cfg.Log),
+		// Offers live three refresh periods, as on a real node; a placement
+		// keeps its memory until the run releases it (a deployed function),
+		// so the leased memory is what the runner counts.
+		ring.WithTimers(r.cfg.Refresh, 3*r.cfg.Refresh, 1000*time.Hour),
 		// Simulated nodes have only the memory they offer.
 		ring.WithFreeMemory(func() int { return ring.MaxOfferMB * 16 }),
 		// Background work runs inline: the run stays reproducible.
@@ -299,37 +337,120 @@ func (r *runner) supply(n *ring.Node) error {
 	return n.Supply(parts...)
 }
 
-// tickAll runs every node's refresh (expiry, publish, backup push).
+// tickAll runs every node's refresh (expiry, publish, backup push), spread
+// over the workers: each node's refresh touches only its own state and, by
+// commutative inserts under their locks, its traders' and schedulers'.
 func (r *runner) tickAll(ctx context.Context) {
-	t0 := r.be.now()
+	r.parallel(len(r.nodes), func(i int) {
+		id := r.nodes[i].ID()
+		r.be.begin(id, 0)
+		r.nodes[i].Tick(ctx)
+		r.be.begin(id, 0)
+	})
+	r.total = 0
 	for _, n := range r.nodes {
-		n.Tick(ctx)
-		r.be.set(t0)
+		t, _ := n.Capacity()
+		r.total += t
 	}
-	r.nextTick = t0.Add(r.cfg.Refresh)
+	r.nextTick = r.be.now().Add(r.cfg.Refresh)
 	r.sinceTick = 0
 }
 
-// step advances time by one inter-arrival and runs the refresh (and
-// churn) when it is due.
-func (r *runner) step(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
+// parallel calls f(0..n-1) on the workers, handing out small chunks.
+func (r *runner) parallel(n int, f func(int)) {
+	const chunk = 64
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range r.workers {
+		wg.Go(func() {
+			for {
+				lo := int(next.Add(chunk)) - chunk
+				if lo >= n {
+					return
+				}
+				for i := lo; i < min(lo+chunk, n); i++ {
+					f(i)
+				}
+			}
+		})
 	}
-	r.be.advance(time.Duration(float64(time.Second) / r.cfg.Rate))
-	r.sinceTick++
+	wg.Wait()
+}
+
+// gap is the time between two arrivals.
+func (r *runner) gap() time.Duration { return time.Duration(float64(time.Second) / r.cfg.Rate) }
+
+// fillBatch is how many arrivals to run at once while filling to level:
+// half the estimate of what is missing, so a batch overshoots the level by
+// little.
+func (r *runner) fillBatch(level float64) int {
+	missing := level*float64(r.total) - float64(r.used.Load())
+	return max(1, min(4096, int(missing/r.cfg.Requests.Mean()/2)))
+}
+
+// arrive runs up to k arrivals, as many as come before the next refresh,
+// then the refresh (and churn) when it is due. The arrivals' sizes and
+// schedulers are drawn in arrival order from the run's seed; worker w
+// drives the schedulers i with i%workers == w, each in arrival order. In
+// steady state each arrival at or above level is preceded by a departure
+// of one of the worker's placements.
+func (r *runner) arrive(ctx context.Context, k int, steady bool, level float64) ([]sample, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	gap := r.gap()
+	if r.cfg.Backend == "libp2p" {
+		k = min(k, max(1, r.cfg.TickEvery-r.sinceTick))
+	} else if left := r.nextTick.Sub(r.be.now()); left > 0 {
+		k = min(k, max(1, int((left+gap-1)/gap)))
+	} else {
+		k = 1
+	}
+	as := make([]arrival, k)
+	for i := range as {
+		as[i] = arrival{offset: time.Duration(i+1) * gap, mem: r.cfg.Requests.Draw(r.rnd), sched: r.rnd.IntN(len(r.schedulers)), pick: r.rnd.Uint64()}
+	}
+	out := make([]sample, k)
+	errs := make([]error, r.workers)
+	var wg sync.WaitGroup
+	for w := range r.workers {
+		wg.Go(func() {
+			for i, a := range as {
+				if a.sched%r.workers != w {
+					continue
+				}
+				if steady && r.utilisation() >= level {
+					if err := r.release(ctx, w, a); err != nil {
+						errs[w] = err
+						return
+					}
+				}
+				s, err := r.request(ctx, w, a)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				out[i] = s
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	r.be.advance(time.Duration(k) * gap)
+	r.sinceTick += k
 	due := !r.be.now().Before(r.nextTick)
 	if r.cfg.Backend == "libp2p" {
 		due = r.sinceTick >= r.cfg.TickEvery
 	}
-	if !due {
-		return nil
+	if due {
+		if err := r.churn(ctx); err != nil {
+			return nil, err
+		}
+		r.tickAll(ctx)
 	}
-	if err := r.churn(ctx); err != nil {
-		return err
-	}
-	r.tickAll(ctx)
-	return nil
+	return out, nil
 }
 
 // churn replaces a fraction of the non-scheduler nodes.
@@ -339,16 +460,18 @@ func (r *runner) churn(ctx context.Context) error {
 		i := r.cfg.Schedulers + r.rnd.IntN(len(r.nodes)-r.cfg.Schedulers)
 		gone := r.nodes[i]
 		r.be.remove(gone.ID())
-		kept := r.placements[:0]
-		for _, p := range r.placements {
-			if p.p.Supplier() == gone.ID() {
-				r.lost++
-				r.used -= p.p.MemoryMB
-				continue
+		for w, ps := range r.placements {
+			kept := ps[:0]
+			for _, p := range ps {
+				if p.p.Supplier() == gone.ID() {
+					r.lost++
+					r.used.Add(-int64(p.p.MemoryMB))
+					continue
+				}
+				kept = append(kept, p)
 			}
-			kept = append(kept, p)
+			r.placements[w] = kept
 		}
-		r.placements = kept
 		n, _, err := r.be.add(ctx, r.nodeOpts(r.scheds)...)
 		if err != nil {
 			return err
@@ -358,20 +481,11 @@ func (r *runner) churn(ctx context.Context) error {
 		}
 		r.nodes[i] = n
 	}
-	r.total = 0
 	return nil
 }
 
 // utilisation is leased memory over offered memory across live nodes.
-func (r *runner) utilisation() float64 {
-	if r.total == 0 {
-		for _, n := range r.nodes {
-			t, _ := n.Capacity()
-			r.total += t
-		}
-	}
-	return ratio(r.used, r.total)
-}
+func (r *runner) utilisation() float64 { return ratio(int(r.used.Load()), r.total) }
 
 // feasible reports whether some live offer could take mem.
 func (r *runner) feasible(mem int) bool {
@@ -385,24 +499,19 @@ func (r *runner) feasible(mem int) bool {
 	return false
 }
 
-func (r *runner) request(ctx context.Context) (sample, error) {
-	if err := r.step(ctx); err != nil {
-		return sample{}, err
-	}
-	mem := r.cfg.Requests.Draw(r.rnd)
+func (r *runner) request(ctx context.Context, w int, a arrival) (sample, error) {
 	s := sample{util: r.utilisation()}
-	sched := r.schedulers[r.rnd.IntN(len(r.schedulers))]
-	t0 := r.be.now()
-	p, err := sched.Schedule(ctx, "", mem)
-	r.be.set(t0)
+	sched := r.schedulers[a.sched]
+	r.be.begin(sched.ID(), a.offset)
+	p, err := sched.Schedule(ctx, "", a.mem)
 	s.st = p.Stats
 	switch {
 	case err == nil:
 		s.ok, s.feasible, s.backup = true, true, p.FromBackup
-		r.placements = append(r.placements, placed{node: sched, p: p})
-		r.used += mem
+		r.placements[w] = append(r.placements[w], placed{node: sched, p: p})
+		r.used.Add(int64(a.mem))
 	case errors.Is(err, ring.ErrNoOffer):
-		s.feasible = r.feasible(mem)
+		s.feasible = r.feasible(a.mem)
 	case ctx.Err() != nil:
 		return s, ctx.Err()
 	default:
@@ -411,16 +520,19 @@ func (r *runner) request(ctx context.Context) (sample, error) {
 	return s, nil
 }
 
-func (r *runner) releaseRandom(ctx context.Context) error {
-	i := r.rnd.IntN(len(r.placements))
-	p := r.placements[i]
-	r.placements[i] = r.placements[len(r.placements)-1]
-	r.placements = r.placements[:len(r.placements)-1]
-	r.used -= p.p.MemoryMB
-	t0 := r.be.now()
-	err := p.node.Release(ctx, p.p)
-	r.be.set(t0)
-	if err != nil && ctx.Err() != nil {
+// release departs one of worker w's placements, chosen by a.pick.
+func (r *runner) release(ctx context.Context, w int, a arrival) error {
+	ps := r.placements[w]
+	if len(ps) == 0 {
+		return nil
+	}
+	i := int(a.pick % uint64(len(ps)))
+	p := ps[i]
+	ps[i] = ps[len(ps)-1]
+	r.placements[w] = ps[:len(ps)-1]
+	r.used.Add(-int64(p.p.MemoryMB))
+	r.be.begin(p.node.ID(), a.offset)
+	if err := p.node.Release(ctx, p.p); err != nil && ctx.Err() != nil {
 		return ctx.Err()
 	}
 	return nil
