@@ -35,10 +35,33 @@ func memMB(b *testing.B, pid int) (rss, anon float64) {
 	return rss, anon
 }
 
+// cpuTime is the CPU time (user and system, all threads) a process has
+// used: getrusage's figure for a process that is not our child to wait for,
+// read from /proc/<pid>/stat in USER_HZ ticks (100 a second on Linux).
+func cpuTime(b *testing.B, pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The command name, field 2, is in parentheses and may hold spaces.
+	_, rest, ok := strings.Cut(string(raw), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		b.Fatalf("/proc/%d/stat: %q", pid, raw)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
+	stime, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
+	if err1 != nil || err2 != nil {
+		b.Fatalf("/proc/%d/stat: %q", pid, raw)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
 // BenchmarkBinary runs the faasedge invoker process under the emulated
 // controller: its RSS when idle after registration, the activations per
 // second it sustains for b.N non-blocking trivial wasm activations
-// published at once, and its RSS after that load. The anon figures leave
+// published at once, the CPU time the invoker process spends per
+// activation over that run, and its RSS after that load. The anon figures leave
 // out the clean, shared pages of the binary (which links every subcommand).
 func BenchmarkBinary(b *testing.B) {
 	s := newStack(b)
@@ -75,7 +98,7 @@ func BenchmarkBinary(b *testing.B) {
 		msgs[i] = s.ctl.Message(m, emulator.Request{User: user, Content: json.RawMessage(`{"i":` + strconv.Itoa(i) + `}`)})
 	}
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime(b, p.cmd.Process.Pid)
 	if err := s.ctl.SendAll(ctx, 0, msgs); err != nil {
 		b.Fatal(err)
 	}
@@ -85,6 +108,7 @@ func BenchmarkBinary(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "act/s")
+	b.ReportMetric(float64((cpuTime(b, p.cmd.Process.Pid)-cpu0).Microseconds())/float64(n), "cpu-µs/act")
 	b.StopTimer()
 	loaded, loadedAnon := memMB(b, p.cmd.Process.Pid)
 	b.ReportMetric(idle, "idle-RSS-MB")
