@@ -167,7 +167,7 @@ func (d *diskCache) trim() error {
 	var all []entry
 	var total int64
 	err := filepath.WalkDir(d.dir, func(p string, de fs.DirEntry, err error) error {
-		if err != nil || de.IsDir() {
+		if err != nil || de.IsDir() || inFlight(de.Name()) {
 			return err
 		}
 		fi, err := de.Info()
@@ -196,6 +196,11 @@ func (d *diskCache) trim() error {
 	return errors.Join(errs...)
 }
 
+// inFlight reports a file wazero is still writing: it writes an entry to
+// "<key>.<random>.tmp" and renames it into place, so removing one breaks
+// the compile of another executor (or process) sharing the directory.
+func inFlight(name string) bool { return strings.HasSuffix(name, ".tmp") }
+
 // isCacheError tells a damaged cache entry from a bad module: wazero's
 // errors reading an entry all begin so.
 func isCacheError(err error) bool {
@@ -213,7 +218,7 @@ func (d *diskCache) dropDamaged() (int, error) {
 	n := 0
 	var errs []error
 	for _, e := range entries {
-		if e.IsDir() {
+		if e.IsDir() || inFlight(e.Name()) {
 			continue
 		}
 		p := filepath.Join(d.dir, e.Name())

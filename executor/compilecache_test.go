@@ -188,3 +188,33 @@ func TestPrecompileClose(t *testing.T) {
 		t.Error("Precompile accepted with a budget of no compiles")
 	}
 }
+
+// TestDiskCacheKeepsEntriesInFlight puts an entry that another executor is
+// still writing (wazero's "<key>.<random>.tmp") beside a damaged one: the
+// damaged entry is dropped, the one in flight is left for its writer to
+// rename, whatever the budget.
+func TestDiskCacheKeepsEntriesInFlight(t *testing.T) {
+	d := newDiskCache(t.TempDir(), 0)
+	if err := os.MkdirAll(d.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	damaged := filepath.Join(d.dir, "0123")
+	writing := filepath.Join(d.dir, "4567.889900.tmp")
+	for _, p := range []string{damaged, writing} {
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := d.dropDamaged(); n != 1 || err != nil {
+		t.Errorf("dropDamaged = %d, %v; want 1, nil", n, err)
+	}
+	if err := d.trim(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(damaged); !os.IsNotExist(err) {
+		t.Errorf("damaged entry kept: %v", err)
+	}
+	if _, err := os.Stat(writing); err != nil {
+		t.Errorf("entry in flight removed: %v", err)
+	}
+}
