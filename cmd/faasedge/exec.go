@@ -16,7 +16,6 @@ import (
 
 	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/executor"
-	"github.com/faasedge/faasedge/p2p/ipfs"
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -79,7 +78,7 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *dataDir != "" {
 		opts = append(opts, executor.WithDataDir(*dataDir))
 	}
-	if strings.HasPrefix(file, ipfs.Scheme) || len(peers) > 0 {
+	if activation.ParseCode([]byte(file), false).CID != "" || len(peers) > 0 {
 		// Code by CID, and data under /ipfs, come through an IPFS node.
 		ipfsOpts, closeNode, err := executorIPFS(ctx, ipfsFlags{dataDir: *dataDir, peers: peers}, stderr)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -43,11 +44,11 @@ func checkCode(kind, code string, binary bool) ([]byte, error) {
 			if strings.HasPrefix(code, "\x00asm") {
 				return nil, badRequest(msgWasmAsText)
 			}
-			rest, ok := strings.CutPrefix(strings.TrimSpace(code), "ipfs://")
-			if !ok {
+			c := activation.ParseCode([]byte(code), false)
+			if c.CID == "" {
 				return nil, badRequest("wasm:wasip1 code must be a zip holding one .wasm module, base64-encoded WebAssembly, or the text ipfs://<CID>; got text that is none of these")
 			}
-			if _, err := cid.Decode(strings.TrimSuffix(rest, "/")); err != nil {
+			if _, err := cid.Decode(strings.TrimSuffix(c.CID, "/")); err != nil {
 				return nil, badRequest("wasm:wasip1 code %q is not a valid ipfs://<CID>: %v", strings.TrimSpace(code), err)
 			}
 		}
