@@ -19,6 +19,7 @@ import (
 	"github.com/faasedge/faasedge/internal/testenv"
 	"github.com/faasedge/faasedge/standalone"
 	"github.com/faasedge/faasedge/standalone/controller"
+	fw "github.com/faasedge/faasedge/whisk"
 )
 
 // feedTrigger creates trigger through the feed on topic (plain data) and,
@@ -152,10 +153,11 @@ func TestNoActiveRuleCommits(t *testing.T) {
 }
 
 // TestDisabledByController: a trigger deleted through the REST API behind
-// the provider's back (404) and one whose stored key the controller
-// refuses (401) are disabled, with the reason readable through the feed's
+// the provider's back (404), one whose stored key the controller refuses
+// (401) and one whose stored key is another namespace's (403) are
+// disabled, with the reason readable through the feed's
 // READ as `wsk trigger get` shows it. The stack runs on pouchdb-server so
-// that the test can edit the trigger document as an operator would.
+// that the test can edit documents as an operator would.
 func TestDisabledByController(t *testing.T) {
 	db := testenv.StartPouchDB(t)
 	s := startStackWith(t, standalone.Config{CouchURL: db.URL})
@@ -174,17 +176,34 @@ func TestDisabledByController(t *testing.T) {
 	}
 	checkDisabled(t, c, "Tgone", 404)
 
-	bad := feedTrigger(t, s, c, "Tbad", "bad", "")
-	// A first message, fired with the right key (204: no rule), positions
-	// the group so that the consumer restarted on the edit reads the next.
-	produce(t, s, &kgo.Record{Topic: "bad", Value: []byte("first")})
-	waitFor(t, "the first message committed", func() bool { return committed(t, s, "Tbad", "bad") == 1 })
-	uuid, _, _ := strings.Cut(controller.GuestAuth, ":")
-	editTrigger(t, db.URL, "/guest/Tbad", func(doc map[string]any) { doc["authKey"] = uuid + ":not-the-key" })
-	produce(t, s, &kgo.Record{Topic: "bad", Value: []byte("second")})
-	waitFor(t, "Tbad disabled", func() bool { return healthOf(t, s, bad).DesiredState == "Disabled" })
-	checkDisabled(t, c, "Tbad", 401)
+	// Another namespace's subject, added as an operator would: its key is
+	// valid but may not fire guest's triggers.
+	putDoc(t, db.URL+"/"+fw.DatabasesFor("").Subjects+"/other", func(doc map[string]any) {
+		doc["subject"] = "other"
+		doc["namespaces"] = []map[string]string{{"name": "other", "uuid": otherUUID, "key": "other-key-other-key"}}
+	})
+	guestUUID, _, _ := strings.Cut(controller.GuestAuth, ":")
+	for _, tc := range []struct {
+		trigger, authKey string
+		code             int
+	}{
+		{"Tbadkey", guestUUID + ":not-the-key", http.StatusUnauthorized},
+		{"Tforeign", otherUUID + ":other-key-other-key", http.StatusForbidden},
+	} {
+		uuid := feedTrigger(t, s, c, tc.trigger, tc.trigger, "")
+		// A first message, fired with the right key (204: no rule),
+		// positions the group so that the consumer restarted on the edit
+		// reads the next.
+		produce(t, s, &kgo.Record{Topic: tc.trigger, Value: []byte("first")})
+		waitFor(t, tc.trigger+"'s first message committed", func() bool { return committed(t, s, tc.trigger, tc.trigger) == 1 })
+		putDoc(t, db.URL+"/ow_kafka_triggers/"+url.PathEscape("/guest/"+tc.trigger), func(doc map[string]any) { doc["authKey"] = tc.authKey })
+		produce(t, s, &kgo.Record{Topic: tc.trigger, Value: []byte("second")})
+		waitFor(t, tc.trigger+" disabled", func() bool { return healthOf(t, s, uuid).DesiredState == "Disabled" })
+		checkDisabled(t, c, tc.trigger, tc.code)
+	}
 }
+
+const otherUUID = "6c9f6a5e-2b1d-4c43-9e4e-0a9c5b0f7d21"
 
 // checkDisabled reads trigger through the feed and checks it is disabled
 // with upstream's reason for code.
@@ -203,19 +222,21 @@ func checkDisabled(t testing.TB, c *whisk.Client, trigger string, code int) {
 	}
 }
 
-// editTrigger changes a trigger document in the provider's database.
-func editTrigger(t testing.TB, couch, id string, edit func(map[string]any)) {
+// putDoc writes the document at u (a CouchDB document URL) after edit,
+// which gets the current one (empty when there is none).
+func putDoc(t testing.TB, u string, edit func(map[string]any)) {
 	t.Helper()
-	u := couch + "/ow_kafka_triggers/" + url.PathEscape(id)
 	resp, err := http.Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc map[string]any
-	err = json.NewDecoder(resp.Body).Decode(&doc)
+	doc := map[string]any{}
+	if resp.StatusCode == http.StatusOK {
+		err = json.NewDecoder(resp.Body).Decode(&doc)
+	}
 	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("get %s: %d %v", id, resp.StatusCode, err)
+	if err != nil || (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotFound) {
+		t.Fatalf("get %s: %d %v", u, resp.StatusCode, err)
 	}
 	edit(doc)
 	b, _ := json.Marshal(doc)
@@ -227,7 +248,7 @@ func editTrigger(t testing.TB, couch, id string, edit func(map[string]any)) {
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		t.Fatalf("put %s: %s", id, resp.Status)
+		t.Fatalf("put %s: %s", u, resp.Status)
 	}
 }
 
