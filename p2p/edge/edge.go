@@ -273,7 +273,7 @@ func (e *Executor) Run(ctx context.Context, req ring.RunRequest) (activation.Res
 	e.inFlight.Add(1)
 	defer e.inFlight.Add(-1)
 	a.Kind = whisk.KindWasm
-	a.Code = activation.Code{CID: a.Code.CID, Digest: a.Code.CID}
+	a.Code = prepared(a.Code.CID)
 	if a.Limits.Timeout == 0 {
 		a.Limits = whisk.DefaultLimits()
 	}
@@ -282,8 +282,21 @@ func (e *Executor) Run(ctx context.Context, req ring.RunRequest) (activation.Res
 	return res, nil
 }
 
-// Prepare implements ring.Preparer.
+// Prepare implements ring.Preparer: it fetches the code and has it
+// compiled ahead of the first run, within the executor's CompileBudget.
+// The module is checked against the default memory limit: one that needs
+// more compiles on its first run, as without Prepare.
 func (e *Executor) Prepare(ctx context.Context, cid string) error {
-	_, err := e.code.Fetch(ctx, cid)
-	return err
+	if _, err := e.code.Fetch(ctx, cid); err != nil {
+		return err
+	}
+	e.ex.Precompile(&activation.Action{Kind: whisk.KindWasm, Code: prepared(cid), Limits: whisk.DefaultLimits()})
+	return nil
 }
+
+// Ready reports whether the code of cid is compiled, so that its next run
+// does not wait to compile.
+func (e *Executor) Ready(cid string) bool { return e.ex.Ready(prepared(cid)) }
+
+// prepared is code by CID keyed as Run keys it.
+func prepared(cid string) activation.Code { return activation.Code{CID: cid, Digest: cid} }

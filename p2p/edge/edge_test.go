@@ -50,6 +50,14 @@ func TestScheduleAndRunByCID(t *testing.T) {
 	if p.Supplier() != supplier.Host().ID() {
 		t.Fatalf("placed on %s, want the edge node %s", p.Supplier(), supplier.Host().ID())
 	}
+	// The claim had the edge node fetch and compile the module.
+	for !supplier.Executor().Ready(p.CID) {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the module was not compiled when its claim was granted")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 	tests := []struct {
 		name, value, want string
 	}{
@@ -70,6 +78,9 @@ func TestScheduleAndRunByCID(t *testing.T) {
 			}
 			if resp.Response.StatusCode != whisk.StatusSuccess || string(resp.Response.Result) != tc.want {
 				t.Fatalf("status %d result %s logs %v, want %s", resp.Response.StatusCode, resp.Response.Result, resp.Logs, tc.want)
+			}
+			if resp.Cold {
+				t.Error("a run after the claim waited for its module")
 			}
 		})
 	}
