@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -86,6 +88,32 @@ func committed(t testing.TB, s *standalone.Stack, trigger, topic string) int64 {
 	return -1
 }
 
+// fires is how many fires the provider's /metrics counts answered with
+// code since it started.
+func fires(t testing.TB, s *standalone.Stack, code int) int {
+	t.Helper()
+	resp, err := http.Get(s.FeedEndpoint() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := fmt.Sprintf("kafkafeed_fires_total{code=%q} ", fmt.Sprint(code))
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatalf("metrics: %q", line)
+			}
+			return n
+		}
+	}
+	return 0
+}
+
 // msg is the payload entry of a plain (not JSON, not binary) message.
 func msg(topic string, offset int, key, value string) map[string]any {
 	return map[string]any{"topic": topic, "partition": 0.0, "offset": float64(offset), "key": key, "value": value}
@@ -122,6 +150,9 @@ func TestBatchingThroughStandalone(t *testing.T) {
 		t.Errorf("the action got batches %v\nwant %v", got, want)
 	}
 	waitFor(t, "the skipped message committed", func() bool { return committed(t, s, "Tbatch", "batch") == 7 })
+	if n := fires(t, s, http.StatusAccepted); n != len(want) {
+		t.Errorf("%d fires, want %d (the oversized message is never fired)", n, len(want))
+	}
 }
 
 // TestNoActiveRuleCommits: with the trigger's only rule disabled the
@@ -136,6 +167,9 @@ func TestNoActiveRuleCommits(t *testing.T) {
 	}
 	produce(t, s, &kgo.Record{Topic: "idle", Key: []byte("k"), Value: []byte("unheard")})
 	waitFor(t, "the unheard message committed", func() bool { return committed(t, s, "Tidle", "idle") == 1 })
+	if n := fires(t, s, http.StatusNoContent); n != 1 {
+		t.Errorf("%d fires answered 204, want 1", n)
+	}
 
 	if _, _, err := c.Rules.SetState("RTidle", "active"); err != nil {
 		t.Fatal(err)
@@ -149,6 +183,9 @@ func TestNoActiveRuleCommits(t *testing.T) {
 	got = messagesOf(t, c, "Aidle")
 	if want := []map[string]any{msg("idle", 1, "k", "heard")}; !reflect.DeepEqual(got, want) {
 		t.Errorf("the action got %v, want %v", got, want)
+	}
+	if n := fires(t, s, http.StatusAccepted); n != 1 {
+		t.Errorf("%d fires answered 202, want 1", n)
 	}
 }
 
@@ -200,6 +237,11 @@ func TestDisabledByController(t *testing.T) {
 		produce(t, s, &kgo.Record{Topic: tc.trigger, Value: []byte("second")})
 		waitFor(t, tc.trigger+" disabled", func() bool { return healthOf(t, s, uuid).DesiredState == "Disabled" })
 		checkDisabled(t, c, tc.trigger, tc.code)
+	}
+	for _, code := range []int{http.StatusNotFound, http.StatusUnauthorized, http.StatusForbidden} {
+		if n := fires(t, s, code); n != 1 {
+			t.Errorf("%d fires answered %d, want 1 (a disabled trigger is not fired again)", n, code)
+		}
 	}
 }
 
