@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/faasedge/faasedge/executor"
 	"github.com/faasedge/faasedge/standalone"
 	"github.com/faasedge/faasedge/whisk"
 )
@@ -28,6 +29,8 @@ func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer)
 	virtual := fs.Int("virtual-invokers", 1, "number of virtual invokers sharing the edge nodes' memory; their ids follow the invokers'")
 	var peers repeated
 	fs.Var(&peers, "peer", "multiaddr (with /p2p/<id>) of an IPFS peer serving ipfs://<CID> action code; repeatable")
+	compiles := fs.Int("compile-concurrency", executor.DefaultCompileConcurrency, "wasm modules compiled at once when actions are created or updated (-1: none, each compiles on its first invoke)")
+	compileDisk := fs.String("compile-disk", "2048m", "disk kept for compiled wasm modules under --data-dir")
 	logLevel := fs.String("log-level", "warn", "log level of every component: debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -38,6 +41,10 @@ func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	if *invokers < 1 {
 		return fmt.Errorf("%w: --invokers must be at least 1", errUsage)
+	}
+	disk, err := whisk.ParseConfigSize(*compileDisk)
+	if err != nil {
+		return fmt.Errorf("%w: --compile-disk: %w", errUsage, err)
 	}
 	edgeMem, err := whisk.ParseConfigSize(*edgeMemory)
 	if err != nil {
@@ -61,6 +68,7 @@ func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer)
 		APIAddr: *addr, DataDir: *dataDir, CouchURL: *couch, RedisURL: *redisURL,
 		Invokers: *invokers, UserMemory: mem, IPFSPeers: peers, Logger: log,
 		EdgeNodes: *edgeNodes, EdgeMemory: edgeMem, VirtualInvokers: *virtual,
+		Compile: executor.CompileBudget{Concurrent: *compiles, DiskBytes: int64(disk)},
 	})
 	if err != nil {
 		return err

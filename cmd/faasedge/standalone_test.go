@@ -22,3 +22,13 @@ func TestStandalonePortInUse(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s", code, out)
 	}
 }
+
+// TestStandaloneCompileBudgetFlags: a compile budget that does not parse
+// is a usage error (exit code 2) naming the flag.
+func TestStandaloneCompileBudgetFlags(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := runMain([]string{"standalone", "--data-dir", t.TempDir(), "--compile-disk", "lots"}, &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "--compile-disk") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+}
