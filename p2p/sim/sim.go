@@ -223,6 +223,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 
 	var rep Report
 	var ramp []sample
+	lastLog := time.Now()
 	for _, level := range cfg.Levels {
 		// Fill to the level; these requests make the ramp curve.
 		fails := 0
@@ -230,6 +231,12 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			ss, err := r.arrive(ctx, r.fillBatch(level), false, level)
 			if err != nil {
 				return rep, err
+			}
+			// A progress line every 10 s of wall time: large rings take
+			// minutes to fill.
+			if time.Since(lastLog) > 10*time.Second {
+				lastLog = time.Now()
+				cfg.Log.Info("sim: filling", "policy", cfg.Policy, "level", level, "utilisation", r.utilisation(), "requests", len(ramp)+len(ss))
 			}
 			for _, s := range ss {
 				ramp = append(ramp, s)
