@@ -297,7 +297,7 @@ func putDoc(t testing.TB, u string, edit func(map[string]any)) {
 // TestProviderRestartThroughStandalone: the provider restarted alone
 // inside a running standalone resumes from its commits: a message
 // produced while it restarts is fired, and none already fired is fired
-// again.
+// again, also when it restarts in the middle of a stream.
 func TestProviderRestartThroughStandalone(t *testing.T) {
 	s := startStack(t)
 	c := client(t, s)
@@ -313,7 +313,40 @@ func TestProviderRestartThroughStandalone(t *testing.T) {
 	produce(t, s, &kgo.Record{Topic: "boot", Key: []byte("k"), Value: []byte("after")})
 	waitFor(t, "all committed", func() bool { return committed(t, s, "Tboot", "boot") == 3 })
 
+	// A restart while messages stream in: each is fired exactly once, the
+	// fires under way when the provider stops included.
+	const streamed = 40
+	kcl, err := kgo.NewClient(kgo.SeedBrokers(s.KafkaBrokers()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kcl.Close()
+	produced := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		for i := range streamed {
+			if err := kcl.ProduceSync(ctx, &kgo.Record{Topic: "boot", Key: []byte("k"), Value: []byte(fmt.Sprint("s", i))}).FirstErr(); err != nil {
+				produced <- err
+				return
+			}
+			time.Sleep(50 * time.Millisecond) // spreads the stream over the restart
+		}
+		produced <- nil
+	}()
+	waitFor(t, "part of the stream committed", func() bool { return committed(t, s, "Tboot", "boot") > 3+streamed/4 })
+	if err := s.RestartKafkaFeed(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-produced; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the stream committed", func() bool { return committed(t, s, "Tboot", "boot") == 3+streamed })
+
 	want := []map[string]any{msg("boot", 0, "k", "before"), msg("boot", 1, "k", "during"), msg("boot", 2, "k", "after")}
+	for i := range streamed {
+		want = append(want, msg("boot", 3+i, "k", fmt.Sprint("s", i)))
+	}
 	var got []map[string]any
 	waitFor(t, "the rule's action", func() bool { got = messagesOf(t, c, "Aboot"); return len(got) >= len(want) })
 	if !reflect.DeepEqual(got, want) {
