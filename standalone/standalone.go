@@ -530,16 +530,25 @@ func (s *Stack) Invokers() []controller.InvokerHealth { return s.ctrl.Invokers()
 // broker stop. ctx bounds the invokers' drain.
 func (s *Stack) Close(ctx context.Context) error {
 	var errs []error
-	if s.apiHS != nil {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		errs = append(errs, s.apiHS.Shutdown(sctx))
-		cancel()
-	} else if s.apiLn != nil {
-		errs = append(errs, s.apiLn.Close())
-	}
+	// The feed provider fires triggers through the API: it stops first, so
+	// none of its requests holds the API open.
 	if s.feedStop != nil {
 		s.feedStop()
 		<-s.feedDone
+	}
+	if s.apiHS != nil {
+		// Requests still running after the grace period (a blocking
+		// invoke on a loaded machine) are cut: the stack is going away.
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := s.apiHS.Shutdown(sctx); errors.Is(err, context.DeadlineExceeded) {
+			s.log.Warn("standalone: API requests cut at shutdown", "err", err)
+			errs = append(errs, s.apiHS.Close())
+		} else {
+			errs = append(errs, err)
+		}
+		cancel()
+	} else if s.apiLn != nil {
+		errs = append(errs, s.apiLn.Close())
 	}
 	for _, e := range s.engines {
 		errs = append(errs, e.Shutdown(ctx))
