@@ -6,10 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"runtime"
-	"strings"
 	"testing"
 
 	"github.com/apache/openwhisk-client-go/whisk"
@@ -23,21 +21,12 @@ import (
 // status and the activation the controller answered with.
 func invokeRaw(t *testing.T, s *Stack, name string) (int, whisk.Activation) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", s.APIHost()+"/api/v1/namespaces/_/actions/"+name+"?blocking=true", bytes.NewReader([]byte(`{"n":1}`)))
-	u, p, _ := strings.Cut(controller.GuestAuth, ":")
-	req.SetBasicAuth(u, p)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	status, body := rest(t, s, "POST", "/api/v1/namespaces/_/actions/"+name+"?blocking=true", `{"n":1}`)
 	var a whisk.Activation
-	if err := json.Unmarshal(body, &a); err != nil || a.ActivationID == "" {
-		t.Fatalf("invoke %s: %d %s", name, resp.StatusCode, body)
+	if err := json.Unmarshal([]byte(body), &a); err != nil || a.ActivationID == "" {
+		t.Fatalf("invoke %s: %d %s", name, status, body)
 	}
-	return resp.StatusCode, a
+	return status, a
 }
 
 // TestHostileModules runs the modules of issue 10 through REST, Kafka and
