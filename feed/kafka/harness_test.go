@@ -141,17 +141,10 @@ func (a *whiskAPI) waitDelivered(t testing.TB, trigger string, n int) []map[stri
 	return a.delivered(trigger)
 }
 
-// waitFor polls cond for up to two minutes: the machine is shared, so
-// this bounds a hang, not a speed.
+// waitFor bounds a hang at two minutes.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 2*time.Minute, what, cond)
 }
 
 // env is one test's real parts: kfake, pouchdb-server, the stand-in API.

@@ -186,3 +186,16 @@ func Wsk(t testing.TB) string {
 	}
 	return b
 }
+
+// WaitFor polls cond until it holds, failing the test after limit: the
+// limit bounds a hang on a loaded machine, it does not measure speed.
+func WaitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

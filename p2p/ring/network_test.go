@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/faasedge/faasedge/internal/testenv"
 	"github.com/faasedge/faasedge/p2p"
 )
 
@@ -116,16 +117,10 @@ func TestOffersExpireWhenSupplierLeaves(t *testing.T) {
 	waitFor(t, func() bool { return holders(ms[4].node.ID()) == 2 }, "live supplier's offers still held")
 }
 
-// waitFor polls cond; it bounds the wait only to fail instead of hanging.
+// waitFor bounds a hang at 20 seconds.
 func waitFor(t *testing.T, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 20*time.Second, what, cond)
 }
 
 func TestBackupListWhenRegionsEmpty(t *testing.T) {

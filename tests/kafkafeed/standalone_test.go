@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/faasedge/faasedge/feed/kafka"
+	"github.com/faasedge/faasedge/internal/testenv"
 	"github.com/faasedge/faasedge/standalone"
 	"github.com/faasedge/faasedge/standalone/controller"
 )
@@ -66,17 +67,10 @@ func client(t testing.TB, s *standalone.Stack) *whisk.Client {
 	return c
 }
 
-// waitFor polls cond for up to three minutes: it bounds a hang on a loaded
-// machine, it does not measure speed.
+// waitFor bounds a hang at three minutes.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 3*time.Minute, what, cond)
 }
 
 // consumerHealth is one consumer's entry in the provider's /health.
