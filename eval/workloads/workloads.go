@@ -1,0 +1,64 @@
+// Package workloads holds the workloads of the FaaS@Edge evaluation (the
+// proposal's section 4): each is a set of wasm actions built with the Go
+// SDK (package action), the data they read, the requests a run sends and
+// the check of every answer, so that a run is verified, not only timed.
+//
+// The testbed (faasedge eval) and the tests of this package drive the same
+// Workload values: the testbed owns the stack and the nodes, a workload owns
+// what runs on them.
+package workloads
+
+import (
+	"context"
+	"encoding/json"
+	"io/fs"
+)
+
+// Placement says where a workload's data lives.
+type Placement string
+
+const (
+	// Local data is written into each executing node's data directory,
+	// which the node shows its actions read-only at /data.
+	Local Placement = "local"
+	// IPFS data is added on a data-owner node (not an executing one) and
+	// read by the executing node at /ipfs/<CID>/...
+	IPFS Placement = "ipfs"
+)
+
+// Env is what the testbed gives a workload.
+type Env struct {
+	// APIHost and Auth reach the OpenWhisk REST API, as wsk's --apihost
+	// and --auth ("uuid:key").
+	APIHost, Auth string
+	// DataDirs are the host directories the executing nodes mount at
+	// /data; a Local workload writes the same files into each.
+	DataDirs []string
+	// AddIPFS adds fsys's tree below root (a file or a directory) on the
+	// data-owner node and returns its CID as a string.
+	AddIPFS func(ctx context.Context, fsys fs.FS, root string) (string, error)
+}
+
+// Request is one invocation a run sends.
+type Request struct {
+	// Action is the action's name within the namespace (package/name).
+	Action string
+	// Params are the invocation's parameters.
+	Params json.RawMessage
+}
+
+// Workload is one of the evaluation's workloads.
+type Workload interface {
+	// Name is the workload's short name, used in reports ("rest",
+	// "hash", "mnist", "video").
+	Name() string
+	// Deploy creates the workload's actions through env's REST API and
+	// puts its data where p says. It may be called once per placement.
+	Deploy(ctx context.Context, env Env, p Placement) error
+	// Request is the i-th request of a run (i from 0); a run cycles
+	// through as many as it sends.
+	Request(p Placement, i int) Request
+	// Check verifies the result of the i-th request: a hash value, a
+	// classification against its label, an output chunk, a REST answer.
+	Check(p Placement, i int, result json.RawMessage) error
+}
