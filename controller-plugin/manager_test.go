@@ -43,9 +43,10 @@ func startRESTStack(t *testing.T, local *countingRunner) *restStack {
 	t.Helper()
 	ctx := context.Background()
 	b := newBackend(t)
-	ctl, err := controller.New(controller.WithConfig(controller.Config{
+	ctl, err := controller.New(controller.Config{
 		KafkaBrokers: b.brokers, CouchURL: b.couch.URL, ManagedFraction: 0.9, BlackboxFraction: 0.1,
-	}), controller.WithLogger(testenv.Logger()))
+		Logger: testenv.Logger(),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

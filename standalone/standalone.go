@@ -231,11 +231,13 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("standalone: executor: %w", err)
 	}
-	s.ctrl, err = controller.New(controller.WithConfig(controller.Config{
+	s.ctrl, err = controller.New(controller.Config{
 		KafkaBrokers: brokers,
 		CouchURL:     couchURL, CouchUser: couchUser, CouchPassword: couchPass,
 		NodejsDefault: whisk.KindNodejs,
-	}), controller.WithLogger(log.With("component", "controller")), controller.WithPrecompiler(s.exec))
+		Precompiler:   s.exec,
+		Logger:        log.With("component", "controller"),
+	})
 	if err != nil {
 		return nil, err
 	}

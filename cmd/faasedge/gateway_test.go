@@ -60,9 +60,9 @@ func TestGatewayNodeDeploy(t *testing.T) {
 	defer cancel()
 	kafka := testenv.Kafka(t)
 	pouch := testenv.StartPouchDB(t)
-	ctl, err := controller.New(controller.WithConfig(controller.Config{
+	ctl, err := controller.New(controller.Config{
 		KafkaBrokers: kafka.ListenAddrs(), CouchURL: pouch.URL, ManagedFraction: 0.9, BlackboxFraction: 0.1,
-	}))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -58,16 +59,13 @@ type Config struct {
 	// ManagedFraction and BlackboxFraction split the invokers (0.9, 0.1
 	// when both are zero).
 	ManagedFraction, BlackboxFraction float64
+	// Precompiler, when set, compiles new wasm code as soon as an action
+	// PUT has stored it (see Precompiler); nil: modules compile on their
+	// first run.
+	Precompiler Precompiler
+	// Logger receives the controller's logs (discarded when nil).
+	Logger *slog.Logger
 }
-
-// Option configures a Controller.
-type Option func(*Controller)
-
-// WithConfig sets the whole configuration.
-func WithConfig(c Config) Option { return func(ct *Controller) { ct.cfg = c } }
-
-// WithLogger sets the logger.
-func WithLogger(l *slog.Logger) Option { return func(c *Controller) { c.log = l } }
 
 // Database names under the prefix, as ansible names them.
 func (c Config) databases() whisk.Databases { return whisk.DatabasesFor(c.DBPrefix) }
@@ -83,7 +81,6 @@ type Controller struct {
 	subjects    *subjectStore
 	activations *activationStore
 	lb          *LoadBalancer
-	precompiler Precompiler // nil: modules compile on their first run
 
 	// Work that outlives its request (trigger fires, sequences) runs
 	// under bgCtx, which Close cancels before waiting for it.
@@ -92,23 +89,12 @@ type Controller struct {
 	bgCancel context.CancelFunc
 }
 
-// New builds a controller; Start connects it.
-func New(opts ...Option) (*Controller, error) {
-	c := &Controller{log: slog.New(slog.DiscardHandler), now: time.Now}
-	c.cfg = Config{Instance: "0", NodejsDefault: whisk.KindNodejs, MaxWaitForBlocking: time.Minute, ManagedFraction: 0.9, BlackboxFraction: 0.1}
-	for _, o := range opts {
-		o(c)
-	}
-	cfg := &c.cfg
-	if cfg.Instance == "" {
-		cfg.Instance = "0"
-	}
-	if cfg.MaxWaitForBlocking == 0 {
-		cfg.MaxWaitForBlocking = time.Minute
-	}
-	if cfg.NodejsDefault == "" {
-		cfg.NodejsDefault = whisk.KindNodejs
-	}
+// New builds a controller from cfg, its zero fields taking their
+// defaults; Start connects it.
+func New(cfg Config) (*Controller, error) {
+	cfg.Instance = cmp.Or(cfg.Instance, "0")
+	cfg.MaxWaitForBlocking = cmp.Or(cfg.MaxWaitForBlocking, time.Minute)
+	cfg.NodejsDefault = cmp.Or(cfg.NodejsDefault, whisk.KindNodejs)
 	// A Config written without the fractions would otherwise make invoker 0
 	// the only managed invoker and send every activation there.
 	if cfg.ManagedFraction == 0 && cfg.BlackboxFraction == 0 {
@@ -117,6 +103,7 @@ func New(opts ...Option) (*Controller, error) {
 	if len(cfg.KafkaBrokers) == 0 || cfg.CouchURL == "" {
 		return nil, errors.New("controller: Kafka brokers and CouchDB URL are required")
 	}
+	c := &Controller{cfg: cfg, log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)), now: time.Now}
 	c.lb = newLoadBalancer(c.cfg, c.log, func() time.Time { return c.now() })
 	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
 	return c, nil

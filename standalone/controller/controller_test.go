@@ -135,8 +135,8 @@ func newHarness(t *testing.T) *harness {
 	t.Cleanup(func() { db.Close(); st.Close() })
 	k := testenv.Kafka(t)
 	logs := &logBuffer{}
-	c, err := New(WithConfig(Config{KafkaBrokers: k.ListenAddrs(), CouchURL: db.URL, CouchUser: "admin", CouchPassword: "pw"}),
-		WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))))
+	c, err := New(Config{KafkaBrokers: k.ListenAddrs(), CouchURL: db.URL, CouchUser: "admin", CouchPassword: "pw",
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -222,7 +222,7 @@ func TestPublishAndRelease(t *testing.T) {
 }
 
 func TestNewDefaultsFractions(t *testing.T) {
-	c, err := New(WithConfig(Config{KafkaBrokers: []string{"127.0.0.1:1"}, CouchURL: "http://127.0.0.1:1"}))
+	c, err := New(Config{KafkaBrokers: []string{"127.0.0.1:1"}, CouchURL: "http://127.0.0.1:1"})
 	if err != nil {
 		t.Fatal(err)
 	}
