@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strings"
 
 	"github.com/faasedge/faasedge/activation"
@@ -41,22 +40,15 @@ type storedAction struct {
 }
 
 func (s *entityStore) getAction(ctx context.Context, docID string) (*storedAction, error) {
-	var d storedAction
-	if err := s.get(ctx, docID, kindAction, &d); err != nil {
-		return nil, err
-	}
-	return &d, nil
+	return readEntity[storedAction](ctx, s, docID, kindAction)
 }
 
 // putAction creates or updates the action ns/name (putEntity with
 // update/make); ns is "namespace" or "namespace/package".
 func (s *entityStore) putAction(ctx context.Context, ns, name string, put actionPut, overwrite bool) (*storedAction, error) {
 	docID := ns + "/" + name
-	cur, err := s.getAction(ctx, docID)
-	switch {
-	case err == nil && !overwrite:
-		return nil, errExists
-	case err != nil && err != errNotFound:
+	cur, err := replaced[storedAction](ctx, s, docID, kindAction, overwrite)
+	if err != nil {
 		return nil, err
 	}
 	doc := whisk.ActionDoc{ID: docID, EntityType: kindAction, Name: name, Namespace: ns, Version: "0.0.1",
@@ -252,18 +244,13 @@ func toActionJSON(a *storedAction, code *string) actionJSON {
 // listActions lists a namespace's actions, newest update first, as the
 // entities view does; packaged actions are listed under their root.
 func (s *entityStore) listActions(ctx context.Context, ns string) ([]actionJSON, error) {
-	var out []actionJSON
-	err := s.scan(ctx, ns, kindAction, func(raw json.RawMessage) error {
-		var d storedAction
-		if err := json.Unmarshal(raw, &d); err != nil {
-			return fmt.Errorf("controller: list actions: %w", err)
-		}
-		out = append(out, toActionJSON(&d, nil))
-		return nil
-	})
+	docs, err := listEntities(ctx, s, ns, kindAction, func(a *storedAction) int64 { return a.Updated }, nil)
 	if err != nil {
 		return nil, err
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Updated > out[j].Updated })
+	var out []actionJSON
+	for i := range docs {
+		out = append(out, toActionJSON(&docs[i], nil))
+	}
 	return out, nil
 }

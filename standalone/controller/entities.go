@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -157,6 +158,51 @@ func (s *entityStore) get(ctx context.Context, docID, kind string, doc any) erro
 		return fmt.Errorf("controller: read %s: %w", docID, err)
 	}
 	return nil
+}
+
+// readEntity reads the document docID of collection kind as a T (see get).
+func readEntity[T any](ctx context.Context, s *entityStore, docID, kind string) (*T, error) {
+	var d T
+	if err := s.get(ctx, docID, kind, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// replaced reads the entity a PUT of docID replaces (putEntity): nil when
+// there is none, errExists when there is one and the PUT may not
+// overwrite it.
+func replaced[T any](ctx context.Context, s *entityStore, docID, kind string, overwrite bool) (*T, error) {
+	cur, err := readEntity[T](ctx, s, docID, kind)
+	switch {
+	case err == nil && !overwrite:
+		return nil, errExists
+	case err == errNotFound:
+		return nil, nil
+	}
+	return cur, err
+}
+
+// listEntities decodes the documents of collection kind under namespace
+// ns that keep accepts (all when keep is nil), newest update first, as
+// the entities view lists them.
+func listEntities[T any](ctx context.Context, s *entityStore, ns, kind string, updated func(*T) int64, keep func(*T) bool) ([]T, error) {
+	var docs []T
+	err := s.scan(ctx, ns, kind, func(raw json.RawMessage) error {
+		var d T
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return fmt.Errorf("controller: list %ss: %w", kind, err)
+		}
+		if keep == nil || keep(&d) {
+			docs = append(docs, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(docs, func(i, j int) bool { return updated(&docs[i]) > updated(&docs[j]) })
+	return docs, nil
 }
 
 // put writes doc (with _rev inside when it replaces a revision) and the

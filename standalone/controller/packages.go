@@ -2,10 +2,8 @@ package controller
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 
 	"github.com/faasedge/faasedge/whisk"
@@ -66,11 +64,7 @@ var (
 )
 
 func (s *entityStore) getPackage(ctx context.Context, docID string) (*packageDoc, error) {
-	var p packageDoc
-	if err := s.get(ctx, docID, kindPackage, &p); err != nil {
-		return nil, err
-	}
-	return &p, nil
+	return readEntity[packageDoc](ctx, s, docID, kindPackage)
 }
 
 // checkBinding is Packages.checkBinding: a binding must name a package
@@ -96,11 +90,8 @@ func (s *entityStore) putPackage(ctx context.Context, ns, name string, put packa
 		return nil, badRequest("Package name 'default' is reserved.")
 	}
 	docID := ns + "/" + name
-	cur, err := s.getPackage(ctx, docID)
-	switch {
-	case err == nil && !overwrite:
-		return nil, errExists
-	case err != nil && err != errNotFound:
+	cur, err := replaced[packageDoc](ctx, s, docID, kindPackage, overwrite)
+	if err != nil {
 		return nil, err
 	}
 	if put.Binding != nil && put.Binding.Namespace == "_" {
@@ -224,21 +215,11 @@ func (r *resolvedPackage) readable(user string) bool {
 // listPackages lists a namespace's packages, newest first; another
 // namespace shows only its published packages.
 func (s *entityStore) listPackages(ctx context.Context, ns string, publicOnly bool) ([]entitySummary, error) {
-	var docs []packageDoc
-	err := s.scan(ctx, ns, kindPackage, func(raw json.RawMessage) error {
-		var p packageDoc
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return fmt.Errorf("controller: list packages: %w", err)
-		}
-		if !publicOnly || p.Publish {
-			docs = append(docs, p)
-		}
-		return nil
-	})
+	docs, err := listEntities(ctx, s, ns, kindPackage, func(p *packageDoc) int64 { return p.Updated },
+		func(p *packageDoc) bool { return !publicOnly || p.Publish })
 	if err != nil {
 		return nil, err
 	}
-	sort.SliceStable(docs, func(i, j int) bool { return docs[i].Updated > docs[j].Updated })
 	out := make([]entitySummary, len(docs))
 	for i := range docs {
 		out[i] = docs[i].summary()

@@ -2,10 +2,7 @@ package controller
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
-	"sort"
 
 	"github.com/faasedge/faasedge/whisk"
 )
@@ -44,11 +41,7 @@ type rulePut struct {
 }
 
 func (s *entityStore) getRule(ctx context.Context, docID string) (*ruleDoc, error) {
-	var r ruleDoc
-	if err := s.get(ctx, docID, kindRule, &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return readEntity[ruleDoc](ctx, s, docID, kindRule)
 }
 
 // ruleStatus is the rule's status as its trigger records it (inactive
@@ -86,11 +79,8 @@ func (s *entityStore) checkRuleTargets(ctx context.Context, user string, trigger
 // one, keeping its status and moving the link when the trigger changes.
 func (s *entityStore) putRule(ctx context.Context, ns, name string, put rulePut, overwrite bool) (*ruleResponse, error) {
 	docID := ns + "/" + name
-	cur, err := s.getRule(ctx, docID)
-	switch {
-	case err == nil && !overwrite:
-		return nil, errExists
-	case err != nil && err != errNotFound:
+	cur, err := replaced[ruleDoc](ctx, s, docID, kindRule, overwrite)
+	if err != nil {
 		return nil, err
 	}
 	doc := ruleDoc{docHead: docHead{ID: docID, EntityType: kindRule}, Namespace: ns, Name: name, Version: "0.0.1", Annotations: whisk.Annotations{}}
@@ -171,19 +161,10 @@ func (s *entityStore) deleteRule(ctx context.Context, docID string) (*ruleRespon
 
 // listRules lists a namespace's rules with their status, newest first.
 func (s *entityStore) listRules(ctx context.Context, ns string) ([]ruleResponse, error) {
-	var docs []ruleDoc
-	err := s.scan(ctx, ns, kindRule, func(raw json.RawMessage) error {
-		var r ruleDoc
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return fmt.Errorf("controller: list rules: %w", err)
-		}
-		docs = append(docs, r)
-		return nil
-	})
+	docs, err := listEntities(ctx, s, ns, kindRule, func(r *ruleDoc) int64 { return r.Updated }, nil)
 	if err != nil {
 		return nil, err
 	}
-	sort.SliceStable(docs, func(i, j int) bool { return docs[i].Updated > docs[j].Updated })
 	out := make([]ruleResponse, len(docs))
 	for i := range docs {
 		status, _ := s.ruleStatus(ctx, &docs[i])

@@ -3,8 +3,6 @@ package controller
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/faasedge/faasedge/whisk"
@@ -49,21 +47,14 @@ type triggerPut struct {
 }
 
 func (s *entityStore) getTrigger(ctx context.Context, docID string) (*triggerDoc, error) {
-	var t triggerDoc
-	if err := s.get(ctx, docID, kindTrigger, &t); err != nil {
-		return nil, err
-	}
-	return &t, nil
+	return readEntity[triggerDoc](ctx, s, docID, kindTrigger)
 }
 
 // putTrigger creates or updates a trigger; its rules stay.
 func (s *entityStore) putTrigger(ctx context.Context, ns, name string, put triggerPut, overwrite bool) (*triggerDoc, error) {
 	docID := ns + "/" + name
-	cur, err := s.getTrigger(ctx, docID)
-	switch {
-	case err == nil && !overwrite:
-		return nil, errExists
-	case err != nil && err != errNotFound:
+	cur, err := replaced[triggerDoc](ctx, s, docID, kindTrigger, overwrite)
+	if err != nil {
 		return nil, err
 	}
 	doc := triggerDoc{docHead: docHead{ID: docID, EntityType: kindTrigger}, Namespace: ns, Name: name, Version: "0.0.1", Parameters: []whisk.Parameter{}, Annotations: whisk.Annotations{}}
@@ -109,19 +100,10 @@ func (s *entityStore) deleteTrigger(ctx context.Context, docID string) (*trigger
 
 // listTriggers lists a namespace's triggers, newest first.
 func (s *entityStore) listTriggers(ctx context.Context, ns string) ([]entitySummary, error) {
-	var docs []triggerDoc
-	err := s.scan(ctx, ns, kindTrigger, func(raw json.RawMessage) error {
-		var t triggerDoc
-		if err := json.Unmarshal(raw, &t); err != nil {
-			return fmt.Errorf("controller: list triggers: %w", err)
-		}
-		docs = append(docs, t)
-		return nil
-	})
+	docs, err := listEntities(ctx, s, ns, kindTrigger, func(t *triggerDoc) int64 { return t.Updated }, nil)
 	if err != nil {
 		return nil, err
 	}
-	sort.SliceStable(docs, func(i, j int) bool { return docs[i].Updated > docs[j].Updated })
 	out := make([]entitySummary, len(docs))
 	for i, t := range docs {
 		out[i] = entitySummary{Namespace: t.Namespace, Name: t.Name, Version: t.Version, Publish: t.Publish, Annotations: t.api().Annotations, Updated: t.Updated}
