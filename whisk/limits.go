@@ -81,33 +81,24 @@ func intPtr64(p *int) *int64 {
 // the stock ActionLimitsException message, word for word (it becomes the
 // activation's applicationError).
 func (l Limits) CheckNamespace(u UserLimits, r LimitRanges) error {
-	lo, hi := allowed(u.MinActionTimeout, u.MaxActionTimeout, r.NamespaceTimeout, r.Timeout)
-	switch {
-	case l.Timeout > hi:
-		return limitError("duration %d milliseconds exceeds allowed threshold of %d milliseconds", l.Timeout, hi)
-	case l.Timeout < lo:
-		return limitError("duration %d milliseconds below allowed threshold of %d milliseconds", l.Timeout, lo)
-	}
-	lo, hi = allowed(u.MinActionMemory, u.MaxActionMemory, r.NamespaceMemory, r.Memory)
-	switch {
-	case l.Memory > hi:
-		return limitError("memory size %d MB exceeds allowed threshold of %d MB", l.Memory, hi)
-	case l.Memory < lo:
-		return limitError("memory size %d MB below allowed threshold of %d MB", l.Memory, lo)
-	}
-	lo, hi = allowed(intPtr64(u.MinActionConcurrency), intPtr64(u.MaxActionConcurrency), r.NamespaceConcurrency, r.Concurrency)
-	switch c := int64(l.Concurrency); {
-	case c > hi:
-		return limitError("concurrency %d exceeds allowed threshold of %d", c, hi)
-	case c < lo:
-		return limitError("concurrency %d below allowed threshold of %d", c, lo)
-	}
-	lo, hi = allowed(u.MinActionLogs, u.MaxActionLogs, r.NamespaceLogs, r.Logs)
-	switch {
-	case l.Logs > hi:
-		return limitError("log size %d MB exceeds allowed threshold of %d MB", l.Logs, hi)
-	case l.Logs < lo:
-		return limitError("log size %d MB below allowed threshold of %d MB", l.Logs, lo)
+	for _, c := range []struct {
+		value            int64
+		userMin, userMax *int64
+		ns, sys          Range
+		what, unit       string
+	}{
+		{l.Timeout, u.MinActionTimeout, u.MaxActionTimeout, r.NamespaceTimeout, r.Timeout, "duration", " milliseconds"},
+		{l.Memory, u.MinActionMemory, u.MaxActionMemory, r.NamespaceMemory, r.Memory, "memory size", " MB"},
+		{int64(l.Concurrency), intPtr64(u.MinActionConcurrency), intPtr64(u.MaxActionConcurrency), r.NamespaceConcurrency, r.Concurrency, "concurrency", ""},
+		{l.Logs, u.MinActionLogs, u.MaxActionLogs, r.NamespaceLogs, r.Logs, "log size", " MB"},
+	} {
+		lo, hi := allowed(c.userMin, c.userMax, c.ns, c.sys)
+		switch {
+		case c.value > hi:
+			return limitError("%s %d%s exceeds allowed threshold of %d%s", c.what, c.value, c.unit, hi, c.unit)
+		case c.value < lo:
+			return limitError("%s %d%s below allowed threshold of %d%s", c.what, c.value, c.unit, lo, c.unit)
+		}
 	}
 	return nil
 }
