@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/pnet"
@@ -53,6 +54,9 @@ type Config struct {
 	// DHTClient runs the DHT in client mode (schedulers' clients, CLI tools)
 	// so the node never becomes a trader.
 	DHTClient bool
+	// Bandwidth, when set, counts the bytes of every stream by protocol
+	// and peer (the evaluation reads it from a node's metrics).
+	Bandwidth metrics.Reporter
 }
 
 // Host is a libp2p host with the ring's DHT.
@@ -87,6 +91,9 @@ func NewHost(ctx context.Context, cfg Config) (*Host, error) {
 		// nothing here needs, and pnet works only over stream transports.
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.DisableRelay(),
+	}
+	if cfg.Bandwidth != nil {
+		opts = append(opts, libp2p.BandwidthReporter(cfg.Bandwidth))
 	}
 	if cfg.PSK != nil {
 		opts = append(opts, libp2p.PrivateNetwork(cfg.PSK))

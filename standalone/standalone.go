@@ -81,6 +81,18 @@ type Config struct {
 	// (1024 MB). Actions with more memory than one offer never run on the
 	// edge.
 	EdgeMemory whisk.ByteSize
+	// ExternalEdgeNodes is the number of edge nodes running outside this
+	// process (`faasedge node`, each volunteering EdgeMemory in two
+	// offers) that the gateway counts on; they bootstrap from
+	// EdgeAddrs. With any, the gateway starts even without EdgeNodes.
+	ExternalEdgeNodes int
+	// EdgeListen are the libp2p listen multiaddrs of the stack's IPFS node
+	// and of the gateway's ring member (loopback when empty): where
+	// external edge nodes reach them.
+	EdgeListen []string
+	// EdgeOnly runs no regular invoker: every activation runs on the
+	// edge, as the evaluation's testbed measures it.
+	EdgeOnly bool
 	// VirtualInvokers is the number of virtual invokers the edge capacity
 	// is shared among (1 when there are edge nodes).
 	VirtualInvokers int
@@ -147,6 +159,9 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if cfg.Invokers <= 0 {
 		cfg.Invokers = 1
 	}
+	if cfg.EdgeOnly {
+		cfg.Invokers = 0
+	}
 	if cfg.UserMemory == 0 {
 		cfg.UserMemory = 2048 * whisk.MB
 	}
@@ -156,10 +171,14 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if cfg.ModulesDir == "" {
 		cfg.ModulesDir = filepath.Join(cfg.DataDir, "modules")
 	}
-	if cfg.EdgeNodes < 0 || cfg.VirtualInvokers < 0 {
-		return nil, fmt.Errorf("standalone: %d edge nodes, %d virtual invokers", cfg.EdgeNodes, cfg.VirtualInvokers)
+	if cfg.EdgeNodes < 0 || cfg.ExternalEdgeNodes < 0 || cfg.VirtualInvokers < 0 {
+		return nil, fmt.Errorf("standalone: %d edge nodes, %d external, %d virtual invokers", cfg.EdgeNodes, cfg.ExternalEdgeNodes, cfg.VirtualInvokers)
 	}
-	if cfg.EdgeNodes > 0 {
+	edgeNodes := cfg.EdgeNodes + cfg.ExternalEdgeNodes
+	if cfg.EdgeOnly && edgeNodes == 0 {
+		return nil, errors.New("standalone: edge only, but no edge nodes")
+	}
+	if edgeNodes > 0 {
 		if cfg.EdgeMemory == 0 {
 			cfg.EdgeMemory = 1024 * whisk.MB
 		}
@@ -207,7 +226,7 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	// An IPFS node on loopback resolves ipfs://<CID> code and serves the
 	// /ipfs mount; it keeps its identity and blocks under the data dir.
 	ipfsDir := filepath.Join(cfg.DataDir, "ipfs")
-	if s.host, err = p2p.NewHost(ctx, p2p.Config{DataDir: ipfsDir, Bootstrap: cfg.IPFSPeers, DHTClient: true}); err != nil {
+	if s.host, err = p2p.NewHost(ctx, p2p.Config{DataDir: ipfsDir, ListenAddrs: cfg.EdgeListen, Bootstrap: cfg.IPFSPeers, DHTClient: true}); err != nil {
 		return nil, fmt.Errorf("standalone: p2p host: %w", err)
 	}
 	if s.ipfs, err = ipfs.New(ctx, s.host, ipfs.WithDataDir(ipfsDir), ipfs.WithPeers(cfg.IPFSPeers...),
@@ -224,7 +243,7 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	}
 	s.exec, err = executor.New(ctx,
 		executor.WithKeyValue(s.kv), executor.WithPublisher(s.ipfs),
-		executor.WithMemoryBudget(int64(cfg.UserMemory)*int64(cfg.Invokers)),
+		executor.WithMemoryBudget(int64(cfg.UserMemory)*int64(max(cfg.Invokers, 1))),
 		executor.WithDataDir(cfg.ModulesDir),
 		executor.WithFetcher(s.ipfs), executor.WithMount("/ipfs", s.ipfs.FS(context.WithoutCancel(ctx))),
 		executor.WithCompileBudget(cfg.Compile), executor.WithLogger(log.With("component", "executor")))
@@ -273,7 +292,7 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 		}
 		s.engines = append(s.engines, eng)
 	}
-	if cfg.EdgeNodes > 0 {
+	if edgeNodes > 0 {
 		if err := s.startEdge(ctx, base); err != nil {
 			return nil, err
 		}
@@ -367,8 +386,12 @@ func (s *Stack) FeedEndpoint() string { return "http://" + s.feed.Addr() }
 func (s *Stack) startEdge(ctx context.Context, base invoker.Config) (err error) {
 	cfg := s.cfg
 	loopback := []string{"/ip4/127.0.0.1/tcp/0"}
+	listen := loopback
+	if len(cfg.EdgeListen) > 0 {
+		listen = cfg.EdgeListen
+	}
 	if s.sched, err = edge.Start(ctx, edge.Config{
-		Host:    p2p.Config{ListenAddrs: loopback},
+		Host:    p2p.Config{ListenAddrs: listen},
 		Refresh: edgeRefresh,
 		Logger:  s.log.With("component", "edge-scheduler"),
 	}); err != nil {
@@ -401,7 +424,7 @@ func (s *Stack) startEdge(ctx context.Context, base invoker.Config) (err error) 
 	for i := range ids {
 		ids[i] = cfg.Invokers + i
 	}
-	capacity := cfg.EdgeNodes * 2 * offer / cfg.VirtualInvokers
+	capacity := (cfg.EdgeNodes + cfg.ExternalEdgeNodes) * 2 * offer / cfg.VirtualInvokers
 	if s.gateway, err = controllerplugin.New(ctx, s.sched.Ring(), controllerplugin.Config{
 		Invoker: base, IDs: ids, CapacityMB: capacity, MinClaimMB: min(offer, controllerplugin.DefaultMinClaimMB),
 		CheckInterval: edgeCheck, Publisher: s.ipfs, Logger: s.log.With("component", "gateway"),
@@ -514,6 +537,17 @@ func (s *Stack) KafkaBrokers() []string { return s.kafka.ListenAddrs() }
 // IPFS is the stack's IPFS node: what is added to it can be deployed as
 // ipfs://<CID> code.
 func (s *Stack) IPFS() *ipfs.Node { return s.ipfs }
+
+// SchedulerAddrs are the full multiaddrs of the gateway's ring member,
+// which external edge nodes bootstrap from and push their backup list to
+// (their --peer and --scheduler, with the IPFS node's for code); nil
+// without edge nodes.
+func (s *Stack) SchedulerAddrs() []string {
+	if s.sched == nil {
+		return nil
+	}
+	return s.sched.Host().FullAddrs()
+}
 
 // EdgeNodes are the edge nodes on loopback.
 func (s *Stack) EdgeNodes() []*edge.Node { return s.edges }

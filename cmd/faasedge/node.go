@@ -5,13 +5,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/pnet"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/faasedge/faasedge/internal/httpserve"
+	kvstore "github.com/faasedge/faasedge/kv"
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/edge"
 	"github.com/faasedge/faasedge/p2p/ring"
@@ -19,10 +25,10 @@ import (
 
 // nodeFlags are the edge node's settings.
 type nodeFlags struct {
-	listen, peers, allow, schedulers, allowHosts repeated
-	dataDir, pnetKey, index                      string
-	memoryMB, vnodes                             int
-	refresh                                      time.Duration
+	listen, peers, allow, schedulers, allowHosts  repeated
+	dataDir, pnetKey, index, data, redis, metrics string
+	memoryMB, vnodes                              int
+	refresh                                       time.Duration
 }
 
 func (f *nodeFlags) register(fs *flag.FlagSet) {
@@ -37,6 +43,9 @@ func (f *nodeFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.allowHosts, "allow-host", "host actions run here may send HTTP to, when their faasedge-allowed-hosts allows it too (repeatable; \"*\" defers to the actions; none: no outbound HTTP)")
 	fs.StringVar(&f.index, "scheduler-index", "", "/ipns/<name> of the scheduler index; its schedulers get the backup list")
 	fs.DurationVar(&f.refresh, "refresh", ring.DefaultRefresh, "how often offers are re-published")
+	fs.StringVar(&f.data, "data", "", "host directory actions run here read at /data (read-only); none by default")
+	fs.StringVar(&f.redis, "redis", "", "Redis server (redis://host:port[/db]) backing the key-value store of actions annotated faasedge-kv; none by default")
+	fs.StringVar(&f.metrics, "metrics", "", "address serving Prometheus /metrics (libp2p bytes by protocol, runs), e.g. 127.0.0.1:9464; off by default")
 }
 
 // offers splits the memory into vnodes offers no larger than one offer may be.
@@ -106,12 +115,39 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return fmt.Errorf("%w: --scheduler: %w", errUsage, err)
 	}
 	log := newLogger(stderr, false)
-	node, err := edge.Start(ctx, edge.Config{
+	ecfg := edge.Config{
 		Host: hcfg, OffersMB: offers, Schedulers: scheds, SchedulerIndex: f.index,
-		Refresh: f.refresh, Logger: log, AllowedHosts: f.allowHosts,
-	})
+		Refresh: f.refresh, Logger: log, AllowedHosts: f.allowHosts, DataMount: f.data,
+	}
+	if f.redis != "" {
+		r, err := kvstore.DialRedis(f.redis)
+		if err != nil {
+			return fmt.Errorf("%w: --redis: %w", errUsage, err)
+		}
+		defer r.Close()
+		ecfg.KeyValue = r
+	}
+	var metricsLn net.Listener
+	if f.metrics != "" {
+		// Listen before starting, so that a taken port fails fast.
+		if metricsLn, err = net.Listen("tcp", f.metrics); err != nil {
+			return fmt.Errorf("--metrics: %w", err)
+		}
+		defer metricsLn.Close()
+	}
+	node, err := edge.Start(ctx, ecfg)
 	if err != nil {
 		return err
+	}
+	if metricsLn != nil {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(node.Collector())
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		srv := httpserve.Server(mux, httpserve.Limits{})
+		go srv.Serve(metricsLn)
+		defer srv.Close()
+		log.Info("metrics", "addr", "http://"+metricsLn.Addr().String()+"/metrics")
 	}
 	<-ctx.Done()
 	log.Info("edge node stopping: withdrawing offers")

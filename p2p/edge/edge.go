@@ -14,11 +14,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/boxo/ipns"
+	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/faasedge/faasedge/activation"
@@ -60,6 +62,10 @@ type Config struct {
 	// without one, such actions fail with a link error naming it. What
 	// they publish with ipfs_add goes to the node's own IPFS node.
 	KeyValue executor.KeyValue
+	// DataMount is a host directory the actions run here read at /data
+	// (read-only): data an operator placed on the node. Empty: no /data.
+	// Every node shows its block exchange at /ipfs.
+	DataMount string
 	// RingOptions are applied after the ones Config implies (tests shorten
 	// the timers with ring.WithTimers, for instance).
 	RingOptions []ring.Option
@@ -76,6 +82,7 @@ type Node struct {
 	tr     *ring.HostTransport
 	ring   *ring.Node
 	offers []int
+	bw     metrics.Reporter
 	log    *slog.Logger
 
 	cancel    context.CancelFunc
@@ -95,7 +102,10 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{offers: append([]int(nil), cfg.OffersMB...), log: log}
+	if cfg.Host.Bandwidth == nil {
+		cfg.Host.Bandwidth = metrics.NewBandwidthCounter()
+	}
+	n := &Node{offers: append([]int(nil), cfg.OffersMB...), log: log, bw: cfg.Host.Bandwidth}
 	defer func() {
 		if err != nil {
 			n.Close(context.WithoutCancel(ctx))
@@ -125,7 +135,11 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		eopts := []executor.Option{executor.WithFetcher(n.code), executor.WithMemoryBudget(int64(total) << 20),
 			executor.WithLogger(log.With("component", "executor")),
 			executor.WithHTTPPolicy(executor.HTTPPolicy{AllowedHosts: append([]string{}, cfg.AllowedHosts...)}),
-			executor.WithPublisher(n.code)}
+			executor.WithPublisher(n.code),
+			executor.WithMount("/ipfs", n.code.FS(context.WithoutCancel(ctx)))}
+		if cfg.DataMount != "" {
+			eopts = append(eopts, executor.WithMount("/data", os.DirFS(cfg.DataMount)))
+		}
 		if cfg.KeyValue != nil {
 			eopts = append(eopts, executor.WithKeyValue(cfg.KeyValue))
 		}

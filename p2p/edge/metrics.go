@@ -1,0 +1,45 @@
+package edge
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Collector is the node's Prometheus series, read when scraped: the bytes
+// of its libp2p streams by protocol and direction (libp2p's bandwidth
+// counter, before encryption and multiplexing overhead), the bytes of all
+// its connections, and the runs it served and holds.
+func (n *Node) Collector() prometheus.Collector { return collector{n} }
+
+var (
+	streamBytesDesc = prometheus.NewDesc("faasedge_p2p_stream_bytes_total",
+		"Bytes of libp2p streams by protocol and direction (in, out).", []string{"protocol", "direction"}, nil)
+	totalBytesDesc = prometheus.NewDesc("faasedge_p2p_bytes_total",
+		"Bytes of every libp2p stream by direction, those not yet negotiated a protocol included.", []string{"direction"}, nil)
+	runsDesc = prometheus.NewDesc("faasedge_edge_runs_total",
+		"Activations this node ran.", nil, nil)
+	inFlightDesc = prometheus.NewDesc("faasedge_edge_runs_in_flight",
+		"Activations running on this node now.", nil, nil)
+)
+
+type collector struct{ n *Node }
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- streamBytesDesc
+	ch <- totalBytesDesc
+	ch <- runsDesc
+	ch <- inFlightDesc
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	for proto, st := range c.n.bw.GetBandwidthByProtocol() {
+		ch <- prometheus.MustNewConstMetric(streamBytesDesc, prometheus.CounterValue, float64(st.TotalIn), string(proto), "in")
+		ch <- prometheus.MustNewConstMetric(streamBytesDesc, prometheus.CounterValue, float64(st.TotalOut), string(proto), "out")
+	}
+	t := c.n.bw.GetBandwidthTotals()
+	ch <- prometheus.MustNewConstMetric(totalBytesDesc, prometheus.CounterValue, float64(t.TotalIn), "in")
+	ch <- prometheus.MustNewConstMetric(totalBytesDesc, prometheus.CounterValue, float64(t.TotalOut), "out")
+	if r := c.n.runner; r != nil {
+		ch <- prometheus.MustNewConstMetric(runsDesc, prometheus.CounterValue, float64(r.Runs()))
+		ch <- prometheus.MustNewConstMetric(inFlightDesc, prometheus.GaugeValue, float64(r.InFlight()))
+	}
+}
