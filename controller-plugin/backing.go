@@ -143,6 +143,7 @@ func (b *backing) fill(ctx context.Context) {
 		var err error
 		for {
 			p, err = b.ring.Schedule(ctx, "", size)
+			b.m.scheduled(p.Stats, err)
 			if err == nil || !errors.Is(err, ring.ErrNoOffer) || size/2 < b.minClaim {
 				break
 			}

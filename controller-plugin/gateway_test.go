@@ -240,6 +240,15 @@ func TestControllerDistributesOntoEdge(t *testing.T) {
 	if got := c.metric(t, "faasedge_gateway_remote_run_seconds_count"); got != float64(virtual) {
 		t.Errorf("remote run latency observed %v times, want %d", got, virtual)
 	}
+	// Each granted claim was one scheduling that sent at least its claim
+	// to at least one peer.
+	claims := c.metric(t, "faasedge_gateway_claims_total")
+	if n := c.metric(t, "faasedge_gateway_schedule_seconds_count"); n < claims || claims < 1 {
+		t.Errorf("%v schedulings timed, %v claims", n, claims)
+	}
+	if msgs, peers := c.metric(t, "faasedge_gateway_schedule_messages_total"), c.metric(t, "faasedge_gateway_schedule_peers_total"); peers < claims || msgs < peers {
+		t.Errorf("schedulings sent %v messages to %v peers for %v claims", msgs, peers, claims)
+	}
 }
 
 // TestEdgeNodeDiesMidLoad kills an edge node while activations run on it:

@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/faasedge/faasedge/p2p/ring"
 )
 
 // metrics are the gateway's Prometheus series, labelled by virtual
@@ -17,6 +19,9 @@ type metrics struct {
 	reclaims   *prometheus.CounterVec
 	reruns     *prometheus.CounterVec
 	runSeconds *prometheus.HistogramVec
+	schedMsgs  *prometheus.CounterVec
+	schedPeers *prometheus.CounterVec
+	schedTime  *prometheus.HistogramVec
 }
 
 func newMetrics() *metrics {
@@ -44,8 +49,18 @@ func newMetrics() *metrics {
 			Name: "faasedge_gateway_remote_run_seconds", Help: "Remote run latency, from sending the run to its answer, by outcome (ok, failed).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 3, 12),
 		}, []string{"invoker", "outcome"}),
+		schedMsgs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "faasedge_gateway_schedule_messages_total", Help: "Messages the ring's scheduling sent to claim edge memory, by kind (discovery: DHT lookups and finds; deploy: claims).",
+		}, []string{"invoker", "kind"}),
+		schedPeers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "faasedge_gateway_schedule_peers_total", Help: "Distinct peers each scheduling sent a find or a claim, summed over schedulings.",
+		}, []string{"invoker"}),
+		schedTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "faasedge_gateway_schedule_seconds", Help: "Time from a scheduling's start to its granted claim (or to giving up), by result (granted, failed).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 3, 12),
+		}, []string{"invoker", "result"}),
 	}
-	m.reg.MustRegister(m.advertised, m.backed, m.claims, m.lost, m.reclaims, m.reruns, m.runSeconds)
+	m.reg.MustRegister(m.advertised, m.backed, m.claims, m.lost, m.reclaims, m.reruns, m.runSeconds, m.schedMsgs, m.schedPeers, m.schedTime)
 	return m
 }
 
@@ -57,6 +72,9 @@ type invokerMetrics struct {
 	reclaims   prometheus.Counter
 	reruns     prometheus.Counter
 	runSeconds prometheus.ObserverVec
+	schedMsgs  *prometheus.CounterVec
+	schedPeers prometheus.Counter
+	schedTime  prometheus.ObserverVec
 }
 
 func (m *metrics) forInvoker(id, capacityMB int) *invokerMetrics {
@@ -69,5 +87,20 @@ func (m *metrics) forInvoker(id, capacityMB int) *invokerMetrics {
 		reclaims:   m.reclaims.With(l),
 		reruns:     m.reruns.With(l),
 		runSeconds: m.runSeconds.MustCurryWith(l),
+		schedMsgs:  m.schedMsgs.MustCurryWith(l),
+		schedPeers: m.schedPeers.With(l),
+		schedTime:  m.schedTime.MustCurryWith(l),
 	}
+}
+
+// scheduled counts one scheduling's messages, peers and time.
+func (m *invokerMetrics) scheduled(st ring.Stats, err error) {
+	result := "granted"
+	if err != nil {
+		result = "failed"
+	}
+	m.schedMsgs.WithLabelValues("discovery").Add(float64(st.DiscoveryMessages))
+	m.schedMsgs.WithLabelValues("deploy").Add(float64(st.DeployMessages))
+	m.schedPeers.Add(float64(st.Peers))
+	m.schedTime.WithLabelValues(result).Observe(st.Deployment.Seconds())
 }

@@ -221,7 +221,7 @@ func TestRingPublishDiscoverClaimRun(t *testing.T) {
 			if p.Offer.AvailableMB < tc.mem || p.LeaseID == "" {
 				t.Fatalf("placement %+v does not fit %d MB", p, tc.mem)
 			}
-			if p.FromBackup || p.Stats.Tries < 1 || p.Stats.DeployMessages < 1 {
+			if p.FromBackup || p.Stats.Tries < 1 || p.Stats.DeployMessages < 1 || p.Stats.Peers < 1 || p.Stats.Peers > p.Stats.DiscoveryMessages+p.Stats.DeployMessages {
 				t.Fatalf("stats not counted: %+v", p.Stats)
 			}
 			resp, err := sched.Run(ctx, p, RunRequest{

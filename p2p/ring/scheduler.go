@@ -41,6 +41,20 @@ type Stats struct {
 	// Deployment the time to the granted claim.
 	Discovery  time.Duration `json:"discovery"`
 	Deployment time.Duration `json:"deployment"`
+	// Peers is the number of distinct peers sent a find or a claim (the
+	// DHT lookups' peers are counted in DiscoveryMessages only).
+	Peers int `json:"peers"`
+
+	contacted map[peer.ID]struct{}
+}
+
+// contact counts p among the peers a Schedule call talked to.
+func (st *Stats) contact(p peer.ID) {
+	if st.contacted == nil {
+		st.contacted = map[peer.ID]struct{}{}
+	}
+	st.contacted[p] = struct{}{}
+	st.Peers = len(st.contacted)
 }
 
 // Schedule is the proposal's Scheduling (Alg. 3) around ResourceDiscovery
@@ -176,6 +190,7 @@ func (n *Node) find(ctx context.Context, trader peer.ID, region, memoryMB int, s
 	var m offersMsg
 	if trader != n.ID() {
 		st.DiscoveryMessages++
+		st.contact(trader)
 	}
 	if err := n.send(ctx, trader, ProtoFind, body, &m); err != nil {
 		return nil, err
@@ -226,6 +241,7 @@ func (n *Node) claimFirst(ctx context.Context, offers []*Offer, cid string, memo
 		var rep claimReply
 		if o.Supplier != n.ID() {
 			st.DeployMessages++
+			st.contact(o.Supplier)
 		}
 		if err := n.send(ctx, o.Supplier, ProtoClaim, body, &rep); err != nil {
 			errs = append(errs, err)
