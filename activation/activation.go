@@ -17,6 +17,8 @@
 package activation
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -26,6 +28,14 @@ import (
 
 // ID is an activation id as the controller assigns it (32 hex digits).
 type ID string
+
+// NewID is a fresh random activation id, as stock ActivationId.generate
+// makes one: a UUID's 16 random bytes as 32 lowercase hex digits.
+func NewID() ID {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return ID(hex.EncodeToString(b[:]))
+}
 
 // Action is the code and identity of an action, as the invoker resolved it
 // from its document.

@@ -18,7 +18,6 @@ package standalone
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -452,7 +451,7 @@ func (s *Stack) startStore(cfg Config) (u, user, pass string, err error) {
 		}
 		return strings.TrimRight(p.String(), "/"), user, pass, nil
 	}
-	user, pass = "whisk_admin", randomHex(16)
+	user, pass = "whisk_admin", rand.Text()
 	s.store, err = docstore.Open(filepath.Join(cfg.DataDir, "db"),
 		docstore.WithCredentials(user, pass),
 		docstore.WithView(whisk.DatabasesFor("").Subjects, "namespaceThrottlings", "blockedNamespaces", BlockedNamespaces),
@@ -691,10 +690,4 @@ func (s *Stack) couchDescription() string {
 	}
 	u.User = s.couchUP
 	return u.String() + " (embedded, " + filepath.Join(s.cfg.DataDir, "db") + ")"
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -115,11 +113,9 @@ func execFile(ctx context.Context, e *executor.Executor, file string, ps params,
 	if err != nil {
 		return err
 	}
-	id := make([]byte, 16)
-	_, _ = rand.Read(id)
 	a := &activation.Action{Name: activation.FQN{Path: "guest", Name: name}, Version: "0.0.1", Kind: whisk.KindWasm, Code: code, Limits: limits}
 	res := e.Run(ctx, a, activation.Invocation{
-		ID: activation.ID(hex.EncodeToString(id)), Namespace: "guest", Value: value,
+		ID: activation.NewID(), Namespace: "guest", Value: value,
 		Deadline: time.Now().Add(time.Duration(limits.Timeout) * time.Millisecond),
 	})
 	for _, l := range res.Logs {

@@ -3,7 +3,6 @@ package ring
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,12 +64,6 @@ func (n *Node) Supply(offersMB ...int) error {
 	}
 	n.vnodes = vs
 	return nil
-}
-
-func newID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // Capacity returns the memory this node offers and how much of it is leased.
@@ -316,7 +309,7 @@ func (n *Node) handleClaim(_ context.Context, from peer.ID, req []byte) ([]byte,
 			n.mu.Unlock()
 			return nil, fmt.Errorf("%w: machine has %d MB free, asked %d MB", ErrInsufficient, free, m.MemoryMB)
 		}
-		l := &lease{id: newID(), owner: from, vnode: v, mem: m.MemoryMB, expiry: now.Add(n.cfg.leaseTTL)}
+		l := &lease{id: rand.Text(), owner: from, vnode: v, mem: m.MemoryMB, expiry: now.Add(n.cfg.leaseTTL)}
 		n.leases[l.id] = l
 		v.used += m.MemoryMB
 		rep := claimReply{LeaseID: l.id, Expiry: l.expiry.UnixMilli()}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -40,7 +41,7 @@ func (c *Controller) fire(user whisk.Identity, tid string, t *triggerDoc, payloa
 		return ""
 	}
 	sort.Strings(active)
-	aid := newActivationID()
+	aid := string(activation.NewID())
 	result, _ := json.Marshal(payload)
 	record := whisk.Activation{
 		Namespace: user.Namespace.Name, Name: t.Name, Subject: user.Subject, ActivationID: aid,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -56,7 +57,7 @@ func (c *Controller) invoke(ctx context.Context, inv invocation) (string, *whisk
 		Action:              whisk.FullyQualifiedEntityName{Path: a.Namespace, Name: a.Name, Version: a.Version},
 		Revision:            &rev,
 		User:                inv.user,
-		ActivationID:        newActivationID(),
+		ActivationID:        string(activation.NewID()),
 		RootControllerIndex: c.lb.controllerID,
 		Blocking:            inv.blocking,
 		Content:             contentJSON,

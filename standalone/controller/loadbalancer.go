@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -318,7 +319,7 @@ func (lb *LoadBalancer) sendHealthTest(id whisk.InvokerInstanceID) {
 		TransID:             lb.healthTrans,
 		Action:              whisk.FullyQualifiedEntityName{Path: "whisk.system", Name: healthActionName(lb.cfg), Version: "0.0.1"},
 		User:                lb.healthUser,
-		ActivationID:        newActivationID(),
+		ActivationID:        string(activation.NewID()),
 		RootControllerIndex: lb.controllerID,
 		InitArgs:            []string{},
 		LockedArgs:          map[string]string{},

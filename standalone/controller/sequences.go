@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -100,7 +101,7 @@ type sequenceRun struct {
 // it runs the components in the background and, when blocking, waits for
 // the sequence's activation up to inv.wait.
 func (c *Controller) invokeSequence(ctx context.Context, inv invocation) (string, *whisk.Activation, error) {
-	aid := newActivationID()
+	aid := string(activation.NewID())
 	done := make(chan *whisk.Activation, 1)
 	// The sequence outlives a request that stops waiting for it.
 	c.background(func(ctx context.Context) { done <- c.runSequence(ctx, inv, aid, "", 0) })
@@ -186,7 +187,7 @@ func (c *Controller) runComponent(ctx context.Context, inv invocation, root, com
 		wait: time.Duration(a.Limits.Timeout)*time.Millisecond + time.Minute}
 	var act *whisk.Activation
 	if a.Exec.Kind == sequenceKind {
-		act = c.runSequence(ctx, invocation{user: inv.user, tid: inv.tid, action: a, payload: input}, newActivationID(), cause, run.atomic)
+		act = c.runSequence(ctx, invocation{user: inv.user, tid: inv.tid, action: a, payload: input}, string(activation.NewID()), cause, run.atomic)
 		run.atomic += countAtomicIn(act)
 	} else {
 		var id string
