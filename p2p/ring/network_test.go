@@ -95,13 +95,7 @@ func TestOffersExpireWhenSupplierLeaves(t *testing.T) {
 				continue
 			}
 			m.node.mu.Lock()
-			for _, tbl := range m.node.offersRecv {
-				for _, o := range tbl {
-					if o.Supplier == id {
-						c++
-					}
-				}
-			}
+			c += m.node.offersRecv.held(id)
 			m.node.mu.Unlock()
 		}
 		return c

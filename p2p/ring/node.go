@@ -172,8 +172,8 @@ type Node struct {
 
 	mu  sync.Mutex
 	rnd *rand.Rand
-	// Trader state. OffersRecv: region → (supplier, offer ID) → offer.
-	offersRecv map[int]map[offerKey]*Offer
+	// Trader state: OffersRecv.
+	offersRecv offerTable
 	// Supplier state. OffersSent: trader → IDs of the offers it holds.
 	vnodes     []*vnode
 	offersSent map[peer.ID]map[string]bool
@@ -181,6 +181,10 @@ type Node struct {
 	// Scheduler state.
 	addrs  AddressTable
 	backup map[peer.ID][]*Offer
+	// backupMax bounds the free memory of any backup entry (exact after
+	// Expire, raised by pushes in between), so a request no entry can fit
+	// skips the scan of a list that holds every supplier of the ring.
+	backupMax int
 
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
@@ -222,7 +226,7 @@ func New(tr Transport, key crypto.PrivKey, opts ...Option) (*Node, error) {
 		tr:         tr,
 		key:        key,
 		rnd:        rand.New(rand.NewPCG(c.seed, uint64(len(tr.Self())))),
-		offersRecv: map[int]map[offerKey]*Offer{},
+		offersRecv: newOfferTable(),
 		offersSent: map[peer.ID]map[string]bool{},
 		leases:     map[string]*lease{},
 		addrs:      AddressTable{},
@@ -289,18 +293,14 @@ func (n *Node) Expire() {
 	now := n.cfg.now()
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for _, m := range n.offersRecv {
-		for k, o := range m {
-			if o.expired(now) {
-				delete(m, k)
-			}
-		}
-	}
+	n.offersRecv.expire(now)
+	n.backupMax = 0
 	for p, os := range n.backup {
 		kept := os[:0]
 		for _, o := range os {
 			if !o.expired(now) {
 				kept = append(kept, o)
+				n.backupMax = max(n.backupMax, o.AvailableMB)
 			}
 		}
 		if len(kept) == 0 {

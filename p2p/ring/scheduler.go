@@ -327,6 +327,9 @@ func (n *Node) handleBackup(_ context.Context, from peer.ID, req []byte) ([]byte
 		delete(n.backup, from)
 	} else {
 		n.backup[from] = m.Offers
+		for _, o := range m.Offers {
+			n.backupMax = max(n.backupMax, o.AvailableMB)
+		}
 		n.addrs[from] = m.Offers[0].Addrs
 	}
 	n.mu.Unlock()
@@ -337,6 +340,9 @@ func (n *Node) backupFitting(memoryMB int) []*Offer {
 	now := n.cfg.now()
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if memoryMB > n.backupMax {
+		return nil
+	}
 	var out []*Offer
 	for _, os := range n.backup {
 		for _, o := range os {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -75,9 +74,7 @@ func (n *Node) handleOffer(_ context.Context, from peer.ID, req []byte) ([]byte,
 	case opWithdraw:
 		// Keyed by the sender, so a peer can only withdraw its own offers.
 		n.mu.Lock()
-		for _, tbl := range n.offersRecv {
-			delete(tbl, offerKey{from, m.ID})
-		}
+		n.offersRecv.remove(offerKey{from, m.ID})
 		n.mu.Unlock()
 		return nil, nil
 	default:
@@ -100,30 +97,17 @@ func (n *Node) holdOffer(from peer.ID, key Key, o *Offer) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	k := offerKey{o.Supplier, o.ID}
-	held := 0
-	for _, tbl := range n.offersRecv {
-		if old, ok := tbl[k]; ok {
-			if old.Seq > o.Seq {
-				return nil // a reordered older refresh
-			}
-			delete(tbl, k)
-			continue
+	held := n.offersRecv.held(o.Supplier)
+	if old := n.offersRecv.get(k); old != nil {
+		if old.Seq > o.Seq {
+			return nil // a reordered older refresh
 		}
-		for x := range tbl {
-			if x.supplier == o.Supplier {
-				held++
-			}
-		}
+		held-- // replaced, not added
 	}
 	if held >= maxOffersPerSupplier {
 		return fmt.Errorf("ring: %s already holds %d offers here", from, held)
 	}
-	tbl := n.offersRecv[o.Region]
-	if tbl == nil {
-		tbl = map[offerKey]*Offer{}
-		n.offersRecv[o.Region] = tbl
-	}
-	tbl[k] = o
+	n.offersRecv.put(o)
 	return nil
 }
 
@@ -146,22 +130,9 @@ func (n *Node) localFind(region, memoryMB int) []*Offer {
 	defer n.mu.Unlock()
 	var out []*Offer
 	for r := region; r < n.cfg.regions.Len() && len(out) == 0; r++ {
-		for _, o := range n.offersRecv[r] {
-			if o.AvailableMB >= memoryMB && !o.expired(now) {
-				out = append(out, o)
-			}
-		}
-	}
-	// Ties broken by ID: which offers make the cut below must not depend on
-	// map order (the simulator replays runs from a seed).
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].AvailableMB != out[j].AvailableMB {
-			return out[i].AvailableMB < out[j].AvailableMB
-		}
-		return out[i].ID < out[j].ID
-	})
-	if len(out) > maxFindOffers {
-		out = out[:maxFindOffers]
+		// Smallest first, ties by offer ID: which offers make the cut must
+		// not depend on map order (the simulator replays runs from a seed).
+		out = n.offersRecv.fitting(r, memoryMB, maxFindOffers, now)
 	}
 	return out
 }
@@ -170,9 +141,5 @@ func (n *Node) localFind(region, memoryMB int) []*Offer {
 func (n *Node) HeldOffers() int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	c := 0
-	for _, t := range n.offersRecv {
-		c += len(t)
-	}
-	return c
+	return n.offersRecv.len()
 }
