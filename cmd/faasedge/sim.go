@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +40,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	plotPrefix := fs.String("plots", "", "write <prefix>-success.png and <prefix>-messages.png")
 	workers := fs.Int("workers", 0, "goroutines driving each run's operations (0: one per core; 1: reproducible from -seed)")
 	verbose := fs.Bool("v", false, "log progress")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the runs to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -72,6 +74,17 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return fmt.Errorf("%w: %w", errUsage, err)
 		}
 		cfgs = append(cfgs, c)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	reports := make([]sim.Report, len(cfgs))
 	errs := make([]error, len(cfgs))

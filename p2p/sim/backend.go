@@ -20,6 +20,7 @@ type memBackend struct {
 }
 
 func newMemBackend(cfg Config) *memBackend {
+	useSigMemo()
 	return &memBackend{
 		net: NewMemNet(NewClock(time.Unix(1_700_000_000, 0)), cfg.Latency),
 		rnd: rand.New(rand.NewPCG(cfg.Seed, 11)),
@@ -38,7 +39,11 @@ func (rr randReader) Read(p []byte) (int, error) {
 }
 
 func (b *memBackend) add(_ context.Context, opts ...ring.Option) (*ring.Node, peer.AddrInfo, error) {
-	key, _, err := crypto.GenerateEd25519Key(randReader{b.rnd})
+	k, _, err := crypto.GenerateEd25519Key(randReader{b.rnd})
+	if err != nil {
+		return nil, peer.AddrInfo{}, err
+	}
+	key, err := newMemoKey(k)
 	if err != nil {
 		return nil, peer.AddrInfo{}, err
 	}
@@ -62,7 +67,8 @@ func (b *memBackend) begin(id peer.ID, offset time.Duration) {
 		ep.Begin(offset)
 	}
 }
-func (b *memBackend) close() {}
+func (b *memBackend) close()     {}
+func (b *memBackend) newPeriod() { memo.rotate() }
 func (b *memBackend) trafficBytes() (n int64) {
 	for _, ep := range b.net.eps {
 		n += ep.BytesIn.Load() + ep.BytesOut.Load()
@@ -121,6 +127,7 @@ func (b *hostBackend) now() time.Time               { return time.Now() }
 func (b *hostBackend) advance(time.Duration)        {}
 func (b *hostBackend) begin(peer.ID, time.Duration) {}
 func (b *hostBackend) trafficBytes() int64          { return 0 }
+func (b *hostBackend) newPeriod()                   {}
 func (b *hostBackend) close() {
 	for id := range b.hosts {
 		b.remove(id)

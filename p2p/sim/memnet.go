@@ -3,10 +3,10 @@ package sim
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -42,10 +42,18 @@ type MemNet struct {
 	Alpha   int // lookup concurrency (kad-dht: 10)
 	Beta    int // a lookup ends when the Beta closest peers answered (kad-dht: 3)
 
-	eps    map[peer.ID]*Endpoint
-	mu     sync.Mutex  // guards sorted and dirty: lookups rebuild them lazily
-	sorted []*Endpoint // live endpoints by DHT ID
-	dirty  bool
+	eps   map[peer.ID]*Endpoint
+	mu    sync.Mutex // guards snap and dirty: lookups rebuild them lazily
+	snap  *snapshot
+	dirty bool
+}
+
+// snapshot is the live set sorted by DHT ID, with the first 64 bits of
+// each ID beside it: splitting a run of it by one bit is a binary search
+// over integers, and most distance comparisons need no more than them.
+type snapshot struct {
+	eps    []*Endpoint
+	prefix []uint64
 }
 
 // NewMemNet returns an empty network with kad-dht's lookup parameters.
@@ -74,11 +82,16 @@ func (c *Clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 // Endpoint is one node's attachment to a MemNet; it implements
 // ring.Transport.
 type Endpoint struct {
-	net      *MemNet
-	id       peer.ID
-	kid      []byte
-	alive    bool
-	handlers map[protocol.ID]memHandler
+	net *MemNet
+	id  peer.ID
+	kid []byte
+	// k64 is kid's first 64 bits; seed fixes where this node's buckets
+	// start in their runs.
+	k64, seed uint64
+	alive     bool
+	// handlers is a slice, not a map: a node speaks five protocols, and a
+	// map per node would cost more memory than the rest of the endpoint.
+	handlers []memHandler
 	// lag is how far the operation this endpoint drives has run past the
 	// ring's clock: its messages' latency.
 	lag atomic.Int64
@@ -99,13 +112,16 @@ func (e *Endpoint) Now() time.Time { return e.net.Clock.Now().Add(time.Duration(
 func (e *Endpoint) wait(d time.Duration) { e.lag.Add(int64(d)) }
 
 type memHandler struct {
-	max int
-	h   ring.Handler
+	proto protocol.ID
+	max   int
+	h     ring.Handler
 }
 
 // Join attaches a live node.
 func (n *MemNet) Join(id peer.ID) *Endpoint {
-	ep := &Endpoint{net: n, id: id, kid: kb.ConvertPeerID(id), alive: true, handlers: map[protocol.ID]memHandler{}}
+	kid := kb.ConvertPeerID(id)
+	k64 := binary.BigEndian.Uint64(kid)
+	ep := &Endpoint{net: n, id: id, kid: kid, k64: k64, seed: mix(k64, 0), alive: true}
 	n.eps[id] = ep
 	n.mu.Lock()
 	n.dirty = true
@@ -127,19 +143,24 @@ func (n *MemNet) Leave(id peer.ID) {
 // Size is the number of live nodes.
 func (n *MemNet) Size() int { return len(n.eps) }
 
-func (n *MemNet) live() []*Endpoint {
+func (n *MemNet) live() *snapshot {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.dirty {
-		// A fresh slice: lookups in flight keep reading the old one.
-		n.sorted = make([]*Endpoint, 0, len(n.eps))
+	if n.dirty || n.snap == nil {
+		// A fresh snapshot: lookups in flight keep reading the old one.
+		eps := make([]*Endpoint, 0, len(n.eps))
 		for _, ep := range n.eps {
-			n.sorted = append(n.sorted, ep)
+			eps = append(eps, ep)
 		}
-		sort.Slice(n.sorted, func(i, j int) bool { return bytes.Compare(n.sorted[i].kid, n.sorted[j].kid) < 0 })
+		slices.SortFunc(eps, func(a, b *Endpoint) int { return bytes.Compare(a.kid, b.kid) })
+		prefix := make([]uint64, len(eps))
+		for i, ep := range eps {
+			prefix[i] = ep.k64
+		}
+		n.snap = &snapshot{eps: eps, prefix: prefix}
 		n.dirty = false
 	}
-	return n.sorted
+	return n.snap
 }
 
 // Self implements ring.Transport.
@@ -150,7 +171,17 @@ func (e *Endpoint) Addrs() []string { return nil }
 
 // Handle implements ring.Transport.
 func (e *Endpoint) Handle(proto protocol.ID, maxSize int, h ring.Handler) {
-	e.handlers[proto] = memHandler{max: maxSize, h: h}
+	e.handlers = slices.DeleteFunc(e.handlers, func(m memHandler) bool { return m.proto == proto })
+	e.handlers = append(e.handlers, memHandler{proto: proto, max: maxSize, h: h})
+}
+
+func (e *Endpoint) handler(proto protocol.ID) (memHandler, bool) {
+	for _, m := range e.handlers {
+		if m.proto == proto {
+			return m, true
+		}
+	}
+	return memHandler{}, false
 }
 
 var _ ring.Transport = (*Endpoint)(nil)
@@ -172,7 +203,7 @@ func (e *Endpoint) Call(ctx context.Context, to peer.AddrInfo, proto protocol.ID
 	}
 	dst.MsgsIn.Add(1)
 	dst.BytesIn.Add(int64(len(req)))
-	h, ok := dst.handlers[proto]
+	h, ok := dst.handler(proto)
 	if !ok {
 		return nil, fmt.Errorf("sim: %s does not speak %s", to.ID, proto)
 	}
@@ -214,51 +245,36 @@ func (e *Endpoint) Trader(ctx context.Context, key ring.Key) (peer.ID, int, erro
 	}
 	target := kb.ConvertKey(string(key[:]))
 	n := e.net
-	live := n.live()
-	type cand struct {
-		ep      *Endpoint
-		queried bool
-	}
-	known := map[*Endpoint]*cand{}
-	var order []*cand
-	add := func(eps []*Endpoint) {
-		for _, p := range eps {
-			if p == e {
+	s := n.live()
+	// closest holds the K closest peers heard of, nearest first, with
+	// whether they were queried; ans is one peer's answer.
+	closest := newNearSet(n.K, target)
+	queried := make([]bool, 0, n.K)
+	ans := newNearSet(n.K, target)
+	merge := func(from *nearSet) {
+		for i, p := range from.eps {
+			if p == e || slices.Contains(closest.eps, p) {
 				continue
 			}
-			if _, ok := known[p]; !ok {
-				c := &cand{ep: p}
-				known[p] = c
-				order = append(order, c)
+			if at := closest.offer(p, from.d[i]); at >= 0 {
+				queried = slices.Insert(queried, at, false)[:len(closest.eps)]
 			}
-		}
-		t := binary.BigEndian.Uint64(target)
-		sort.Slice(order, func(i, j int) bool {
-			a, b := binary.BigEndian.Uint64(order[i].ep.kid)^t, binary.BigEndian.Uint64(order[j].ep.kid)^t
-			if a != b {
-				return a < b
-			}
-			return closer(order[i].ep.kid, order[j].ep.kid, target)
-		})
-		if len(order) > n.K {
-			for _, c := range order[n.K:] {
-				delete(known, c.ep)
-			}
-			order = order[:n.K]
 		}
 	}
-	add(n.nearest(live, e, target))
+	n.nearest(s, e, &ans)
+	merge(&ans)
 	msgs := 0
+	batch := make([]*Endpoint, 0, n.Alpha)
 	for {
-		var batch []*cand
-		for _, c := range order {
-			if !c.queried && len(batch) < n.Alpha {
-				batch = append(batch, c)
+		batch = batch[:0]
+		for i, p := range closest.eps {
+			if !queried[i] && len(batch) < n.Alpha {
+				batch = append(batch, p)
 			}
 		}
 		done := true
-		for i := 0; i < len(order) && i < n.Beta; i++ {
-			if !order[i].queried {
+		for i := 0; i < len(closest.eps) && i < n.Beta; i++ {
+			if !queried[i] {
 				done = false
 			}
 		}
@@ -266,63 +282,84 @@ func (e *Endpoint) Trader(ctx context.Context, key ring.Key) (peer.ID, int, erro
 			break
 		}
 		e.wait(2 * n.Latency)
-		var found []*Endpoint
-		for _, c := range batch {
-			c.queried = true
-			msgs++
-			res := n.nearest(live, c.ep, target)
-			e.countQuery(c.ep, len(res))
-			found = append(found, res...)
+		// The batch's answers are merged after all were asked, as kad-dht's
+		// parallel queries are.
+		for i, p := range closest.eps {
+			if slices.Contains(batch, p) {
+				queried[i] = true
+			}
 		}
-		add(found)
+		answers := make([]nearSet, len(batch))
+		for i, p := range batch {
+			msgs++
+			answers[i] = newNearSet(n.K, target)
+			n.nearest(s, p, &answers[i])
+			e.countQuery(p, len(answers[i].eps))
+		}
+		for i := range answers {
+			merge(&answers[i])
+		}
 	}
 	// kad-dht's GetClosestPeers follows up: it queries every one of the K
 	// closest it has not heard from, in one more round.
-	var follow []*cand
-	for _, c := range order {
-		if !c.queried {
-			follow = append(follow, c)
+	follow := false
+	for i, p := range closest.eps {
+		if queried[i] {
+			continue
 		}
+		follow = true
+		msgs++
+		ans.reset()
+		n.nearest(s, p, &ans)
+		e.countQuery(p, len(ans.eps))
 	}
-	if len(follow) > 0 {
+	if follow {
 		e.wait(2 * n.Latency)
 	}
-	for _, c := range follow {
-		c.queried = true
-		msgs++
-		res := n.nearest(live, c.ep, target)
-		e.countQuery(c.ep, len(res))
-	}
 	best := e
-	for _, c := range order {
-		if closer(c.ep.kid, best.kid, target) {
-			best = c.ep
-		}
+	if len(closest.eps) > 0 && closer(closest.eps[0].kid, e.kid, target) {
+		best = closest.eps[0]
 	}
 	return best.id, msgs, nil
 }
 
-// sortByDistance orders eps by XOR distance to target, comparing the first
-// 64 bits first: ties beyond them are vanishingly rare.
-func sortByDistance(eps []*Endpoint, target []byte) {
-	t := binary.BigEndian.Uint64(target)
-	d := make([]uint64, len(eps))
-	idx := make([]int, len(eps))
-	for i, ep := range eps {
-		d[i] = binary.BigEndian.Uint64(ep.kid) ^ t
-		idx[i] = i
+// nearSet keeps the k peers closest to target among those offered,
+// nearest first: XOR distance on the first 64 bits, full IDs on a tie.
+type nearSet struct {
+	k      int
+	target []byte
+	t64    uint64
+	eps    []*Endpoint
+	d      []uint64
+}
+
+func newNearSet(k int, target []byte) nearSet {
+	return nearSet{k: k, target: target, t64: binary.BigEndian.Uint64(target), eps: make([]*Endpoint, 0, k), d: make([]uint64, 0, k)}
+}
+
+func (ns *nearSet) reset() { ns.eps, ns.d = ns.eps[:0], ns.d[:0] }
+
+func (ns *nearSet) full() bool { return len(ns.eps) == ns.k }
+
+// offer adds p (at distance d) if it is among the k closest so far and
+// returns where it went, or -1.
+func (ns *nearSet) offer(p *Endpoint, d uint64) int {
+	less := func(i int) bool { return d < ns.d[i] || d == ns.d[i] && closer(p.kid, ns.eps[i].kid, ns.target) }
+	if ns.full() && !less(ns.k-1) {
+		return -1
 	}
-	sort.Slice(idx, func(i, j int) bool {
-		if d[idx[i]] != d[idx[j]] {
-			return d[idx[i]] < d[idx[j]]
-		}
-		return closer(eps[idx[i]].kid, eps[idx[j]].kid, target)
-	})
-	out := make([]*Endpoint, len(eps))
-	for i, j := range idx {
-		out[i] = eps[j]
+	at := len(ns.eps)
+	for at > 0 && less(at-1) {
+		at--
 	}
-	copy(eps, out)
+	if at == ns.k {
+		return -1
+	}
+	if ns.full() {
+		ns.eps, ns.d = ns.eps[:ns.k-1], ns.d[:ns.k-1]
+	}
+	ns.eps, ns.d = slices.Insert(ns.eps, at, p), slices.Insert(ns.d, at, d)
+	return at
 }
 
 // countQuery books one FIND_NODE exchange with to, answered with peers.
@@ -348,35 +385,24 @@ func closer(a, b, target []byte) bool {
 }
 
 // nearest is node x's answer to FIND_NODE(target): the K peers of its
-// derived routing table closest to target. Only the buckets that can hold
-// them are built: the bucket at x's common prefix length with target holds
-// the closest, then the buckets beyond it, then those before it.
-func (n *MemNet) nearest(live []*Endpoint, x *Endpoint, target []byte) []*Endpoint {
-	ranges := n.table(live, x)
-	c := commonPrefixLen(x.kid, target)
-	var out []*Endpoint
-	take := func(b []*Endpoint) {
-		if len(out) < n.K && len(b) > 0 {
-			sortByDistance(b, target)
-			out = append(out, b[:min(len(b), n.K-len(out))]...)
-		}
-	}
+// derived routing table closest to target, into out. Buckets come in order
+// of distance, so the walk stops when out is full: the bucket at x's common
+// prefix length c with target holds the closest (they share more than c
+// bits with target), then the buckets beyond c (exactly c bits), then those
+// before c, each farther than the next.
+func (n *MemNet) nearest(s *snapshot, x *Endpoint, out *nearSet) {
+	var buf [72][2]int
+	ranges := n.table(s, x, buf[:0])
+	c := commonPrefixLen(x.kid, out.target)
 	if c < len(ranges) {
-		take(n.bucket(live, x, ranges[c], c))
+		n.bucket(s, x, ranges[c], c, out)
 	}
-	// Buckets past c share exactly c bits with target, as x does; they are
-	// closer than the buckets before c.
-	if len(out) < n.K {
-		var rest []*Endpoint
-		for i := c + 1; i < len(ranges); i++ {
-			rest = append(rest, n.bucket(live, x, ranges[i], i)...)
-		}
-		take(rest)
+	for i := c + 1; i < len(ranges) && !out.full(); i++ {
+		n.bucket(s, x, ranges[i], i, out)
 	}
-	for i := min(c, len(ranges)) - 1; i >= 0 && len(out) < n.K; i-- {
-		take(n.bucket(live, x, ranges[i], i))
+	for i := min(c, len(ranges)) - 1; i >= 0 && !out.full(); i-- {
+		n.bucket(s, x, ranges[i], i, out)
 	}
-	return out
 }
 
 func commonPrefixLen(a, b []byte) int {
@@ -388,19 +414,25 @@ func commonPrefixLen(a, b []byte) int {
 	return len(a) * 8
 }
 
-// table derives x's routing table as runs of the sorted live set: for each
-// prefix length i, the peers sharing exactly i leading bits with x form one
-// contiguous run, bucket i's candidates.
-func (n *MemNet) table(live []*Endpoint, x *Endpoint) [][2]int {
-	var out [][2]int
-	lo, hi := 0, len(live) // the run sharing the first i bits with x
+// table derives x's routing table as runs of the sorted live set, appended
+// to out: for each prefix length i, the peers sharing exactly i leading bits
+// with x form one contiguous run, bucket i's candidates.
+func (n *MemNet) table(s *snapshot, x *Endpoint, out [][2]int) [][2]int {
+	lo, hi := 0, len(s.eps) // the run sharing the first i bits with x
 	for i := 0; i < 256 && hi-lo > 1; i++ {
-		bit := x.kid[i/8] >> (7 - i%8) & 1
 		// Split [lo,hi) by bit i: peers with bit 0 first.
-		mid := lo + sort.Search(hi-lo, func(j int) bool {
-			return live[lo+j].kid[i/8]>>(7-i%8)&1 == 1
-		})
-		if bit == 0 {
+		var mid int
+		if i < 64 {
+			// The run shares x's first i bits, so those with bit i set are
+			// the ones from x's first i bits followed by a one.
+			t := (x.k64>>(63-i) | 1) << (63 - i)
+			mid = lo + sort.Search(hi-lo, func(j int) bool { return s.prefix[lo+j] >= t })
+		} else {
+			mid = lo + sort.Search(hi-lo, func(j int) bool {
+				return s.eps[lo+j].kid[i/8]>>(7-i%8)&1 == 1
+			})
+		}
+		if x.kid[i/8]>>(7-i%8)&1 == 0 {
 			out = append(out, [2]int{mid, hi})
 			hi = mid
 		} else {
@@ -411,27 +443,39 @@ func (n *MemNet) table(live []*Endpoint, x *Endpoint) [][2]int {
 	return out
 }
 
-// bucket is x's bucket i: up to K peers of its run, spread evenly from an
-// offset fixed per node, as a long-running node's bucket would hold.
-func (n *MemNet) bucket(live []*Endpoint, x *Endpoint, run [2]int, i int) []*Endpoint {
+// bucket offers x's bucket i to out: up to K peers of its run, spread evenly
+// from an offset fixed per node and bucket, as a long-running node's bucket
+// would hold.
+func (n *MemNet) bucket(s *snapshot, x *Endpoint, run [2]int, i int, out *nearSet) {
 	blo, size := run[0], run[1]-run[0]
+	// Distances from the snapshot's prefixes: no visit to the endpoints
+	// that do not make the cut.
+	add := func(j int) { out.offer(s.eps[j], s.prefix[j]^out.t64) }
 	if size <= n.K {
-		return append([]*Endpoint(nil), live[blo:run[1]]...)
+		for j := blo; j < run[1]; j++ {
+			add(j)
+		}
+		return
 	}
-	h := sha256.Sum256(append(append([]byte(nil), x.kid...), byte(i)))
-	off := int(binary.BigEndian.Uint32(h[:4]) % uint32(size))
-	b := make([]*Endpoint, n.K)
-	for j := range b {
-		b[j] = live[blo+(off+j*size/n.K)%size]
+	off := int(mix(x.seed, uint64(i)) % uint64(size))
+	for j := range n.K {
+		add(blo + (off+j*size/n.K)%size)
 	}
-	return b
+}
+
+// mix is SplitMix64's finaliser over a and b: a cheap, well-spread hash.
+func mix(a, b uint64) uint64 {
+	z := a + (b+1)*0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
 }
 
 // ExactTrader is the true closest live peer to key (for validation).
 func (n *MemNet) ExactTrader(key ring.Key) peer.ID {
 	target := kb.ConvertKey(string(key[:]))
 	var best *Endpoint
-	for _, ep := range n.live() {
+	for _, ep := range n.live().eps {
 		if best == nil || closer(ep.kid, best.kid, target) {
 			best = ep
 		}

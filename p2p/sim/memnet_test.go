@@ -100,3 +100,31 @@ func TestMemNetDeadPeers(t *testing.T) {
 		t.Fatal("call to a departed peer succeeded")
 	}
 }
+
+// TestMemNetFindsExactTrader checks lookups on a ring large enough for
+// deep derived routing tables: every lookup ends at the true closest peer.
+func TestMemNetFindsExactTrader(t *testing.T) {
+	mem := NewMemNet(NewClock(time.Unix(0, 0)), time.Millisecond)
+	var eps []*Endpoint
+	for i := range 2000 {
+		eps = append(eps, mem.Join(testID(t, uint64(1000+i))))
+	}
+	ctx := context.Background()
+	rnd := rand.New(rand.NewPCG(4, 4))
+	msgs := 0
+	for range 300 {
+		var k ring.Key
+		for i := range k {
+			k[i] = byte(rnd.Uint32())
+		}
+		got, n, err := eps[rnd.IntN(len(eps))].Trader(ctx, k)
+		if err != nil || got != mem.ExactTrader(k) {
+			t.Fatalf("lookup found %s, exact %s: %v", got, mem.ExactTrader(k), err)
+		}
+		msgs += n
+	}
+	// kad-dht needs tens of queries per lookup at this size (K 20, α 10).
+	if per := float64(msgs) / 300; per < 10 || per > 60 {
+		t.Fatalf("%.1f queries per lookup", per)
+	}
+}

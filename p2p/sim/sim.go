@@ -167,6 +167,9 @@ type runner struct {
 	// refresh; used the leased MB.
 	total int
 	used  atomic.Int64
+	// maxOffer bounds every offer's size (the largest ever supplied), so
+	// a request above it is known infeasible without asking every node.
+	maxOffer int
 }
 
 // backend starts and stops ring nodes and keeps their clock.
@@ -179,6 +182,9 @@ type backend interface {
 	// clock (no-op on real time).
 	begin(id peer.ID, offset time.Duration)
 	trafficBytes() int64
+	// newPeriod starts a refresh period: what the back-end keeps per
+	// period (the signature memo) may drop the period before last.
+	newPeriod()
 	close()
 }
 
@@ -213,6 +219,10 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	// The first refresh fills the traders' tables and the backup lists:
 	// they are part of what a node holds.
 	r.tickAll(ctx)
+	// The signature memo is the simulator's, not the nodes': empty it
+	// before weighing what they hold.
+	be.newPeriod()
+	be.newPeriod()
 	var after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&after)
@@ -341,6 +351,7 @@ func (r *runner) supply(n *ring.Node) error {
 	for i := range parts {
 		parts[i] = min(total/r.cfg.VNodes, ring.MaxOfferMB)
 	}
+	r.maxOffer = max(r.maxOffer, parts[0])
 	return n.Supply(parts...)
 }
 
@@ -348,6 +359,7 @@ func (r *runner) supply(n *ring.Node) error {
 // over the workers: each node's refresh touches only its own state and, by
 // commutative inserts under their locks, its traders' and schedulers'.
 func (r *runner) tickAll(ctx context.Context) {
+	r.be.newPeriod()
 	r.parallel(len(r.nodes), func(i int) {
 		id := r.nodes[i].ID()
 		r.be.begin(id, 0)
@@ -496,6 +508,9 @@ func (r *runner) utilisation() float64 { return ratio(int(r.used.Load()), r.tota
 
 // feasible reports whether some live offer could take mem.
 func (r *runner) feasible(mem int) bool {
+	if mem > r.maxOffer {
+		return false
+	}
 	for _, n := range r.nodes {
 		for _, f := range n.Free() {
 			if f >= mem {
