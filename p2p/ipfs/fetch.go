@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/faasedge/faasedge/activation"
 )
@@ -42,36 +45,149 @@ func ParseCID(s string) (cid.Cid, error) {
 }
 
 // Fetch returns the bytes of the UnixFS file ref names (`<CID>` or
-// `ipfs://<CID>`): from the local cache, else from peers over bitswap (direct
-// peers and DHT providers), and the gateway fallback if one is set. Every
-// block is checked against its hash on arrival; a peer serving wrong bytes is
-// ignored and the others are asked. ctx's deadline bounds the whole fetch.
+// `ipfs://<CID>`): from the local cache, else by a CAR stream from a direct
+// peer (WithPeers) that holds it, else from peers over bitswap (direct peers
+// and DHT providers), and the gateway fallback if one is set. Every block is
+// checked against its hash on arrival; a peer serving wrong bytes is ignored
+// and the others are asked. ctx's deadline bounds the whole fetch.
 //
 // An error is the short reason a developer reads after "could not fetch
 // code ipfs://<CID>: ", the prefix the executor puts on it; it wraps
-// ErrMalformedCID, ErrNotFile, ErrHashMismatch or the context's error.
-// Node satisfies the executor's Fetcher.
+// ErrMalformedCID, ErrNotFile, ErrHashMismatch, ErrTooLarge or the
+// context's error. Node satisfies the executor's Fetcher.
 func (n *Node) Fetch(ctx context.Context, ref string) ([]byte, error) {
+	return n.FetchFrom(ctx, ref)
+}
+
+// FetchFrom is Fetch that first asks the peers from (a node that has just
+// said it holds the code: the scheduler that claimed this node for it, the
+// client that deployed it) to stream the DAG, before the direct peers.
+func (n *Node) FetchFrom(ctx context.Context, ref string, from ...peer.ID) ([]byte, error) {
 	c, err := ParseCID(ref)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	if n.findTimeout > 0 {
-		if has, _ := n.store.Has(ctx, c); !has {
-			go n.giveUpWithoutProviders(ctx, c, cancel)
+	// What a stream stored must still be here when the file is read.
+	release := n.store.holdEviction()
+	defer func() {
+		if err := release(context.WithoutCancel(ctx)); err != nil {
+			n.log.Warn("ipfs: cache eviction", "err", err)
+		}
+	}()
+	method := methodLocal
+	var b []byte
+	if !n.holdsDAG(ctx, c) {
+		method = methodStream
+		var streamed bool
+		if b, streamed = n.streamFromPeers(ctx, c, from); !streamed {
+			method = methodBitswap
+			if n.findTimeout > 0 {
+				go n.giveUpWithoutProviders(ctx, c, cancel)
+			}
 		}
 	}
-	b, err := n.fetch(ctx, c)
+	if b == nil {
+		b, err = n.fetch(ctx, c)
+	}
 	if err != nil {
 		if errors.Is(context.Cause(ctx), ErrNoProviders) {
 			return nil, fmt.Errorf("%w (none delivered it within %v and the DHT knows no provider)", ErrNoProviders, n.findTimeout)
 		}
 		return nil, reason(ctx, err)
 	}
+	n.metrics.fetches.WithLabelValues(method).Inc()
+	n.metrics.bytes.WithLabelValues(method).Add(float64(len(b)))
 	n.provide(ctx, c)
 	return b, nil
+}
+
+// holdsDAG reports whether every block of the DAG under c is in the local
+// store. Only the DAG's inner nodes are read; a root held without all its
+// blocks (a stream cut short) is fetched again.
+func (n *Node) holdsDAG(ctx context.Context, c cid.Cid) bool {
+	order := newDAGOrder(c)
+	for c, ok := order.next(); ok; c, ok = order.next() {
+		if c.Prefix().Codec == cid.Raw {
+			if has, err := n.store.Has(ctx, c); err != nil || !has {
+				return false
+			}
+			continue
+		}
+		b, err := n.store.Get(ctx, c)
+		if err != nil {
+			return false
+		}
+		if _, err := order.visit(b); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// maxStreamAttempts bounds the peers one fetch asks for a stream.
+const maxStreamAttempts = 3
+
+// streamFromPeers asks the peers in from, then the direct peers, to stream
+// the DAG under c, until one delivers all of it. Each attempt gets at most
+// half of what is left of ctx's time, so bitswap keeps the rest. It reports
+// whether the whole DAG is now local, and the file when the stream gave it
+// whole.
+func (n *Node) streamFromPeers(ctx context.Context, c cid.Cid, from []peer.ID) ([]byte, bool) {
+	tried := map[peer.ID]bool{n.host.ID(): true}
+	attempts := 0
+	for _, p := range append(append([]peer.ID(nil), from...), n.directPeers...) {
+		if tried[p] || attempts == maxStreamAttempts || ctx.Err() != nil {
+			continue
+		}
+		tried[p] = true
+		if !n.mayStream(p, len(from) > 0 && p == from[0]) {
+			continue
+		}
+		attempts++
+		sctx, cancel := halfDeadline(ctx)
+		st, err := n.streamDAG(sctx, p, c, n.maxFetch)
+		cancel()
+		n.metrics.streamBytes.Add(float64(st.bytes))
+		if err == nil {
+			return st.file, true
+		}
+		why := fallbackReason(err)
+		n.metrics.fallbacks.WithLabelValues(why).Inc()
+		log := n.log.Debug
+		if why == "refused" {
+			log = n.log.Warn
+		}
+		log("ipfs: CAR stream failed, trying elsewhere", "cid", c, "peer", p, "blocks", st.blocks, "err", err)
+	}
+	return nil, false
+}
+
+// mayStream reports whether p is worth a stream attempt: a peer named by
+// the caller always is; a direct peer when it is connected and does not
+// list its protocols without ProtoCAR (Kubo, for one, serves bitswap only).
+func (n *Node) mayStream(p peer.ID, named bool) bool {
+	if named {
+		return true
+	}
+	if n.host.Network().Connectedness(p) != network.Connected {
+		return false
+	}
+	protos, err := n.host.Peerstore().GetProtocols(p)
+	if err != nil || len(protos) == 0 {
+		return true
+	}
+	return slices.Contains(protos, ProtoCAR)
+}
+
+// halfDeadline gives a stream attempt half of ctx's remaining time.
+func halfDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, time.Until(d)/2)
 }
 
 // giveUpWithoutProviders ends a fetch that has not got its root within the
@@ -108,18 +224,28 @@ func (n *Node) fetch(ctx context.Context, c cid.Cid) ([]byte, error) {
 		return nil, err
 	}
 	defer r.Close()
-	buf := make([]byte, 0, r.Size())
-	w := bytesWriter{&buf}
+	if r.Size() > uint64(n.maxFetch) {
+		return nil, fmt.Errorf("%w: the file has %d bytes, the limit is %d", ErrTooLarge, r.Size(), n.maxFetch)
+	}
+	w := &bytesWriter{b: make([]byte, 0, r.Size()), limit: n.maxFetch}
 	if _, err := r.WriteTo(w); err != nil {
 		return nil, err
 	}
-	return buf, nil
+	return w.b, nil
 }
 
-type bytesWriter struct{ b *[]byte }
+// bytesWriter collects a file, up to limit bytes: the sizes a DAG's nodes
+// claim are only hints.
+type bytesWriter struct {
+	b     []byte
+	limit int64
+}
 
-func (w bytesWriter) Write(p []byte) (int, error) {
-	*w.b = append(*w.b, p...)
+func (w *bytesWriter) Write(p []byte) (int, error) {
+	if int64(len(w.b)+len(p)) > w.limit {
+		return 0, fmt.Errorf("%w: the file has more than %d bytes", ErrTooLarge, w.limit)
+	}
+	w.b = append(w.b, p...)
 	return len(p), nil
 }
 

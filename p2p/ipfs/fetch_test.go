@@ -159,18 +159,18 @@ func tamper(t *testing.T, dataDir string, root cid.Cid) {
 	}
 }
 
-func TestTamperedPeerIsRefused(t *testing.T) {
+// newLiar starts a node that added want (CIDv1) and whose store was then
+// corrupted on disk, as a faulty or malicious peer's would be.
+func newLiar(t *testing.T, want []byte) (*p2p.Host, cid.Cid) {
+	t.Helper()
 	ctx := testCtx(t)
-	want := patternBytes("tamper", 600<<10)
-
-	// The liar added the real bytes, then its store was corrupted on disk.
-	liarDir := t.TempDir()
-	liarHost, err := p2p.NewHost(ctx, p2p.Config{})
+	dir := t.TempDir()
+	h, err := p2p.NewHost(ctx, p2p.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer liarHost.Close()
-	liar, err := New(ctx, liarHost, WithDataDir(liarDir))
+	t.Cleanup(func() { h.Close() })
+	liar, err := New(ctx, h, WithDataDir(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,12 +179,19 @@ func TestTamperedPeerIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	liar.Close()
-	tamper(t, liarDir, c)
-	liar, err = New(ctx, liarHost, WithDataDir(liarDir))
-	if err != nil {
+	tamper(t, dir, c)
+	if liar, err = New(ctx, h, WithDataDir(dir)); err != nil {
 		t.Fatal(err)
 	}
-	defer liar.Close()
+	t.Cleanup(func() { liar.Close() })
+	return h, c
+}
+
+func TestTamperedPeerIsRefused(t *testing.T) {
+	ctx := testCtx(t)
+	want := patternBytes("tamper", 600<<10)
+
+	liarHost, c := newLiar(t, want)
 
 	t.Run("only the liar has it", func(t *testing.T) {
 		b := newNode(t, p2p.Config{}, WithPeers(liarHost.FullAddrs()...))

@@ -1,6 +1,8 @@
 // Package ipfs gives FaaS@Edge nodes action code and data by IPFS content id
 // (CID): a persistent, size-bounded block cache, bitswap client and server on
-// the node's libp2p host, provider records in the ring's DHT, UnixFS import
+// the node's libp2p host, a one-request CAR stream of a whole DAG from a peer
+// known to hold it (ProtoCAR, with bitswap behind it), provider records in
+// the ring's DHT, UnixFS import
 // that gives the same CIDs as Kubo's `ipfs add`, pins, and a read-only fs.FS
 // for the /ipfs mount that functions read data through.
 //
@@ -35,6 +37,7 @@ import (
 	pebbleds "github.com/ipfs/go-ds-pebble"
 	ipld "github.com/ipfs/go-ipld-format"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/faasedge/faasedge/p2p"
 )
@@ -58,6 +61,8 @@ type config struct {
 	gatewayDelay time.Duration
 	mountTimeout time.Duration
 	findTimeout  time.Duration
+	maxFetch     int64
+	streamIdle   time.Duration
 	logger       *slog.Logger
 }
 
@@ -102,6 +107,18 @@ const DefaultFindTimeout = 5 * time.Second
 // provides.
 func WithFindTimeout(d time.Duration) Option { return func(c *config) { c.findTimeout = d } }
 
+// DefaultMaxFetch bounds the bytes of one fetched file: the executor's
+// bound on a module.
+const DefaultMaxFetch = 256 << 20
+
+// WithMaxFetch bounds the bytes of a file Fetch returns, and of the blocks
+// a CAR stream may deliver for it.
+func WithMaxFetch(bytes int64) Option { return func(c *config) { c.maxFetch = bytes } }
+
+// WithStreamIdle sets how long a CAR stream may stall, on either side,
+// before it is cut (DefaultStreamIdle).
+func WithStreamIdle(d time.Duration) Option { return func(c *config) { c.streamIdle = d } }
+
 // WithLogger sets the logger; the default is slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
@@ -120,16 +137,23 @@ type Node struct {
 
 	mountTimeout time.Duration
 	findTimeout  time.Duration // 0: never give up before the deadline
+	maxFetch     int64
+	streamIdle   time.Duration
+	directPeers  []peer.ID // the --peer list: where a stream is tried first
+	carSlots     carSlots
+	metrics      *metrics
 }
 
 // New starts the node's block exchange on h. ctx bounds the start only; the
 // node runs until Close. The caller closes the Node before the host.
 func New(ctx context.Context, h *p2p.Host, opts ...Option) (*Node, error) {
-	cfg := config{cacheSize: DefaultCacheSize, gatewayDelay: DefaultGatewayDelay, mountTimeout: DefaultMountTimeout, findTimeout: DefaultFindTimeout, logger: slog.Default()}
+	cfg := config{cacheSize: DefaultCacheSize, gatewayDelay: DefaultGatewayDelay, mountTimeout: DefaultMountTimeout,
+		findTimeout: DefaultFindTimeout, maxFetch: DefaultMaxFetch, streamIdle: DefaultStreamIdle, logger: slog.Default()}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	n := &Node{host: h, log: cfg.logger, mountTimeout: cfg.mountTimeout}
+	n := &Node{host: h, log: cfg.logger, mountTimeout: cfg.mountTimeout, maxFetch: cfg.maxFetch,
+		streamIdle: cfg.streamIdle, metrics: newMetrics()}
 	if cfg.gatewayURL == "" {
 		n.findTimeout = cfg.findTimeout
 	}
@@ -200,6 +224,7 @@ func New(ctx context.Context, h *p2p.Host, opts ...Option) (*Node, error) {
 		n.peering = peering.NewPeeringService(h)
 		for _, ai := range infos {
 			n.peering.AddPeer(ai)
+			n.directPeers = append(n.directPeers, ai.ID)
 		}
 		if err := n.peering.Start(); err != nil {
 			return nil, fmt.Errorf("ipfs: peering: %w", err)
@@ -212,6 +237,7 @@ func New(ctx context.Context, h *p2p.Host, opts ...Option) (*Node, error) {
 			}
 		}
 	}
+	h.SetStreamHandler(ProtoCAR, n.serveCAR)
 	ok = true
 	return n, nil
 }
@@ -219,6 +245,7 @@ func New(ctx context.Context, h *p2p.Host, opts ...Option) (*Node, error) {
 // Close stops the exchange and closes the store. The host stays up.
 func (n *Node) Close() error {
 	var errs []error
+	n.host.RemoveStreamHandler(ProtoCAR)
 	if n.peering != nil {
 		n.peering.Stop()
 	}
