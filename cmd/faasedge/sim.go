@@ -7,10 +7,8 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"sync"
-	"text/tabwriter"
 
 	"github.com/faasedge/faasedge/p2p/ring"
 	"github.com/faasedge/faasedge/p2p/sim"
@@ -56,13 +54,8 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if cfg.Requests, err = sim.ParseDist(*requests); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	cfg.Levels = nil
-	for _, s := range strings.Split(*levels, ",") {
-		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil {
-			return fmt.Errorf("%w: level %q: %w", errUsage, s, err)
-		}
-		cfg.Levels = append(cfg.Levels, v)
+	if cfg.Levels, err = sim.ParseLevels(*levels); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if *verbose {
 		cfg.Log = newLogger(stderr, false)
@@ -103,16 +96,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "backend\tpolicy\tnodes\tlevel\tutil\tsuccess\tfeasible-success\ttries\tdisc-msgs\tdeploy-msgs\tdisc-p50\tdisc-p99\tbackup\tB/s/node\tB/node")
-	for _, rep := range reports {
-		for _, p := range rep.Steady {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.3f\t%.4f\t%.4f\t%.2f\t%.1f\t%.2f\t%v\t%v\t%d\t%.0f\t%.0f\n",
-				p.Backend, p.Policy, p.Nodes, p.Level, p.Utilisation, p.SuccessRate(), p.FeasibleSuccessRate(),
-				p.Tries, p.DiscoveryMsgs, p.DeployMsgs, p.DiscoveryP50, p.DiscoveryP99, p.FromBackup, p.BandwidthPerNode, p.MemoryPerNode)
-		}
-	}
-	if err := tw.Flush(); err != nil {
+	if err := sim.WriteTable(stdout, reports); err != nil {
 		return err
 	}
 	if *csvPath != "" {

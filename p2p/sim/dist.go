@@ -16,6 +16,20 @@ type Dist struct {
 	textual string
 }
 
+// ParseLevels reads comma-separated utilisation levels ("0.5,0.8,0.9"),
+// the steady states Config.Levels measures.
+func ParseLevels(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil {
+			return nil, fmt.Errorf("level %q: %w", f, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 // ParseDist reads a Dist.
 func ParseDist(s string) (Dist, error) {
 	d := Dist{textual: s}

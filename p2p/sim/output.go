@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"text/tabwriter"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -19,6 +20,21 @@ var csvHeader = []string{
 	"feasible", "feasible_success_rate", "from_backup", "mean_tries", "mean_discovery_msgs", "mean_deploy_msgs",
 	"discovery_p50_ms", "discovery_p99_ms", "deployment_p50_ms", "deployment_p99_ms",
 	"bandwidth_bytes_per_node_s", "memory_bytes_per_node", "lost",
+}
+
+// WriteTable writes the steady-state points as an aligned text table, the
+// summary `faasedge sim` prints.
+func WriteTable(w io.Writer, reports []Report) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "backend\tpolicy\tnodes\tlevel\tutil\tsuccess\tfeasible-success\ttries\tdisc-msgs\tdeploy-msgs\tdisc-p50\tdisc-p99\tbackup\tB/s/node\tB/node")
+	for _, rep := range reports {
+		for _, p := range rep.Steady {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.3f\t%.4f\t%.4f\t%.2f\t%.1f\t%.2f\t%v\t%v\t%d\t%.0f\t%.0f\n",
+				p.Backend, p.Policy, p.Nodes, p.Level, p.Utilisation, p.SuccessRate(), p.FeasibleSuccessRate(),
+				p.Tries, p.DiscoveryMsgs, p.DeployMsgs, p.DiscoveryP50, p.DiscoveryP99, p.FromBackup, p.BandwidthPerNode, p.MemoryPerNode)
+		}
+	}
+	return tw.Flush()
 }
 
 // WriteCSV writes steady-state and ramp points, one row each.

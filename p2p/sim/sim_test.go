@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/faasedge/faasedge/p2p/ring"
@@ -54,6 +55,13 @@ func TestRunReportsAndFiles(t *testing.T) {
 	if len(rows) < 1+2*len(DefaultConfig().Levels) || len(rows[0]) != len(csvHeader) || rows[1][0] != "steady" {
 		t.Fatalf("csv rows %v", rows[:min(3, len(rows))])
 	}
+	var table bytes.Buffer
+	if err := WriteTable(&table, reps); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(table.String()), "\n"); len(lines) != 1+len(reps)*len(DefaultConfig().Levels) || !strings.HasPrefix(lines[0], "backend") {
+		t.Fatalf("table:\n%s", table.String())
+	}
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "success.png"), filepath.Join(dir, "messages.png")
 	if err := WritePlots(a, b, reps); err != nil {
@@ -93,5 +101,13 @@ func TestBadConfigsRefused(t *testing.T) {
 		if _, err := ParseDist(s); err == nil {
 			t.Fatalf("ParseDist(%q) accepted", s)
 		}
+	}
+	for _, s := range []string{"", "0.5,x", "0.5,"} {
+		if _, err := ParseLevels(s); err == nil {
+			t.Fatalf("ParseLevels(%q) accepted", s)
+		}
+	}
+	if l, err := ParseLevels("0.5, 0.8"); err != nil || len(l) != 2 || l[1] != 0.8 {
+		t.Fatalf("ParseLevels = %v, %v", l, err)
 	}
 }
