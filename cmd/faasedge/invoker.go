@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/faasedge/faasedge/executor"
@@ -52,7 +48,7 @@ func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tlsCfg, err := invokerTLS(os.Getenv)
+	tlsCfg, err := invoker.TLSFromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
@@ -98,42 +94,4 @@ func envList(name string) repeated {
 		}
 	}
 	return out
-}
-
-// invokerTLS serves /ping, /enable and the rest over HTTPS when the stock
-// CONFIG_whisk_invoker_protocol says so. The stock invoker reads a PKCS12
-// keystore (CONFIG_whisk_invoker_https_keystorePath); this reads the PEM
-// certificate and key OpenWhisk's setup.yml generates beside it
-// (FAASEDGE_TLS_CERT, FAASEDGE_TLS_KEY). With CONFIG_whisk_invoker_https_clientAuth
-// (stock's default: true) a client must present that certificate, as the
-// stock invoker trusts its own keystore.
-func invokerTLS(getenv func(string) string) (*tls.Config, error) {
-	switch p := getenv("CONFIG_whisk_invoker_protocol"); p {
-	case "", "http":
-		return nil, nil
-	case "https":
-	default:
-		return nil, &invoker.EnvError{Var: "CONFIG_whisk_invoker_protocol", Err: fmt.Errorf("%q is neither http nor https", p)}
-	}
-	certFile, keyFile := getenv("FAASEDGE_TLS_CERT"), getenv("FAASEDGE_TLS_KEY")
-	if certFile == "" || keyFile == "" {
-		return nil, errors.New("CONFIG_whisk_invoker_protocol=https: set FAASEDGE_TLS_CERT and FAASEDGE_TLS_KEY to the PEM certificate and key")
-	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("invoker TLS: %w", err)
-	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	clientAuth := true
-	if v := getenv("CONFIG_whisk_invoker_https_clientAuth"); v != "" {
-		if clientAuth, err = strconv.ParseBool(v); err != nil {
-			return nil, &invoker.EnvError{Var: "CONFIG_whisk_invoker_https_clientAuth", Err: fmt.Errorf("%q is not a boolean", v)}
-		}
-	}
-	if clientAuth {
-		cfg.ClientCAs = x509.NewCertPool()
-		cfg.ClientCAs.AddCert(cert.Leaf)
-		cfg.ClientAuth = tls.RequireAndVerifyClientCert
-	}
-	return cfg, nil
 }

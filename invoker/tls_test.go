@@ -1,4 +1,4 @@
-package main
+package invoker
 
 import (
 	"crypto/ecdsa"
@@ -16,8 +16,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/faasedge/faasedge/invoker"
 )
 
 // selfSigned writes a self-signed certificate and key, like the pair
@@ -69,14 +67,14 @@ func TestInvokerTLS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := invokerTLS(func(k string) string { return tt.env[k] })
+			cfg, err := TLSFromEnv(func(k string) string { return tt.env[k] })
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one naming %q", err, tt.wantErr)
 				}
-				var envErr *invoker.EnvError
+				var envErr *EnvError
 				if strings.HasPrefix(tt.wantErr, "CONFIG_") && !errors.As(err, &envErr) {
-					t.Errorf("err %v is not an *invoker.EnvError", err)
+					t.Errorf("err %v is not an *EnvError", err)
 				}
 				return
 			}
@@ -97,7 +95,7 @@ func TestInvokerTLS(t *testing.T) {
 // certificate (as OpenWhisk's ping task does) gets through.
 func TestInvokerTLSClientCertificate(t *testing.T) {
 	certFile, keyFile := selfSigned(t)
-	cfg, err := invokerTLS(envMap{"CONFIG_whisk_invoker_protocol": "https", "FAASEDGE_TLS_CERT": certFile, "FAASEDGE_TLS_KEY": keyFile}.get)
+	cfg, err := TLSFromEnv(envMap{"CONFIG_whisk_invoker_protocol": "https", "FAASEDGE_TLS_CERT": certFile, "FAASEDGE_TLS_KEY": keyFile}.get)
 	if err != nil {
 		t.Fatal(err)
 	}
