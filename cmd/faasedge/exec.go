@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -53,49 +52,60 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stderr, "usage: faasedge exec FILE.wasm|ipfs://CID [--param k=v ...] [--timeout 5s] [--memory 128] [--peer MULTIADDR ...]\n       faasedge exec --proxy :8080 [--memory 256]")
 		fs.PrintDefaults()
 	}
-	var file string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		file, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if file == "" && fs.NArg() > 0 {
-		file = fs.Arg(0)
-	}
-	if (file == "") == (*proxy == "") {
-		fs.Usage()
-		return fmt.Errorf("%w: give either a FILE.wasm or --proxy", errUsage)
-	}
-	limits := whisk.Limits{Timeout: timeout.Milliseconds(), Memory: *memory, Logs: *logs, Concurrency: *concurrency}
-
-	opts := []executor.Option{executor.WithLogger(newLogger(stderr, false))}
-	if *dataDir != "" {
-		opts = append(opts, executor.WithDataDir(*dataDir))
-	}
-	if activation.ParseCode([]byte(file), false).CID != "" || len(peers) > 0 {
-		// Code by CID, and data under /ipfs, come through an IPFS node.
-		ipfsOpts, closeNode, err := executorIPFS(ctx, ipfsFlags{dataDir: *dataDir, peers: peers}, stderr)
-		if err != nil {
-			return err
-		}
-		defer closeNode()
-		opts = append(opts, ipfsOpts...)
-	}
-	e, err := executor.New(ctx, opts...)
+	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
-	defer e.Close(context.WithoutCancel(ctx))
+	if len(pos) > 1 || (len(pos) == 1) == (*proxy != "") {
+		fs.Usage()
+		return fmt.Errorf("%w: give either a FILE.wasm or --proxy", errUsage)
+	}
+	var file string
+	if len(pos) == 1 {
+		file = pos[0]
+	}
+	limits := whisk.Limits{Timeout: timeout.Milliseconds(), Memory: *memory, Logs: *logs, Concurrency: *concurrency}
+
+	var node *ipfsFlags
+	if activation.ParseCode([]byte(file), false).CID != "" || len(peers) > 0 {
+		// Code by CID, and data under /ipfs, come through an IPFS node.
+		node = &ipfsFlags{dataDir: *dataDir, peers: peers}
+	}
+	e, closeExec, err := openExecutor(ctx, *dataDir, node, stderr, executor.WithLogger(newLogger(stderr, false)))
+	if err != nil {
+		return err
+	}
+	defer closeExec()
 
 	if *proxy != "" {
 		fmt.Fprintf(stderr, "faasedge exec: action proxy listening on %s\n", *proxy)
 		return executor.NewProxy(e, limits, stdout, stderr).ListenAndServe(ctx, *proxy)
 	}
 	return execFile(ctx, e, file, ps, limits, stdout, stderr)
+}
+
+// openExecutor starts an executor with opts that keeps compiled modules
+// under dataDir when it is set. With node, an IPFS node on node's flags
+// fetches ipfs://<CID> code, serves /ipfs and publishes what actions add.
+// closeAll stops the executor, then the node.
+func openExecutor(ctx context.Context, dataDir string, node *ipfsFlags, stderr io.Writer, opts ...executor.Option) (e *executor.Executor, closeAll func(), err error) {
+	if dataDir != "" {
+		opts = append(opts, executor.WithDataDir(dataDir))
+	}
+	closeNode := func() error { return nil }
+	if node != nil {
+		n, c, err := openNode(ctx, *node, stderr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("ipfs node: %w", err)
+		}
+		closeNode = c
+		opts = append(opts, executor.WithFetcher(n), executor.WithMount("/ipfs", n.FS(ctx)), executor.WithPublisher(n))
+	}
+	if e, err = executor.New(ctx, opts...); err != nil {
+		_ = closeNode()
+		return nil, nil, err
+	}
+	return e, func() { _ = e.Close(context.WithoutCancel(ctx)); _ = closeNode() }, nil
 }
 
 func execFile(ctx context.Context, e *executor.Executor, file string, ps params, limits whisk.Limits, stdout, stderr io.Writer) error {

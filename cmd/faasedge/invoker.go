@@ -54,9 +54,6 @@ func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	log := newLogger(stderr, false)
 	exOpts := []executor.Option{executor.WithMemoryBudget(int64(cfg.UserMemory)), executor.WithLogger(log)}
-	if node.dataDir != "" {
-		exOpts = append(exOpts, executor.WithDataDir(node.dataDir))
-	}
 	if *redisURL != "" {
 		store, err := kv.DialRedis(*redisURL)
 		if err != nil {
@@ -65,17 +62,11 @@ func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
 		defer store.Close()
 		exOpts = append(exOpts, executor.WithKeyValue(store))
 	}
-	ipfsOpts, closeNode, err := executorIPFS(ctx, node, stderr)
+	ex, closeExec, err := openExecutor(ctx, node.dataDir, &node, stderr, exOpts...)
 	if err != nil {
 		return err
 	}
-	defer closeNode()
-	exOpts = append(exOpts, ipfsOpts...)
-	ex, err := executor.New(ctx, exOpts...)
-	if err != nil {
-		return err
-	}
-	defer ex.Close(context.WithoutCancel(ctx))
+	defer closeExec()
 	cfg.Instance, cfg.UniqueName, cfg.DisplayedName = *id, *uniqueName, *displayedName
 	cfg.Runner, cfg.TLS, cfg.Logger = invoker.LocalRunner(ex, nil), tlsCfg, log
 	eng, err := invoker.New(ctx, cfg)

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faasedge/faasedge/executor"
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/ipfs"
 )
@@ -57,23 +56,6 @@ func defaultDataDir() string {
 		return filepath.Join(home, ".faasedge")
 	}
 	return ".faasedge"
-}
-
-// parseInterleaved parses flags given before, between or after the
-// positional arguments (`get CID -o FILE`), which flag.Parse alone stops at.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, fmt.Errorf("%w: %w", errUsage, err)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }
 
 func runIPFS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -218,17 +200,6 @@ func openNode(ctx context.Context, f ipfsFlags, stderr io.Writer) (*ipfs.Node, f
 		return nil, nil, err
 	}
 	return n, func() error { return errors.Join(n.Close(), h.Close()) }, nil
-}
-
-// executorIPFS starts an IPFS node and returns the executor options that
-// fetch ipfs://<CID> code, mount /ipfs and publish what actions add
-// through it.
-func executorIPFS(ctx context.Context, f ipfsFlags, stderr io.Writer) ([]executor.Option, func() error, error) {
-	n, closeNode, err := openNode(ctx, f, stderr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("ipfs node: %w", err)
-	}
-	return []executor.Option{executor.WithFetcher(n), executor.WithMount("/ipfs", n.FS(ctx)), executor.WithPublisher(n)}, closeNode, nil
 }
 
 func ipfsAdd(ctx context.Context, n *ipfs.Node, path string, cidVersion int, quiet bool, stdout io.Writer) error {

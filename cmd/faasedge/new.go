@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -97,21 +95,18 @@ func runNew(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stderr, "usage: faasedge new NAME [--lang go|rust|c] [--dir DIR]")
 		flags.PrintDefaults()
 	}
+	pos, err := parseInterleaved(flags, args)
+	if err != nil {
+		return err
+	}
 	var name string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		name, args = args[0], args[1:]
-	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if name == "" && flags.NArg() > 0 {
-		name = flags.Arg(0)
+	if len(pos) == 1 {
+		name = pos[0]
 	}
 	p, ok := projects[*lang]
 	switch {
+	case len(pos) > 1:
+		return fmt.Errorf("%w: want one NAME, got %d arguments", errUsage, len(pos))
 	case !validName.MatchString(name):
 		flags.Usage()
 		return fmt.Errorf("%w: NAME %q: want a letter, then letters, digits, _ or -", errUsage, name)
