@@ -13,6 +13,12 @@ import (
 // invoker, coprime step sizes, probing order, overload fallback and
 // NestedSemaphore accounting, so that the standalone places activations
 // where a stock controller would.
+//
+// tests/emulator/balancer.go ports the same Scala again, and `duplicates`
+// lists the pair on purpose: the emulator is the independent
+// reimplementation of stock's sharding that this one (and the invoker) is
+// checked against, so neither may import the other, or a bug ported into
+// one would pass the tests of both.
 
 // ErrNoInvokers is the balancer's "No invokers available" (HTTP 503).
 //

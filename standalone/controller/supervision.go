@@ -12,6 +12,9 @@ import (
 // test action at once and every minute until one succeeds, go Offline
 // after 10 s without a message, and are judged on the last 10 outcomes
 // with a tolerance of 3.
+//
+// tests/emulator/supervision.go is a second, independent port of the
+// same actors (see sharding.go for why the pair stays).
 
 // Outcome is InvocationFinishedResult.
 type Outcome int
