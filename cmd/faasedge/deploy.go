@@ -26,8 +26,7 @@ flags:`
 
 // runDeploy is the edge client of the Function Manager.
 func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("deploy", stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, deployUsage); fs.PrintDefaults() }
+	fs := usageFlags("deploy", deployUsage, stderr)
 	scheduler := fs.String("scheduler", "", "scheduler multiaddr, or /ipns/<name> of the scheduler index")
 	memory := fs.Int("memory", 256, "action memory limit (MB)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "deadline of the whole deployment")

@@ -37,7 +37,7 @@ func (p params) Set(s string) error {
 }
 
 func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("exec", stderr)
+	fs := usageFlags("exec", "usage: faasedge exec FILE.wasm|ipfs://CID [--param k=v ...] [--timeout 5s] [--memory 128] [--peer MULTIADDR ...]\n       faasedge exec --proxy :8080 [--memory 256]", stderr)
 	ps := params{}
 	fs.Var(ps, "param", "an action parameter `key=value` (repeatable; JSON values are taken as JSON)")
 	timeout := fs.Duration("timeout", 60*time.Second, "the action's time limit")
@@ -48,10 +48,6 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	dataDir := fs.String("data-dir", "", "keep compiled modules (and IPFS blocks) on disk under this directory")
 	var peers repeated
 	fs.Var(&peers, "peer", "IPFS peer multiaddr with /p2p/<id> to fetch ipfs://<CID> code and /ipfs data from (repeatable)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: faasedge exec FILE.wasm|ipfs://CID [--param k=v ...] [--timeout 5s] [--memory 128] [--peer MULTIADDR ...]\n       faasedge exec --proxy :8080 [--memory 256]")
-		fs.PrintDefaults()
-	}
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err

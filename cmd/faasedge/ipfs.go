@@ -64,8 +64,7 @@ func runIPFS(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("%w: missing subcommand", errUsage)
 	}
 	sub, args := args[0], args[1:]
-	fs := newFlags("ipfs "+sub, stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, ipfsUsage); fs.PrintDefaults() }
+	fs := usageFlags("ipfs "+sub, ipfsUsage, stderr)
 	var common ipfsFlags
 	common.register(fs)
 	quiet := fs.Bool("Q", false, "add: print only the CID")

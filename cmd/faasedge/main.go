@@ -50,6 +50,14 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// usageFlags is newFlags for a subcommand with positional arguments: its
+// usage is text (the synopsis) followed by the flags.
+func usageFlags(name, text string, stderr io.Writer) *flag.FlagSet {
+	fs := newFlags(name, stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, text); fs.PrintDefaults() }
+	return fs
+}
+
 // parseFlags parses a subcommand's flags, refusing positional arguments:
 // a mistake is an errUsage.
 func parseFlags(fs *flag.FlagSet, args []string) error {

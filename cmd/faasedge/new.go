@@ -88,13 +88,9 @@ deploy: NAME.wasm
 
 // runNew writes a project: faasedge new NAME [--lang go|rust|c] [--dir DIR].
 func runNew(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags := newFlags("new", stderr)
+	flags := usageFlags("new", "usage: faasedge new NAME [--lang go|rust|c] [--dir DIR]", stderr)
 	lang := flags.String("lang", "go", "the action's language: go, rust or c")
 	dir := flags.String("dir", "", "the project's directory (./NAME)")
-	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: faasedge new NAME [--lang go|rust|c] [--dir DIR]")
-		flags.PrintDefaults()
-	}
 	pos, err := parseInterleaved(flags, args)
 	if err != nil {
 		return err
