@@ -130,8 +130,8 @@ func (b *backing) maintain(ctx context.Context) {
 }
 
 // fill claims offers until the capacity is backed: first the whole missing
-// memory in one claim, then halves of it down to minClaim when no single
-// offer fits.
+// memory in one claim, then halves of it, and minClaim last, when no
+// single offer fits (halving 3 x 512 MB never reaches 512 MB).
 func (b *backing) fill(ctx context.Context) {
 	for ctx.Err() == nil {
 		missing := b.capacity - b.backedMB()
@@ -144,10 +144,10 @@ func (b *backing) fill(ctx context.Context) {
 		for {
 			p, err = b.ring.Schedule(ctx, "", size)
 			b.m.scheduled(p.Stats, err)
-			if err == nil || !errors.Is(err, ring.ErrNoOffer) || size/2 < b.minClaim {
+			if err == nil || !errors.Is(err, ring.ErrNoOffer) || size == b.minClaim {
 				break
 			}
-			size /= 2
+			size = max(size/2, b.minClaim)
 		}
 		if err != nil {
 			b.m.claims.WithLabelValues("failed").Inc()

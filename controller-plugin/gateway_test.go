@@ -379,6 +379,15 @@ func TestEmptyRingDisablesVirtualInvokers(t *testing.T) {
 	check("after the edge node left")
 }
 
+// TestBacksCapacityInSmallestClaims: 768 MB over three 256 MB offers is
+// backed by three claims of the smallest size, which halving 768 MB never
+// reaches.
+func TestBacksCapacityInSmallestClaims(t *testing.T) {
+	c := startCluster(t, clusterSpec{virtual: []int{0}, capacityMB: 768, edgesMB: []int{256, 256, 256}})
+	c.waitState(t, emulator.Healthy, 0)
+	c.waitBacked(t, c.gw.Invokers()[0], 768)
+}
+
 // TestEdgeTimeoutKeepsLease: actions that run into their timeout on an edge
 // node end with the stock timeout error, and the healthy node's claim is
 // kept: no claim is dropped or replaced.
