@@ -65,6 +65,10 @@ type Config struct {
 	// key-value store of actions annotated faasedge-kv, instead of the
 	// embedded one under DataDir.
 	RedisURL string
+	// DataMount is a host directory that every action the stack runs, on
+	// its invokers and on its edge nodes, reads at /data, read-only (the
+	// evaluation's local data placement). Empty: no /data.
+	DataMount string
 	// Invokers is the number of invoker engines (1).
 	Invokers int
 	// UserMemory is each invoker's memory for actions (2048 MB).
@@ -240,12 +244,21 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("standalone: %w", err)
 	}
-	s.exec, err = executor.New(ctx,
+	eopts := []executor.Option{
 		executor.WithKeyValue(s.kv), executor.WithPublisher(s.ipfs),
-		executor.WithMemoryBudget(int64(cfg.UserMemory)*int64(max(cfg.Invokers, 1))),
+		executor.WithMemoryBudget(int64(cfg.UserMemory) * int64(max(cfg.Invokers, 1))),
 		executor.WithDataDir(cfg.ModulesDir),
 		executor.WithFetcher(s.ipfs), executor.WithMount("/ipfs", s.ipfs.FS(context.WithoutCancel(ctx))),
-		executor.WithCompileBudget(cfg.Compile), executor.WithLogger(log.With("component", "executor")))
+		executor.WithCompileBudget(cfg.Compile), executor.WithLogger(log.With("component", "executor")),
+	}
+	if cfg.DataMount != "" {
+		m, err := edge.DataMount(cfg.DataMount)
+		if err != nil {
+			return nil, fmt.Errorf("standalone: %w", err)
+		}
+		eopts = append(eopts, m)
+	}
+	s.exec, err = executor.New(ctx, eopts...)
 	if err != nil {
 		return nil, fmt.Errorf("standalone: executor: %w", err)
 	}
@@ -407,6 +420,7 @@ func (s *Stack) startEdge(ctx context.Context, base invoker.Config) (err error) 
 			Host: p2p.Config{
 				DataDir: filepath.Join(cfg.DataDir, "edge", strconv.Itoa(i)), ListenAddrs: loopback, Bootstrap: schedAddrs,
 			},
+			ModulesDir: cfg.ModulesDir, DataMount: cfg.DataMount,
 			IPFSPeers: s.host.FullAddrs(), OffersMB: []int{offer, offer}, Schedulers: scheds,
 			// One operator runs the whole stack: its edge nodes let actions
 			// reach what their annotations allow, and share its store.

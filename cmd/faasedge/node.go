@@ -114,6 +114,11 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w: --scheduler: %w", errUsage, err)
 	}
+	if f.data != "" {
+		if _, err := edge.DataMount(f.data); err != nil {
+			return fmt.Errorf("%w: --data: %w", errUsage, err)
+		}
+	}
 	log := newLogger(stderr, false)
 	ecfg := edge.Config{
 		Host: hcfg, OffersMB: offers, Schedulers: scheds, SchedulerIndex: f.index,

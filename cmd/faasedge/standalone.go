@@ -27,6 +27,7 @@ func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer)
 	edgeNodes := fs.Int("edge-nodes", 2, "number of edge nodes started on loopback, whose memory virtual invokers lend to the controller (0: none)")
 	edgeMemory := fs.String("edge-memory", "1024m", "memory each edge node volunteers, in two offers")
 	virtual := fs.Int("virtual-invokers", 1, "number of virtual invokers sharing the edge nodes' memory; their ids follow the invokers'")
+	dataMount := fs.String("data-mount", "", "host directory every action reads at /data, read-only, on the invokers and the edge nodes")
 	var peers repeated
 	fs.Var(&peers, "peer", "multiaddr (with /p2p/<id>) of an IPFS peer serving ipfs://<CID> action code; repeatable")
 	compiles := fs.Int("compile-concurrency", executor.DefaultCompileConcurrency, "wasm modules compiled at once when actions are created or updated (-1: none, each compiles on its first invoke)")
@@ -65,7 +66,7 @@ func runStandalone(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	s, err := standalone.Start(ctx, standalone.Config{
-		APIAddr: *addr, DataDir: *dataDir, CouchURL: *couch, RedisURL: *redisURL,
+		APIAddr: *addr, DataDir: *dataDir, CouchURL: *couch, RedisURL: *redisURL, DataMount: *dataMount,
 		Invokers: *invokers, UserMemory: mem, IPFSPeers: peers, Logger: log,
 		EdgeNodes: *edgeNodes, EdgeMemory: edgeMem, VirtualInvokers: *virtual,
 		Compile: executor.CompileBudget{Concurrent: *compiles, DiskBytes: int64(disk)},

@@ -37,6 +37,10 @@ type Config struct {
 	// private network key, allow-list. Its DataDir also keeps the block
 	// store and the compiled modules; empty keeps everything in memory.
 	Host p2p.Config
+	// ModulesDir keeps the compiled modules instead of Host.DataDir: nodes
+	// of one process (the standalone's) share one cache, and compile each
+	// module once.
+	ModulesDir string
 	// OffersMB is the memory volunteered, one offer (virtual node) per
 	// entry, so that it lands in several regions. Empty: the node supplies
 	// nothing and runs no executor.
@@ -138,13 +142,20 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			executor.WithPublisher(n.code),
 			executor.WithMount("/ipfs", n.code.FS(context.WithoutCancel(ctx)))}
 		if cfg.DataMount != "" {
-			eopts = append(eopts, executor.WithMount("/data", os.DirFS(cfg.DataMount)))
+			m, err := DataMount(cfg.DataMount)
+			if err != nil {
+				return nil, err
+			}
+			eopts = append(eopts, m)
 		}
 		if cfg.KeyValue != nil {
 			eopts = append(eopts, executor.WithKeyValue(cfg.KeyValue))
 		}
-		if cfg.Host.DataDir != "" {
-			eopts = append(eopts, executor.WithDataDir(cfg.Host.DataDir))
+		if cfg.ModulesDir == "" {
+			cfg.ModulesDir = cfg.Host.DataDir
+		}
+		if cfg.ModulesDir != "" {
+			eopts = append(eopts, executor.WithDataDir(cfg.ModulesDir))
 		}
 		if n.exec, err = executor.New(ctx, eopts...); err != nil {
 			return nil, fmt.Errorf("edge: executor: %w", err)
@@ -177,6 +188,15 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.ring.Start(bctx)
 	log.Info("edge node started", "peer", n.host.ID(), "addrs", n.host.FullAddrs(), "offersMB", n.offers)
 	return n, nil
+}
+
+// DataMount is the executor option that shows the host directory dir to
+// actions at /data, read-only, once dir is checked to be a directory.
+func DataMount(dir string) (executor.Option, error) {
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("edge: data mount %s is not a directory (%v)", dir, err)
+	}
+	return executor.WithMount("/data", os.DirFS(dir)), nil
 }
 
 // followIndex resolves the scheduler index now and then, so the backup list

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime/metrics"
 	"strings"
 	"sync/atomic"
@@ -40,7 +42,7 @@ func start(t *testing.T, cfg edge.Config) *edge.Node {
 func TestScheduleAndRunByCID(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	sched, supplier, p := placed(ctx, t, "echo", []int{256, 256}, 128)
+	sched, supplier, p := placed(ctx, t, wasmtest.WATModule(t, "echo"), edge.Config{OffersMB: []int{256, 256}}, 128)
 	if sched.Executor() != nil {
 		t.Fatal("a node that supplies nothing has an executor")
 	}
@@ -98,12 +100,13 @@ func TestScheduleAndRunByCID(t *testing.T) {
 	}
 }
 
-// placed starts a scheduler holding the WAT module name and an edge node
-// supplying offersMB, and claims memMB on the edge node for the module.
-func placed(ctx context.Context, t *testing.T, name string, offersMB []int, memMB int) (sched, supplier *edge.Node, p ring.Placement) {
+// placed starts a scheduler holding module and an edge node configured as
+// cfg (its offers, data mount), and claims memMB on the edge node for the
+// module.
+func placed(ctx context.Context, t *testing.T, module []byte, cfg edge.Config, memMB int) (sched, supplier *edge.Node, p ring.Placement) {
 	t.Helper()
 	sched = start(t, edge.Config{})
-	module, err := sched.IPFS().Add(ctx, bytes.NewReader(wasmtest.WATModule(t, name)), 0)
+	c, err := sched.IPFS().Add(ctx, bytes.NewReader(module), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,12 +114,11 @@ func placed(ctx context.Context, t *testing.T, name string, offersMB []int, memM
 	if err != nil {
 		t.Fatal(err)
 	}
-	supplier = start(t, edge.Config{
-		Host:     p2p.Config{DataDir: t.TempDir(), Bootstrap: sched.Host().FullAddrs()},
-		OffersMB: offersMB, Schedulers: scheds, Refresh: 200 * time.Millisecond,
-	})
+	cfg.Host = p2p.Config{DataDir: t.TempDir(), Bootstrap: sched.Host().FullAddrs()}
+	cfg.Schedulers, cfg.Refresh = scheds, 200*time.Millisecond
+	supplier = start(t, cfg)
 	for {
-		if p, err = sched.Ring().Schedule(ctx, module.String(), memMB); err == nil {
+		if p, err = sched.Ring().Schedule(ctx, c.String(), memMB); err == nil {
 			return sched, supplier, p
 		}
 		select {
@@ -134,7 +136,7 @@ func placed(ctx context.Context, t *testing.T, name string, offersMB []int, memM
 func TestRunsFitTheirLease(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	sched, supplier, p := placed(ctx, t, "loop", []int{128}, 128)
+	sched, supplier, p := placed(ctx, t, wasmtest.WATModule(t, "loop"), edge.Config{OffersMB: []int{128}}, 128)
 	if p.MemoryMB != 128 {
 		t.Fatalf("lease of %d MB", p.MemoryMB)
 	}
@@ -191,7 +193,7 @@ func TestRunsFitTheirLease(t *testing.T) {
 func TestRunLogsFitTheFrame(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	sched, _, p := placed(ctx, t, "flood", []int{256}, 128)
+	sched, _, p := placed(ctx, t, wasmtest.WATModule(t, "flood"), edge.Config{OffersMB: []int{256}}, 128)
 	var peak atomic.Uint64
 	base := heapBytes()
 	stop := make(chan struct{})
@@ -277,5 +279,49 @@ func TestStartErrors(t *testing.T) {
 				t.Fatalf("err %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestDataMounts: an edge node given a data mount shows it to its actions
+// read-only at /data, and shows IPFS data added on another node (the data
+// owner) at /ipfs/<CID>, fetched over the block exchange.
+func TestDataMounts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "local.txt"), []byte("on this node"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sched, supplier, p := placed(ctx, t, wasmtest.GoReactor(t, "cat"), edge.Config{OffersMB: []int{256}, DataMount: dir}, 128)
+	owned, err := sched.IPFS().Add(ctx, strings.NewReader("from the data owner"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ path, want string }{
+		{"/data/local.txt", "on this node"},
+		{"/ipfs/" + owned.String(), "from the data owner"},
+	}
+	for i, tc := range tests {
+		resp, err := sched.Ring().Run(ctx, p, ring.RunRequest{
+			Action: activation.Action{Name: activation.FQN{Path: "guest", Name: "cat"},
+				Limits: whisk.Limits{Timeout: 30000, Memory: 128, Logs: 10, Concurrency: 1}},
+			Invocation: activation.Invocation{ID: activation.ID(fmt.Sprintf("%032x", i)), Namespace: "guest",
+				Value: json.RawMessage(fmt.Sprintf(`{"path":%q}`, tc.path))},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct{ Content string }
+		if err := json.Unmarshal(resp.Response.Result, &got); err != nil || got.Content != tc.want {
+			t.Fatalf("%s: status %d result %s logs %v, want %q", tc.path, resp.Response.StatusCode, resp.Response.Result, resp.Logs, tc.want)
+		}
+	}
+	if supplier.Executor().Runs() != int64(len(tests)) {
+		t.Fatalf("edge node ran %d activations", supplier.Executor().Runs())
+	}
+
+	notDir := filepath.Join(dir, "local.txt")
+	if _, err := edge.Start(ctx, edge.Config{OffersMB: []int{128}, DataMount: notDir}); err == nil || !strings.Contains(err.Error(), notDir) {
+		t.Fatalf("data mount on a file: %v", err)
 	}
 }

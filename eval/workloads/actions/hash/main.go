@@ -1,0 +1,47 @@
+// Command hash is the evaluation's file-hashing action: it streams a file
+// of its file system through SHA-256, so its memory stays flat whatever the
+// file's size. {"path": "/data/hash/1MiB"} or {"path": "/ipfs/<CID>/1MiB"}
+// answers {"sha256": "<hex>", "bytes": N}.
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/faasedge/faasedge/action"
+)
+
+type params struct {
+	Path string `json:"path"`
+}
+
+type result struct {
+	SHA256 string `json:"sha256"`
+	Bytes  int64  `json:"bytes"`
+}
+
+func main() {
+	action.Run(func(_ context.Context, p params) (result, error) {
+		// Only the data mounts: the action hashes data, not the guest's
+		// own file system.
+		if !strings.HasPrefix(p.Path, "/data/") && !strings.HasPrefix(p.Path, "/ipfs/") {
+			return result{}, fmt.Errorf("path %q: want a file under /data/ or /ipfs/", p.Path)
+		}
+		f, err := os.Open(p.Path)
+		if err != nil {
+			return result{}, err
+		}
+		defer f.Close()
+		h := sha256.New()
+		n, err := io.Copy(h, f)
+		if err != nil {
+			return result{}, fmt.Errorf("read %s: %w", p.Path, err)
+		}
+		return result{SHA256: hex.EncodeToString(h.Sum(nil)), Bytes: n}, nil
+	})
+}

@@ -1,0 +1,109 @@
+package workloads
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/faasedge/faasedge/internal/wasmtest"
+	"github.com/faasedge/faasedge/whisk"
+)
+
+// Package is the OpenWhisk package the workloads' actions are created in.
+const Package = "eval"
+
+// guest builds (or takes from the shared build cache) the action
+// actions/<name> as a reactor, which the executor keeps warm across
+// activations. The sources are this package's own folder: a run builds
+// them from a source checkout with the Go toolchain, as `make test` builds
+// the test modules.
+func guest(name string) ([]byte, error) {
+	_, file, _, _ := runtime.Caller(0)
+	src := filepath.Join(filepath.Dir(file), "actions", name)
+	if _, err := os.Stat(src); err != nil {
+		return nil, fmt.Errorf("workloads: the sources of action %s are not at %s (run from a source checkout): %w", name, src, err)
+	}
+	p, err := wasmtest.BuildSource(wasmtest.Reactor, src)
+	if err != nil {
+		return nil, fmt.Errorf("workloads: %w", err)
+	}
+	return os.ReadFile(p)
+}
+
+// action is what Deploy creates: a wasm action of the eval package.
+type action struct {
+	name        string
+	module      []byte
+	limits      whisk.Limits
+	annotations map[string]any
+}
+
+// deploy creates the eval package (if needed) and the actions through the
+// REST API, overwriting earlier versions.
+func deploy(ctx context.Context, env Env, actions ...action) error {
+	if err := put(ctx, env, "packages/"+Package, map[string]any{}); err != nil {
+		return err
+	}
+	for _, a := range actions {
+		var ann []map[string]any
+		for k, v := range a.annotations {
+			ann = append(ann, map[string]any{"key": k, "value": v})
+		}
+		doc := map[string]any{
+			"exec": map[string]any{
+				"kind": whisk.KindWasm, "binary": true,
+				"code": base64.StdEncoding.EncodeToString(a.module),
+			},
+			"limits":      a.limits,
+			"annotations": ann,
+		}
+		if err := put(ctx, env, "actions/"+Package+"/"+a.name, doc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// put sends one PUT ...?overwrite=true to the namespace's entity at path.
+func put(ctx context.Context, env Env, path string, doc any) error {
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	u := strings.TrimRight(env.APIHost, "/") + "/api/v1/namespaces/_/" + path + "?overwrite=true"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	user, pass, _ := strings.Cut(env.Auth, ":")
+	req.SetBasicAuth(user, pass)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("workloads: put %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("workloads: put %s: %s: %s", path, resp.Status, msg)
+	}
+	return nil
+}
+
+// params marshals an action's parameters; they are plain structs and maps,
+// so marshalling cannot fail.
+func params(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

@@ -1,0 +1,208 @@
+package workloads
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faasedge/faasedge/internal/testenv"
+	"github.com/faasedge/faasedge/internal/wasmtest"
+	"github.com/faasedge/faasedge/p2p"
+	"github.com/faasedge/faasedge/p2p/ipfs"
+	"github.com/faasedge/faasedge/standalone"
+	"github.com/faasedge/faasedge/standalone/controller"
+	"github.com/faasedge/faasedge/whisk"
+)
+
+// testbed is the evaluation's testbed in small, in one process: the
+// standalone with three edge nodes on loopback that share one /data
+// directory, and a data owner, an IPFS node that runs nothing, connected
+// to every node that does.
+type testbed struct {
+	stack *standalone.Stack
+	env   Env
+}
+
+func startTestbed(t *testing.T, redisURL string) *testbed {
+	t.Helper()
+	ctx := context.Background()
+	data := t.TempDir()
+	// Edge only: every activation runs on one of the three edge nodes.
+	s, err := standalone.Start(ctx, standalone.Config{
+		APIAddr: "127.0.0.1:0", DataDir: t.TempDir(), ModulesDir: wasmtest.CompilationCacheDir(),
+		RedisURL: redisURL, DataMount: data,
+		EdgeOnly: true, EdgeNodes: 3, EdgeMemory: 1024 * whisk.MB,
+		Logger: testenv.Logger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(ctx); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := s.WaitReady(wctx); err != nil {
+		t.Fatal(err)
+	}
+
+	peers := s.IPFS().Host().FullAddrs()
+	for _, n := range s.EdgeNodes() {
+		peers = append(peers, n.Host().FullAddrs()...)
+	}
+	h, err := p2p.NewHost(ctx, p2p.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, DHTClient: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, err := ipfs.New(ctx, h, ipfs.WithPeers(peers...), ipfs.WithLogger(testenv.Logger()))
+	if err != nil {
+		h.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		owner.Close()
+		h.Close()
+	})
+	add := func(ctx context.Context, fsys fs.FS, root string) (string, error) {
+		fi, err := fs.Stat(fsys, root)
+		if err != nil {
+			return "", err
+		}
+		if fi.IsDir() {
+			c, err := owner.AddFS(ctx, fsys, root, 1)
+			return c.String(), err
+		}
+		f, err := fsys.Open(root)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		c, err := owner.Add(ctx, f, 1)
+		return c.String(), err
+	}
+	return &testbed{stack: s, env: Env{APIHost: s.APIHost(), Auth: controller.GuestAuth, DataDirs: []string{data}, AddIPFS: add}}
+}
+
+// edgeRuns is the number of activations the edge nodes have run.
+func (tb *testbed) edgeRuns() int64 {
+	var n int64
+	for _, e := range tb.stack.EdgeNodes() {
+		n += e.Executor().Runs()
+	}
+	return n
+}
+
+// invoke sends r through the REST API as a blocking invocation and
+// returns the activation's result, waiting for the record when the
+// controller answers 202.
+func (tb *testbed) invoke(ctx context.Context, r Request) (json.RawMessage, error) {
+	var rec struct {
+		ActivationID string `json:"activationId"`
+		Response     struct {
+			Status string          `json:"status"`
+			Result json.RawMessage `json:"result"`
+		} `json:"response"`
+	}
+	code, body, err := tb.call(ctx, http.MethodPost, "actions/"+r.Action+"?blocking=true", r.Params)
+	if err != nil {
+		return nil, err
+	}
+	for code == http.StatusAccepted || code == http.StatusNotFound && rec.ActivationID != "" {
+		if err := json.Unmarshal(body, &rec); err != nil {
+			return nil, fmt.Errorf("%s: %d %s", r.Action, code, body)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s: activation %s: %w", r.Action, rec.ActivationID, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+		if code, body, err = tb.call(ctx, http.MethodGet, "activations/"+rec.ActivationID, nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := json.Unmarshal(body, &rec); err != nil || rec.Response.Status != "success" {
+		return nil, fmt.Errorf("%s %s: %d %s", r.Action, r.Params, code, body)
+	}
+	return rec.Response.Result, nil
+}
+
+func (tb *testbed) call(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, tb.env.APIHost+"/api/v1/namespaces/_/"+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	user, pass, _ := strings.Cut(tb.env.Auth, ":")
+	req.SetBasicAuth(user, pass)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// run deploys w for p, sends n requests, three at a time, and checks every
+// answer.
+func (tb *testbed) run(t *testing.T, w Workload, p Placement, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := w.Deploy(ctx, tb.env, p); err != nil {
+		t.Fatal(err)
+	}
+	before := tb.edgeRuns()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 3)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			res, err := tb.invoke(ctx, w.Request(p, i))
+			if err == nil {
+				err = w.Check(p, i, res)
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("%s/%s request %d: %v", w.Name(), p, i, err)
+		}
+	}
+	if ran := tb.edgeRuns() - before; ran < int64(n) {
+		t.Errorf("%s/%s: the edge nodes ran %d of %d activations", w.Name(), p, ran, n)
+	}
+}
+
+// TestWorkloads runs a short version of every workload, with its data on
+// the executing nodes and in IPFS, through the standalone's REST API onto
+// three edge nodes, and checks every answer.
+func TestWorkloads(t *testing.T) {
+	tb := startTestbed(t, testenv.StartRedis(t))
+	tests := []struct {
+		w Workload
+		n int // requests per placement
+	}{
+		{NewHash(4<<10, 1<<20, 3<<20+5), 6},
+	}
+	for _, tc := range tests {
+		for _, p := range []Placement{Local, IPFS} {
+			t.Run(tc.w.Name()+"/"+string(p), func(t *testing.T) { tb.run(t, tc.w, p, tc.n) })
+		}
+	}
+}
