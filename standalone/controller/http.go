@@ -238,36 +238,46 @@ func (q *request) entityName(key string) (string, bool) {
 }
 
 func listParams(q *request, collection string) (skip, limit int, count bool, ok bool) {
-	v := q.r.URL.Query()
 	limit = defaultListLimit
-	if s := v.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		switch {
-		case err != nil:
-			q.fail(http.StatusBadRequest, fmt.Sprintf("The value '%s' is not an integer for %s.", s, collection))
-			return
-		case n < 0 || n > maxListLimit:
-			q.fail(http.StatusBadRequest, fmt.Sprintf("The value '%d' is not in the range of 0 to %d for %s.", n, maxListLimit, collection))
-			return
-		}
+	n, given, ok := queryInt(q, "limit", collection)
+	switch {
+	case !ok:
+		return
+	case given && (n < 0 || n > maxListLimit):
+		q.fail(http.StatusBadRequest, fmt.Sprintf("The value '%d' is not in the range of 0 to %d for %s.", n, maxListLimit, collection))
+		return skip, limit, false, false
+	case given && n == 0:
+		limit = maxListLimit
+	case given:
 		limit = n
-		if n == 0 {
-			limit = maxListLimit
-		}
 	}
-	if s := v.Get("skip"); s != "" {
-		n, err := strconv.Atoi(s)
-		switch {
-		case err != nil:
-			q.fail(http.StatusBadRequest, fmt.Sprintf("The value '%s' is not an integer for %s.", s, collection))
-			return
-		case n < 0:
-			q.fail(http.StatusBadRequest, fmt.Sprintf("The value '%d' is not greater than or equal to 0 for %s.", n, collection))
-			return
-		}
+	n, given, ok = queryInt(q, "skip", collection)
+	switch {
+	case !ok:
+		return
+	case given && n < 0:
+		q.fail(http.StatusBadRequest, fmt.Sprintf("The value '%d' is not greater than or equal to 0 for %s.", n, collection))
+		return skip, limit, false, false
+	case given:
 		skip = n
 	}
-	return skip, limit, v.Get("count") == "true", true
+	return skip, limit, q.r.URL.Query().Get("count") == "true", true
+}
+
+// queryInt reads the query parameter name as an integer: given is false
+// when it is absent; ok is false (the request answered 400) when it is not
+// an integer.
+func queryInt(q *request, name, collection string) (n int, given, ok bool) {
+	s := q.r.URL.Query().Get(name)
+	if s == "" {
+		return 0, false, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		q.fail(http.StatusBadRequest, fmt.Sprintf("The value '%s' is not an integer for %s.", s, collection))
+		return 0, true, false
+	}
+	return n, true, true
 }
 
 // readLimited reads a JSON body, answering 415 for a body of another media
