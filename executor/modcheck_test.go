@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/faasedge/faasedge/activation"
+	"github.com/faasedge/faasedge/internal/testenv"
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/whisk"
 )
@@ -229,7 +230,7 @@ func TestCheckCode(t *testing.T) {
 // starts) and gets the stock memory error from /run; an export bomb fails
 // /init with the reason.
 func TestProxyHostileModules(t *testing.T) {
-	var out syncBuffer
+	var out testenv.LockedBuffer
 	srv := httptest.NewServer(NewProxy(newExecutor(t), whisk.DefaultLimits(), &out, &out))
 	defer srv.Close()
 	if code, body := stockClient(t, srv.URL+"/init", initBody(testModule{wasmtest.WAT, "bigmem"}.bytes(t), nil)); code != http.StatusOK {

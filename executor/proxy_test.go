@@ -9,30 +9,12 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/faasedge/faasedge/internal/testenv"
 	"github.com/faasedge/faasedge/whisk"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // stockClient posts like the stock invoker's Apache client: JSON in and
 // out, no connection reuse, and a response that must carry Content-Length.
@@ -81,7 +63,7 @@ func runBody(value string, deadline time.Time) map[string]any {
 }
 
 func TestProxy(t *testing.T) {
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.LockedBuffer
 	p := NewProxy(newExecutor(t), whisk.DefaultLimits(), &stdout, &stderr)
 	srv := httptest.NewServer(p)
 	defer srv.Close()
@@ -151,7 +133,7 @@ func TestProxyBadCode(t *testing.T) {
 // TestProxyReactor inits with a zip, as `wsk action create f f.zip --kind
 // wasm:wasip1` sends it, and checks that a reactor's logs reach the streams.
 func TestProxyReactor(t *testing.T) {
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.LockedBuffer
 	p := NewProxy(newExecutor(t), whisk.DefaultLimits(), &stdout, &stderr)
 	srv := httptest.NewServer(p)
 	defer srv.Close()

@@ -82,7 +82,7 @@ func TestGatewayNodeDeploy(t *testing.T) {
 	gwAddr := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", testenv.FreePort(t), gwID)
 	listen := func(full string) string { return full[:strings.Index(full, "/p2p/")] }
 
-	var nodeLog, gwLog lockedWriter
+	var nodeLog, gwLog testenv.LockedBuffer
 	done := make(chan error, 2)
 	go func() {
 		done <- runNode(ctx, []string{"--listen", listen(nodeAddr), "--data-dir", nodeDir,

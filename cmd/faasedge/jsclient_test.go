@@ -39,7 +39,7 @@ func TestJSClient(t *testing.T) {
 
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	sctx, stop := context.WithCancel(ctx)
-	var stdout, stderr lockedWriter
+	var stdout, stderr testenv.LockedBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- runStandalone(sctx, []string{"--addr", addr, "--data-dir", t.TempDir(), "--edge-nodes", "0"}, &stdout, &stderr)

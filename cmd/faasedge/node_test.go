@@ -5,12 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/internal/ipfstest"
+	"github.com/faasedge/faasedge/internal/testenv"
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/p2p/ring"
 	"github.com/faasedge/faasedge/whisk"
@@ -35,7 +35,7 @@ func TestNodeRunsActivationByCID(t *testing.T) {
 	}
 
 	nctx, stop := context.WithCancel(ctx)
-	var stderr lockedWriter
+	var stderr testenv.LockedBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- runNode(nctx, []string{"--listen", "/ip4/127.0.0.1/tcp/0", "--peer", h.FullAddrs()[0],
@@ -103,22 +103,4 @@ func TestNodeBadFlags(t *testing.T) {
 			}
 		})
 	}
-}
-
-// lockedWriter collects the node's log while the test reads it.
-type lockedWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }

@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -99,30 +98,12 @@ func (s *scriptedInvoker) handle(ctx context.Context, t *testing.T, b []byte) {
 	}
 }
 
-// logBuffer collects log output for assertions on what the controller saw.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) contains(s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Contains(l.b.String(), s)
-}
-
 type harness struct {
 	ctrl    *Controller
 	api     string
 	brokers []string
 	records *kivik.DB
-	logs    *logBuffer
+	logs    *testenv.LockedBuffer
 }
 
 func newHarness(t *testing.T) *harness {
@@ -134,7 +115,7 @@ func newHarness(t *testing.T) *harness {
 	db := httptest.NewServer(st)
 	t.Cleanup(func() { db.Close(); st.Close() })
 	k := testenv.Kafka(t)
-	logs := &logBuffer{}
+	logs := &testenv.LockedBuffer{}
 	c, err := New(Config{KafkaBrokers: k.ListenAddrs(), CouchURL: db.URL, CouchUser: "admin", CouchPassword: "pw",
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
@@ -236,7 +217,7 @@ func TestControllerProtocol(t *testing.T) {
 
 	t.Run("health needs the transid echoed byte for byte", func(t *testing.T) {
 		h.waitFor(t, "the altered health ack to be seen", func() bool {
-			return h.logs.contains("received completion ack which has no entry")
+			return strings.Contains(h.logs.String(), "received completion ack which has no entry")
 		})
 		if s := h.status(0); s != Unhealthy {
 			t.Fatalf("after an altered transid the invoker is %v, want unhealthy", s)
