@@ -247,118 +247,123 @@ func (e *Endpoint) Trader(ctx context.Context, key ring.Key) (peer.ID, int, erro
 	n := e.net
 	s := n.live()
 	// closest holds the K closest peers heard of, nearest first, with
-	// whether they were queried; ans is one peer's answer.
-	closest := newNearSet(n.K, target)
+	// whether they were queried; answers are the answers of one round.
+	closest := newNearSet(s, n.K, target)
 	queried := make([]bool, 0, n.K)
-	ans := newNearSet(n.K, target)
+	answers := make([]nearSet, n.Alpha)
+	for i := range answers {
+		answers[i] = newNearSet(s, n.K, target)
+	}
 	merge := func(from *nearSet) {
-		for i, p := range from.eps {
-			if p == e || slices.Contains(closest.eps, p) {
+		for i, p := range from.idx {
+			if s.eps[p] == e || slices.Contains(closest.idx, p) {
 				continue
 			}
 			if at := closest.offer(p, from.d[i]); at >= 0 {
-				queried = slices.Insert(queried, at, false)[:len(closest.eps)]
+				queried = slices.Insert(queried, at, false)[:len(closest.idx)]
 			}
 		}
 	}
-	n.nearest(s, e, &ans)
-	merge(&ans)
+	n.nearest(s, e, &answers[0])
+	merge(&answers[0])
 	msgs := 0
-	batch := make([]*Endpoint, 0, n.Alpha)
+	batch := make([]int32, 0, n.Alpha)
 	for {
 		batch = batch[:0]
-		for i, p := range closest.eps {
-			if !queried[i] && len(batch) < n.Alpha {
-				batch = append(batch, p)
-			}
-		}
 		done := true
-		for i := 0; i < len(closest.eps) && i < n.Beta; i++ {
-			if !queried[i] {
+		for i, p := range closest.idx {
+			if queried[i] {
+				continue
+			}
+			if i < n.Beta {
 				done = false
+			}
+			if len(batch) < n.Alpha {
+				batch = append(batch, p)
 			}
 		}
 		if done || len(batch) == 0 {
 			break
 		}
-		e.wait(2 * n.Latency)
 		// The batch's answers are merged after all were asked, as kad-dht's
 		// parallel queries are.
-		for i, p := range closest.eps {
+		for i, p := range closest.idx {
 			if slices.Contains(batch, p) {
 				queried[i] = true
 			}
 		}
-		answers := make([]nearSet, len(batch))
+		e.wait(2 * n.Latency)
 		for i, p := range batch {
 			msgs++
-			answers[i] = newNearSet(n.K, target)
-			n.nearest(s, p, &answers[i])
-			e.countQuery(p, len(answers[i].eps))
+			answers[i].reset()
+			n.nearest(s, s.eps[p], &answers[i])
+			e.countQuery(s.eps[p], len(answers[i].idx))
 		}
-		for i := range answers {
+		for i := range batch {
 			merge(&answers[i])
 		}
 	}
 	// kad-dht's GetClosestPeers follows up: it queries every one of the K
 	// closest it has not heard from, in one more round.
 	follow := false
-	for i, p := range closest.eps {
+	for i, p := range closest.idx {
 		if queried[i] {
 			continue
 		}
 		follow = true
 		msgs++
-		ans.reset()
-		n.nearest(s, p, &ans)
-		e.countQuery(p, len(ans.eps))
+		answers[0].reset()
+		n.nearest(s, s.eps[p], &answers[0])
+		e.countQuery(s.eps[p], len(answers[0].idx))
 	}
 	if follow {
 		e.wait(2 * n.Latency)
 	}
 	best := e
-	if len(closest.eps) > 0 && closer(closest.eps[0].kid, e.kid, target) {
-		best = closest.eps[0]
+	if len(closest.idx) > 0 && closer(s.eps[closest.idx[0]].kid, e.kid, target) {
+		best = s.eps[closest.idx[0]]
 	}
 	return best.id, msgs, nil
 }
 
 // nearSet keeps the k peers closest to target among those offered,
 // nearest first: XOR distance on the first 64 bits, full IDs on a tie.
+// Peers are indices into the snapshot: no pointers to write (or for the
+// collector to scan) in the lookups' hottest loop.
 type nearSet struct {
+	s      *snapshot
 	k      int
 	target []byte
 	t64    uint64
-	eps    []*Endpoint
+	idx    []int32
 	d      []uint64
 }
 
-func newNearSet(k int, target []byte) nearSet {
-	return nearSet{k: k, target: target, t64: binary.BigEndian.Uint64(target), eps: make([]*Endpoint, 0, k), d: make([]uint64, 0, k)}
+func newNearSet(s *snapshot, k int, target []byte) nearSet {
+	return nearSet{s: s, k: k, target: target, t64: binary.BigEndian.Uint64(target), idx: make([]int32, 0, k), d: make([]uint64, 0, k)}
 }
 
-func (ns *nearSet) reset() { ns.eps, ns.d = ns.eps[:0], ns.d[:0] }
+func (ns *nearSet) reset() { ns.idx, ns.d = ns.idx[:0], ns.d[:0] }
 
-func (ns *nearSet) full() bool { return len(ns.eps) == ns.k }
+func (ns *nearSet) full() bool { return len(ns.idx) == ns.k }
 
-// offer adds p (at distance d) if it is among the k closest so far and
-// returns where it went, or -1.
-func (ns *nearSet) offer(p *Endpoint, d uint64) int {
-	less := func(i int) bool { return d < ns.d[i] || d == ns.d[i] && closer(p.kid, ns.eps[i].kid, ns.target) }
+// offer adds peer p (at distance d) if it is among the k closest so far
+// and returns where it went, or -1.
+func (ns *nearSet) offer(p int32, d uint64) int {
+	less := func(i int) bool {
+		return d < ns.d[i] || d == ns.d[i] && closer(ns.s.eps[p].kid, ns.s.eps[ns.idx[i]].kid, ns.target)
+	}
 	if ns.full() && !less(ns.k-1) {
 		return -1
 	}
-	at := len(ns.eps)
+	at := len(ns.idx)
 	for at > 0 && less(at-1) {
 		at--
 	}
-	if at == ns.k {
-		return -1
-	}
 	if ns.full() {
-		ns.eps, ns.d = ns.eps[:ns.k-1], ns.d[:ns.k-1]
+		ns.idx, ns.d = ns.idx[:ns.k-1], ns.d[:ns.k-1]
 	}
-	ns.eps, ns.d = slices.Insert(ns.eps, at, p), slices.Insert(ns.d, at, d)
+	ns.idx, ns.d = slices.Insert(ns.idx, at, p), slices.Insert(ns.d, at, d)
 	return at
 }
 
@@ -426,7 +431,15 @@ func (n *MemNet) table(s *snapshot, x *Endpoint, out [][2]int) [][2]int {
 			// The run shares x's first i bits, so those with bit i set are
 			// the ones from x's first i bits followed by a one.
 			t := (x.k64>>(63-i) | 1) << (63 - i)
-			mid = lo + sort.Search(hi-lo, func(j int) bool { return s.prefix[lo+j] >= t })
+			a, b := lo, hi
+			for a < b {
+				if m := int(uint(a+b) >> 1); s.prefix[m] < t {
+					a = m + 1
+				} else {
+					b = m
+				}
+			}
+			mid = a
 		} else {
 			mid = lo + sort.Search(hi-lo, func(j int) bool {
 				return s.eps[lo+j].kid[i/8]>>(7-i%8)&1 == 1
@@ -450,7 +463,7 @@ func (n *MemNet) bucket(s *snapshot, x *Endpoint, run [2]int, i int, out *nearSe
 	blo, size := run[0], run[1]-run[0]
 	// Distances from the snapshot's prefixes: no visit to the endpoints
 	// that do not make the cut.
-	add := func(j int) { out.offer(s.eps[j], s.prefix[j]^out.t64) }
+	add := func(j int) { out.offer(int32(j), s.prefix[j]^out.t64) }
 	if size <= n.K {
 		for j := blo; j < run[1]; j++ {
 			add(j)
