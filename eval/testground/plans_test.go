@@ -1,60 +1,15 @@
-// Package testground holds the Testground plan for the large-deployment
-// experiments (manifest.toml, compositions/); this test keeps the
-// compositions consistent with the manifest, since Testground itself does
-// not run here.
 package testground
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
-
-	"github.com/pelletier/go-toml"
 )
-
-type manifest struct {
-	Name      string     `toml:"name"`
-	Testcases []testcase `toml:"testcases"`
-}
-
-type testcase struct {
-	Name      string                    `toml:"name"`
-	Instances map[string]int64          `toml:"instances"`
-	Params    map[string]map[string]any `toml:"params"`
-}
-
-type group struct {
-	ID        string `toml:"id"`
-	Instances struct {
-		Count int64 `toml:"count"`
-	} `toml:"instances"`
-	Run struct {
-		Params map[string]string `toml:"test_params"`
-	} `toml:"run"`
-}
-
-type composition struct {
-	Global struct {
-		Plan   string `toml:"plan"`
-		Case   string `toml:"case"`
-		Total  int64  `toml:"total_instances"`
-		Runner string `toml:"runner"`
-		Run    struct {
-			Params map[string]string `toml:"test_params"`
-		} `toml:"run"`
-	} `toml:"global"`
-	Groups []group `toml:"groups"`
-}
 
 func load(t *testing.T, path string, v any) {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
+	if err := Load(path, v); err != nil {
 		t.Fatal(err)
-	}
-	if err := toml.Unmarshal(data, v); err != nil {
-		t.Fatalf("%s: %v", path, err)
 	}
 }
 
@@ -63,23 +18,22 @@ func load(t *testing.T, path string, v any) {
 // case's instance bounds, and sets only parameters the case declares, with
 // enum values among the options.
 func TestCompositionsMatchManifest(t *testing.T) {
-	var m manifest
+	var m Manifest
 	load(t, "manifest.toml", &m)
 	files, err := filepath.Glob("compositions/*.toml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no compositions: %v", err)
 	}
 	for _, f := range files {
-		var c composition
+		var c Composition
 		load(t, f, &c)
 		if c.Global.Plan != m.Name {
 			t.Fatalf("%s: plan %q, manifest %q", f, c.Global.Plan, m.Name)
 		}
-		i := slices.IndexFunc(m.Testcases, func(tc testcase) bool { return tc.Name == c.Global.Case })
-		if i < 0 {
+		tc, ok := m.Case(c.Global.Case)
+		if !ok {
 			t.Fatalf("%s: case %q not in the manifest", f, c.Global.Case)
 		}
-		tc := m.Testcases[i]
 		var sum int64
 		check := func(where string, ps map[string]string) {
 			for k, v := range ps {
