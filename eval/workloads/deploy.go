@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/whisk"
@@ -78,24 +79,72 @@ func put(ctx context.Context, env Env, path string, doc any) error {
 	if err != nil {
 		return err
 	}
-	u := strings.TrimRight(env.APIHost, "/") + "/api/v1/namespaces/_/" + path + "?overwrite=true"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, bytes.NewReader(body))
+	code, msg, err := call(ctx, env, http.MethodPut, path+"?overwrite=true", body)
 	if err != nil {
-		return err
+		return fmt.Errorf("workloads: put %s: %w", path, err)
+	}
+	if code != http.StatusOK {
+		return fmt.Errorf("workloads: put %s: %d %.300s", path, code, msg)
+	}
+	return nil
+}
+
+// invoke sends r as a blocking invocation and returns the activation's
+// result, polling for the record when the controller answers 202 (the
+// activation outlived the blocking wait).
+func invoke(ctx context.Context, env Env, r Request) (json.RawMessage, error) {
+	var rec struct {
+		ActivationID string `json:"activationId"`
+		Response     struct {
+			Status string          `json:"status"`
+			Result json.RawMessage `json:"result"`
+		} `json:"response"`
+	}
+	code, body, err := call(ctx, env, http.MethodPost, "actions/"+r.Action+"?blocking=true", r.Params)
+	if err != nil {
+		return nil, err
+	}
+	if code == http.StatusAccepted {
+		if err := json.Unmarshal(body, &rec); err != nil || rec.ActivationID == "" {
+			return nil, fmt.Errorf("%s: %d %.300s", r.Action, code, body)
+		}
+		// Until the record is written, GET answers 404.
+		for code = http.StatusNotFound; code == http.StatusNotFound; {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%s: activation %s: %w", r.Action, rec.ActivationID, ctx.Err())
+			case <-time.After(200 * time.Millisecond):
+			}
+			if code, body, err = call(ctx, env, http.MethodGet, "activations/"+rec.ActivationID, nil); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := json.Unmarshal(body, &rec); err != nil || rec.Response.Status != "success" {
+		return nil, fmt.Errorf("%s %.200s: %d %.500s", r.Action, r.Params, code, body)
+	}
+	return rec.Response.Result, nil
+}
+
+// call sends one request to the namespace's REST API at path and returns
+// the status and the body.
+func call(ctx context.Context, env Env, method, path string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(env.APIHost, "/")+"/api/v1/namespaces/_/"+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
 	}
 	user, pass, _ := strings.Cut(env.Auth, ":")
 	req.SetBasicAuth(user, pass)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("workloads: put %s: %w", path, err)
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("workloads: put %s: %s: %s", path, resp.Status, msg)
-	}
-	return nil
+	// Records are bounded by the action's limits; this bounds a hostile
+	// or broken server.
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	return resp.StatusCode, b, err
 }
 
 // params marshals an action's parameters; they are plain structs and maps,

@@ -1,14 +1,8 @@
 package workloads
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
 	"io/fs"
-	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -102,57 +96,6 @@ func (tb *testbed) edgeRuns() int64 {
 	return n
 }
 
-// invoke sends r through the REST API as a blocking invocation and
-// returns the activation's result, waiting for the record when the
-// controller answers 202.
-func (tb *testbed) invoke(ctx context.Context, r Request) (json.RawMessage, error) {
-	var rec struct {
-		ActivationID string `json:"activationId"`
-		Response     struct {
-			Status string          `json:"status"`
-			Result json.RawMessage `json:"result"`
-		} `json:"response"`
-	}
-	code, body, err := tb.call(ctx, http.MethodPost, "actions/"+r.Action+"?blocking=true", r.Params)
-	if err != nil {
-		return nil, err
-	}
-	for code == http.StatusAccepted || code == http.StatusNotFound && rec.ActivationID != "" {
-		if err := json.Unmarshal(body, &rec); err != nil {
-			return nil, fmt.Errorf("%s: %d %s", r.Action, code, body)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%s: activation %s: %w", r.Action, rec.ActivationID, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-		if code, body, err = tb.call(ctx, http.MethodGet, "activations/"+rec.ActivationID, nil); err != nil {
-			return nil, err
-		}
-	}
-	if err := json.Unmarshal(body, &rec); err != nil || rec.Response.Status != "success" {
-		return nil, fmt.Errorf("%s %s: %d %s", r.Action, r.Params, code, body)
-	}
-	return rec.Response.Result, nil
-}
-
-func (tb *testbed) call(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, tb.env.APIHost+"/api/v1/namespaces/_/"+path, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	user, pass, _ := strings.Cut(tb.env.Auth, ":")
-	req.SetBasicAuth(user, pass)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
-}
-
 // run deploys w for p, sends n requests, three at a time, and checks every
 // answer.
 func (tb *testbed) run(t *testing.T, w Workload, p Placement, n int) {
@@ -171,7 +114,7 @@ func (tb *testbed) run(t *testing.T, w Workload, p Placement, n int) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			res, err := tb.invoke(ctx, w.Request(p, i))
+			res, err := invoke(ctx, tb.env, w.Request(p, i))
 			if err == nil {
 				err = w.Check(p, i, res)
 			}
@@ -199,6 +142,7 @@ func TestWorkloads(t *testing.T) {
 		n int // requests per placement
 	}{
 		{NewHash(4<<10, 1<<20, 3<<20+5), 6},
+		{NewREST(60, 600), 20},
 	}
 	for _, tc := range tests {
 		for _, p := range []Placement{Local, IPFS} {

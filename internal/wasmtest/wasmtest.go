@@ -16,6 +16,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -183,22 +184,23 @@ func buildOnce(kind Kind, src, key string) (string, error) {
 	return out, nil
 }
 
-// cacheKey hashes the kind, the Go version and every source file, so an
-// edited source or a new toolchain gives a new build.
+// cacheKey hashes the kind, the Go version and every source file, those of
+// the package's subfolders included (packages it shares with the host), so
+// an edited source or a new toolchain gives a new build.
 func cacheKey(kind Kind, src string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00", kind, runtime.Version())
 	files := []string{src}
 	if kind != WAT {
-		entries, err := os.ReadDir(src)
+		files = files[:0]
+		err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				files = append(files, p)
+			}
+			return err
+		})
 		if err != nil {
 			return "", fmt.Errorf("wasmtest: source %s: %w", src, err)
-		}
-		files = files[:0]
-		for _, e := range entries {
-			if !e.IsDir() {
-				files = append(files, filepath.Join(src, e.Name()))
-			}
 		}
 		// The Go SDK is a dependency of some: its sources count too.
 		sdk, _ := filepath.Glob(filepath.Join(pkgDir(), "..", "..", "action", "*.go"))
@@ -212,7 +214,11 @@ func cacheKey(kind Kind, src string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("wasmtest: source %s: %w", f, err)
 		}
-		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(f), len(b))
+		name, err := filepath.Rel(src, f)
+		if err != nil || strings.HasPrefix(name, "..") {
+			name = filepath.Base(f) // the SDK's files
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", name, len(b))
 		h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
