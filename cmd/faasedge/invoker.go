@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/faasedge/faasedge/executor"
+	"github.com/faasedge/faasedge/internal/memtrim"
 	"github.com/faasedge/faasedge/invoker"
 	"github.com/faasedge/faasedge/kv"
 )
@@ -73,6 +74,7 @@ func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	go memtrim.Run(ctx, memtrim.Every)
 	return untilStopped(eng.Run(ctx))
 }
 

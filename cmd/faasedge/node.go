@@ -18,6 +18,7 @@ import (
 
 	"github.com/faasedge/faasedge/internal/httpserve"
 	kvstore "github.com/faasedge/faasedge/kv"
+	"github.com/faasedge/faasedge/internal/memtrim"
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/edge"
 	"github.com/faasedge/faasedge/p2p/ring"
@@ -154,6 +155,7 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 		defer srv.Close()
 		log.Info("metrics", "addr", "http://"+metricsLn.Addr().String()+"/metrics")
 	}
+	go memtrim.Run(ctx, memtrim.Every)
 	<-ctx.Done()
 	log.Info("edge node stopping: withdrawing offers")
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
