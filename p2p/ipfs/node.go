@@ -122,6 +122,13 @@ func WithStreamIdle(d time.Duration) Option { return func(c *config) { c.streamI
 // WithLogger sets the logger; the default is slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
+// The node's worker pools: it provides pinned roots only and serves its
+// blocks from a local store, so a few workers keep up.
+const (
+	provideWorkers    = 4
+	blockstoreWorkers = 8
+)
+
 // Node is an IPFS node on a FaaS@Edge host.
 type Node struct {
 	host     *p2p.Host
@@ -187,16 +194,21 @@ func New(ctx context.Context, h *p2p.Host, opts ...Option) (*Node, error) {
 
 	// Roots are announced in the DHT through boxo's persistent provide
 	// queue; bitswap sessions find the rest of a DAG at the root's providers.
+	// Only pinned roots are announced, a few at a time: boxo's default 64
+	// provide workers and bitswap's 128 blockstore workers would be
+	// goroutines parked for nothing, memory an idle node keeps.
 	n.provider, err = provider.New(n.ds,
 		provider.Online(readyDHT{h.DHT}),
 		provider.KeyProvider(n.pinnedRoots),
+		provider.ProvideWorkerCount(provideWorkers),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("ipfs: provider: %w", err)
 	}
 
 	// Bitswap lives as long as the context it is given: the node's life.
-	n.bitswap = bitswap.New(context.WithoutCancel(ctx), bsnet.NewFromIpfsHost(h), h.DHT, store)
+	n.bitswap = bitswap.New(context.WithoutCancel(ctx), bsnet.NewFromIpfsHost(h), h.DHT, store,
+		bitswap.EngineBlockstoreWorkerCount(blockstoreWorkers))
 	var ex exchange.Interface = n.bitswap
 	if cfg.gatewayURL != "" {
 		gw, err := gateway.NewRemoteBlockstore([]string{cfg.gatewayURL}, &http.Client{})
