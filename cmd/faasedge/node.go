@@ -17,8 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/faasedge/faasedge/internal/httpserve"
-	kvstore "github.com/faasedge/faasedge/kv"
 	"github.com/faasedge/faasedge/internal/memtrim"
+	kvstore "github.com/faasedge/faasedge/kv"
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/edge"
 	"github.com/faasedge/faasedge/p2p/ring"
