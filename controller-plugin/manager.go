@@ -21,6 +21,7 @@ import (
 
 	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/p2p"
+	"github.com/faasedge/faasedge/p2p/ipfs"
 	"github.com/faasedge/faasedge/p2p/ring"
 	"github.com/faasedge/faasedge/whisk"
 )
@@ -133,7 +134,9 @@ func (f *FunctionManager) Register(s Server) {
 		if err := dec.Decode(&r); err != nil {
 			return nil, fmt.Errorf("bad deploy request: %w", err)
 		}
-		rep, err := f.Deploy(ctx, r)
+		// The client added the module to its own node: it is streamed
+		// from there.
+		rep, err := f.Deploy(ipfs.ContextWithSources(ctx, from), r)
 		if err != nil {
 			f.log.Warn("deploy refused", "from", from, "name", r.Name, "err", err)
 			return nil, err

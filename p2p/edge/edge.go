@@ -311,17 +311,19 @@ func (e *Executor) Run(ctx context.Context, req ring.RunRequest) (activation.Res
 	if a.Limits.Timeout == 0 {
 		a.Limits = whisk.DefaultLimits()
 	}
-	res := e.ex.Run(ctx, &a, req.Invocation)
+	// The scheduler that sent the run holds code it published itself.
+	res := e.ex.Run(ipfs.ContextWithSources(ctx, req.From), &a, req.Invocation)
 	e.runs.Add(1)
 	return res, nil
 }
 
-// Prepare implements ring.Preparer: it fetches the code and has it
-// compiled ahead of the first run, within the executor's CompileBudget.
+// Prepare implements ring.Preparer: it fetches the code, streamed from the
+// claimer first, and has it compiled ahead of the first run, within the
+// executor's CompileBudget.
 // The module is checked against the default memory limit: one that needs
 // more compiles on its first run, as without Prepare.
-func (e *Executor) Prepare(ctx context.Context, cid string) error {
-	if _, err := e.code.Fetch(ctx, cid); err != nil {
+func (e *Executor) Prepare(ctx context.Context, cid string, from peer.ID) error {
+	if _, err := e.code.Fetch(ipfs.ContextWithSources(ctx, from), cid); err != nil {
 		return err
 	}
 	e.ex.Precompile(&activation.Action{Kind: whisk.KindWasm, Code: prepared(cid), Limits: whisk.DefaultLimits()})

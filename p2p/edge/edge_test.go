@@ -100,6 +100,37 @@ func TestScheduleAndRunByCID(t *testing.T) {
 	}
 }
 
+// TestPrepareStreamsFromClaimer: the edge node's only direct peer is a
+// ring member that does not hold the code; the scheduler that claims it
+// does, and the edge node streams the code from the claimer.
+func TestPrepareStreamsFromClaimer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	boot := start(t, edge.Config{})
+	sched := start(t, edge.Config{Host: p2p.Config{Bootstrap: boot.Host().FullAddrs()}})
+	module, err := sched.IPFS().Add(ctx, bytes.NewReader(wasmtest.WATModule(t, "echo")), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scheds, err := p2p.ParseAddrInfos(sched.Host().FullAddrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	supplier := start(t, edge.Config{
+		Host:     p2p.Config{Bootstrap: boot.Host().FullAddrs()},
+		OffersMB: []int{256}, Schedulers: scheds, Refresh: 200 * time.Millisecond,
+	})
+	testenv.WaitFor(t, 30*time.Second, "a placement on the edge node", func() bool {
+		_, err := sched.Ring().Schedule(ctx, module.String(), 128)
+		return err == nil
+	})
+	testenv.WaitFor(t, 30*time.Second, "the module compiled", func() bool { return supplier.Executor().Ready(module.String()) })
+	m := scrape(t, supplier)
+	if m[`faasedge_ipfs_fetches_total{method="stream"}`] != 1 || m[`faasedge_ipfs_fetches_total{method="bitswap"}`] != 0 {
+		t.Fatalf("fetches: %v", m)
+	}
+}
+
 // placed starts a scheduler holding module and an edge node configured as
 // cfg (its offers, data mount), and claims memMB on the edge node for the
 // module.

@@ -7,7 +7,8 @@ import (
 // Collector is the node's Prometheus series, read when scraped: the bytes
 // of its libp2p streams by protocol and direction (libp2p's bandwidth
 // counter, before encryption and multiplexing overhead), the bytes of all
-// its connections, and the runs it served and holds.
+// its connections, the runs it served and holds, and its code fetches
+// (ipfs.Node.Metrics).
 func (n *Node) Collector() prometheus.Collector { return collector{n} }
 
 var (
@@ -28,6 +29,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- totalBytesDesc
 	ch <- runsDesc
 	ch <- inFlightDesc
+	c.n.code.Metrics().Describe(ch)
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -42,4 +44,5 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(runsDesc, prometheus.CounterValue, float64(r.Runs()))
 		ch <- prometheus.MustNewConstMetric(inFlightDesc, prometheus.GaugeValue, float64(r.InFlight()))
 	}
+	c.n.code.Metrics().Collect(ch)
 }

@@ -151,9 +151,9 @@ func TestStreamFetch(t *testing.T) {
 	})
 }
 
-// TestStreamFromNamedPeer: a peer named by the caller is asked first, even
+// TestStreamFromSource: a source the context names is asked first, even
 // one the node has no --peer link to.
-func TestStreamFromNamedPeer(t *testing.T) {
+func TestStreamFromSource(t *testing.T) {
 	ctx := testCtx(t)
 	src := newNode(t, p2p.Config{})
 	want := patternBytes("named", 1<<20)
@@ -163,7 +163,7 @@ func TestStreamFromNamedPeer(t *testing.T) {
 	}
 	dst := newNode(t, p2p.Config{})
 	dst.Host().Peerstore().AddAddrs(src.Host().ID(), src.Host().Addrs(), time.Hour)
-	got, err := dst.FetchFrom(ctx, c.String(), src.Host().ID())
+	got, err := dst.Fetch(ContextWithSources(ctx, src.Host().ID()), c.String())
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("fetch: %d bytes, %v", len(got), err)
 	}
@@ -198,7 +198,7 @@ func TestStreamTamperedFallsBack(t *testing.T) {
 			if dst.store.Size() == 0 {
 				t.Fatal("the root, verified before the bad leaf, was not kept")
 			}
-			got, err := dst.FetchFrom(ctx, c.String(), liarHost.ID())
+			got, err := dst.Fetch(ContextWithSources(ctx, liarHost.ID()), c.String())
 			if err != nil || !bytes.Equal(got, want) {
 				t.Fatalf("fetch: %d bytes, %v", len(got), err)
 			}
@@ -407,7 +407,7 @@ func TestStreamHostileProvider(t *testing.T) {
 			if tt.root != c {
 				return
 			}
-			got, err := dst.FetchFrom(ctx, c.String(), bad)
+			got, err := dst.Fetch(ContextWithSources(ctx, bad), c.String())
 			if err != nil || !bytes.Equal(got, want) {
 				t.Fatalf("fetch after the hostile stream: %d bytes, %v", len(got), err)
 			}

@@ -45,8 +45,9 @@ func ParseCID(s string) (cid.Cid, error) {
 }
 
 // Fetch returns the bytes of the UnixFS file ref names (`<CID>` or
-// `ipfs://<CID>`): from the local cache, else by a CAR stream from a direct
-// peer (WithPeers) that holds it, else from peers over bitswap (direct peers
+// `ipfs://<CID>`): from the local cache, else by a CAR stream from a peer
+// that holds it (the sources ctx names, see ContextWithSources, then the
+// direct peers of WithPeers), else from peers over bitswap (direct peers
 // and DHT providers), and the gateway fallback if one is set. Every block is
 // checked against its hash on arrival; a peer serving wrong bytes is ignored
 // and the others are asked. ctx's deadline bounds the whole fetch.
@@ -56,13 +57,7 @@ func ParseCID(s string) (cid.Cid, error) {
 // ErrMalformedCID, ErrNotFile, ErrHashMismatch, ErrTooLarge or the
 // context's error. Node satisfies the executor's Fetcher.
 func (n *Node) Fetch(ctx context.Context, ref string) ([]byte, error) {
-	return n.FetchFrom(ctx, ref)
-}
-
-// FetchFrom is Fetch that first asks the peers from (a node that has just
-// said it holds the code: the scheduler that claimed this node for it, the
-// client that deployed it) to stream the DAG, before the direct peers.
-func (n *Node) FetchFrom(ctx context.Context, ref string, from ...peer.ID) ([]byte, error) {
+	from, _ := ctx.Value(sourcesKey{}).([]peer.ID)
 	c, err := ParseCID(ref)
 	if err != nil {
 		return nil, err
@@ -126,6 +121,17 @@ func (n *Node) holdsDAG(ctx context.Context, c cid.Cid) bool {
 	return true
 }
 
+type sourcesKey struct{}
+
+// ContextWithSources names peers that hold what is fetched under ctx: the
+// scheduler whose claim or run asks for the code, the client that deploys
+// it. Fetch asks them to stream the DAG before its direct peers. It is a
+// context value because the fetch is reached through the executor, which
+// knows nothing of peers.
+func ContextWithSources(ctx context.Context, peers ...peer.ID) context.Context {
+	return context.WithValue(ctx, sourcesKey{}, peers)
+}
+
 // maxStreamAttempts bounds the peers one fetch asks for a stream.
 const maxStreamAttempts = 3
 
@@ -142,7 +148,7 @@ func (n *Node) streamFromPeers(ctx context.Context, c cid.Cid, from []peer.ID) (
 			continue
 		}
 		tried[p] = true
-		if !n.mayStream(p, len(from) > 0 && p == from[0]) {
+		if !n.mayStream(p, slices.Contains(from, p)) {
 			continue
 		}
 		attempts++
@@ -155,17 +161,21 @@ func (n *Node) streamFromPeers(ctx context.Context, c cid.Cid, from []peer.ID) (
 		}
 		why := fallbackReason(err)
 		n.metrics.fallbacks.WithLabelValues(why).Inc()
-		log := n.log.Debug
-		if why == "refused" {
-			log = n.log.Warn
+		if why != "refused" {
+			n.log.Debug("ipfs: CAR stream failed, trying elsewhere", "cid", c, "peer", p, "blocks", st.blocks, "err", err)
+			continue
 		}
-		log("ipfs: CAR stream failed, trying elsewhere", "cid", c, "peer", p, "blocks", st.blocks, "err", err)
+		// A peer that sent what does not verify is cut off, so that
+		// bitswap does not ask it next: boxo's session would wait a
+		// minute for a block the peer sent wrong before asking again.
+		n.log.Warn("ipfs: CAR stream refused, disconnecting the peer", "cid", c, "peer", p, "blocks", st.blocks, "err", err)
+		_ = n.host.Network().ClosePeer(p)
 	}
 	return nil, false
 }
 
-// mayStream reports whether p is worth a stream attempt: a peer named by
-// the caller always is; a direct peer when it is connected and does not
+// mayStream reports whether p is worth a stream attempt: a source always
+// is; a direct peer when it is connected and does not
 // list its protocols without ProtoCAR (Kubo, for one, serves bitswap only).
 func (n *Node) mayStream(p peer.ID, named bool) bool {
 	if named {

@@ -3,6 +3,8 @@ package ring
 import (
 	"context"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/faasedge/faasedge/activation"
 )
 
@@ -15,6 +17,9 @@ type RunRequest struct {
 	Invocation activation.Invocation `json:"invocation"`
 	// LeaseID names the claim the run executes under; Node.Run sets it.
 	LeaseID string `json:"lease_id,omitempty"`
+	// From is the scheduler that sent the run, which may hold its code;
+	// the supplier sets it, it is not sent.
+	From peer.ID `json:"-"`
 }
 
 // Executor runs an activation on the edge node; its Result is the run's
@@ -26,7 +31,9 @@ type Executor interface {
 
 // Preparer is implemented by executors that can fetch and compile code
 // ahead of the first run; a granted claim with a CID triggers it, so the
-// deployment cost is paid before the first activation arrives.
+// deployment cost is paid before the first activation arrives. from is
+// the claimer, which may hold the code (the Function Manager pins it
+// before it schedules).
 type Preparer interface {
-	Prepare(ctx context.Context, cid string) error
+	Prepare(ctx context.Context, cid string, from peer.ID) error
 }

@@ -319,7 +319,7 @@ func (n *Node) handleClaim(_ context.Context, from peer.ID, req []byte) ([]byte,
 			n.cfg.dispatch(func() {
 				ctx, cancel := context.WithTimeout(context.Background(), n.cfg.leaseTTL)
 				defer cancel()
-				if err := p.Prepare(ctx, m.CID); err != nil {
+				if err := p.Prepare(ctx, m.CID, from); err != nil {
 					n.cfg.log.Warn("ring: prepare code", "cid", m.CID, "err", err)
 				}
 			})
@@ -415,6 +415,7 @@ func (n *Node) handleRun(ctx context.Context, from peer.ID, req []byte) ([]byte,
 		ctx, cancel = context.WithDeadline(ctx, d)
 		defer cancel()
 	}
+	r.From = from
 	resp, err := n.cfg.executor.Run(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("ring: run %s: %w", r.Invocation.ID, err)
