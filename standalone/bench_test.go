@@ -1,15 +1,12 @@
 package standalone
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/faasedge/faasedge/internal/testenv"
-	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/standalone/controller"
 )
 
@@ -19,25 +16,11 @@ import (
 func BenchmarkInvokeBlocking(b *testing.B) {
 	for _, backend := range []string{"embedded", "pouchdb"} {
 		b.Run(backend, func(b *testing.B) {
-			cfg := Config{DataDir: b.TempDir(), APIAddr: "127.0.0.1:0"}
+			var cfg Config
 			if backend == "pouchdb" {
 				cfg.CouchURL = testenv.StartPouchDB(b).URL
 			}
-			ctx := context.Background()
-			s, err := Start(ctx, cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { s.Close(ctx) })
-			wctx, cancel := context.WithTimeout(ctx, time.Minute)
-			defer cancel()
-			if err := s.WaitReady(wctx); err != nil {
-				b.Fatal(err)
-			}
-			wsk := wskClient(b, s.APIHost(), controller.GuestAuth)
-			if _, _, err := wsk.Actions.Insert(wasmAction("echo", wasmtest.WATModule(b, "echo")), false); err != nil {
-				b.Fatal(err)
-			}
+			s, _ := benchStack(b, cfg)
 			url := s.APIHost() + "/api/v1/namespaces/_/actions/echo?blocking=true&result=true"
 			invoke := func() {
 				req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"n":1}`))

@@ -13,11 +13,13 @@ import (
 	"github.com/faasedge/faasedge/standalone/controller"
 )
 
-// benchStack starts a standalone for a benchmark with a wasm echo action.
-func benchStack(b *testing.B) (*Stack, *whisk.Client) {
+// benchStack starts a standalone for a benchmark with a wasm echo action
+// (on the embedded store unless cfg says otherwise).
+func benchStack(b *testing.B, cfg Config) (*Stack, *whisk.Client) {
 	b.Helper()
+	cfg.DataDir, cfg.APIAddr = b.TempDir(), "127.0.0.1:0"
 	ctx := context.Background()
-	s, err := Start(ctx, Config{DataDir: b.TempDir(), APIAddr: "127.0.0.1:0"})
+	s, err := Start(ctx, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -60,7 +62,7 @@ func pollRecord(b *testing.B, wsk *whisk.Client, id string) *whisk.Activation {
 // BenchmarkTriggerToRuleAction: a fire, until the rule's action has its
 // activation record (the trigger record names it).
 func BenchmarkTriggerToRuleAction(b *testing.B) {
-	_, wsk := benchStack(b)
+	_, wsk := benchStack(b, Config{})
 	if _, _, err := wsk.Triggers.Insert(&whisk.Trigger{Name: "T"}, false); err != nil {
 		b.Fatal(err)
 	}
@@ -90,7 +92,7 @@ func BenchmarkTriggerToRuleAction(b *testing.B) {
 // BenchmarkSequenceOfThree: a blocking invoke of a sequence of three
 // trivial wasm actions.
 func BenchmarkSequenceOfThree(b *testing.B) {
-	_, wsk := benchStack(b)
+	_, wsk := benchStack(b, Config{})
 	seq := &whisk.Action{Name: "seq", Exec: &whisk.Exec{Kind: "sequence", Components: []string{"/_/echo", "/_/echo", "/_/echo"}}}
 	if _, _, err := wsk.Actions.Insert(seq, false); err != nil {
 		b.Fatal(err)

@@ -15,11 +15,18 @@ import (
 	"github.com/faasedge/faasedge/standalone/controller"
 )
 
-// rest sends one authenticated JSON request to the API.
+// rest sends one JSON request to the API as the guest.
 func rest(t *testing.T, s *Stack, method, path, body string) (int, string) {
 	t.Helper()
+	return restAs(t, s, controller.GuestAuth, method, path, body)
+}
+
+// restAs sends one JSON request to the API with auth ("uuid:key").
+func restAs(t *testing.T, s *Stack, auth, method, path, body string) (int, string) {
+	t.Helper()
 	req, _ := http.NewRequestWithContext(context.Background(), method, s.APIHost()+path, strings.NewReader(body))
-	req.SetBasicAuth(controller.GuestUUID, controller.GuestKey)
+	user, pass, _ := strings.Cut(auth, ":")
+	req.SetBasicAuth(user, pass)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

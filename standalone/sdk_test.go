@@ -37,21 +37,12 @@ type record struct {
 func invokeBlocking(t *testing.T, s *Stack, auth, name string, params any) record {
 	t.Helper()
 	body, _ := json.Marshal(params)
-	req, _ := http.NewRequest(http.MethodPost, s.APIHost()+"/api/v1/namespaces/_/actions/"+name+"?blocking=true", bytes.NewReader(body))
-	user, pass, _ := strings.Cut(auth, ":")
-	req.SetBasicAuth(user, pass)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	code, b := restAs(t, s, auth, http.MethodPost, "/api/v1/namespaces/_/actions/"+name+"?blocking=true", string(body))
 	var a record
-	if err := json.Unmarshal(b, &a); err != nil || (a.Response.Status == "" && resp.StatusCode != http.StatusAccepted) {
-		t.Fatalf("invoke %s: %d %s", name, resp.StatusCode, b)
+	if err := json.Unmarshal([]byte(b), &a); err != nil || (a.Response.Status == "" && code != http.StatusAccepted) {
+		t.Fatalf("invoke %s: %d %s", name, code, b)
 	}
-	if resp.StatusCode == http.StatusAccepted {
+	if code == http.StatusAccepted {
 		// Past the blocking wait (a cold compile under -race): the record
 		// comes later.
 		return activationRecord(t, s, auth, a.ActivationID)
@@ -62,18 +53,10 @@ func invokeBlocking(t *testing.T, s *Stack, auth, name string, params any) recor
 // activationRecord waits for an activation's record and returns it.
 func activationRecord(t *testing.T, s *Stack, auth, id string) record {
 	t.Helper()
-	user, pass, _ := strings.Cut(auth, ":")
 	for range 3000 {
-		req, _ := http.NewRequest(http.MethodGet, s.APIHost()+"/api/v1/namespaces/_/activations/"+id, nil)
-		req.SetBasicAuth(user, pass)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		code, b := restAs(t, s, auth, http.MethodGet, "/api/v1/namespaces/_/activations/"+id, "")
 		var a record
-		err = json.NewDecoder(resp.Body).Decode(&a)
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK && err == nil {
+		if err := json.Unmarshal([]byte(b), &a); code == http.StatusOK && err == nil {
 			return a
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -86,18 +69,10 @@ func activationRecord(t *testing.T, s *Stack, auth, id string) record {
 // its record is stored (the invoker writes it after the answer).
 func activationLogs(t *testing.T, s *Stack, auth, id string) string {
 	t.Helper()
-	user, pass, _ := strings.Cut(auth, ":")
 	for range 200 {
-		req, _ := http.NewRequest(http.MethodGet, s.APIHost()+"/api/v1/namespaces/_/activations/"+id+"/logs", nil)
-		req.SetBasicAuth(user, pass)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		code, b := restAs(t, s, auth, http.MethodGet, "/api/v1/namespaces/_/activations/"+id+"/logs", "")
 		var body struct{ Logs []string }
-		err = json.NewDecoder(resp.Body).Decode(&body)
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK && err == nil {
+		if err := json.Unmarshal([]byte(b), &body); code == http.StatusOK && err == nil {
 			return strings.Join(body.Logs, "\n")
 		}
 		time.Sleep(50 * time.Millisecond)
