@@ -67,6 +67,7 @@ type Engine struct {
 
 	mem  *semaphore.Weighted // MB of user memory, like the ContainerPool
 	peek chan struct{}       // maxPeek: activations taken but not finished
+	jobs chan []byte         // messages to a handler waiting for one
 
 	enabled atomic.Bool
 	started atomic.Bool
@@ -146,6 +147,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	e.kafka = newProducer(e.cfg.KafkaBrokers)
 	e.mem = semaphore.NewWeighted(e.cfg.UserMemory.MB())
 	e.peek = make(chan struct{}, peek)
+	e.jobs = make(chan []byte)
 	e.enabled.Store(true)
 	e.bg, e.stopBg = context.WithCancel(context.WithoutCancel(ctx))
 	e.work, e.stopWork = context.WithCancel(e.bg)
@@ -339,7 +341,36 @@ func (e *Engine) consumeLoop(ctx context.Context) {
 		cancel()
 		for _, m := range batch {
 			e.inflight.Add(1)
-			go e.handle(m.Value)
+			select {
+			case e.jobs <- m.Value:
+			default:
+				go e.handler(m.Value)
+			}
+		}
+	}
+}
+
+// handlerIdle is how long a handler waits for another message before it
+// ends: under load messages keep coming, and at rest none stays.
+const handlerIdle = 5 * time.Second
+
+// handler handles value, then the messages the consumer hands it while it
+// waits. A goroutine per message would grow a fresh stack through the JSON
+// decoder and the runner every time (copying it, a tenth of the invoker's
+// CPU at saturation); a handler's stack has grown already. Handlers are
+// bounded by the messages taken (maxPeek), as goroutines per message were.
+func (e *Engine) handler(value []byte) {
+	idle := time.NewTimer(handlerIdle)
+	defer idle.Stop()
+	for {
+		e.handle(value)
+		idle.Reset(handlerIdle)
+		select {
+		case value = <-e.jobs:
+		case <-idle.C:
+			return
+		case <-e.bg.Done():
+			return
 		}
 	}
 }
@@ -414,7 +445,7 @@ func (e *Engine) process(msg *whisk.ActivationMessage) {
 	if act.Limits.Logs == 0 {
 		shape = combinedAck
 	}
-	e.finish(msg, e.record(msg, &act.Action, res), shape)
+	e.finish(msg, e.record(msg, act, res), shape)
 }
 
 // run calls the runner; a panic in it becomes a whisk error, so that the
@@ -496,7 +527,7 @@ type finished struct {
 // with the response shrunk to the id; the controller then reads the record
 // from the database.
 func (e *Engine) sendAck(msg *whisk.ActivationMessage, topic string, ack whisk.Ack) {
-	b, _ := json.Marshal(ack)
+	b, _ := ack.AppendJSON(nil)
 	ctx, cancel := context.WithTimeout(e.bg, e.cfg.AckTimeout)
 	defer cancel()
 	wait := 50 * time.Millisecond
@@ -510,7 +541,7 @@ func (e *Engine) sendAck(msg *whisk.ActivationMessage, topic string, ack whisk.A
 		}
 		if tooLarge(err) && len(ack.Response) > 0 && ack.Response[0] != '"' {
 			ack.Response = whisk.ShrunkResponse(msg.ActivationID)
-			b, _ = json.Marshal(ack)
+			b, _ = ack.AppendJSON(nil)
 			continue
 		}
 		if ctx.Err() == nil {
@@ -644,25 +675,24 @@ func envString(v json.RawMessage) string {
 
 // record builds the record of a run (ContainerProxy
 // constructWhiskActivation).
-func (e *Engine) record(msg *whisk.ActivationMessage, act *activation.Action, res activation.Result) finished {
+func (e *Engine) record(msg *whisk.ActivationMessage, act *storedAction, res activation.Result) finished {
 	start, end := res.Start.UnixMilli(), res.End.UnixMilli()
 	if end < start {
 		end = start
 	}
 	dur := end - start
-	var ann whisk.Annotations
-	ann.Set("limits", act.Limits)
-	ann.Set("path", act.Name.DocID())
-	ann.Set("kind", act.Kind)
-	ann.Set("timeout", res.TimedOut)
+	// The action's own annotations were encoded when it was read; the
+	// others are a boolean, numbers and constants, appended as written.
+	ann := append(make(whisk.Annotations, 0, len(act.annotations)+5), act.annotations...)
+	ann = append(ann, whisk.KeyValue{Key: "timeout", Value: strconv.AppendBool(nil, res.TimedOut)})
 	if msg.Cause != "" {
-		ann.Set("causedBy", "sequence")
+		ann = append(ann, whisk.KeyValue{Key: "causedBy", Value: json.RawMessage(`"sequence"`)})
 	}
 	if res.Cold {
-		ann.Set("initTime", res.InitTime.Milliseconds())
+		ann = append(ann, whisk.KeyValue{Key: "initTime", Value: strconv.AppendInt(nil, res.InitTime.Milliseconds(), 10)})
 	}
 	wait := max(start-msg.TransID.Start, 0)
-	ann.Set("waitTime", wait)
+	ann = append(ann, whisk.KeyValue{Key: "waitTime", Value: strconv.AppendInt(nil, wait, 10)})
 	if msg.Action.Binding != "" {
 		ann.Set("binding", msg.Action.Binding)
 	}

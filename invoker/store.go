@@ -56,6 +56,9 @@ type storedAction struct {
 	rev string
 	// provideAPIKey is the provide-api-key annotation (missing reads true).
 	provideAPIKey bool
+	// annotations begin every record of the action (limits, path, kind),
+	// encoded once.
+	annotations whisk.Annotations
 }
 
 // actionStore reads action documents and their code. It caches the latest
@@ -175,6 +178,9 @@ func (s *actionStore) fetchOnce(ctx context.Context, id string) (*storedAction, 
 	if a.Code.Digest == "" {
 		a.Code.Digest = id + "@" + doc.Rev
 	}
+	a.annotations.Set("limits", a.Limits)
+	a.annotations.Set("path", a.Name.DocID())
+	a.annotations.Set("kind", a.Kind)
 	// Runners get code they can run: base64 decoded, attachments read.
 	switch {
 	case a.Code.CID != "":

@@ -68,8 +68,12 @@ func FuzzAck(f *testing.F) {
 		_ = a.Kind().String()
 		_ = a.FreesSlot()
 		_, _, _ = a.ResponseActivation()
-		if _, err := json.Marshal(a); err != nil {
+		want, err := json.Marshal(a)
+		if err != nil {
 			t.Fatalf("a read ack does not marshal: %v", err)
+		}
+		if got, err := a.AppendJSON(nil); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("AppendJSON wrote\n%s (%v)\njson.Marshal\n%s", got, err, want)
 		}
 	})
 }
@@ -100,7 +104,8 @@ func FuzzPing(f *testing.F) {
 
 // FuzzTransID: a transaction id is echoed byte for byte, whatever it is.
 func FuzzTransID(f *testing.F) {
-	for _, s := range []string{`["sid_invokerHealth",1700000000000]`, `["x",1.5e3,{"extra":true}]`, `"plain"`, `[]`, `null`} {
+	for _, s := range []string{`["sid_invokerHealth",1700000000000]`, `["x",1.5e3,{"extra":true}]`, `"plain"`, `[]`, `null`,
+		`["a",-5]`, `["a\u0041",5]`, `["é",5]`, `["a",99999999999999999999]`, `[ "a" , 5 ]`, `["a",5,true]`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -110,6 +115,12 @@ func FuzzTransID(f *testing.F) {
 		var tid TransID
 		if err := json.Unmarshal(b, &tid); err != nil {
 			t.Fatalf("valid JSON refused: %v", err)
+		}
+		// The fast reading of the common form agrees with the general one.
+		if id, start, ok := plainTransID(bytes.TrimSpace(b)); ok {
+			if id2, start2 := parseTransID(b); id != id2 || start != start2 {
+				t.Fatalf("%s read as %q %d, in general as %q %d", b, id, start, id2, start2)
+			}
 		}
 		raw, err := tid.MarshalJSON()
 		if err != nil || !bytes.Equal(raw, bytes.TrimSpace(b)) {

@@ -1,6 +1,7 @@
 package whisk
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -154,6 +155,88 @@ type Ack struct {
 	Response      json.RawMessage    `json:"response,omitempty"`
 	IsSystemError *bool              `json:"isSystemError,omitempty"`
 	Instance      *InvokerInstanceID `json:"instance,omitempty"`
+}
+
+// AppendJSON appends the ack as json.Marshal writes it, byte for byte,
+// without reflection and without scanning the response twice: the invoker
+// writes one or two acks per activation.
+func (a Ack) AppendJSON(dst []byte) ([]byte, error) {
+	tid, err := a.TransID.MarshalJSON()
+	if err != nil {
+		return dst, err
+	}
+	dst = append(dst, `{"transid":`...)
+	if dst, err = appendCompactHTML(dst, tid); err != nil {
+		return dst, err
+	}
+	if a.ActivationID != "" {
+		dst = append(dst, `,"activationId":`...)
+		dst = appendJSONString(dst, a.ActivationID)
+	}
+	if len(a.Response) > 0 {
+		dst = append(dst, `,"response":`...)
+		if dst, err = appendCompactHTML(dst, a.Response); err != nil {
+			return dst, err
+		}
+	}
+	if a.IsSystemError != nil {
+		dst = append(dst, `,"isSystemError":`...)
+		dst = strconv.AppendBool(dst, *a.IsSystemError)
+	}
+	if a.Instance != nil {
+		inst, err := json.Marshal(a.Instance)
+		if err != nil {
+			return dst, err
+		}
+		dst = append(dst, `,"instance":`...)
+		dst = append(dst, inst...)
+	}
+	return append(dst, '}'), nil
+}
+
+// appendCompactHTML appends JSON the way encoding/json writes a Marshaler's
+// output: compacted, with <, >, &, U+2028 and U+2029 escaped. JSON that has
+// none of them, nor any white space, is copied as it is.
+func appendCompactHTML(dst, src []byte) ([]byte, error) {
+	if !needsCompactHTML(src) {
+		if !json.Valid(src) {
+			return dst, fmt.Errorf("whisk: invalid JSON in an ack")
+		}
+		return append(dst, src...), nil
+	}
+	var compact, escaped bytes.Buffer
+	if err := json.Compact(&compact, src); err != nil {
+		return dst, err
+	}
+	json.HTMLEscape(&escaped, compact.Bytes())
+	return append(dst, escaped.Bytes()...), nil
+}
+
+// needsCompactHTML is whether src has white space or a byte that may need
+// an HTML escape (0xe2 leads U+2028 and U+2029).
+func needsCompactHTML(src []byte) bool {
+	for _, c := range src {
+		switch c {
+		case ' ', '\t', '\r', '\n', '<', '>', '&', 0xe2:
+			return true
+		}
+	}
+	return false
+}
+
+// appendJSONString appends s as encoding/json writes a string: quoted as
+// it is when it holds only printable ASCII that needs no escape (an
+// activation id does).
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
 // AckKind tells the three acknowledgement types apart.

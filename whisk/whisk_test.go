@@ -207,3 +207,36 @@ func TestActionDocCode(t *testing.T) {
 		t.Error("LooksBase64")
 	}
 }
+
+// TestAckAppendJSON: acks written without reflection are json.Marshal's
+// bytes, whatever the transaction id, id and response hold.
+func TestAckAppendJSON(t *testing.T) {
+	inst := NewInvokerInstanceID(3, 2048*MB, "u<1>", "d", []string{"edge"})
+	var spaced, html TransID
+	if err := json.Unmarshal([]byte(`[ "tid" , 5 , {"extraLogging": true} ]`), &spaced); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(`["<a&b>",1]`), &html); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []Ack{
+		CompletionAck(NewTransID("tid", 1), "0123456789abcdef0123456789abcdef", false, inst),
+		CompletionAck(spaced, "id\"with\\quotes<&>\u2028é", true, inst),
+		CombinedAck(html, json.RawMessage(`{"activationId":"a", "response":{"result":{"s":"<b>\u2029 &amp;"}},"logs":[]}`), false, inst),
+		ResultAck(NewTransID("tid", 1), ShrunkResponse("0123456789abcdef0123456789abcdef")),
+		ResultAck(TransID{}, json.RawMessage("\n{ \"a\" : [1, 2] }\n")),
+		{},
+	} {
+		want, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := a.AppendJSON([]byte("prefix"))
+		if err != nil || string(got) != "prefix"+string(want) {
+			t.Errorf("AppendJSON\n got %s (%v)\nwant prefix%s", got, err, want)
+		}
+	}
+	if _, err := ResultAck(NewTransID("tid", 1), json.RawMessage(`{"a":`)).AppendJSON(nil); err == nil {
+		t.Error("an ack with invalid JSON as its response was written")
+	}
+}
