@@ -5,7 +5,7 @@ PKGS    := ./...
 # Test modules (WAT, Go wasip1) are built into testdata/build by the test setup.
 export FAASEDGE_POUCHDB := $(CURDIR)/.tools/npm/node_modules/.bin/pouchdb-server
 
-.PHONY: all deps build examples hello test fuzz bench soak run lint clean release
+.PHONY: all deps build examples hello test fuzz bench soak run eval lint clean release
 
 all: build
 
@@ -54,6 +54,14 @@ hello:
 
 run: build hello
 	@bash scripts/run.sh
+
+# The evaluation on a small deployment (root: network namespaces, tc,
+# cgroups): the standalone and N `faasedge node` processes, every workload
+# in both data placements; the run's directory (report.md, CSV, PNG, raw
+# samples) goes under eval-out/. EVALFLAGS picks N, caps and loads.
+EVALFLAGS ?= --nodes 5 --rate 50mbit --cpu 0.5
+eval: deps build
+	$(BIN) eval $(EVALFLAGS)
 
 lint: deps
 	$(GO) vet $(PKGS)

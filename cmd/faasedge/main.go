@@ -28,6 +28,7 @@ type command struct {
 // commands are the subcommands, sorted by name as usage lists them.
 var commands = []command{
 	{"deploy", "deploy a wasm module as an action through a scheduling node (NAME FILE.wasm)", runDeploy},
+	{"eval", "run the evaluation on a small deployment: the standalone and N nodes in network namespaces (root)", runEval},
 	{"exec", "run a wasm action locally (FILE.wasm [--param k=v ...]), or serve the OpenWhisk action proxy (--proxy :8080)", runExec},
 	{"gateway", "run virtual invokers backed by edge offers, and the Function Manager (stock environment)", runGateway},
 	{"invoker", "run the drop-in OpenWhisk invoker (stock arguments and environment)", runInvoker},

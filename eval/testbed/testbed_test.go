@@ -1,0 +1,294 @@
+package testbed_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faasedge/faasedge/eval/testbed"
+	"github.com/faasedge/faasedge/eval/workloads"
+	"github.com/faasedge/faasedge/internal/testenv"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "testbed")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "faasedge")
+	build := exec.Command("go", "build", "-o", binary, "github.com/faasedge/faasedge/cmd/faasedge")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// TestShortRun runs the hash workload (small files) on three capped
+// nodes in both placements: every request succeeds and is checked, the run's directory
+// holds the raw samples, the tables, the plots and the report with sane
+// contents, and nothing the run created is left.
+func TestShortRun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	var progress bytes.Buffer
+	res, err := testbed.Run(ctx, testbed.Config{
+		Nodes: 3, Binary: binary, OutDir: keptOnFailure(t), NodeMemoryMB: 512,
+		Caps:      testbed.Caps{Rate: "50mbit", CPU: 0.5},
+		Workloads: []workloads.Workload{workloads.NewHash(4<<10, 1<<20)},
+		Requests:  6, Load: []int{1, 3}, Interval: 500 * time.Millisecond,
+		Progress: &progress,
+	})
+	if err != nil {
+		t.Fatalf("%v\nprogress:\n%s", err, progress.String())
+	}
+	checkNothingLeft(t, filepath.Base(res.Dir))
+	if !strings.Contains(progress.String(), "phase 2/2 hash/ipfs load 3: 6/6 requests") {
+		t.Errorf("progress lacks the last phase's line:\n%s", progress.String())
+	}
+	if len(res.Phases) != 2 {
+		t.Fatalf("%d phases, want hash/local and hash/ipfs", len(res.Phases))
+	}
+	for _, ph := range res.Phases {
+		s := ph.Summarize()
+		if s.Requests != 12 || s.OK != 12 {
+			for _, r := range ph.Requests {
+				if !r.OK {
+					t.Errorf("%s request %d: %s", ph.Name, r.I, r.Error)
+				}
+			}
+			t.Fatalf("%s: %d of %d requests ok, want 12 of 12", ph.Name, s.OK, s.Requests)
+		}
+		// Execution is part of the complete latency; every run was on a
+		// node, and a node's traffic is on its link.
+		if !(s.ExecP50 > 0 && s.CompleteP50 >= s.ExecP50) {
+			t.Errorf("%s: complete p50 %v ms, execution p50 %v ms", ph.Name, s.CompleteP50, s.ExecP50)
+		}
+		if s.Executing < 1 || s.CPUSeconds <= 0 || s.MemoryMB <= 0 {
+			t.Errorf("%s: %d executing nodes, %v CPU s, %v MB", ph.Name, s.Executing, s.CPUSeconds, s.MemoryMB)
+		}
+		if s.P2P[testbed.ClassRun] <= 0 || s.VethBytes < s.P2P[testbed.ClassRun] {
+			t.Errorf("%s: run bytes %v per node, link bytes %v", ph.Name, s.P2P[testbed.ClassRun], s.VethBytes)
+		}
+	}
+	// The IPFS placement fetched the files over the block exchange: at
+	// least the 1 MiB file on some node.
+	if ipfs := res.Phases[1].Summarize(); ipfs.P2P[testbed.ClassBitswap]*3 < 1<<20 {
+		t.Errorf("hash/ipfs: %v bitswap bytes per node, want the 1 MiB file fetched", ipfs.P2P[testbed.ClassBitswap])
+	}
+
+	for _, f := range append([]string{"samples.jsonl", "requests.jsonl", "main.csv", "load.csv", "nodes.csv", "report.md"}, testbed.Plots...) {
+		st, err := os.Stat(filepath.Join(res.Dir, f))
+		if err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v (size %d)", f, err, sizeOf(st))
+		}
+	}
+	rows := readCSV(t, filepath.Join(res.Dir, "main.csv"))
+	if len(rows) != 3 || strings.Join(rows[0], ",") != strings.Join(testbed.MainHeader, ",") ||
+		rows[1][0] != "hash" || rows[1][1] != "local" || rows[1][2] != "3" || rows[1][3] != "50mbit" || rows[1][8] != "1.00" {
+		t.Errorf("main.csv:\n%v", rows)
+	}
+	if n := len(readCSV(t, filepath.Join(res.Dir, "nodes.csv"))); n != 1+2*3 {
+		t.Errorf("nodes.csv has %d rows, want a header and 3 nodes x 2 phases", n)
+	}
+	// Every sample is one JSON record; every node and the gateway have
+	// samples of each phase.
+	seen := map[string]bool{}
+	f, err := os.Open(filepath.Join(res.Dir, "samples.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var s testbed.Sample
+		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
+			t.Fatalf("sample %q: %v", sc.Text(), err)
+		}
+		seen[fmt.Sprintf("%d %s", s.Node, s.Metric)] = true
+	}
+	for _, want := range []string{"0 cpu_seconds", "2 veth_rx_bytes", "1 p2p_bytes", "2 memory_usage_bytes", "-1 schedulings"} {
+		if !seen[want] {
+			t.Errorf("no %q sample", want)
+		}
+	}
+	report, _ := os.ReadFile(filepath.Join(res.Dir, "report.md"))
+	for _, want := range []string{"N = 3", "**50mbit**", "**0.50 cores**", "| hash | local | 12 | 100% |", "no added latency"} {
+		if !bytes.Contains(report, []byte(want)) {
+			t.Errorf("report.md lacks %q:\n%s", want, report)
+		}
+	}
+}
+
+func sizeOf(st os.FileInfo) int64 {
+	if st == nil {
+		return 0
+	}
+	return st.Size()
+}
+
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// checkNothingLeft checks that no namespace, link or cgroup named with
+// the run's prefix (the directory's suffix) is left, and no process runs
+// from the run's directory.
+func checkNothingLeft(t *testing.T, dir string) {
+	t.Helper()
+	prefix := dir[strings.LastIndex(dir, "-")+1:]
+	left, err := testbed.Leftovers(prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !left.Empty() {
+		t.Errorf("left after the run: %v", left)
+	}
+	out, _ := exec.Command("pgrep", "-f", prefix).Output()
+	if len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("processes of the run still running: %s", out)
+	}
+}
+
+// keptOnFailure is a directory for a run's output, removed unless the
+// test fails: the logs of a failed run are there.
+func keptOnFailure(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "testbed-"+t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("run output kept in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	return dir
+}
+
+// TestNodeKilledMidRun kills a node in the middle of a phase: the run
+// goes on (the gateway runs the activations on the nodes left), and the
+// teardown still removes every namespace, link and cgroup and leaves no
+// process.
+func TestNodeKilledMidRun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	var once sync.Once
+	var killed *testbed.Node
+	res, err := testbed.Run(ctx, testbed.Config{
+		Nodes: 3, Binary: binary, OutDir: keptOnFailure(t), NodeMemoryMB: 512,
+		Workloads:  []workloads.Workload{workloads.NewHash(4 << 10)},
+		Placements: []workloads.Placement{workloads.Local},
+		Requests:   6, Load: []int{2}, Interval: 500 * time.Millisecond,
+		OnRequest: func(tb *testbed.Testbed, _ string, i int) {
+			if i == 3 {
+				once.Do(func() {
+					killed = tb.Nodes()[1]
+					killed.Kill()
+				})
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if killed == nil || !killed.Exited() {
+		t.Fatal("no node was killed")
+	}
+	if s := res.Phases[0].Summarize(); s.Requests != 6 {
+		t.Errorf("%d requests sent, want 6", s.Requests)
+	}
+	checkNothingLeft(t, filepath.Base(res.Dir))
+	if err := exec.Command("kill", "-0", fmt.Sprint(killed.Pid())).Run(); err == nil {
+		t.Errorf("the killed node's process %d still exists", killed.Pid())
+	}
+}
+
+// TestInterruptCleansUp runs `faasedge eval` and interrupts it (SIGINT,
+// as Ctrl-C) in its first phase: it exits cleanly, having removed every
+// namespace, link and cgroup of the run and stopped its processes, and
+// the run's directory has the report of what was measured.
+func TestInterruptCleansUp(t *testing.T) {
+	out := keptOnFailure(t)
+	cmd := exec.Command(binary, "eval", "--nodes", "2", "--node-memory", "512", "--workloads", "hash", "--hash-sizes", "4k",
+		"--requests", "1000", "--load", "1", "--interval", "500ms", "--out", out)
+	var stdout, stderr testenv.LockedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.After(5 * time.Minute)
+	for !strings.Contains(stdout.String(), "hash/local load 1: 200/1000") {
+		select {
+		case err := <-done:
+			t.Fatalf("eval ended before the interrupt: %v\n%s\n%s", err, stdout.String(), stderr.String())
+		case <-deadline:
+			_ = cmd.Process.Kill()
+			t.Fatalf("no progress:\n%s\n%s", stdout.String(), stderr.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("eval after the interrupt: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(3 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("eval did not stop after the interrupt:\n%s", stderr.String())
+	}
+	dirs, _ := filepath.Glob(filepath.Join(out, "*-fe*"))
+	if len(dirs) != 1 {
+		t.Fatalf("run directories %v", dirs)
+	}
+	checkNothingLeft(t, filepath.Base(dirs[0]))
+	if _, err := os.Stat(filepath.Join(dirs[0], "report.md")); err != nil {
+		t.Errorf("no report after the interrupt: %v", err)
+	}
+}
+
+// TestNotRootStopsCleanly runs `faasedge eval` as an unprivileged user: it
+// says root is needed, fails, and creates nothing.
+func TestNotRootStopsCleanly(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", binary, "eval", "--out", out)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "need root") {
+		t.Fatalf("%v: %s; want exit 1 saying root is needed", err, stderr.String())
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("output directory made without root: %v", err)
+	}
+}
