@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -189,13 +188,5 @@ func sleepModule(t testing.TB) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := wasmtest.BuildSource(wasmtest.WAT, src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return wasmtest.SourceBytes(t, wasmtest.WAT, src)
 }

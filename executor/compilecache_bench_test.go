@@ -3,7 +3,6 @@ package executor
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -22,14 +21,7 @@ import (
 // action can be stopped) and no debug info; on the activation path with
 // one worker per core, ahead of time with one worker.
 func BenchmarkCompileHello(b *testing.B) {
-	path, err := wasmtest.BuildSource(wasmtest.Reactor, filepath.Join(testenv.ModuleRoot(b), "examples", "hello"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		b.Fatal(err)
-	}
+	raw := wasmtest.SourceBytes(b, wasmtest.Reactor, filepath.Join(testenv.ModuleRoot(b), "examples", "hello"))
 	code, err := decodeModule(raw, false, "") // custom sections dropped, as a run does
 	if err != nil {
 		b.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -24,14 +23,7 @@ import (
 // iteration is a new stack on a new data directory, so no compiled code
 // survives from the one before.
 func BenchmarkFirstInvokeHello(b *testing.B) {
-	path, err := wasmtest.BuildSource(wasmtest.Reactor, filepath.Join(testenv.ModuleRoot(b), "examples", "hello"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	code, err := os.ReadFile(path)
-	if err != nil {
-		b.Fatal(err)
-	}
+	code := wasmtest.SourceBytes(b, wasmtest.Reactor, filepath.Join(testenv.ModuleRoot(b), "examples", "hello"))
 	sum := sha256.Sum256(code)
 	key := activation.Code{Digest: "sha256-" + hex.EncodeToString(sum[:])}
 	for _, v := range []struct {

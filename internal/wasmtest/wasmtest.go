@@ -79,7 +79,18 @@ func pkgDir() string {
 // and returns its bytes; a build failure fails the test.
 func Bytes(tb testing.TB, kind Kind, name string) []byte {
 	tb.Helper()
-	b, err := os.ReadFile(Path(tb, kind, name))
+	return SourceBytes(tb, kind, source(kind, name))
+}
+
+// SourceBytes builds src as BuildSource does and returns the module's
+// bytes; a build failure fails the test.
+func SourceBytes(tb testing.TB, kind Kind, src string) []byte {
+	tb.Helper()
+	p, err := BuildSource(kind, src)
+	if err != nil {
+		tb.Fatalf("wasmtest: %v", err)
+	}
+	b, err := os.ReadFile(p)
 	if err != nil {
 		tb.Fatalf("wasmtest: %v", err)
 	}
@@ -107,12 +118,15 @@ func GoReactor(tb testing.TB, name string) []byte { tb.Helper(); return Bytes(tb
 
 // Build builds the module name of the given kind from SourceDir and returns
 // the path of the cached .wasm file.
-func Build(kind Kind, name string) (string, error) {
+func Build(kind Kind, name string) (string, error) { return BuildSource(kind, source(kind, name)) }
+
+// source is where the module name of the given kind is under SourceDir.
+func source(kind Kind, name string) string {
 	src := filepath.Join(SourceDir(), name)
 	if kind == WAT {
 		src += ".wat"
 	}
-	return BuildSource(kind, src)
+	return src
 }
 
 var (

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,15 +23,7 @@ var _ executor.Fetcher = (*Node)(nil)
 // file it reads under /ipfs.
 func sha256Module(t testing.TB) []byte {
 	t.Helper()
-	p, err := wasmtest.BuildSource(wasmtest.WAT, filepath.Join("testdata", "sha256file.wat"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return wasmtest.SourceBytes(t, wasmtest.WAT, filepath.Join("testdata", "sha256file.wat"))
 }
 
 // TestActionByCIDRunsOnAnotherNode adds a module and a data set on node A;
