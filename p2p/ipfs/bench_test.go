@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
+
 	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/executor"
 	"github.com/faasedge/faasedge/internal/wasmtest"
@@ -19,12 +21,13 @@ import (
 )
 
 // BenchmarkFetchFromPeer fetches a file from one peer on loopback into an
-// empty cache, three ways in the same run: Fetch (a CAR stream from the
-// direct peer), bitswap alone (what Fetch falls back to), and a copy of
-// the same bytes over a plain loopback TCP connection, dial included.
-// ns/op is Fetch's mean; the medians of the three are stream-ms,
-// bitswap-ms and tcp-ms, and x-tcp (stream) and bitswap-x-tcp their ratios
-// to the TCP copy.
+// empty cache, four ways in the same run: Fetch (a CAR stream from the
+// direct peer), bitswap alone (what Fetch falls back to), a copy of the
+// same bytes over a plain loopback TCP connection, dial included, and a
+// copy of them over a bare libp2p stream between the same two hosts (TLS
+// and yamux: the floor under any fetch over libp2p). ns/op is Fetch's
+// mean; the medians are stream-ms, bitswap-ms, tcp-ms and p2p-ms, and
+// x-tcp (stream), bitswap-x-tcp and p2p-x-tcp their ratios to the TCP copy.
 func BenchmarkFetchFromPeer(b *testing.B) {
 	for _, size := range []int{1 << 20, 10 << 20} {
 		b.Run(fmt.Sprintf("%dMiB", size>>20), func(b *testing.B) {
@@ -37,8 +40,12 @@ func BenchmarkFetchFromPeer(b *testing.B) {
 			}
 			dst := newNode(b, p2p.Config{}, WithPeers(src.Host().FullAddrs()...))
 			raw := rawServer(b, data)
+			src.Host().SetStreamHandler(benchCopy, func(s network.Stream) {
+				s.Write(data)
+				s.Close()
+			})
 			buf := make([]byte, size)
-			var stream, bitswap, tcp []time.Duration
+			var stream, bitswap, tcp, p2pCopy []time.Duration
 			check := func(got []byte, err error) {
 				if err != nil || len(got) != size {
 					b.Fatalf("fetch: %d bytes, %v", len(got), err)
@@ -46,9 +53,15 @@ func BenchmarkFetchFromPeer(b *testing.B) {
 			}
 			b.SetBytes(int64(size))
 			b.ResetTimer()
+			// Each way starts after a pause, so that none pays for what the
+			// previous one left running (bitswap paces messages to a peer
+			// 20 ms apart and sends its cancels after a fetch), as between
+			// real fetches.
+			pause := func() { time.Sleep(50 * time.Millisecond) }
 			for range b.N {
 				b.StopTimer()
 				emptyCache(b, dst)
+				pause()
 				b.StartTimer()
 				start := time.Now()
 				got, err := dst.Fetch(ctx, c.String())
@@ -57,15 +70,13 @@ func BenchmarkFetchFromPeer(b *testing.B) {
 				b.StopTimer()
 
 				emptyCache(b, dst)
-				// Bitswap paces messages to a peer 20 ms apart; a pause lets
-				// the previous fetch's cancel go out first, as between real
-				// fetches.
-				time.Sleep(50 * time.Millisecond)
+				pause()
 				start = time.Now()
 				got, err = dst.fetch(ctx, c)
 				bitswap = append(bitswap, time.Since(start))
 				check(got, err)
 
+				pause()
 				start = time.Now()
 				conn, err := net.Dial("tcp", raw)
 				if err != nil {
@@ -76,18 +87,35 @@ func BenchmarkFetchFromPeer(b *testing.B) {
 				}
 				conn.Close()
 				tcp = append(tcp, time.Since(start))
+
+				pause()
+				start = time.Now()
+				s, err := dst.Host().NewStream(ctx, src.Host().ID(), benchCopy)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(s, buf); err != nil {
+					b.Fatal(err)
+				}
+				s.Close()
+				p2pCopy = append(p2pCopy, time.Since(start))
 				b.StartTimer()
 			}
 			ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-			s, bs, t := median(stream), median(bitswap), median(tcp)
+			s, bs, t, pc := median(stream), median(bitswap), median(tcp), median(p2pCopy)
 			b.ReportMetric(ms(s), "stream-ms")
 			b.ReportMetric(ms(bs), "bitswap-ms")
 			b.ReportMetric(ms(t), "tcp-ms")
+			b.ReportMetric(ms(pc), "p2p-ms")
 			b.ReportMetric(float64(s)/float64(t), "x-tcp")
 			b.ReportMetric(float64(bs)/float64(t), "bitswap-x-tcp")
+			b.ReportMetric(float64(pc)/float64(t), "p2p-x-tcp")
 		})
 	}
 }
+
+// benchCopy is the bare libp2p stream BenchmarkFetchFromPeer copies on.
+const benchCopy = "/faasedge-bench/copy/1.0.0"
 
 func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)

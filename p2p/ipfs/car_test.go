@@ -243,8 +243,10 @@ func TestStreamPartialHolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustFetch(t, dst, c.String(), want)
-	if fetches(dst, methodBitswap) != 1 || fallbacks(dst, "failed") != 1 {
-		t.Fatalf("bitswap fetches %v, failed streams %v; want 1 and 1", fetches(dst, methodBitswap), fallbacks(dst, "failed"))
+	// The partial holder's stream failed; the full holder, found in the
+	// DHT, may have been asked too.
+	if fetches(dst, methodBitswap) != 1 || fallbacks(dst, "failed") < 1 {
+		t.Fatalf("bitswap fetches %v, failed streams %v; want 1 and at least 1", fetches(dst, methodBitswap), fallbacks(dst, "failed"))
 	}
 	if has, _ := part.store.Has(ctx, missing); has {
 		t.Fatal("the provider fetched the block it lacked")

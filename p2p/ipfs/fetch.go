@@ -17,6 +17,7 @@ import (
 	ipld "github.com/ipfs/go-ipld-format"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
 
 	"github.com/faasedge/faasedge/activation"
 )
@@ -74,16 +75,18 @@ func (n *Node) Fetch(ctx context.Context, ref string) ([]byte, error) {
 	method := methodLocal
 	var b []byte
 	if !n.holdsDAG(ctx, c) {
-		method = methodStream
+		tried := map[peer.ID]bool{n.host.ID(): true}
 		var streamed bool
-		if b, streamed = n.streamFromPeers(ctx, c, from); !streamed {
-			method = methodBitswap
+		if b, streamed = n.streamFromPeers(ctx, c, from, tried); streamed {
+			method = methodStream
+		} else {
 			if n.findTimeout > 0 {
 				go n.giveUpWithoutProviders(ctx, c, cancel)
 			}
+			b, method, err = n.fetchRemote(ctx, c, tried)
 		}
 	}
-	if b == nil {
+	if b == nil && err == nil {
 		b, err = n.fetch(ctx, c)
 	}
 	if err != nil {
@@ -132,45 +135,123 @@ func ContextWithSources(ctx context.Context, peers ...peer.ID) context.Context {
 	return context.WithValue(ctx, sourcesKey{}, peers)
 }
 
-// maxStreamAttempts bounds the peers one fetch asks for a stream.
+// maxStreamAttempts bounds the peers one fetch asks for a stream (tried
+// holds the node itself besides them).
 const maxStreamAttempts = 3
 
 // streamFromPeers asks the peers in from, then the direct peers, to stream
-// the DAG under c, until one delivers all of it. Each attempt gets at most
-// half of what is left of ctx's time, so bitswap keeps the rest. It reports
-// whether the whole DAG is now local, and the file when the stream gave it
-// whole.
-func (n *Node) streamFromPeers(ctx context.Context, c cid.Cid, from []peer.ID) ([]byte, bool) {
-	tried := map[peer.ID]bool{n.host.ID(): true}
-	attempts := 0
+// the DAG under c, until one delivers all of it, and adds those it asks to
+// tried. It reports whether the whole DAG is now local, and the file when
+// the stream gave it whole.
+func (n *Node) streamFromPeers(ctx context.Context, c cid.Cid, from []peer.ID, tried map[peer.ID]bool) ([]byte, bool) {
 	for _, p := range append(append([]peer.ID(nil), from...), n.directPeers...) {
-		if tried[p] || attempts == maxStreamAttempts || ctx.Err() != nil {
+		if tried[p] || len(tried) > maxStreamAttempts || ctx.Err() != nil {
 			continue
 		}
-		tried[p] = true
 		if !n.mayStream(p, slices.Contains(from, p)) {
 			continue
 		}
-		attempts++
-		sctx, cancel := halfDeadline(ctx)
-		st, err := n.streamDAG(sctx, p, c, n.maxFetch)
-		cancel()
-		n.metrics.streamBytes.Add(float64(st.bytes))
-		if err == nil {
-			return st.file, true
+		tried[p] = true
+		if b, ok := n.streamFrom(ctx, p, c); ok {
+			return b, true
 		}
-		why := fallbackReason(err)
-		n.metrics.fallbacks.WithLabelValues(why).Inc()
-		if why != "refused" {
-			n.log.Debug("ipfs: CAR stream failed, trying elsewhere", "cid", c, "peer", p, "blocks", st.blocks, "err", err)
+	}
+	return nil, false
+}
+
+// fetchRemote fetches c by bitswap and, at the same time, asks the DHT for
+// providers of c and the first few for a stream: whichever delivers the
+// whole file first is used, and the other is stopped. Bitswap would only
+// ask the DHT after its own search delay, and then one block at a time.
+func (n *Node) fetchRemote(ctx context.Context, c cid.Cid, tried map[peer.ID]bool) ([]byte, string, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		b      []byte
+		err    error
+		method string
+	}
+	out := make(chan result, 2)
+	go func() {
+		b, err := n.fetch(ctx, c)
+		out <- result{b, err, methodBitswap}
+	}()
+	go func() {
+		b, ok := n.streamFromProviders(ctx, c, tried)
+		if !ok {
+			out <- result{err: errNoStream, method: methodStream}
+			return
+		}
+		var err error
+		if b == nil {
+			// The DAG is local now, but bitswap's session does not look
+			// there again: the file is read here.
+			b, err = n.fetch(ctx, c)
+		}
+		out <- result{b, err, methodStream}
+	}()
+	for {
+		r := <-out
+		if r.err == nil || r.method == methodBitswap {
+			return r.b, r.method, r.err
+		}
+	}
+}
+
+// errNoStream: no DHT provider streamed the DAG; bitswap goes on alone.
+var errNoStream = errors.New("no provider streamed it")
+
+// streamFromProviders asks the DHT for providers of c not yet tried and
+// each for a stream, until one delivers the whole DAG or maxStreamAttempts
+// were asked in all. It reports whether the whole DAG is now local, and the
+// file when the stream gave it whole.
+func (n *Node) streamFromProviders(ctx context.Context, c cid.Cid, tried map[peer.ID]bool) ([]byte, bool) {
+	timeout := n.findTimeout
+	if timeout <= 0 {
+		timeout = DefaultFindTimeout
+	}
+	fctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	// A node that has just started may not have a DHT peer yet; a lookup
+	// then ends at once with nothing.
+	if !(readyDHT{n.host.DHT}).wait(fctx, 10*time.Millisecond) {
+		return nil, false
+	}
+	for ai := range n.host.DHT.FindProvidersAsync(fctx, c, maxStreamAttempts) {
+		if tried[ai.ID] || len(tried) > maxStreamAttempts {
 			continue
 		}
-		// A peer that sent what does not verify is cut off, so that
-		// bitswap does not ask it next: boxo's session would wait a
-		// minute for a block the peer sent wrong before asking again.
-		n.log.Warn("ipfs: CAR stream refused, disconnecting the peer", "cid", c, "peer", p, "blocks", st.blocks, "err", err)
-		_ = n.host.Network().ClosePeer(p)
+		tried[ai.ID] = true
+		n.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
+		if b, ok := n.streamFrom(ctx, ai.ID, c); ok {
+			return b, true
+		}
 	}
+	return nil, false
+}
+
+// streamFrom asks p to stream the DAG under c, with at most half of what is
+// left of ctx's time, so that a fallback keeps the rest. It reports whether
+// the whole DAG is now local, and the file when the stream gave it whole.
+func (n *Node) streamFrom(ctx context.Context, p peer.ID, c cid.Cid) ([]byte, bool) {
+	sctx, cancel := halfDeadline(ctx)
+	st, err := n.streamDAG(sctx, p, c, n.maxFetch)
+	cancel()
+	n.metrics.streamBytes.Add(float64(st.bytes))
+	if err == nil {
+		return st.file, true
+	}
+	why := fallbackReason(err)
+	n.metrics.fallbacks.WithLabelValues(why).Inc()
+	if why != "refused" {
+		n.log.Debug("ipfs: CAR stream failed, trying elsewhere", "cid", c, "peer", p, "blocks", st.blocks, "err", err)
+		return nil, false
+	}
+	// A peer that sent what does not verify is cut off, so that bitswap
+	// does not ask it next: boxo's session would wait a minute for a
+	// block the peer sent wrong before asking again.
+	n.log.Warn("ipfs: CAR stream refused, disconnecting the peer", "cid", c, "peer", p, "blocks", st.blocks, "err", err)
+	_ = n.host.Network().ClosePeer(p)
 	return nil, false
 }
 

@@ -73,6 +73,11 @@ func TestFetchThroughDHTProvider(t *testing.T) {
 		t.Fatal("fetcher already connected to the holder; the test would not use the DHT")
 	}
 	mustFetch(t, b, c.String(), want)
+	// The provider found streamed it: bitswap would have waited for its
+	// own provider search (a second) to start.
+	if fetches(b, methodStream) != 1 {
+		t.Fatalf("stream fetches %v, bitswap %v (failed streams %v, not held %v); want the provider's stream", fetches(b, methodStream), fetches(b, methodBitswap), fallbacks(b, "failed"), fallbacks(b, "not_held"))
+	}
 }
 
 func TestFetchErrors(t *testing.T) {

@@ -295,22 +295,31 @@ func (n *Node) provide(ctx context.Context, c cid.Cid) {
 type readyDHT struct{ dht *dht.IpfsDHT }
 
 func (r readyDHT) Provide(ctx context.Context, c cid.Cid, announce bool) error {
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for !r.Ready() {
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			// The node is closing before it ever met a peer (a CLI run):
-			// there was no one to tell, which is not an error to log.
-			// Nor is an announcement cut short by Close, below.
-			return nil
-		}
+	if !r.wait(ctx, 100*time.Millisecond) {
+		// The node is closing before it ever met a peer (a CLI run):
+		// there was no one to tell, which is not an error to log. Nor is
+		// an announcement cut short by Close, below.
+		return nil
 	}
 	if err := r.dht.Provide(ctx, c, announce); err != nil && ctx.Err() == nil {
 		return err
 	}
 	return nil
+}
+
+// wait polls every period until the DHT knows a peer; false if ctx ends
+// first.
+func (r readyDHT) wait(ctx context.Context, period time.Duration) bool {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for !r.Ready() {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
 }
 
 // Ready also makes boxo's reprovider wait for a peer before reproviding.
