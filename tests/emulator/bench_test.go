@@ -3,73 +3,59 @@ package emulator_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
+	"slices"
 	"strconv"
-	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/faasedge/faasedge/internal/testenv"
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/tests/emulator"
 	"github.com/faasedge/faasedge/whisk"
 )
 
-// memMB reads a process's resident set size and the anonymous part of it
-// (heap and stacks, without the clean pages of the binary) in MB.
-func memMB(b *testing.B, pid int) (rss, anon float64) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, l := range strings.Split(string(raw), "\n") {
-		k, v, _ := strings.Cut(l, ":")
-		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-		switch k {
-		case "Rss":
-			rss = kb / 1024
-		case "Anonymous":
-			anon = kb / 1024
-		}
-	}
-	return rss, anon
-}
-
-// cpuTime is the CPU time (user and system, all threads) a process has
-// used: getrusage's figure for a process that is not our child to wait for,
-// read from /proc/<pid>/stat in USER_HZ ticks (100 a second on Linux).
-func cpuTime(b *testing.B, pid int) time.Duration {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	// The command name, field 2, is in parentheses and may hold spaces.
-	_, rest, ok := strings.Cut(string(raw), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		b.Fatalf("/proc/%d/stat: %q", pid, raw)
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
-	stime, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
-	if err1 != nil || err2 != nil {
-		b.Fatalf("/proc/%d/stat: %q", pid, raw)
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond
-}
-
 // BenchmarkBinary runs the faasedge invoker process under the emulated
-// controller: its RSS when idle after registration, the activations per
-// second it sustains for b.N non-blocking trivial wasm activations
-// published at once, the CPU time the invoker process spends per
-// activation over that run, and its RSS after that load. The anon figures leave
-// out the clean, shared pages of the binary (which links every subcommand).
+// controller, with activation records written to pouchdb-server
+// ("records") and with the user limit storeActivations false
+// ("no-records"). It reports:
+//   - the binary's size, and its RSS and anonymous memory when idle after
+//     registration (the largest of samples over a trim period);
+//   - the activations per second it sustains for b.N non-blocking trivial
+//     wasm activations published at once, and the CPU time the invoker
+//     process spends per activation over that run (getrusage's utime and
+//     stime, from /proc);
+//   - its RSS and anonymous memory after that load;
+//   - publish → slot-freeing ack p50 and p99 for activations published at
+//     half the rate it sustained, next to a bare Kafka round trip through
+//     the same broker at the same rate (a record produced, consumed,
+//     produced again and consumed: the two hops an activation makes, with
+//     no work between them).
 func BenchmarkBinary(b *testing.B) {
+	for _, store := range []bool{true, false} {
+		name := "records"
+		if !store {
+			name = "no-records"
+		}
+		b.Run(name, func(b *testing.B) { benchBinary(b, store) })
+	}
+}
+
+func benchBinary(b *testing.B, store bool) {
 	s := newStack(b)
 	p := s.startInvoker(b)
+	pid := p.cmd.Process.Pid
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	time.Sleep(2 * time.Second) // settle after registration
-	idle, idleAnon := memMB(b, p.cmd.Process.Pid)
+	fi, err := os.Stat(binary)
+	if err != nil {
+		b.Fatal(err)
+	}
+	idle, idleAnon := testenv.IdleMemory(b, pid)
 
 	l := whisk.DefaultLimits()
 	l.Memory, l.Logs = 128, 0
@@ -92,13 +78,18 @@ func BenchmarkBinary(b *testing.B) {
 	if _, err := s.ctl.WaitCompleted(ctx, warm.ActivationID); err != nil {
 		b.Fatal(err)
 	}
-	n := max(b.N, 500)
-	msgs := make([]*whisk.ActivationMessage, n)
-	for i := range msgs {
-		msgs[i] = s.ctl.Message(m, emulator.Request{User: user, Content: json.RawMessage(`{"i":` + strconv.Itoa(i) + `}`)})
+	user.Limits.StoreActivations = &store
+	messages := func(n int) []*whisk.ActivationMessage {
+		msgs := make([]*whisk.ActivationMessage, n)
+		for i := range msgs {
+			msgs[i] = s.ctl.Message(m, emulator.Request{User: user, Content: json.RawMessage(`{"i":` + strconv.Itoa(i) + `}`)})
+		}
+		return msgs
 	}
+	n := max(b.N, 500)
+	msgs := messages(n)
 	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime(b, p.cmd.Process.Pid)
+	start, cpu0 := time.Now(), testenv.CPUTime(b, pid)
 	if err := s.ctl.SendAll(ctx, 0, msgs); err != nil {
 		b.Fatal(err)
 	}
@@ -107,12 +98,113 @@ func BenchmarkBinary(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "act/s")
-	b.ReportMetric(float64((cpuTime(b, p.cmd.Process.Pid)-cpu0).Microseconds())/float64(n), "cpu-µs/act")
+	rate := float64(n) / time.Since(start).Seconds()
+	cpu := testenv.CPUTime(b, pid) - cpu0
 	b.StopTimer()
-	loaded, loadedAnon := memMB(b, p.cmd.Process.Pid)
+	loaded, loadedAnon := testenv.Memory(b, pid)
+
+	// Half the saturation rate, for a second's worth of activations.
+	half := messages(max(int(rate/2), 100))
+	interval := time.Duration(float64(time.Second) / (rate / 2))
+	sent := make([]time.Time, len(half))
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i, msg := range half {
+		time.Sleep(time.Until(t0.Add(time.Duration(i) * interval)))
+		sent[i] = time.Now()
+		wg.Go(func() {
+			if err := s.ctl.Send(ctx, 0, msg); err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	lat := make([]time.Duration, len(half))
+	for i, msg := range half {
+		acks, err := s.ctl.WaitCompleted(ctx, msg.ActivationID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lat[i] = acks[len(acks)-1].Received.Sub(sent[i])
+	}
+	bare := kafkaRoundTrips(b, ctx, s.brokers, len(half), interval)
+
+	b.ReportMetric(float64(fi.Size())/(1<<20), "binary-MB")
 	b.ReportMetric(idle, "idle-RSS-MB")
 	b.ReportMetric(idleAnon, "idle-anon-MB")
+	b.ReportMetric(rate, "act/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-µs/act")
 	b.ReportMetric(loaded, "loaded-RSS-MB")
 	b.ReportMetric(loadedAnon, "loaded-anon-MB")
+	b.ReportMetric(ms(percentile(lat, 50)), "half-p50-ms")
+	b.ReportMetric(ms(percentile(lat, 99)), "half-p99-ms")
+	b.ReportMetric(ms(percentile(bare, 50)), "kafka-p50-ms")
+	b.ReportMetric(ms(percentile(bare, 99)), "kafka-p99-ms")
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// percentile sorts d and returns its p-th percentile.
+func percentile(d []time.Duration, p int) time.Duration {
+	slices.Sort(d)
+	return d[min(len(d)*p/100, len(d)-1)]
+}
+
+// kafkaRoundTrips publishes n records one interval apart to a topic on
+// brokers, where an echo consumes each and produces it to a second topic,
+// and returns each record's time from publish to its echo being consumed:
+// an activation's two Kafka hops with nothing between them. The clients
+// are configured as the emulated controller's (no linger, leader acks).
+func kafkaRoundTrips(b *testing.B, ctx context.Context, brokers string, n int, interval time.Duration) []time.Duration {
+	b.Helper()
+	in, out := "bench-in-"+strconv.FormatInt(time.Now().UnixNano(), 36), "bench-out-"+strconv.FormatInt(time.Now().UnixNano(), 36)
+	client := func(opts ...kgo.Opt) *kgo.Client {
+		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers), kgo.ProducerLinger(0),
+			kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite()}, opts...)...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(cl.Close)
+		return cl
+	}
+	prod := client()
+	if _, err := kadm.NewClient(prod).CreateTopics(ctx, 1, 1, nil, in, out); err != nil {
+		b.Fatal(err)
+	}
+	echo := client(kgo.ConsumeTopics(in), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	recv := client(kgo.ConsumeTopics(out), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ectx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		for ectx.Err() == nil {
+			echo.PollFetches(ectx).EachRecord(func(r *kgo.Record) {
+				echo.Produce(ectx, &kgo.Record{Topic: out, Value: r.Value}, nil)
+			})
+		}
+	}()
+	got := make(chan time.Time, n)
+	go func() {
+		for ectx.Err() == nil {
+			recv.PollFetches(ectx).EachRecord(func(*kgo.Record) { got <- time.Now() })
+		}
+	}()
+	// Records are echoed in order on one partition each, so the i-th
+	// consumed is the i-th sent.
+	sent := make([]time.Time, n)
+	t0 := time.Now()
+	for i := range n {
+		time.Sleep(time.Until(t0.Add(time.Duration(i) * interval)))
+		sent[i] = time.Now()
+		prod.Produce(ctx, &kgo.Record{Topic: in, Value: []byte(strconv.Itoa(i))}, nil)
+	}
+	lat := make([]time.Duration, n)
+	for i := range n {
+		select {
+		case at := <-got:
+			lat[i] = at.Sub(sent[i])
+		case <-ctx.Done():
+			b.Fatalf("bare Kafka: %d of %d records came back", i, n)
+		}
+	}
+	return lat
 }

@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "faasedge")
-	build := exec.Command("go", "build", "-o", binary, "github.com/faasedge/faasedge/cmd/faasedge")
+	build := testenv.ReleaseBuild(binary, "github.com/faasedge/faasedge/cmd/faasedge")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building faasedge:", err)
