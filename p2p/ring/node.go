@@ -210,7 +210,7 @@ func New(tr Transport, key crypto.PrivKey, opts ...Option) (*Node, error) {
 		log:      slog.Default(),
 	}
 	var err error
-	if c.regions, err = NewRegions(DefaultRegions); err != nil {
+	if c.regions, err = defaultRegions(); err != nil {
 		return nil, err
 	}
 	for _, o := range opts {

@@ -121,7 +121,8 @@ type memHandler struct {
 func (n *MemNet) Join(id peer.ID) *Endpoint {
 	kid := kb.ConvertPeerID(id)
 	k64 := binary.BigEndian.Uint64(kid)
-	ep := &Endpoint{net: n, id: id, kid: kid, k64: k64, seed: mix(k64, 0), alive: true}
+	// Room for the ring's five protocols.
+	ep := &Endpoint{net: n, id: id, kid: kid, k64: k64, seed: mix(k64, 0), alive: true, handlers: make([]memHandler, 0, 5)}
 	n.eps[id] = ep
 	n.mu.Lock()
 	n.dirty = true
