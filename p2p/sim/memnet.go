@@ -196,6 +196,7 @@ func (e *Endpoint) Call(ctx context.Context, to peer.AddrInfo, proto protocol.ID
 	e.MsgsOut.Add(1)
 	e.BytesOut.Add(int64(len(req)))
 	e.wait(e.net.Latency)
+	touch(ctx, to.ID)
 	dst, ok := e.net.eps[to.ID]
 	if !ok || !dst.alive {
 		// A dead peer never answers: the caller waits for its dial timeout.
@@ -226,6 +227,26 @@ func (e *Endpoint) Call(ctx context.Context, to peer.AddrInfo, proto protocol.ID
 	e.BytesIn.Add(n)
 	e.wait(e.net.Latency)
 	return resp, err
+}
+
+type peerSetKey struct{}
+
+// PeerSet collects the distinct peers the messages of one operation reach:
+// an operation carries it in its context (WithPeerSet), and MemNet adds
+// every peer a call or lookup query is sent to. Work a handler starts on
+// its own context (a supplier's re-publishing after a claim) is not
+// counted.
+type PeerSet map[peer.ID]struct{}
+
+// WithPeerSet returns ctx carrying s.
+func WithPeerSet(ctx context.Context, s PeerSet) context.Context {
+	return context.WithValue(ctx, peerSetKey{}, s)
+}
+
+func touch(ctx context.Context, id peer.ID) {
+	if s, ok := ctx.Value(peerSetKey{}).(PeerSet); ok {
+		s[id] = struct{}{}
+	}
 }
 
 // findNodeBytes is the size of a kad FIND_NODE request and of one peer in
@@ -298,7 +319,7 @@ func (e *Endpoint) Trader(ctx context.Context, key ring.Key) (peer.ID, int, erro
 			msgs++
 			answers[i].reset()
 			n.nearest(s, s.eps[p], &answers[i])
-			e.countQuery(s.eps[p], len(answers[i].idx))
+			e.countQuery(ctx, s.eps[p], len(answers[i].idx))
 		}
 		for i := range batch {
 			merge(&answers[i])
@@ -315,7 +336,7 @@ func (e *Endpoint) Trader(ctx context.Context, key ring.Key) (peer.ID, int, erro
 		msgs++
 		answers[0].reset()
 		n.nearest(s, s.eps[p], &answers[0])
-		e.countQuery(s.eps[p], len(answers[0].idx))
+		e.countQuery(ctx, s.eps[p], len(answers[0].idx))
 	}
 	if follow {
 		e.wait(2 * n.Latency)
@@ -369,7 +390,8 @@ func (ns *nearSet) offer(p int32, d uint64) int {
 }
 
 // countQuery books one FIND_NODE exchange with to, answered with peers.
-func (e *Endpoint) countQuery(to *Endpoint, peers int) {
+func (e *Endpoint) countQuery(ctx context.Context, to *Endpoint, peers int) {
+	touch(ctx, to.id)
 	e.MsgsOut.Add(1)
 	e.BytesOut.Add(findNodeReqBytes)
 	to.MsgsIn.Add(1)

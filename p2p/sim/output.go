@@ -17,7 +17,7 @@ import (
 
 var csvHeader = []string{
 	"kind", "backend", "policy", "nodes", "level", "utilisation", "requests", "succeeded", "success_rate",
-	"feasible", "feasible_success_rate", "from_backup", "mean_tries", "mean_discovery_msgs", "mean_deploy_msgs",
+	"feasible", "feasible_success_rate", "from_backup", "mean_tries", "mean_discovery_msgs", "mean_deploy_msgs", "mean_distinct_peers",
 	"discovery_p50_ms", "discovery_p99_ms", "deployment_p50_ms", "deployment_p99_ms",
 	"bandwidth_bytes_per_node_s", "memory_bytes_per_node", "lost",
 }
@@ -26,12 +26,12 @@ var csvHeader = []string{
 // summary `faasedge sim` prints.
 func WriteTable(w io.Writer, reports []Report) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "backend\tpolicy\tnodes\tlevel\tutil\tsuccess\tfeasible-success\ttries\tdisc-msgs\tdeploy-msgs\tdisc-p50\tdisc-p99\tbackup\tB/s/node\tB/node")
+	fmt.Fprintln(tw, "backend\tpolicy\tnodes\tlevel\tutil\tsuccess\tfeasible-success\ttries\tdisc-msgs\tdeploy-msgs\tpeers\tdisc-p50\tdisc-p99\tbackup\tB/s/node\tB/node")
 	for _, rep := range reports {
 		for _, p := range rep.Steady {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.3f\t%.4f\t%.4f\t%.2f\t%.1f\t%.2f\t%v\t%v\t%d\t%.0f\t%.0f\n",
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.3f\t%.4f\t%.4f\t%.2f\t%.1f\t%.2f\t%.1f\t%v\t%v\t%d\t%.0f\t%.0f\n",
 				p.Backend, p.Policy, p.Nodes, p.Level, p.Utilisation, p.SuccessRate(), p.FeasibleSuccessRate(),
-				p.Tries, p.DiscoveryMsgs, p.DeployMsgs, p.DiscoveryP50, p.DiscoveryP99, p.FromBackup, p.BandwidthPerNode, p.MemoryPerNode)
+				p.Tries, p.DiscoveryMsgs, p.DeployMsgs, p.DistinctPeers, p.DiscoveryP50, p.DiscoveryP99, p.FromBackup, p.BandwidthPerNode, p.MemoryPerNode)
 		}
 	}
 	return tw.Flush()
@@ -55,7 +55,7 @@ func WriteCSV(w io.Writer, reports []Report) error {
 					set.kind, p.Backend, p.Policy, strconv.Itoa(p.Nodes), f(p.Level), f(p.Utilisation),
 					strconv.Itoa(p.Requests), strconv.Itoa(p.Succeeded), f(p.SuccessRate()),
 					strconv.Itoa(p.Feasible), f(p.FeasibleSuccessRate()), strconv.Itoa(p.FromBackup),
-					f(p.Tries), f(p.DiscoveryMsgs), f(p.DeployMsgs),
+					f(p.Tries), f(p.DiscoveryMsgs), f(p.DeployMsgs), f(p.DistinctPeers),
 					ms(p, func(p Point) float64 { return p.DiscoveryP50.Seconds() * 1000 }),
 					ms(p, func(p Point) float64 { return p.DiscoveryP99.Seconds() * 1000 }),
 					ms(p, func(p Point) float64 { return p.DeploymentP50.Seconds() * 1000 }),

@@ -186,7 +186,8 @@ func TestMemNetCountsMessages(t *testing.T) {
 	}
 	var k ring.Key
 	k[0], k[1] = 0xa5, 0x5a
-	_, msgs, err := eps[7].Trader(ctx, k)
+	peers := PeerSet{}
+	_, msgs, err := eps[7].Trader(WithPeerSet(ctx, peers), k)
 	if err != nil || msgs == 0 {
 		t.Fatalf("lookup: %d messages, %v", msgs, err)
 	}
@@ -201,6 +202,10 @@ func TestMemNetCountsMessages(t *testing.T) {
 	}
 	if got := eps[7].MsgsOut.Load() - before[eps[7]][0]; got != int64(msgs) {
 		t.Fatalf("the looking-up node sent %d queries, reported %d", got, msgs)
+	}
+	// A lookup asks each peer once: as many distinct peers as queries.
+	if _, self := peers[eps[7].Self()]; len(peers) != msgs || self {
+		t.Fatalf("lookup of %d queries reached %d distinct peers (itself among them: %v)", msgs, len(peers), self)
 	}
 }
 

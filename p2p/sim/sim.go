@@ -99,6 +99,10 @@ type Point struct {
 	Tries               float64 // mean trader lookups
 	DiscoveryMsgs       float64 // mean
 	DeployMsgs          float64 // mean
+	// DistinctPeers is the mean number of other peers one scheduling's
+	// messages reached: lookup queries, finds and claims (mem back-end;
+	// 0 on libp2p, which does not count them).
+	DistinctPeers float64
 	DiscoveryP50        time.Duration
 	DiscoveryP99        time.Duration
 	DeploymentP50       time.Duration
@@ -132,6 +136,7 @@ type sample struct {
 	ok, feasible, backup bool
 	util                 float64
 	st                   ring.Stats
+	peers                int
 }
 
 type placed struct {
@@ -525,8 +530,9 @@ func (r *runner) request(ctx context.Context, w int, a arrival) (sample, error) 
 	s := sample{util: r.utilisation()}
 	sched := r.schedulers[a.sched]
 	r.be.begin(sched.ID(), a.offset)
-	p, err := sched.Schedule(ctx, "", a.mem)
-	s.st = p.Stats
+	peers := PeerSet{}
+	p, err := sched.Schedule(WithPeerSet(ctx, peers), "", a.mem)
+	s.st, s.peers = p.Stats, len(peers)
 	switch {
 	case err == nil:
 		s.ok, s.feasible, s.backup = true, true, p.FromBackup
@@ -578,6 +584,7 @@ func (r *runner) point(ss []sample, level float64) Point {
 		pt.Tries += float64(s.st.Tries)
 		pt.DiscoveryMsgs += float64(s.st.DiscoveryMessages)
 		pt.DeployMsgs += float64(s.st.DeployMessages)
+		pt.DistinctPeers += float64(s.peers)
 		disc = append(disc, s.st.Discovery)
 		if s.ok {
 			dep = append(dep, s.st.Deployment)
@@ -588,6 +595,7 @@ func (r *runner) point(ss []sample, level float64) Point {
 	pt.Tries /= n
 	pt.DiscoveryMsgs /= n
 	pt.DeployMsgs /= n
+	pt.DistinctPeers /= n
 	pt.DiscoveryP50, pt.DiscoveryP99 = quantile(disc, 0.5), quantile(disc, 0.99)
 	pt.DeploymentP50, pt.DeploymentP99 = quantile(dep, 0.5), quantile(dep, 0.99)
 	return pt

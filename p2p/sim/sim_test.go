@@ -38,6 +38,10 @@ func TestRunReportsAndFiles(t *testing.T) {
 			case p.FeasibleSuccessRate() < 0.9:
 				t.Fatalf("level %.2f: %.3f of feasible requests placed", p.Level, p.FeasibleSuccessRate())
 			// MemoryPerNode is a heap delta: too noisy at 40 nodes to check.
+			// Every message reaches one peer; a lookup's queries reach
+			// several.
+			case p.DistinctPeers < 1 || p.DistinctPeers > p.DiscoveryMsgs+p.DeployMsgs:
+				t.Fatalf("level %.2f: %.1f distinct peers for %.1f + %.1f messages", p.Level, p.DistinctPeers, p.DiscoveryMsgs, p.DeployMsgs)
 			case p.BandwidthPerNode <= 0 || p.DiscoveryP99 < p.DiscoveryP50:
 				t.Fatalf("resource figures %+v", p)
 			}
