@@ -102,14 +102,14 @@ type Point struct {
 	// DistinctPeers is the mean number of other peers one scheduling's
 	// messages reached: lookup queries, finds and claims (mem back-end;
 	// 0 on libp2p, which does not count them).
-	DistinctPeers float64
-	DiscoveryP50        time.Duration
-	DiscoveryP99        time.Duration
-	DeploymentP50       time.Duration
-	DeploymentP99       time.Duration
-	BandwidthPerNode    float64 // bytes per node per second (mem back-end)
-	MemoryPerNode       float64 // heap growth per node over start-up and the first refresh (noisy below ~1,000 nodes)
-	Lost                int     // placements lost with a departed supplier
+	DistinctPeers    float64
+	DiscoveryP50     time.Duration
+	DiscoveryP99     time.Duration
+	DeploymentP50    time.Duration
+	DeploymentP99    time.Duration
+	BandwidthPerNode float64 // bytes per node per second (mem back-end)
+	MemoryPerNode    float64 // heap growth per node over start-up and the first refresh (noisy below ~1,000 nodes)
+	Lost             int     // placements lost with a departed supplier
 }
 
 // SuccessRate is Succeeded/Requests.
