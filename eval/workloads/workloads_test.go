@@ -136,6 +136,10 @@ func (tb *testbed) run(t *testing.T, w Workload, p Placement, n int) {
 // the executing nodes and in IPFS, through the standalone's REST API onto
 // three edge nodes, and checks every answer.
 func TestWorkloads(t *testing.T) {
+	mnist, err := NewMNIST(200, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tb := startTestbed(t, testenv.StartRedis(t))
 	tests := []struct {
 		w Workload
@@ -143,10 +147,15 @@ func TestWorkloads(t *testing.T) {
 	}{
 		{NewHash(4<<10, 1<<20, 3<<20+5), 6},
 		{NewREST(60, 600), 20},
+		{mnist, 6},
 	}
 	for _, tc := range tests {
 		for _, p := range []Placement{Local, IPFS} {
 			t.Run(tc.w.Name()+"/"+string(p), func(t *testing.T) { tb.run(t, tc.w, p, tc.n) })
 		}
+	}
+	// The model gets 98.7% of the whole test set right.
+	if acc, n := mnist.Accuracy(); n != 2*6*10 || acc < 0.95 {
+		t.Errorf("mnist: %.3f of %d images classified right", acc, n)
 	}
 }
