@@ -67,8 +67,11 @@ func (b *memBackend) begin(id peer.ID, offset time.Duration) {
 		ep.Begin(offset)
 	}
 }
-func (b *memBackend) close()     {}
-func (b *memBackend) newPeriod() { memo.rotate() }
+func (b *memBackend) close() {}
+func (b *memBackend) newPeriod() {
+	memo.rotate()
+	b.net.Forget()
+}
 func (b *memBackend) trafficBytes() (n int64) {
 	for _, ep := range b.net.eps {
 		n += ep.BytesIn.Load() + ep.BytesOut.Load()

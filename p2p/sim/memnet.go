@@ -89,6 +89,8 @@ type Endpoint struct {
 	// start in their runs.
 	k64, seed uint64
 	alive     bool
+	// table is the routing table last derived for this node (routes).
+	table atomic.Pointer[routeTable]
 	// handlers is a slice, not a map: a node speaks five protocols, and a
 	// map per node would cost more memory than the rest of the endpoint.
 	handlers []memHandler
@@ -419,8 +421,7 @@ func closer(a, b, target []byte) bool {
 // bits with target), then the buckets beyond c (exactly c bits), then those
 // before c, each farther than the next.
 func (n *MemNet) nearest(s *snapshot, x *Endpoint, out *nearSet) {
-	var buf [72][2]int
-	ranges := n.table(s, x, buf[:0])
+	ranges := n.routes(s, x)
 	c := commonPrefixLen(x.kid, out.target)
 	if c < len(ranges) {
 		n.bucket(s, x, ranges[c], c, out)
@@ -440,6 +441,33 @@ func commonPrefixLen(a, b []byte) int {
 		}
 	}
 	return len(a) * 8
+}
+
+// routeTable is a node's derived routing table on one snapshot.
+type routeTable struct {
+	snap   *snapshot
+	ranges [][2]int
+}
+
+// routes is x's routing table on snapshot s: kept from x's last lookup
+// answer on the same snapshot (a lookup asks the same peers near its
+// target over and over), derived again after the live set changed or the
+// tables were forgotten (Forget).
+func (n *MemNet) routes(s *snapshot, x *Endpoint) [][2]int {
+	if t := x.table.Load(); t != nil && t.snap == s {
+		return t.ranges
+	}
+	t := &routeTable{snap: s, ranges: n.table(s, x, make([][2]int, 0, 24))}
+	x.table.Store(t)
+	return t.ranges
+}
+
+// Forget drops the routing tables kept since the last call, bounding what
+// the network holds to the nodes asked in between.
+func (n *MemNet) Forget() {
+	for _, ep := range n.eps {
+		ep.table.Store(nil)
+	}
 }
 
 // table derives x's routing table as runs of the sorted live set, appended
