@@ -1,9 +1,7 @@
 package standalone
 
 import (
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"reflect"
 	"strings"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/apache/openwhisk-client-go/whisk"
 
+	"github.com/faasedge/faasedge/internal/testenv"
 	"github.com/faasedge/faasedge/standalone/controller"
 )
 
@@ -24,16 +23,7 @@ func rest(t *testing.T, s *Stack, method, path, body string) (int, string) {
 // restAs sends one JSON request to the API with auth ("uuid:key").
 func restAs(t *testing.T, s *Stack, auth, method, path, body string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(context.Background(), method, s.APIHost()+path, strings.NewReader(body))
-	user, pass, _ := strings.Cut(auth, ":")
-	req.SetBasicAuth(user, pass)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := testenv.Request(t, method, s.APIHost()+path, auth, body)
 	return resp.StatusCode, string(b)
 }
 

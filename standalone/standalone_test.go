@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -284,7 +283,6 @@ func pollActivation(t *testing.T, wsk *whisk.Client, aid string) *whisk.Activati
 // {"error", "code"} body, and that nothing was stored.
 func TestErrors(t *testing.T) {
 	s := startStack(t, Config{})
-	ctx := context.Background()
 	echo := wasmtest.WATModule(t, "echo")
 	wsk := wskClient(t, s.APIHost(), controller.GuestAuth)
 	if _, _, err := wsk.Actions.Insert(wasmAction("hello", echo), false); err != nil {
@@ -322,18 +320,7 @@ func TestErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			req, _ := http.NewRequestWithContext(ctx, c.method, s.APIHost()+c.path, strings.NewReader(c.body))
-			if c.auth != "" {
-				u, p, _ := strings.Cut(c.auth, ":")
-				req.SetBasicAuth(u, p)
-			}
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
+			resp, body := testenv.Request(t, c.method, s.APIHost()+c.path, c.auth, c.body)
 			var e struct{ Error, Code string }
 			if err := json.Unmarshal(body, &e); err != nil || resp.StatusCode != c.status {
 				t.Fatalf("status %d body %s, want %d", resp.StatusCode, body, c.status)

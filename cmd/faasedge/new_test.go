@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faasedge/faasedge/internal/testenv"
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/standalone"
 	"github.com/faasedge/faasedge/standalone/controller"
@@ -44,15 +45,7 @@ func TestNew(t *testing.T) {
 	api := func(method, path string, body any) map[string]any {
 		t.Helper()
 		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest(method, s.APIHost()+"/api/v1/namespaces/_/actions/"+path, bytes.NewReader(b))
-		req.SetBasicAuth(controller.GuestUUID, controller.GuestKey)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
+		resp, out := testenv.Request(t, method, s.APIHost()+"/api/v1/namespaces/_/actions/"+path, controller.GuestAuth, string(b))
 		var m map[string]any
 		if err := json.Unmarshal(out, &m); err != nil {
 			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)

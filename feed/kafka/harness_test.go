@@ -1,7 +1,6 @@
 package kafka
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -222,7 +221,7 @@ func (rp *runningProvider) lifecycle(t testing.TB, method string, body map[strin
 func (rp *runningProvider) call(t testing.TB, method, action string, body map[string]any) (int, string) {
 	t.Helper()
 	u := rp.url + "/api/v1/web/whisk.system/messagingWeb/" + action
-	var rd io.Reader
+	var b []byte
 	if method == http.MethodGet {
 		q := []string{}
 		for k, v := range body {
@@ -230,18 +229,10 @@ func (rp *runningProvider) call(t testing.TB, method, action string, body map[st
 		}
 		u += "?" + strings.Join(q, "&")
 	} else {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+		b, _ = json.Marshal(body)
 	}
-	req, _ := http.NewRequest(method, u, rd)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	resp, out := testenv.Request(t, method, u, "", string(b))
+	return resp.StatusCode, string(out)
 }
 
 // createTrigger records trigger /guest/<name> on topic and waits until its

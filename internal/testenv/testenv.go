@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -175,6 +176,33 @@ func (l *LockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// Request sends one request with a JSON body (none when body is empty)
+// and, when auth ("user:key") is set, basic auth, as the wsk CLI and the
+// clients do. It fails the test when the request cannot be sent, and
+// returns the response with its body read.
+func Request(t testing.TB, method, url, auth, body string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		user, key, _ := strings.Cut(auth, ":")
+		req.SetBasicAuth(user, key)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
 }
 
 // Wsk finds the stock OpenWhisk CLI that `make deps` builds under .tools.
