@@ -23,12 +23,12 @@ const (
 	ClassDHT     = "dht"     // the Kademlia DHT under /faasedge (trader lookups, provider records)
 	ClassRing    = "ring"    // the offer ring: offers, finds, backup lists, claims
 	ClassRun     = "run"     // remote runs: activations sent to the node and their results
-	ClassBitswap = "bitswap" // block exchange: code and IPFS data
+	ClassBlocks  = "blocks"  // block exchange (bitswap and CAR streams): code and IPFS data
 	ClassControl = "control" // identify, ping, protocol negotiation and the rest
 )
 
 // Classes in report order.
-var Classes = []string{ClassDHT, ClassRing, ClassRun, ClassBitswap, ClassControl}
+var Classes = []string{ClassDHT, ClassRing, ClassRun, ClassBlocks, ClassControl}
 
 // Classify puts a libp2p protocol ID in its traffic class.
 func Classify(proto string) string {
@@ -39,8 +39,8 @@ func Classify(proto string) string {
 		return ClassRing
 	case strings.HasPrefix(proto, "/faasedge/run/"):
 		return ClassRun
-	case strings.HasPrefix(proto, "/ipfs/bitswap"):
-		return ClassBitswap
+	case strings.HasPrefix(proto, "/ipfs/bitswap"), strings.HasPrefix(proto, "/faasedge/car/"):
+		return ClassBlocks
 	default:
 		return ClassControl
 	}
@@ -168,6 +168,11 @@ func (c *collector) sample() Snap {
 		put(i, "memory_rss_bytes", nil, float64(n.MemRSS))
 		put(i, "runs", nil, n.Runs)
 		put(i, "runs_in_flight", nil, n.InFlight)
+		scraped := 0.0
+		if n.Scraped {
+			scraped = 1
+		}
+		put(i, "metrics_scraped", nil, scraped)
 		for _, cl := range Classes {
 			for _, dir := range []string{"in", "out"} {
 				put(i, "p2p_bytes", map[string]string{"class": cl, "direction": dir}, n.P2P[cl][dir])
@@ -253,7 +258,7 @@ func (c *collector) nodeSnap(i int, n *Node) NodeSnap {
 	defer c.mu.Unlock()
 	if err != nil {
 		last := c.last[i]
-		ns.P2P, ns.Runs, ns.InFlight = last.P2P, last.Runs, 0
+		ns.P2P, ns.Runs = last.P2P, last.Runs
 		return ns
 	}
 	ns.Scraped = true
@@ -262,16 +267,7 @@ func (c *collector) nodeSnap(i int, n *Node) NodeSnap {
 		ns.P2P[cl] = map[string]float64{}
 	}
 	for _, m := range fams["faasedge_p2p_stream_bytes_total"].GetMetric() {
-		var proto, dir string
-		for _, l := range m.GetLabel() {
-			switch l.GetName() {
-			case "protocol":
-				proto = l.GetValue()
-			case "direction":
-				dir = l.GetValue()
-			}
-		}
-		ns.P2P[Classify(proto)][dir] += m.GetCounter().GetValue()
+		ns.P2P[Classify(labelValue(m, "protocol"))][labelValue(m, "direction")] += m.GetCounter().GetValue()
 	}
 	for _, m := range fams["faasedge_edge_runs_total"].GetMetric() {
 		ns.Runs = m.GetCounter().GetValue()
@@ -317,23 +313,15 @@ func gatewaySnap(tb *Testbed) GatewaySnap {
 	if err != nil {
 		return g
 	}
-	label := func(m *metric, name string) string {
-		for _, l := range m.GetLabel() {
-			if l.GetName() == name {
-				return l.GetValue()
-			}
-		}
-		return ""
-	}
 	for _, m := range fams["faasedge_gateway_claims_total"].GetMetric() {
-		if label(m, "result") == "granted" {
+		if labelValue(m, "result") == "granted" {
 			g.Claims += m.GetCounter().GetValue()
 		} else {
 			g.ClaimsFailed += m.GetCounter().GetValue()
 		}
 	}
 	for _, m := range fams["faasedge_gateway_schedule_messages_total"].GetMetric() {
-		if label(m, "kind") == "deploy" {
+		if labelValue(m, "kind") == "deploy" {
 			g.DeployMsgs += m.GetCounter().GetValue()
 		} else {
 			g.DiscoveryMsgs += m.GetCounter().GetValue()
@@ -353,6 +341,16 @@ func gatewaySnap(tb *Testbed) GatewaySnap {
 		g.AdvertisedMB += m.GetGauge().GetValue()
 	}
 	return g
+}
+
+// labelValue is m's label name, "" when it has none.
+func labelValue(m *metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
 }
 
 type (

@@ -152,7 +152,7 @@ func TestClassify(t *testing.T) {
 		"/faasedge/ring/offer/1.0.0": ClassRing,
 		"/faasedge/ring/claim/1.0.0": ClassRing,
 		"/faasedge/run/1.0.0":        ClassRun,
-		"/ipfs/bitswap/1.2.0":        ClassBitswap,
+		"/ipfs/bitswap/1.2.0":        ClassBlocks,
 		"/ipfs/id/1.0.0":             ClassControl,
 		"":                           ClassControl,
 		"/faasedge/fm/deploy/1.0.0":  ClassControl,

@@ -153,7 +153,7 @@ func writeCSV(path string, rows [][]string) error {
 var MainHeader = []string{"workload", "placement", "nodes", "rate", "cpu_cap_cores", "node_memory_mb", "requests", "ok", "success_rate",
 	"complete_p50_ms", "complete_p95_ms", "exec_p50_ms", "wait_p50_ms", "init_p50_ms",
 	"veth_bytes_per_node", "p2p_dht_bytes_per_node", "p2p_ring_bytes_per_node", "p2p_run_bytes_per_node",
-	"p2p_bitswap_bytes_per_node", "p2p_control_bytes_per_node",
+	"p2p_blocks_bytes_per_node", "p2p_control_bytes_per_node",
 	"executing_nodes", "cpu_seconds_per_executing_node", "cpu_cores_per_executing_node", "memory_peak_mb_per_node",
 	"schedulings", "schedule_messages", "schedule_peers", "schedule_mean_ms", "seconds", "deploy_error"}
 
@@ -163,7 +163,7 @@ func (r *Results) writeMain(sums []Summary) error {
 		rows = append(rows, []string{s.Workload, s.Placement, strconv.Itoa(r.Nodes), r.rate(), f2(r.Caps.CPU), strconv.Itoa(r.MemMB),
 			strconv.Itoa(s.Requests), strconv.Itoa(s.OK), f2(s.SuccessRate),
 			f2(s.CompleteP50), f2(s.CompleteP95), f2(s.ExecP50), f2(s.WaitP50), f2(s.InitP50),
-			f2(s.VethBytes), f2(s.P2P[ClassDHT]), f2(s.P2P[ClassRing]), f2(s.P2P[ClassRun]), f2(s.P2P[ClassBitswap]), f2(s.P2P[ClassControl]),
+			f2(s.VethBytes), f2(s.P2P[ClassDHT]), f2(s.P2P[ClassRing]), f2(s.P2P[ClassRun]), f2(s.P2P[ClassBlocks]), f2(s.P2P[ClassControl]),
 			strconv.Itoa(s.Executing), f2(s.CPUSeconds), f2(s.CPUCores), f2(s.MemoryMB),
 			f2(s.Schedulings), f2(s.ScheduleMsgs), f2(s.SchedulePeers), f2(s.ScheduleMS), f2(s.Seconds), s.DeployError})
 	}
@@ -190,18 +190,24 @@ func (r *Results) writeLoad() error {
 	rows := [][]string{{"workload", "placement", "load", "requests", "ok", "success_rate", "seconds", "throughput_rps", "mean_runs_in_flight", "claimed_fraction"}}
 	for _, ph := range r.Phases {
 		for _, lv := range ph.Levels {
-			rate, tput := 0.0, 0.0
-			if lv.Requests > 0 {
-				rate = float64(lv.OK) / float64(lv.Requests)
-			}
-			if lv.Seconds > 0 {
-				tput = float64(lv.Requests) / lv.Seconds
-			}
+			rate, tput := lv.rates()
 			rows = append(rows, []string{ph.Workload, ph.Placement, strconv.Itoa(lv.Load), strconv.Itoa(lv.Requests), strconv.Itoa(lv.OK),
 				f2(rate), f2(lv.Seconds), f2(tput), f2(lv.Busy), f2(utilisation(lv.End.Gateway))})
 		}
 	}
 	return writeCSV(filepath.Join(r.Dir, "load.csv"), rows)
+}
+
+// rates are the level's success rate and its throughput (requests per
+// second).
+func (lv Level) rates() (success, throughput float64) {
+	if lv.Requests > 0 {
+		success = float64(lv.OK) / float64(lv.Requests)
+	}
+	if lv.Seconds > 0 {
+		throughput = float64(lv.Requests) / lv.Seconds
+	}
+	return success, throughput
 }
 
 func (r *Results) writeNodes() error {
@@ -394,7 +400,7 @@ func (r *Results) writeReport(sums []Summary) error {
 		"Complete latency is the client's, from the blocking invoke to its answer; execution latency is the activation " +
 		"record's `duration`; waitTime and initTime are the record's annotations. Medians are over successful requests.\n\n")
 	b.WriteString("## Main table\n\n")
-	b.WriteString("| workload | placement | requests | success | complete p50 ms | execution p50 ms | wait p50 ms | init p50 ms | bytes/node (veth) | libp2p bytes/node dht / ring / run / bitswap / control | executing nodes | CPU s per executing node (cores) | peak memory/node |\n")
+	b.WriteString("| workload | placement | requests | success | complete p50 ms | execution p50 ms | wait p50 ms | init p50 ms | bytes/node (veth) | libp2p bytes/node dht / ring / run / blocks / control | executing nodes | CPU s per executing node (cores) | peak memory/node |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n")
 	for _, s := range sums {
 		if s.DeployError != "" {
@@ -403,24 +409,18 @@ func (r *Results) writeReport(sums []Summary) error {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %d | %.0f%% | %s | %s | %s | %s | %s | %s / %s / %s / %s / %s | %d | %.2f (%.2f) | %.1f MiB |\n",
 			s.Workload, s.Placement, s.Requests, 100*s.SuccessRate, fmtMS(s.CompleteP50), fmtMS(s.ExecP50), fmtMS(s.WaitP50), fmtMS(s.InitP50),
-			fmtBytes(s.VethBytes), fmtBytes(s.P2P[ClassDHT]), fmtBytes(s.P2P[ClassRing]), fmtBytes(s.P2P[ClassRun]), fmtBytes(s.P2P[ClassBitswap]), fmtBytes(s.P2P[ClassControl]),
+			fmtBytes(s.VethBytes), fmtBytes(s.P2P[ClassDHT]), fmtBytes(s.P2P[ClassRing]), fmtBytes(s.P2P[ClassRun]), fmtBytes(s.P2P[ClassBlocks]), fmtBytes(s.P2P[ClassControl]),
 			s.Executing, s.CPUSeconds, s.CPUCores, s.MemoryMB)
 	}
 	b.WriteString("\nBytes per node are means over the N nodes for the whole phase (deployment and every offered load), both directions: " +
 		"veth counts Ethernet frames on the node's link; libp2p counts stream bytes by protocol before encryption and multiplexing " +
 		"(dht: /faasedge/kad; ring: /faasedge/ring offers, finds, backup lists, claims; run: /faasedge/run activations and results; " +
-		"bitswap: code and IPFS data; control: identify, ping, negotiation). CPU is cgroup cpuacct time of the nodes that ran activations in the phase.\n\n")
+		"blocks: block exchange, bitswap and /faasedge/car streams, code and IPFS data; control: identify, ping, negotiation). CPU is cgroup cpuacct time of the nodes that ran activations in the phase.\n\n")
 	b.WriteString("## Success rate against offered load and ring utilisation\n\n")
 	b.WriteString("| workload | placement | requests in flight | requests | success | throughput req/s | mean runs in flight | claimed share of volunteered memory |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, ph := range r.Phases {
 		for _, lv := range ph.Levels {
-			rate, tput := 0.0, 0.0
-			if lv.Requests > 0 {
-				rate = float64(lv.OK) / float64(lv.Requests)
-			}
-			if lv.Seconds > 0 {
-				tput = float64(lv.Requests) / lv.Seconds
-			}
+			rate, tput := lv.rates()
 			fmt.Fprintf(&b, "| %s | %s | %d | %d | %.0f%% | %.2f | %.2f | %.0f%% |\n", ph.Workload, ph.Placement, lv.Load, lv.Requests, 100*rate, tput, lv.Busy, 100*utilisation(lv.End.Gateway))
 		}
 	}
@@ -452,7 +452,7 @@ func (r *Results) writeReport(sums []Summary) error {
 		"- `standalone.log`, `nodes/<i>/node.log`: the processes' logs.\n\n")
 	b.WriteString("## Not measured here\n\n" +
 		"- Data-fetch time is not separated from execution: the executor does not time /ipfs reads apart from the run; " +
-		"compare the IPFS placement's execution latency with the local one's, and its bitswap bytes.\n" +
+		"compare the IPFS placement's latencies with the local one's, and its block-exchange bytes.\n" +
 		"- No latency is added on the links (no netem).\n")
 	return os.WriteFile(filepath.Join(r.Dir, "report.md"), []byte(b.String()), 0o644)
 }

@@ -23,16 +23,12 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "testbed")
+	bin, dir, err := testenv.BuildFaasedge()
 	if err != nil {
-		panic(err)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "faasedge")
-	build := exec.Command("go", "build", "-o", binary, "github.com/faasedge/faasedge/cmd/faasedge")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		panic(err)
-	}
+	binary = bin
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -87,8 +83,8 @@ func TestShortRun(t *testing.T) {
 	}
 	// The IPFS placement fetched the files over the block exchange: at
 	// least the 1 MiB file on some node.
-	if ipfs := res.Phases[1].Summarize(); ipfs.P2P[testbed.ClassBitswap]*3 < 1<<20 {
-		t.Errorf("hash/ipfs: %v bitswap bytes per node, want the 1 MiB file fetched", ipfs.P2P[testbed.ClassBitswap])
+	if ipfs := res.Phases[1].Summarize(); ipfs.P2P[testbed.ClassBlocks]*3 < 1<<20 {
+		t.Errorf("hash/ipfs: %v block-exchange bytes per node, want the 1 MiB file fetched", ipfs.P2P[testbed.ClassBlocks])
 	}
 
 	for _, f := range append([]string{"samples.jsonl", "requests.jsonl", "main.csv", "load.csv", "nodes.csv", "report.md"}, testbed.Plots...) {
@@ -120,8 +116,9 @@ func TestShortRun(t *testing.T) {
 			t.Fatalf("sample %q: %v", sc.Text(), err)
 		}
 		seen[fmt.Sprintf("%d %s", s.Node, s.Metric)] = true
+		seen[fmt.Sprintf("%d %s %v", s.Node, s.Metric, s.Value)] = true
 	}
-	for _, want := range []string{"0 cpu_seconds", "2 veth_rx_bytes", "1 p2p_bytes", "2 memory_usage_bytes", "-1 schedulings"} {
+	for _, want := range []string{"0 metrics_scraped 1", "1 metrics_scraped 1", "2 metrics_scraped 1", "0 cpu_seconds", "2 veth_rx_bytes", "1 p2p_bytes", "2 memory_usage_bytes", "-1 schedulings"} {
 		if !seen[want] {
 			t.Errorf("no %q sample", want)
 		}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,17 +32,12 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "faasedge-bin")
+	bin, dir, err := testenv.BuildFaasedge()
 	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "faasedge")
-	build := testenv.ReleaseBuild(binary, "github.com/faasedge/faasedge/cmd/faasedge")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building faasedge:", err)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	binary = bin
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
