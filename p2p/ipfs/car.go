@@ -277,7 +277,7 @@ func (n *Node) streamCAR(s network.Stream) error {
 		_, err = idle.Write([]byte{carNotHeld})
 		return err
 	}
-	w := bufio.NewWriterSize(idle, 256<<10)
+	w := bufio.NewWriterSize(idle, 32<<10)
 	if err := w.WriteByte(carOK); err != nil {
 		return err
 	}
@@ -413,15 +413,63 @@ func (n *Node) streamDAG(ctx context.Context, p peer.ID, root cid.Cid, limit int
 }
 
 // readDAG reads a ProtoCAR answer for order's root from r and hands each
-// block to put once it is checked: its bytes hash to its CID, its CID is
-// the one dagOrder expects next and a hash boxo accepts, and the blocks'
-// bytes stay within limit. Nothing is allocated beyond one block of
-// maxBlockSize before these checks. It returns when the DAG is complete;
-// what follows is not read. Errors from r come back as they are; what r
-// delivered but is wrong wraps ErrMalformed, ErrUnexpected,
-// ErrHashMismatch or ErrTooLarge.
+// block to put, in order, once it is checked: its CID is the one dagOrder
+// expects next and a hash boxo accepts, the blocks' bytes stay within
+// limit, and its bytes hash to its CID. Nothing is allocated beyond
+// verifyAhead+2 blocks of maxBlockSize before these checks. It returns when
+// the DAG is complete; what follows is not read. Errors from r come back as
+// they are; what r delivered but is wrong wraps ErrMalformed,
+// ErrUnexpected, ErrHashMismatch or ErrTooLarge. A caller whose r may
+// block ends it (resets the stream) when readDAG returns.
+//
+// Blocks are hashed on this goroutine while the next ones are read on
+// another: SHA-256 costs about as much as the transfer. The links that
+// say which block comes next are read from a block before its hash is
+// checked, but nothing below it is handed on unless it is.
 func readDAG(r io.Reader, order *dagOrder, limit int64, put func(blocks.Block, *merkledag.ProtoNode) error) (streamStats, error) {
+	items := make(chan readItem, verifyAhead)
+	done := make(chan struct{})
+	defer close(done)
+	var readErr error
+	go func() {
+		defer close(items)
+		readErr = readBlocks(r, order, limit, func(it readItem) bool {
+			select {
+			case items <- it:
+				return true
+			case <-done:
+				return false
+			}
+		})
+	}()
 	var st streamStats
+	for it := range items {
+		want := it.b.Cid()
+		if sum, err := want.Prefix().Sum(it.b.RawData()); err != nil || !sum.Equals(want) {
+			return st, fmt.Errorf("%w: block %s", ErrHashMismatch, want)
+		}
+		st.blocks++
+		st.bytes += int64(len(it.b.RawData()))
+		if err := put(it.b, it.nd); err != nil {
+			return st, err
+		}
+	}
+	return st, readErr // items is closed: readErr is set
+}
+
+// verifyAhead is how many blocks read may wait for their hash check.
+const verifyAhead = 4
+
+// readItem is a block read, not yet hashed, and its decoded node.
+type readItem struct {
+	b  blocks.Block
+	nd *merkledag.ProtoNode
+}
+
+// readBlocks is readDAG's reading half: it checks everything but the
+// hashes and hands each block to send, until the DAG is complete, send
+// refuses, or something is wrong.
+func readBlocks(r io.Reader, order *dagOrder, limit int64, send func(readItem) bool) error {
 	root := order.stack[0]
 	src := &recordingReader{r: r}
 	br := bufio.NewReaderSize(src, 256<<10)
@@ -435,64 +483,62 @@ func readDAG(r io.Reader, order *dagOrder, limit int64, put func(blocks.Block, *
 	}
 	status, err := br.ReadByte()
 	if err != nil {
-		return st, fmt.Errorf("no answer: %w", err)
+		return fmt.Errorf("no answer: %w", err)
 	}
 	switch status {
 	case carOK:
 	case carNotHeld:
-		return st, ErrNotHeld
+		return ErrNotHeld
 	case carBusy:
-		return st, ErrBusy
+		return ErrBusy
 	default:
-		return st, fmt.Errorf("%w: status %d", ErrMalformed, status)
+		return fmt.Errorf("%w: status %d", ErrMalformed, status)
 	}
 	// CARv2 is a CARv1 behind a header and padding that the reader would
 	// skip without bound; the protocol carries CARv1 only.
 	if head, _ := br.Peek(carv2.PragmaSize); bytes.Equal(head, carv2.Pragma) {
-		return st, fmt.Errorf("%w: CAR version 2, want 1", ErrMalformed)
+		return fmt.Errorf("%w: CAR version 2, want 1", ErrMalformed)
 	}
-	// Blocks are hashed below, against the CID expected rather than the
-	// one they came with.
+	// Blocks are hashed by readDAG, against the CID expected rather than
+	// the one they came with.
 	car, err := carv2.NewBlockReader(br, carv2.MaxAllowedHeaderSize(maxCARHeader),
 		carv2.MaxAllowedSectionSize(uint64(maxBlockSize+maxCIDLen)), carv2.WithTrustedCAR(true))
 	if err != nil {
-		return st, malformed("CAR header: %w", err)
+		return malformed("CAR header: %w", err)
 	}
 	if car.Version != 1 || len(car.Roots) != 1 || !car.Roots[0].Equals(root) {
-		return st, fmt.Errorf("%w: CAR version %d roots %v, want version 1 root %s", ErrMalformed, car.Version, car.Roots, root)
+		return fmt.Errorf("%w: CAR version %d roots %v, want version 1 root %s", ErrMalformed, car.Version, car.Roots, root)
 	}
+	var total int64
+	var count int
 	for want, ok := order.next(); ok; want, ok = order.next() {
 		if err := verifcid.ValidateCid(verifcid.DefaultAllowlist, want); err != nil {
-			return st, fmt.Errorf("%w: block %s: %w", ErrUnexpected, want, err)
+			return fmt.Errorf("%w: block %s: %w", ErrUnexpected, want, err)
 		}
-		if st.blocks >= maxStreamBlocks {
-			return st, fmt.Errorf("%w: more than %d blocks", ErrTooLarge, maxStreamBlocks)
+		if count++; count > maxStreamBlocks {
+			return fmt.Errorf("%w: more than %d blocks", ErrTooLarge, maxStreamBlocks)
 		}
 		b, err := car.Next()
 		switch {
 		case errors.Is(err, io.EOF):
-			return st, fmt.Errorf("truncated DAG: the stream ended before block %s: %w", want, io.ErrUnexpectedEOF)
+			return fmt.Errorf("truncated DAG: the stream ended before block %s: %w", want, io.ErrUnexpectedEOF)
 		case err != nil:
-			return st, malformed("block %s: %w", want, err)
+			return malformed("block %s: %w", want, err)
 		case !b.Cid().Equals(want):
-			return st, fmt.Errorf("%w: got %s, want %s", ErrUnexpected, b.Cid(), want)
+			return fmt.Errorf("%w: got %s, want %s", ErrUnexpected, b.Cid(), want)
 		}
-		if st.bytes += int64(len(b.RawData())); st.bytes > limit {
-			return st, fmt.Errorf("%w of %d bytes", ErrTooLarge, limit)
+		if total += int64(len(b.RawData())); total > limit {
+			return fmt.Errorf("%w of %d bytes", ErrTooLarge, limit)
 		}
-		if sum, err := want.Prefix().Sum(b.RawData()); err != nil || !sum.Equals(want) {
-			return st, fmt.Errorf("%w: block %s", ErrHashMismatch, want)
-		}
-		st.blocks++
 		nd, err := order.visit(b)
 		if err != nil {
-			return st, fmt.Errorf("%w: %w", ErrMalformed, err)
+			return fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
-		if err := put(b, nd); err != nil {
-			return st, err
+		if !send(readItem{b, nd}) {
+			return nil
 		}
 	}
-	return st, nil
+	return nil
 }
 
 // recordingReader keeps the error its reader returned, so that a decoding

@@ -190,12 +190,17 @@ func (n *Node) fetchRemote(ctx context.Context, c cid.Cid, tried map[peer.ID]boo
 		}
 		out <- result{b, err, methodStream}
 	}()
-	for {
+	// The first success wins; bitswap's failure is the fetch's. The other
+	// side is stopped and waited for, so nothing outlives the fetch.
+	var won result
+	for range 2 {
 		r := <-out
-		if r.err == nil || r.method == methodBitswap {
-			return r.b, r.method, r.err
+		if won.method == "" && (r.err == nil || r.method == methodBitswap) {
+			won = r
+			cancel()
 		}
 	}
+	return won.b, won.method, won.err
 }
 
 // errNoStream: no DHT provider streamed the DAG; bitswap goes on alone.

@@ -16,6 +16,7 @@ import (
 	"github.com/ipfs/go-cid"
 	pebbleds "github.com/ipfs/go-ds-pebble"
 	"github.com/multiformats/go-multihash"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/faasedge/faasedge/p2p"
 )
@@ -73,10 +74,11 @@ func TestFetchThroughDHTProvider(t *testing.T) {
 		t.Fatal("fetcher already connected to the holder; the test would not use the DHT")
 	}
 	mustFetch(t, b, c.String(), want)
-	// The provider found streamed it: bitswap would have waited for its
-	// own provider search (a second) to start.
-	if fetches(b, methodStream) != 1 {
-		t.Fatalf("stream fetches %v, bitswap %v (failed streams %v, not held %v); want the provider's stream", fetches(b, methodStream), fetches(b, methodBitswap), fallbacks(b, "failed"), fallbacks(b, "not_held"))
+	// The provider the DHT named was asked for a stream at once and sent
+	// blocks that verified (bitswap, racing it, may still deliver the file
+	// first: the stream's connection is bitswap's too).
+	if got := testutil.ToFloat64(b.metrics.streamBytes); got == 0 {
+		t.Fatalf("no stream from the DHT's provider (stream fetches %v, bitswap %v)", fetches(b, methodStream), fetches(b, methodBitswap))
 	}
 }
 
