@@ -87,11 +87,11 @@ func startTestbed(t *testing.T, redisURL string) *testbed {
 	return &testbed{stack: s, env: Env{APIHost: s.APIHost(), Auth: controller.GuestAuth, DataDirs: []string{data}, AddIPFS: add}}
 }
 
-// edgeRuns is the number of activations the edge nodes have run.
-func (tb *testbed) edgeRuns() int64 {
-	var n int64
+// perNode is the number of activations each edge node has run.
+func (tb *testbed) perNode() []int64 {
+	var n []int64
 	for _, e := range tb.stack.EdgeNodes() {
-		n += e.Executor().Runs()
+		n = append(n, e.Executor().Runs())
 	}
 	return n
 }
@@ -105,7 +105,7 @@ func (tb *testbed) run(t *testing.T, w Workload, p Placement, n int) {
 	if err := w.Deploy(ctx, tb.env, p); err != nil {
 		t.Fatal(err)
 	}
-	before := tb.edgeRuns()
+	before := tb.perNode()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 3)
 	errs := make([]error, n)
@@ -127,9 +127,15 @@ func (tb *testbed) run(t *testing.T, w Workload, p Placement, n int) {
 			t.Errorf("%s/%s request %d: %v", w.Name(), p, i, err)
 		}
 	}
-	if ran := tb.edgeRuns() - before; ran < int64(n) {
+	after, ran := tb.perNode(), int64(0)
+	for k := range after {
+		after[k] -= before[k]
+		ran += after[k]
+	}
+	if ran < int64(n) {
 		t.Errorf("%s/%s: the edge nodes ran %d of %d activations", w.Name(), p, ran, n)
 	}
+	t.Logf("%s/%s: activations per edge node %v", w.Name(), p, after)
 }
 
 // TestWorkloads runs a short version of every workload, with its data on
@@ -137,6 +143,10 @@ func (tb *testbed) run(t *testing.T, w Workload, p Placement, n int) {
 // three edge nodes, and checks every answer.
 func TestWorkloads(t *testing.T) {
 	mnist, err := NewMNIST(200, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	video, err := NewVideo(24, 160, 120, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +158,7 @@ func TestWorkloads(t *testing.T) {
 		{NewHash(4<<10, 1<<20, 3<<20+5), 6},
 		{NewREST(60, 600), 20},
 		{mnist, 6},
+		{video, 3},
 	}
 	for _, tc := range tests {
 		for _, p := range []Placement{Local, IPFS} {
