@@ -14,6 +14,7 @@ import (
 	ow "github.com/apache/openwhisk-client-go/whisk"
 	"github.com/ipfs/boxo/ipns"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/faasedge/faasedge/activation"
 	controllerplugin "github.com/faasedge/faasedge/controller-plugin"
@@ -165,6 +166,16 @@ func TestFunctionManagerDeployAndInvoke(t *testing.T) {
 	if rep.Supplier != s.edges[0].Host().ID().String() && rep.Supplier != s.edges[1].Host().ID().String() {
 		t.Errorf("deployed on %s, not an edge node", rep.Supplier)
 	}
+	// The scheduler streamed the code from the client, the edge node
+	// from the scheduler that claimed it.
+	if got := streamFetches(t, s.sched); got != 1 {
+		t.Errorf("the scheduler streamed %v fetches, want 1", got)
+	}
+	supplier := s.edges[0]
+	if rep.Supplier == s.edges[1].Host().ID().String() {
+		supplier = s.edges[1]
+	}
+	testenv.WaitFor(t, 30*time.Second, "the supplier's code fetch", func() bool { return streamFetches(t, supplier) == 1 })
 	// The client leaves: the code now lives on the scheduler and the edge.
 	client.kill()
 
@@ -187,6 +198,25 @@ func TestFunctionManagerDeployAndInvoke(t *testing.T) {
 	if after := s.edges[0].Executor().Runs() + s.edges[1].Executor().Runs(); after != before+1 {
 		t.Errorf("edge nodes ran %d activations, want 1", after-before)
 	}
+}
+
+// streamFetches is how many code fetches n's IPFS node made by stream.
+func streamFetches(t *testing.T, n *node) float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(n.IPFS().Metrics())
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			if f.GetName() == "faasedge_ipfs_fetches_total" && len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == "stream" {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
 
 // TestFunctionManagerRefusesBadDeploys: bad requests get an error that
