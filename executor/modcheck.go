@@ -330,6 +330,16 @@ func (s *scanner) count(what string, minBytes int, limit uint32) uint32 {
 	return n
 }
 
+// vec reads a vector's length (see count) and calls item for each of its
+// entries until the scan fails; it returns the length.
+func (s *scanner) vec(what string, minBytes int, limit uint32, item func()) uint32 {
+	n := s.count(what, minBytes, limit)
+	for i := uint32(0); i < n && s.err == nil; i++ {
+		item()
+	}
+	return n
+}
+
 func (s *scanner) name() {
 	n := s.u32()
 	if n > maxStringBytes {
@@ -438,19 +448,14 @@ func scanModule(module []byte) (moduleInfo, error) {
 		case secCustom: // dropped by readModule before compiling
 			s.off = len(s.b)
 		case secType:
-			n := s.count("types", 2, maxTypes)
-			for i := uint32(0); i < n && s.err == nil; i++ {
-				if s.peek() == 0x4e { // a recursion group
-					s.byte()
-					m := s.count("types in a group", 3, maxTypes)
-					for j := uint32(0); j < m && s.err == nil; j++ {
-						s.funcType()
-					}
-					cost += int64(m) * costType
-					continue
+			n := s.vec("types", 2, maxTypes, func() {
+				if s.peek() != 0x4e {
+					s.funcType()
+					return
 				}
-				s.funcType()
-			}
+				s.byte() // a recursion group
+				cost += int64(s.vec("types in a group", 3, maxTypes, s.funcType)) * costType
+			})
 			cost += int64(n) * costType
 		case secImport:
 			n := s.count("imports", 4, maxImports)
@@ -464,15 +469,11 @@ func scanModule(module []byte) (moduleInfo, error) {
 			}
 			cost += int64(n) * costImport
 		case secFunction:
-			n := s.count("functions", 1, maxFunctions)
-			for i := uint32(0); i < n && s.err == nil; i++ {
-				s.u32()
-			}
+			n := s.vec("functions", 1, maxFunctions, func() { s.u32() })
 			functions = int(n)
 			cost += int64(n) * costFunction
 		case secTable:
-			n := s.count("tables", 3, maxTables)
-			for i := uint32(0); i < n && s.err == nil; i++ {
+			n := s.vec("tables", 3, maxTables, func() {
 				initExpr := s.peek() == 0x40
 				if initExpr {
 					s.skip(2)
@@ -486,7 +487,7 @@ func scanModule(module []byte) (moduleInfo, error) {
 				if initExpr {
 					s.constExpr()
 				}
-			}
+			})
 			if tableSlots > maxTableElements {
 				s.fail("tables of %d elements in all, more than the %d allowed", tableSlots, maxTableElements)
 			}
@@ -497,38 +498,28 @@ func scanModule(module []byte) (moduleInfo, error) {
 				info.minPages, _, _ = s.limits("memory")
 			}
 		case secGlobal:
-			n := s.count("globals", 4, maxGlobals)
-			for i := uint32(0); i < n && s.err == nil; i++ {
+			n := s.vec("globals", 4, maxGlobals, func() {
 				s.valType()
 				s.byte() // mutability
 				s.constExpr()
-			}
+			})
 			cost += int64(n) * costGlobal
 		case secExport:
-			n := s.count("exports", 3, maxExports)
-			for i := uint32(0); i < n && s.err == nil; i++ {
+			n := s.vec("exports", 3, maxExports, func() {
 				s.name()
 				s.byte()
 				s.u32()
-			}
+			})
 			cost += int64(n) * costExport
 		case secStart, secDataCount:
 			s.u32()
 		case secElement:
-			n := s.count("element segments", 3, maxElementSegments)
-			for i := uint32(0); i < n && s.err == nil; i++ {
-				cost += s.elementSegment()
-			}
+			n := s.vec("element segments", 3, maxElementSegments, func() { cost += s.elementSegment() })
 			cost += int64(n) * costElement
 		case secCode:
-			n := s.count("function bodies", 2, maxFunctions)
-			for i := uint32(0); i < n && s.err == nil; i++ {
-				cost += s.body()
-			}
-			bodies = int(n)
+			bodies = int(s.vec("function bodies", 2, maxFunctions, func() { cost += s.body() }))
 		case secData:
-			n := s.count("data segments", 2, maxDataSegments)
-			for i := uint32(0); i < n && s.err == nil; i++ {
+			n := s.vec("data segments", 2, maxDataSegments, func() {
 				switch flag := s.u32(); flag {
 				case 0:
 					s.constExpr()
@@ -542,14 +533,13 @@ func scanModule(module []byte) (moduleInfo, error) {
 				size := s.u32()
 				s.skip(size)
 				cost += int64(size)
-			}
+			})
 			cost += int64(n) * costData
 		case secTag:
-			n := s.count("tags", 2, maxTags)
-			for i := uint32(0); i < n && s.err == nil; i++ {
+			n := s.vec("tags", 2, maxTags, func() {
 				s.byte()
 				s.u32()
-			}
+			})
 			cost += int64(n) * costTag
 		default:
 			return info, devErrorf("%s: unknown section id %d", msgInvalidModule, id)
