@@ -54,8 +54,12 @@ const (
 	maxCIDLen = 128
 	// maxCARHeader bounds the CAR header, which holds one root.
 	maxCARHeader = 1 << 10
-	// maxStreamBlocks bounds the blocks of one stream, beside its bytes.
-	maxStreamBlocks = 1 << 20
+	// maxStreamBlocks bounds the blocks of one stream, beside its bytes:
+	// the requester keeps a few dozen bytes per block it expects, more
+	// than a tiny block counts towards the fetch limit. 64 Ki blocks are a
+	// 16 GiB file in Kubo's 256 KiB chunks; a DAG of more is left to
+	// bitswap.
+	maxStreamBlocks = 1 << 16
 	// maxCARStreamsPerPeer and maxCARStreams bound the DAGs a provider
 	// streams at once to one peer and to all.
 	maxCARStreamsPerPeer = 4

@@ -95,6 +95,10 @@ func TestActionByCIDRunsOnAnotherNode(t *testing.T) {
 			}
 		})
 	}
+	// The executor's code fetch streamed the module from the peer.
+	if fetches(b, methodStream) != 1 {
+		t.Errorf("module fetched by stream %v times, want 1", fetches(b, methodStream))
+	}
 	t.Run("missing file", func(t *testing.T) {
 		value, _ := json.Marshal(map[string]string{"path": "/ipfs/" + data.String() + "/nope"})
 		res := ex.Run(ctx, action, activation.Invocation{Value: value})

@@ -65,13 +65,6 @@ func (n *Node) Fetch(ctx context.Context, ref string) ([]byte, error) {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	// What a stream stored must still be here when the file is read.
-	release := n.store.holdEviction()
-	defer func() {
-		if err := release(context.WithoutCancel(ctx)); err != nil {
-			n.log.Warn("ipfs: cache eviction", "err", err)
-		}
-	}()
 	method := methodLocal
 	var b []byte
 	if !n.holdsDAG(ctx, c) {
