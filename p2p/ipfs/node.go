@@ -2,12 +2,13 @@
 // (CID): a persistent, size-bounded block cache, bitswap client and server on
 // the node's libp2p host, a one-request CAR stream of a whole DAG from a peer
 // known to hold it (ProtoCAR, with bitswap behind it), provider records in
-// the ring's DHT, UnixFS import
-// that gives the same CIDs as Kubo's `ipfs add`, pins, and a read-only fs.FS
-// for the /ipfs mount that functions read data through.
+// the ring's DHT, UnixFS import that gives the same CIDs as Kubo's `ipfs
+// add`, pins, and a read-only fs.FS for the /ipfs mount that functions read
+// data through.
 //
-// Every piece of IPFS machinery is boxo's; this package only wires it to the
-// p2p.Host and adds the cache bound and the error texts activations report.
+// Every piece of IPFS machinery is boxo's, and the CAR format go-car's; this
+// package wires them to the p2p.Host and adds the cache bound, the CAR
+// stream's protocol and checks, and the error texts activations report.
 package ipfs
 
 import (
