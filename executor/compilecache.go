@@ -44,53 +44,96 @@ func WithCompileBudget(b CompileBudget) Option { return func(c *config) { c.comp
 // too many compiles already wait, or the budget allows none (the first run
 // then compiles, as without it). Errors are the first run's to report, as they would be without it.
 func (e *Executor) Precompile(a *activation.Action) bool {
+	if !e.aotEnter() {
+		return false
+	}
+	act := *a
+	go func() {
+		if err := e.aotCompile(context.Background(), &act); err != nil {
+			e.log.Debug("executor: compiling ahead of time", "code", act.Code.String(), "err", err)
+		}
+	}()
+	return true
+}
+
+// Errors of Compile.
+var (
+	// ErrNoCompileBudget: the CompileBudget allows no compiles ahead of
+	// time, or too many already wait for a slot.
+	ErrNoCompileBudget = errors.New("executor: no compile budget")
+	// ErrClosed: the executor is closed.
+	ErrClosed = errors.New("executor closed")
+)
+
+// Compile is Precompile for callers that pace themselves (the invoker's
+// prewarmer): it waits for a slot of the CompileBudget and for the
+// compile, and returns the module's error, if any. The slot bounds the
+// CPU: each compile runs on one goroutine and holds its slot to the end,
+// so ctx ends the wait for a slot only, not a compile under way.
+func (e *Executor) Compile(ctx context.Context, a *activation.Action) error {
+	if !e.aotEnter() {
+		if e.isClosed() {
+			return ErrClosed
+		}
+		return ErrNoCompileBudget
+	}
+	return e.aotCompile(ctx, a)
+}
+
+// aotEnter counts a compile ahead of time as waiting, unless the budget or
+// Close refuses it; aotCompile then ends it.
+func (e *Executor) aotEnter() bool {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.closed || cap(e.compileSlots) == 0 || e.aotWaiting >= e.maxModules {
-		e.mu.Unlock()
 		return false
 	}
 	e.aotWaiting++
 	e.loads.Add(1)
-	e.mu.Unlock()
-	act := *a
-	go func() {
-		defer e.loads.Done()
-		select {
-		case e.compileSlots <- struct{}{}:
-		case <-e.stop:
-			e.mu.Lock()
-			e.aotWaiting--
-			e.mu.Unlock()
-			return
-		}
+	return true
+}
+
+func (e *Executor) aotCompile(ctx context.Context, a *activation.Action) error {
+	defer e.loads.Done()
+	select {
+	case e.compileSlots <- struct{}{}:
+	case <-e.stop:
 		e.mu.Lock()
 		e.aotWaiting--
-		e.aotActive++
-		e.aotPeak = max(e.aotPeak, e.aotActive)
 		e.mu.Unlock()
-		defer func() {
-			e.mu.Lock()
-			e.aotActive--
-			e.mu.Unlock()
-			<-e.compileSlots
-		}()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		go func() {
-			select {
-			case <-e.stop:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-		m, _, err := e.module(ctx, &act, time.Duration(runLimits(act.Limits).Timeout)*time.Millisecond)
-		if err != nil {
-			e.log.Debug("executor: compiling ahead of time", "code", act.Code.String(), "err", err)
-			return
-		}
-		e.done(m)
+		return ErrClosed
+	case <-ctx.Done():
+		e.mu.Lock()
+		e.aotWaiting--
+		e.mu.Unlock()
+		return ctx.Err()
+	}
+	e.mu.Lock()
+	e.aotWaiting--
+	e.aotActive++
+	e.aotPeak = max(e.aotPeak, e.aotActive)
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.aotActive--
+		e.mu.Unlock()
+		<-e.compileSlots
 	}()
-	return true
+	cctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-e.stop:
+			cancel()
+		case <-cctx.Done():
+		}
+	}()
+	m, _, err := e.module(cctx, a, time.Duration(runLimits(a.Limits).Timeout)*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	e.done(m)
+	return nil
 }
 
 // diskCache is wazero's compilation cache directory as this executor

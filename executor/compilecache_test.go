@@ -218,3 +218,41 @@ func TestDiskCacheKeepsEntriesInFlight(t *testing.T) {
 		t.Errorf("entry in flight removed: %v", err)
 	}
 }
+
+// TestCompile is Precompile for callers that wait: a good module is ready
+// when it returns, a bad one's error is the one its run reports, a wait for
+// a slot ends with its context, and the budget of none and Close refuse it.
+func TestCompile(t *testing.T) {
+	ctx := context.Background()
+	e := newExecutor(t, WithCompileBudget(CompileBudget{Concurrent: 1}))
+	good := &activation.Action{Name: activation.FQN{Name: "echo"}, Code: activation.Code{Inline: watEcho.bytes(t)}, Limits: whisk.DefaultLimits()}
+	if err := e.Compile(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	if !e.Ready(good.Code) {
+		t.Error("not ready after Compile")
+	}
+	bad := &activation.Action{Name: activation.FQN{Name: "bad"}, Code: activation.Code{Inline: []byte("\x00asm\x01\x00\x00\x00\x99")}, Limits: whisk.DefaultLimits()}
+	if err := e.Compile(ctx, bad); err == nil || !strings.HasPrefix(err.Error(), "the action's WebAssembly module is invalid") {
+		t.Errorf("bad module: %v", err)
+	}
+
+	e.compileSlots <- struct{}{} // the one slot is taken
+	wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	other := *good
+	other.Code.Digest = "other"
+	if err := e.Compile(wctx, &other); err != context.DeadlineExceeded {
+		t.Errorf("waiting for a taken slot: %v", err)
+	}
+	<-e.compileSlots
+	if err := e.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Compile(ctx, good); err != ErrClosed {
+		t.Errorf("after Close: %v", err)
+	}
+	if err := newExecutor(t, WithCompileBudget(CompileBudget{Concurrent: -1})).Compile(ctx, good); err != ErrNoCompileBudget {
+		t.Errorf("budget of none: %v", err)
+	}
+}

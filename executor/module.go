@@ -21,8 +21,6 @@ const (
 	wasiModule       = "wasi_snapshot_preview1"
 )
 
-var errClosed = errors.New("executor closed")
-
 // module is a compiled module in the in-memory cache. ready is closed when
 // the other fields are set.
 type module struct {
@@ -56,7 +54,7 @@ func (e *Executor) module(ctx context.Context, a *activation.Action, timeout tim
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		return nil, false, errClosed
+		return nil, false, ErrClosed
 	}
 	entry, ok := e.modules[key]
 	var evicted []*module

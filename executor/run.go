@@ -67,7 +67,7 @@ func (r *run) exec(ctx context.Context) {
 	var dev *devError
 	switch {
 	case err == nil:
-	case errors.Is(err, errClosed):
+	case errors.Is(err, ErrClosed):
 		r.fail(whisk.StatusWhiskError, whisk.MsgProvisionFailed)
 		return
 	case errors.As(err, &dev):

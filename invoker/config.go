@@ -74,6 +74,10 @@ type Config struct {
 	// Runner runs the activations; nil runs nodejs kinds on a JSRunner
 	// only (see Kinds and LocalRunner).
 	Runner Runner
+	// Prewarm, when its Compiler is set, compiles wasm actions as they
+	// are created or updated, ahead of their first activation (see
+	// PrewarmConfig: the stock invoker has no such thing).
+	Prewarm PrewarmConfig
 	// TLS, when set, serves the invoker endpoints over HTTPS (the stock
 	// invoker's invoker.protocol=https).
 	TLS *tls.Config

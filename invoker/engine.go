@@ -57,6 +57,7 @@ type Engine struct {
 	m      *metrics
 
 	actions *actionStore
+	prewarm *prewarmer // nil without Config.Prewarm.Compiler
 	records *recorder
 	unlock  unlocker
 	blocked *blacklist
@@ -134,6 +135,11 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	})
 	e.m = newMetrics(func() float64 { return float64(e.reader.Stats().Lag) })
 	e.actions = &actionStore{db: couch.DB(e.cfg.Couch.ActionsDB), nodejsDefault: e.cfg.NodejsDefault, log: e.log, cache: map[string]*storedAction{}}
+	if e.cfg.Prewarm.Compiler != nil {
+		if e.prewarm, err = newPrewarmer(e.cfg, e.actions, e.log, newPrewarmMetrics(e.m.reg)); err != nil {
+			return nil, err
+		}
+	}
 	e.records = newRecorder(couch.DB(e.cfg.Couch.ActivationsDB), e.log, e.m)
 	if e.unlock, err = newUnlocker(e.cfg.ParameterStorage); err != nil {
 		return nil, fmt.Errorf("invoker: parameter storage: %w", err)
@@ -206,6 +212,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	go e.records.run(e.bg)
 	go e.kafka.run(e.bg)
 	go e.blocked.run(e.bg, e.cfg.BlacklistPollInterval)
+	if e.prewarm != nil {
+		e.prewarm.start(e.bg)
+	}
 	consumeCtx, cancel := context.WithCancel(e.bg)
 	e.consume = cancel
 	e.consumed = make(chan struct{})
@@ -271,6 +280,9 @@ func (e *Engine) shutdown(ctx context.Context) error {
 	}
 	e.stopWork()
 	e.stopBg()
+	if e.prewarm != nil && e.consume != nil {
+		<-e.prewarm.done
+	}
 	if e.srv != nil {
 		errs = append(errs, e.srv.Shutdown(ctx))
 	}

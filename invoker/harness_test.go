@@ -45,6 +45,7 @@ type envSetup struct {
 	kafkaOpts []kfake.Opt
 	engOpts   []func(*invoker.Config)
 	noEngine  bool
+	onDisk    bool // pouchdb-server keeps its data across Restart
 }
 
 func withKafka(o ...kfake.Opt) envOpt {
@@ -55,7 +56,8 @@ func withKafka(o ...kfake.Opt) envOpt {
 func withEngine(o ...func(*invoker.Config)) envOpt {
 	return func(s *envSetup) { s.engOpts = append(s.engOpts, o...) }
 }
-func withoutEngine() envOpt { return func(s *envSetup) { s.noEngine = true } }
+func withoutEngine() envOpt   { return func(s *envSetup) { s.noEngine = true } }
+func withPouchOnDisk() envOpt { return func(s *envSetup) { s.onDisk = true } }
 
 func newEnv(t testing.TB, opts ...envOpt) *env {
 	t.Helper()
@@ -73,7 +75,11 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 	}
 	t.Cleanup(func() { e.kafka.Close() })
 	e.brokers = e.kafka.ListenAddrs()
-	e.pouch = testenv.StartPouchDB(t)
+	if s.onDisk {
+		e.pouch = testenv.StartPouchDBOnDisk(t)
+	} else {
+		e.pouch = testenv.StartPouchDB(t)
+	}
 	if e.couch, err = invoker.OpenCouch(invoker.CouchConfig{URL: e.pouch.URL}); err != nil {
 		t.Fatal(err)
 	}

@@ -21,9 +21,9 @@ import (
 
 // OpenCouch connects to CouchDB as the stock invoker does: basic auth when
 // a username is set, and uncompressed requests (pouchdb-server and some
-// proxies reject gzip bodies).
-func OpenCouch(cfg CouchConfig) (*kivik.Client, error) {
-	opts := []kivik.Option{couchdb.OptionNoRequestCompression()}
+// proxies reject gzip bodies). extra are further kivik options.
+func OpenCouch(cfg CouchConfig, extra ...kivik.Option) (*kivik.Client, error) {
+	opts := append([]kivik.Option{couchdb.OptionNoRequestCompression()}, extra...)
 	if cfg.Username != "" {
 		opts = append(opts, couchdb.BasicAuth(cfg.Username, cfg.Password))
 	}
@@ -96,13 +96,18 @@ func (s *actionStore) get(ctx context.Context, fqn whisk.FullyQualifiedEntityNam
 	if rev != nil && *rev != "" && *rev != a.rev {
 		s.log.Info("stale action revision requested, running the latest", "action", id, "requested", *rev, "latest", a.rev)
 	}
+	s.put(id, a)
+	return a, nil
+}
+
+// put caches a as the latest document of id.
+func (s *actionStore) put(id string, a *storedAction) {
 	s.mu.Lock()
 	if len(s.cache) >= maxCachedActions {
 		clear(s.cache)
 	}
 	s.cache[id] = a
 	s.mu.Unlock()
-	return a, nil
 }
 
 // fetch reads the latest document, retrying briefly when CouchDB is
@@ -126,6 +131,15 @@ func (s *actionStore) fetch(ctx context.Context, id string) (*storedAction, erro
 }
 
 func (s *actionStore) fetchOnce(ctx context.Context, id string) (*storedAction, error) {
+	doc, err := s.read(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.resolve(ctx, id, doc)
+}
+
+// read reads the latest document of id.
+func (s *actionStore) read(ctx context.Context, id string) (*whisk.ActionDoc, error) {
 	row := s.db.Get(ctx, id)
 	defer row.Close()
 	if err := row.Err(); err != nil {
@@ -140,6 +154,12 @@ func (s *actionStore) fetchOnce(ctx context.Context, id string) (*storedAction, 
 	if err := row.ScanDoc(&doc); err != nil {
 		return nil, fetchFailure(whisk.StatusWhiskError, whisk.MsgActionIncompatible, fmt.Errorf("action %s: unreadable document: %w", id, err))
 	}
+	return &doc, nil
+}
+
+// resolve turns the document of id into an action runners can run: kind
+// normalised, code decoded, its attachment read.
+func (s *actionStore) resolve(ctx context.Context, id string, doc *whisk.ActionDoc) (*storedAction, error) {
 	incompatible := func(format string, args ...any) error {
 		return fetchFailure(whisk.StatusWhiskError, whisk.MsgActionIncompatible, fmt.Errorf("action %s: "+format, append([]any{id}, args...)...))
 	}

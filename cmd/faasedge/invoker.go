@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/faasedge/faasedge/executor"
 	"github.com/faasedge/faasedge/internal/memtrim"
 	"github.com/faasedge/faasedge/invoker"
 	"github.com/faasedge/faasedge/kv"
+	"github.com/faasedge/faasedge/whisk"
 )
 
 // runInvoker starts like the stock invoker: --id N --uniqueName S
@@ -36,8 +38,27 @@ func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs.Var(&node.listen, "listen", "libp2p listen multiaddr (repeatable; $FAASEDGE_LISTEN; default loopback)")
 	fs.StringVar(&node.gateway, "gateway", node.gateway, "trustless HTTP gateway to fall back on for code by CID ($FAASEDGE_GATEWAY; off when empty)")
 	redisURL := fs.String("redis", os.Getenv("FAASEDGE_REDIS"), "Redis URL (redis://[user:pass@]host:port[/db]) of the key-value store for actions annotated faasedge-kv ($FAASEDGE_REDIS; none when empty)")
+	compilesDefault := executor.DefaultCompileConcurrency
+	if v := os.Getenv("FAASEDGE_COMPILE_CONCURRENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return &invoker.EnvError{Var: "FAASEDGE_COMPILE_CONCURRENCY", Err: fmt.Errorf("%q is not a number", v)}
+		}
+		compilesDefault = n
+	}
+	diskDefault := os.Getenv("FAASEDGE_COMPILE_DISK")
+	if diskDefault == "" {
+		diskDefault = "2048m"
+	}
+	compiles := fs.Int("compile-concurrency", compilesDefault,
+		"wasm modules compiled at once ahead of their first activation, as the actions database's _changes shows them created or updated ($FAASEDGE_COMPILE_CONCURRENCY; -1: none, no prewarming: each compiles on its first activation)")
+	compileDisk := fs.String("compile-disk", diskDefault, "disk kept for compiled wasm modules under --data-dir ($FAASEDGE_COMPILE_DISK)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	disk, err := whisk.ParseConfigSize(*compileDisk)
+	if err != nil {
+		return fmt.Errorf("%w: --compile-disk: %w", errUsage, err)
 	}
 	if *id < 0 {
 		if *overwriteID >= 0 || *uniqueName != "" {
@@ -54,7 +75,8 @@ func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(stderr, false)
-	exOpts := []executor.Option{executor.WithMemoryBudget(int64(cfg.UserMemory)), executor.WithLogger(log)}
+	exOpts := []executor.Option{executor.WithMemoryBudget(int64(cfg.UserMemory)), executor.WithLogger(log),
+		executor.WithCompileBudget(executor.CompileBudget{Concurrent: *compiles, DiskBytes: int64(disk)})}
 	if *redisURL != "" {
 		store, err := kv.DialRedis(*redisURL)
 		if err != nil {
@@ -70,6 +92,9 @@ func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	defer closeExec()
 	cfg.Instance, cfg.UniqueName, cfg.DisplayedName = *id, *uniqueName, *displayedName
 	cfg.Runner, cfg.TLS, cfg.Logger = invoker.LocalRunner(ex, nil), tlsCfg, log
+	if *compiles >= 0 {
+		cfg.Prewarm.Compiler = ex
+	}
 	eng, err := invoker.New(ctx, cfg)
 	if err != nil {
 		return err

@@ -62,10 +62,12 @@ type PouchDB struct {
 	Port int
 	cmd  *exec.Cmd
 	log  *LockedBuffer
+	data string // where the databases live; "" keeps them in memory
 }
 
 // Stop kills the server, for tests of a database that goes away. Data is
-// in memory, so a restarted server starts empty.
+// in memory unless started by StartPouchDBOnDisk, so a restarted server
+// starts empty.
 func (p *PouchDB) Stop() {
 	if p.cmd.Process != nil {
 		_ = p.cmd.Process.Kill()
@@ -84,7 +86,20 @@ func (p *PouchDB) Restart(t testing.TB) {
 // waits until it answers.
 func StartPouchDB(t testing.TB) *PouchDB {
 	t.Helper()
-	p := &PouchDB{Host: "127.0.0.1", Port: FreePort(t), log: &LockedBuffer{}}
+	return startPouchDB(t, "")
+}
+
+// StartPouchDBOnDisk is StartPouchDB keeping the databases in a directory
+// of the test's, so that Restart brings them back as they were, sequence
+// numbers included.
+func StartPouchDBOnDisk(t testing.TB) *PouchDB {
+	t.Helper()
+	return startPouchDB(t, t.TempDir())
+}
+
+func startPouchDB(t testing.TB, data string) *PouchDB {
+	t.Helper()
+	p := &PouchDB{Host: "127.0.0.1", Port: FreePort(t), log: &LockedBuffer{}, data: data}
 	p.URL = fmt.Sprintf("http://%s:%d", p.Host, p.Port)
 	p.start(t)
 	t.Cleanup(func() {
@@ -99,8 +114,13 @@ func StartPouchDB(t testing.TB) *PouchDB {
 func (p *PouchDB) start(t testing.TB) {
 	t.Helper()
 	bin := pouchBinary(t)
-	dir := t.TempDir() // pouchdb-server writes config.json and log.txt to its cwd
-	p.cmd = exec.Command(bin, "--in-memory", "--host", p.Host, "--port", fmt.Sprint(p.Port), "--dir", dir)
+	dir := p.data // pouchdb-server writes config.json and log.txt to its cwd
+	args := []string{"--host", p.Host, "--port", fmt.Sprint(p.Port)}
+	if dir == "" {
+		dir = t.TempDir()
+		args = append(args, "--in-memory")
+	}
+	p.cmd = exec.Command(bin, append(args, "--dir", dir)...)
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
