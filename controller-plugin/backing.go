@@ -21,6 +21,7 @@ type Ring interface {
 	Run(ctx context.Context, p ring.Placement, req ring.RunRequest) (activation.Result, error)
 	Renew(ctx context.Context, p *ring.Placement) error
 	Release(ctx context.Context, p ring.Placement) error
+	Prepare(ctx context.Context, p ring.Placement, cid string) error
 }
 
 // claim is one placement a virtual invoker holds, with the memory its runs
@@ -88,6 +89,21 @@ func (b *backing) suppliers() []peer.ID {
 	out := make([]peer.ID, 0, len(b.claims))
 	for _, c := range b.claims {
 		out = append(out, c.p.Supplier())
+	}
+	return out
+}
+
+// placements lists the claims' placements, one per supplier.
+func (b *backing) placements() []ring.Placement {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	seen := map[peer.ID]bool{}
+	var out []ring.Placement
+	for _, c := range b.claims {
+		if !seen[c.p.Supplier()] {
+			seen[c.p.Supplier()] = true
+			out = append(out, c.p)
+		}
 	}
 	return out
 }

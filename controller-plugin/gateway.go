@@ -171,6 +171,28 @@ func New(ctx context.Context, r Ring, cfg Config) (*Gateway, error) {
 	return g, nil
 }
 
+// Prepare has every edge node the virtual invokers hold claims on fetch
+// and compile the module cid, so that an activation finds it compiled on
+// whichever of them it lands (each node's compile budget bounds the work).
+// It returns once the nodes have taken the request, with the errors of
+// those that refused it.
+func (g *Gateway) Prepare(ctx context.Context, cid string) error {
+	seen := map[peer.ID]bool{}
+	var errs []error
+	for _, v := range g.invokers {
+		for _, p := range v.backing.placements() {
+			if seen[p.Supplier()] {
+				continue
+			}
+			seen[p.Supplier()] = true
+			if err := v.backing.ring.Prepare(ctx, p, cid); err != nil {
+				errs = append(errs, fmt.Errorf("prepare %s on %s: %w", cid, p.Supplier(), err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Invokers are the virtual invokers, in the order of their ids.
 func (g *Gateway) Invokers() []*VirtualInvoker { return g.invokers }
 

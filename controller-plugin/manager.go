@@ -87,6 +87,10 @@ type ManagerConfig struct {
 	Insecure bool
 	// HTTPClient, when set, is used for the REST calls.
 	HTTPClient *http.Client
+	// Gateway, when set, runs the deployed actions: Deploy also has the
+	// edge nodes of its virtual invokers' claims compile the module, so
+	// that the first activation finds it compiled wherever it runs.
+	Gateway *Gateway
 }
 
 // FunctionManager is the scheduling node's deploy service.
@@ -95,6 +99,7 @@ type FunctionManager struct {
 	code    CodeStore
 	client  *ow.Client
 	apiHost string
+	gw      *Gateway
 	log     *slog.Logger
 }
 
@@ -122,7 +127,7 @@ func NewFunctionManager(r Ring, code CodeStore, cfg ManagerConfig, log *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("controllerplugin: openwhisk client: %w", err)
 	}
-	return &FunctionManager{ring: r, code: code, client: c, apiHost: strings.TrimRight(cfg.APIHost, "/"), log: log}, nil
+	return &FunctionManager{ring: r, code: code, client: c, apiHost: strings.TrimRight(cfg.APIHost, "/"), gw: cfg.Gateway, log: log}, nil
 }
 
 // Register serves ProtoDeploy on s.
@@ -171,8 +176,10 @@ func (r DeployRequest) validate() (cid.Cid, error) {
 }
 
 // Deploy fetches and pins the module here (so it outlives the client),
-// runs Scheduling so an edge node fetches and prepares it, creates or
-// updates the action with code ipfs://CID, and returns its endpoint.
+// runs Scheduling so an edge node fetches and compiles it, has the edge
+// nodes the gateway's virtual invokers run on (ManagerConfig.Gateway)
+// compile it too, creates or updates the action with code ipfs://CID, and
+// returns its endpoint.
 func (f *FunctionManager) Deploy(ctx context.Context, r DeployRequest) (DeployReply, error) {
 	c, err := r.validate()
 	if err != nil {
@@ -196,6 +203,12 @@ func (f *FunctionManager) Deploy(ctx context.Context, r DeployRequest) (DeployRe
 	// the capacity that runs it.
 	if err := f.ring.Release(ctx, p); err != nil {
 		f.log.Debug("releasing the deploy claim", "supplier", p.Supplier(), "err", err)
+	}
+	if f.gw != nil {
+		// A node that refuses compiles on the first run, as without it.
+		if err := f.gw.Prepare(ctx, c.String()); err != nil {
+			f.log.Warn("not every edge node compiles the deployed module ahead of time", "cid", c, "err", err)
+		}
 	}
 	code := activation.Code{CID: c.String()}.String()
 	mem := r.MemoryMB

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -35,6 +36,7 @@ type restStack struct {
 	ctl   *controller.Controller
 	sched *node
 	edges []*node
+	gw    *controllerplugin.Gateway
 	index ipns.Name // the scheduler index's IPNS name
 }
 
@@ -91,8 +93,9 @@ func startRESTStack(t *testing.T, local *countingRunner) *restStack {
 		_ = gw.Shutdown(sctx)
 	})
 
+	s.gw = gw
 	fm, err := controllerplugin.NewFunctionManager(s.sched.Ring(), s.sched.IPFS(), controllerplugin.ManagerConfig{
-		APIHost: s.api.URL, AuthKey: controller.GuestAuth,
+		APIHost: s.api.URL, AuthKey: controller.GuestAuth, Gateway: gw,
 	}, testenv.Logger())
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +146,9 @@ func (s *restStack) client(t *testing.T) *ow.Client {
 
 // TestFunctionManagerDeployAndInvoke: an edge client finds a scheduler
 // through the IPNS index, deploys a module it holds, and the action then
-// answers through the REST API from an edge node.
+// answers through the REST API from an edge node. The deploy had every
+// edge node the virtual invoker runs on compile the module: the first
+// activation finds it compiled (no initTime in its record).
 func TestFunctionManagerDeployAndInvoke(t *testing.T) {
 	s := startRESTStack(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -187,13 +192,27 @@ func TestFunctionManagerDeployAndInvoke(t *testing.T) {
 	if act.Exec.Kind != whisk.KindWasm || act.Exec.Code == nil || *act.Exec.Code != "ipfs://"+cid || *act.Limits.Memory != 256 {
 		t.Errorf("action as created: kind %s, code %v, limits %+v", act.Exec.Kind, act.Exec.Code, act.Limits)
 	}
+	suppliers := s.gw.Invokers()[0].Suppliers()
+	if len(suppliers) == 0 {
+		t.Fatal("the virtual invoker holds no claim")
+	}
+	for _, e := range s.edges {
+		if slices.Contains(suppliers, e.Host().ID()) {
+			testenv.WaitFor(t, time.Minute, "the deployed module compiled on "+e.Host().ID().String(), func() bool { return e.Executor().Ready(cid) })
+		}
+	}
 	before := s.edges[0].Executor().Runs() + s.edges[1].Executor().Runs()
-	res, _, err := wc.Actions.Invoke("hello", map[string]any{"name": "edge"}, true, true)
+	res, _, err := wc.Actions.Invoke("hello", map[string]any{"name": "edge"}, true, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := json.Marshal(res); string(got) != `{"name":"edge"}` {
+	rec, _ := res.(map[string]any)
+	if got, _ := json.Marshal(rec["response"].(map[string]any)["result"]); string(got) != `{"name":"edge"}` {
 		t.Errorf("result %s", got)
+	}
+	anns, _ := json.Marshal(rec["annotations"])
+	if strings.Contains(string(anns), `"initTime"`) {
+		t.Errorf("the first activation compiled the module: %s", anns)
 	}
 	if after := s.edges[0].Executor().Runs() + s.edges[1].Executor().Runs(); after != before+1 {
 		t.Errorf("edge nodes ran %d activations, want 1", after-before)

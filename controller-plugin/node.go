@@ -75,13 +75,6 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	}
 	var bctx context.Context
 	bctx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	if cfg.Manager != nil {
-		fm, err := NewFunctionManager(n.ring.Ring(), n.ring.IPFS(), *cfg.Manager, log)
-		if err != nil {
-			return nil, err
-		}
-		fm.Register(n.ring.Transport())
-	}
 	if cfg.IndexKey != nil {
 		n.wg.Add(1)
 		go func() {
@@ -96,6 +89,15 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	}
 	if n.gw, err = New(ctx, n.ring.Ring(), gcfg); err != nil {
 		return nil, err
+	}
+	if cfg.Manager != nil {
+		mc := *cfg.Manager
+		mc.Gateway = n.gw
+		fm, err := NewFunctionManager(n.ring.Ring(), n.ring.IPFS(), mc, log)
+		if err != nil {
+			return nil, err
+		}
+		fm.Register(n.ring.Transport())
 	}
 	if addr := gcfg.Invoker.HTTPAddr; addr != "" {
 		ln, err := net.Listen("tcp", addr)

@@ -40,6 +40,7 @@ func TestRemoteErrorsKeepTheirSentinel(t *testing.T) {
 		{"claim over the offer", call("claim", claimMsg{Op: opClaim, OfferID: sup.node.vnodes[0].id, MemoryMB: 1024}), ErrInsufficient, ErrNoLease},
 		{"claim of an unknown offer", call("claim", claimMsg{Op: opClaim, OfferID: "nope", MemoryMB: 1}), ErrUnknownOffer, ErrInsufficient},
 		{"renew of an unknown lease", call("claim", claimMsg{Op: opRenew, LeaseID: "nope"}), ErrNoLease, ErrMalformed},
+		{"prepare under an unknown lease", call("claim", claimMsg{Op: opPrepare, LeaseID: "nope", CID: "bafkqaaa"}), ErrNoLease, ErrMalformed},
 		{"unknown op", call("claim", claimMsg{Op: "steal"}), ErrMalformed, ErrNoLease},
 		{"run without a lease", call("run", RunRequest{Invocation: activation.Invocation{ID: "a"}}), ErrNoLease, ErrNoExecutor},
 	}

@@ -185,6 +185,9 @@ type Node struct {
 	// Expire, raised by pushes in between), so a request no entry can fit
 	// skips the scan of a list that holds every supplier of the ring.
 	backupMax int
+	// Prepares under way (fetch and compile requests), bounded by
+	// maxPreparing so that lease holders cannot pile them up.
+	preparing int
 
 	wg     sync.WaitGroup
 	cancel context.CancelFunc

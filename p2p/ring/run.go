@@ -30,9 +30,10 @@ type Executor interface {
 }
 
 // Preparer is implemented by executors that can fetch and compile code
-// ahead of the first run; a granted claim with a CID triggers it, so the
-// deployment cost is paid before the first activation arrives. from is
-// the claimer, which may hold the code (the Function Manager pins it
+// ahead of the first run; a granted claim with a CID triggers it, and so
+// does a prepare request under a lease (Node.Prepare), so the deployment
+// cost is paid before the first activation arrives. from is the claimer
+// or lease holder, which may hold the code (the Function Manager pins it
 // before it schedules).
 type Preparer interface {
 	Prepare(ctx context.Context, cid string, from peer.ID) error

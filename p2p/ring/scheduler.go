@@ -296,6 +296,15 @@ func (n *Node) Renew(ctx context.Context, p *Placement) error {
 	return nil
 }
 
+// Prepare asks the placement's supplier to fetch and compile cid ahead of
+// the runs it will be sent under the placement's lease (a claim made
+// without that CID, or code deployed after the claim). It returns once the
+// supplier has taken the request, not when the code is compiled.
+func (n *Node) Prepare(ctx context.Context, p Placement, cid string) error {
+	body, _ := json.Marshal(claimMsg{Op: opPrepare, LeaseID: p.LeaseID, CID: cid})
+	return n.send(ctx, p.Offer.Supplier, ProtoClaim, body, nil)
+}
+
 // Release frees the placement's memory at its supplier.
 func (n *Node) Release(ctx context.Context, p Placement) error {
 	body, _ := json.Marshal(claimMsg{Op: opRelease, LeaseID: p.LeaseID})

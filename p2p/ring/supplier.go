@@ -259,6 +259,7 @@ const (
 	opClaim   claimOp = "claim"   // reserve MemoryMB of OfferID
 	opRenew   claimOp = "renew"   // extend LeaseID
 	opRelease claimOp = "release" // free LeaseID
+	opPrepare claimOp = "prepare" // fetch and compile CID for LeaseID's runs
 )
 
 // claimMsg is the ProtoClaim request.
@@ -315,14 +316,25 @@ func (n *Node) handleClaim(_ context.Context, from peer.ID, req []byte) ([]byte,
 		rep := claimReply{LeaseID: l.id, Expiry: l.expiry.UnixMilli()}
 		n.mu.Unlock()
 		n.cfg.dispatch(func() { n.republish(v) })
-		if p, ok := n.cfg.executor.(Preparer); ok && m.CID != "" {
-			n.cfg.dispatch(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), n.cfg.leaseTTL)
-				defer cancel()
-				if err := p.Prepare(ctx, m.CID, from); err != nil {
-					n.cfg.log.Warn("ring: prepare code", "cid", m.CID, "err", err)
-				}
-			})
+		if m.CID != "" {
+			if err := n.prepare(m.CID, from); err != nil {
+				n.cfg.log.Debug("ring: not preparing the claim's code", "cid", m.CID, "err", err)
+			}
+		}
+		return json.Marshal(rep)
+	case opPrepare:
+		l, ok := n.leases[m.LeaseID]
+		if !ok || l.owner != from {
+			n.mu.Unlock()
+			return nil, fmt.Errorf("%w %q for %s", ErrNoLease, m.LeaseID, from)
+		}
+		rep := claimReply{LeaseID: l.id, Expiry: l.expiry.UnixMilli()}
+		n.mu.Unlock()
+		if m.CID == "" {
+			return nil, malformed("prepare without a CID")
+		}
+		if err := n.prepare(m.CID, from); err != nil {
+			return nil, err
 		}
 		return json.Marshal(rep)
 	case opRenew, opRelease:
@@ -345,6 +357,40 @@ func (n *Node) handleClaim(_ context.Context, from peer.ID, req []byte) ([]byte,
 		n.mu.Unlock()
 		return nil, malformed("unknown claim op %q", m.Op)
 	}
+}
+
+// maxPreparing bounds the prepares under way on a supplier; more are
+// refused (the first run then fetches and compiles, as without them).
+const maxPreparing = 16
+
+// prepare has the executor fetch and compile cid in the background, if it
+// can (Preparer) and not too many prepares are under way; the executor's
+// own budget bounds the compiles.
+func (n *Node) prepare(cid string, from peer.ID) error {
+	p, ok := n.cfg.executor.(Preparer)
+	if !ok {
+		return errors.New("ring: this node prepares no code ahead of its runs")
+	}
+	n.mu.Lock()
+	if n.preparing >= maxPreparing {
+		n.mu.Unlock()
+		return fmt.Errorf("ring: %d prepares already under way", maxPreparing)
+	}
+	n.preparing++
+	n.mu.Unlock()
+	n.cfg.dispatch(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.leaseTTL)
+		defer cancel()
+		defer func() {
+			n.mu.Lock()
+			n.preparing--
+			n.mu.Unlock()
+		}()
+		if err := p.Prepare(ctx, cid, from); err != nil {
+			n.cfg.log.Warn("ring: prepare code", "cid", cid, "err", err)
+		}
+	})
+	return nil
 }
 
 func (n *Node) republish(v *vnode) {
