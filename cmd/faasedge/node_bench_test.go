@@ -25,7 +25,7 @@ import (
 // (at least 200) of the module claimed on it and run by CID.
 func BenchmarkNodeBinary(b *testing.B) {
 	bin := filepath.Join(b.TempDir(), "faasedge")
-	if out, err := testenv.ReleaseBuild(bin, ".").CombinedOutput(); err != nil {
+	if out, err := testenv.ReleaseBuild(bin, "."); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	fi, err := os.Stat(bin)

@@ -15,9 +15,8 @@ func BuildFaasedge() (bin, dir string, err error) {
 		return "", "", err
 	}
 	bin = filepath.Join(dir, "faasedge")
-	build := ReleaseBuild(bin, "github.com/faasedge/faasedge/cmd/faasedge")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	if out, err := ReleaseBuild(bin, "github.com/faasedge/faasedge/cmd/faasedge"); err != nil {
+		os.Stderr.Write(out)
 		os.RemoveAll(dir)
 		return "", "", fmt.Errorf("testenv: building faasedge: %w", err)
 	}
