@@ -89,41 +89,52 @@ func put(ctx context.Context, env Env, path string, doc any) error {
 	return nil
 }
 
+// record is the part of an activation record a workload reads.
+type record struct {
+	ActivationID string `json:"activationId"`
+	// Duration is the activation's execution time in ms.
+	Duration int64 `json:"duration"`
+	Response struct {
+		Status string          `json:"status"`
+		Result json.RawMessage `json:"result"`
+	} `json:"response"`
+}
+
 // invoke sends r as a blocking invocation and returns the activation's
-// result, polling for the record when the controller answers 202 (the
-// activation outlived the blocking wait).
+// result.
 func invoke(ctx context.Context, env Env, r Request) (json.RawMessage, error) {
-	var rec struct {
-		ActivationID string `json:"activationId"`
-		Response     struct {
-			Status string          `json:"status"`
-			Result json.RawMessage `json:"result"`
-		} `json:"response"`
-	}
+	rec, err := invokeRecord(ctx, env, r)
+	return rec.Response.Result, err
+}
+
+// invokeRecord sends r as a blocking invocation and returns the
+// successful activation's record, polling for it when the controller
+// answers 202 (the activation outlived the blocking wait).
+func invokeRecord(ctx context.Context, env Env, r Request) (rec record, err error) {
 	code, body, err := call(ctx, env, http.MethodPost, "actions/"+r.Action+"?blocking=true", r.Params)
 	if err != nil {
-		return nil, err
+		return rec, err
 	}
 	if code == http.StatusAccepted {
 		if err := json.Unmarshal(body, &rec); err != nil || rec.ActivationID == "" {
-			return nil, fmt.Errorf("%s: %d %.300s", r.Action, code, body)
+			return rec, fmt.Errorf("%s: %d %.300s", r.Action, code, body)
 		}
 		// Until the record is written, GET answers 404.
 		for code = http.StatusNotFound; code == http.StatusNotFound; {
 			select {
 			case <-ctx.Done():
-				return nil, fmt.Errorf("%s: activation %s: %w", r.Action, rec.ActivationID, ctx.Err())
+				return rec, fmt.Errorf("%s: activation %s: %w", r.Action, rec.ActivationID, ctx.Err())
 			case <-time.After(200 * time.Millisecond):
 			}
 			if code, body, err = call(ctx, env, http.MethodGet, "activations/"+rec.ActivationID, nil); err != nil {
-				return nil, err
+				return rec, err
 			}
 		}
 	}
 	if err := json.Unmarshal(body, &rec); err != nil || rec.Response.Status != "success" {
-		return nil, fmt.Errorf("%s %.200s: %d %.500s", r.Action, r.Params, code, body)
+		return rec, fmt.Errorf("%s %.200s: %d %.500s", r.Action, r.Params, code, body)
 	}
-	return rec.Response.Result, nil
+	return rec, nil
 }
 
 // call sends one request to the namespace's REST API at path and returns

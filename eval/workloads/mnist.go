@@ -2,6 +2,7 @@ package workloads
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -45,9 +46,13 @@ const MNISTFloor = 0.9
 // mnistFile is the image file's name, as the set's (uncompressed).
 const mnistFile = "t10k-images-idx3-ubyte"
 
+// MNISTBatch is the images a request classifies by default.
+const MNISTBatch = 10
+
 // NewMNIST is the workload over the first images of the MNIST test set (all
-// 10,000 when 0), batch (1 to 100) images per request.
+// 10,000 when 0), batch (1 to 100; MNISTBatch when 0) images per request.
 func NewMNIST(images, batch int) (*MNIST, error) {
+	batch = cmp.Or(batch, MNISTBatch)
 	if batch < 1 || batch > 100 {
 		return nil, fmt.Errorf("workloads: mnist: batch of %d images: want 1 to 100", batch)
 	}

@@ -30,6 +30,8 @@ const restWindow = 10
 // Deploy has the action write it there) or from a UnixFS directory
 // (IPFS). Every timeline is checked against the one computed here from the
 // same generated data, by a plain scan rather than the action's merge.
+// Local needs the executing nodes to share the namespace's store (one
+// Redis), as the standalone's edge nodes do: Deploy writes it once.
 type REST struct {
 	data *socialnet.Data
 	cid  string

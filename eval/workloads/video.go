@@ -1,6 +1,7 @@
 package workloads
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -35,9 +36,19 @@ type videoOut struct {
 
 var _ Workload = (*Video)(nil)
 
+// The video workload's default: ten seconds at 24 frames a second, 320 x
+// 240, in 8 chunks.
+const (
+	VideoFrames = 240
+	VideoWidth  = 320
+	VideoHeight = 240
+	VideoChunks = 8
+)
+
 // NewVideo is the workload over frames frames of w x h pixels in chunks
-// chunks (frames are split as evenly as they go).
+// chunks (frames are split as evenly as they go); zeros take the defaults.
 func NewVideo(frames, w, h, chunks int) (*Video, error) {
+	frames, w, h, chunks = cmp.Or(frames, VideoFrames), cmp.Or(w, VideoWidth), cmp.Or(h, VideoHeight), cmp.Or(chunks, VideoChunks)
 	if chunks < 1 || frames < chunks || w < 4 || h < 4 || w > mjpeg.MaxSide || h > mjpeg.MaxSide {
 		return nil, fmt.Errorf("workloads: video: %d frames of %dx%d in %d chunks", frames, w, h, chunks)
 	}
