@@ -98,11 +98,8 @@ func BenchmarkEdgeChurn(b *testing.B) {
 	}
 	const minutes, ratePerSec = 5, 8
 	c := startCluster(b, clusterSpec{virtual: []int{0, 1}, capacityMB: 512, edgesMB: []int{512, 512, 512, 512, 512, 512, 512, 512}})
-	c.waitState(b, emulator.Healthy, 0, 1)
+	c.waitReady(b, 512, 0, 1)
 	invs := c.gw.Invokers()
-	for _, v := range invs {
-		c.waitBacked(b, v, 512)
-	}
 	cid := addModule(b, c.sched, sleepModule(b))
 	c.b.putAction(b, "sleep", cid, 128)
 	meta := emulator.ActionMeta{Name: whisk.FullyQualifiedEntityName{Path: "guest", Name: "sleep", Version: "0.0.1"}, MemoryMB: 128, TimeoutMs: 30000}

@@ -207,15 +207,22 @@ func (c *cluster) waitBacked(t testing.TB, v *controllerplugin.VirtualInvoker, m
 	}
 }
 
+// waitReady waits until the invokers ids are healthy and every virtual
+// invoker backs mb of capacity with edge claims.
+func (c *cluster) waitReady(t testing.TB, mb int, ids ...int) {
+	t.Helper()
+	c.waitState(t, emulator.Healthy, ids...)
+	for _, v := range c.gw.Invokers() {
+		c.waitBacked(t, v, mb)
+	}
+}
+
 // TestControllerDistributesOntoEdge: a controller that sees a regular
 // invoker and two virtual invokers spreads activations over all three, and
 // what reaches a virtual invoker runs on an edge node.
 func TestControllerDistributesOntoEdge(t *testing.T) {
 	c := startCluster(t, clusterSpec{local: true, virtual: []int{1, 2}, capacityMB: 512, edgesMB: []int{512, 512, 512}})
-	c.waitState(t, emulator.Healthy, 0, 1, 2)
-	for _, v := range c.gw.Invokers() {
-		c.waitBacked(t, v, 512)
-	}
+	c.waitReady(t, 512, 0, 1, 2)
 	cid := addModule(t, c.sched, wasmtest.WATModule(t, "echo"))
 	var names []string
 	for i := range 4 {
@@ -256,11 +263,8 @@ func TestControllerDistributesOntoEdge(t *testing.T) {
 // another claim), and the virtual invoker backs its capacity again.
 func TestEdgeNodeDiesMidLoad(t *testing.T) {
 	c := startCluster(t, clusterSpec{virtual: []int{0, 1}, capacityMB: 512, edgesMB: []int{512, 512, 512}})
-	c.waitState(t, emulator.Healthy, 0, 1)
+	c.waitReady(t, 512, 0, 1)
 	invs := c.gw.Invokers()
-	for _, v := range invs {
-		c.waitBacked(t, v, 512)
-	}
 	cid := addModule(t, c.sched, sleepModule(t))
 	c.b.putAction(t, "sleep", cid, 128)
 	names := make([]string, 16)
