@@ -27,9 +27,12 @@ import (
 type stack struct {
 	ctl     *emulator.Controller
 	actions *kivik.DB
+	ex      *executor.Executor
+	brokers []string
 }
 
-func newStack(t testing.TB, node *Node) *stack {
+// newStack starts the stack; opts change the invoker's configuration.
+func newStack(t testing.TB, node *Node, opts ...func(*stack, *invoker.Config)) *stack {
 	t.Helper()
 	ctx := testCtx(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -45,7 +48,7 @@ func newStack(t testing.TB, node *Node) *stack {
 			t.Fatal(err)
 		}
 	}
-	s := &stack{actions: couch.DB(dbs.Entities)}
+	s := &stack{actions: couch.DB(dbs.Entities), brokers: brokers}
 	if s.ctl, err = emulator.Start(ctx, emulator.Config{Brokers: brokers, ActionsDB: s.actions, Logger: quiet}); err != nil {
 		t.Fatal(err)
 	}
@@ -55,12 +58,17 @@ func newStack(t testing.TB, node *Node) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ex.Close(context.Background()) })
-	eng, err := invoker.New(ctx, invoker.Config{
+	s.ex = ex
+	cfg := invoker.Config{
 		Instance: 0, UniqueName: "0", UserMemory: 1024 * whisk.MB, KafkaBrokers: brokers,
 		Couch:    invoker.CouchConfig{URL: pouch.URL, ActionsDB: dbs.Entities, ActivationsDB: dbs.Activations},
 		HTTPAddr: "127.0.0.1:0", Username: "invoker.user", Password: "invoker.pass",
 		Runner: invoker.LocalRunner(ex, nil), Logger: quiet,
-	})
+	}
+	for _, o := range opts {
+		o(s, &cfg)
+	}
+	eng, err := invoker.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
