@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,10 +28,33 @@ var evalWorkloads = map[string]func(f *evalFlags) (workloads.Workload, error){
 		}
 		return workloads.NewHash(sizes...), nil
 	},
+	"rest": func(f *evalFlags) (workloads.Workload, error) {
+		return workloads.NewREST(f.restUsers, f.restPosts), nil
+	},
+	"mnist": func(f *evalFlags) (workloads.Workload, error) {
+		return workloads.NewMNIST(f.mnistImages, f.mnistBatch)
+	},
+	"video": func(f *evalFlags) (workloads.Workload, error) {
+		w, h, ok := strings.Cut(f.videoSize, "x")
+		wi, err1 := strconv.Atoi(w)
+		hi, err2 := strconv.Atoi(h)
+		if !ok || err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("--video-size %q is not WIDTHxHEIGHT", f.videoSize)
+		}
+		chunks := f.videoChunks
+		if chunks == 0 {
+			chunks = f.nodes
+		}
+		return workloads.NewVideo(f.videoFrames, wi, hi, chunks)
+	},
 }
 
+// evalFlags size the workloads.
 type evalFlags struct {
-	hashSizes string
+	nodes                                         int
+	hashSizes, videoSize                          string
+	restUsers, restPosts, mnistImages, mnistBatch int
+	videoFrames, videoChunks                      int
 }
 
 // runEval runs the evaluation's small deployment: the standalone and N
@@ -55,10 +79,25 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	out := fs.String("out", "eval-out", "directory that receives the run's directory")
 	var f evalFlags
 	fs.StringVar(&f.hashSizes, "hash-sizes", "4k,1m,16m,64m", "file sizes of the hash workload")
+	fs.IntVar(&f.restUsers, "rest-users", 0, "users of the rest workload's social network (0: its default)")
+	fs.IntVar(&f.restPosts, "rest-posts", 0, "posts of the rest workload's social network (0: its default)")
+	fs.IntVar(&f.mnistImages, "mnist-images", 1000, "MNIST test images the mnist workload classifies (0: all 10,000)")
+	fs.IntVar(&f.mnistBatch, "mnist-batch", 10, "images per mnist request (1 to 100)")
+	fs.IntVar(&f.videoFrames, "video-frames", 48, "frames of the video workload's synthetic MJPEG video")
+	fs.StringVar(&f.videoSize, "video-size", "320x240", "frame size of the video workload")
+	fs.IntVar(&f.videoChunks, "video-chunks", 0, "chunks the video is split into, one request each (0: one per node)")
 	verbose := fs.Bool("v", false, "log the testbed's steps")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *nodes < 1 || *requests < 1 || *memory < 256 || *cpu < 0 {
+		return fmt.Errorf("%w: want --nodes and --requests at least 1, --node-memory at least 256, --cpu not negative", errUsage)
+	}
+	// Before the workloads generate their data: without root nothing runs.
+	if os.Geteuid() != 0 {
+		return testbed.ErrNotRoot
+	}
+	f.nodes = *nodes
 	cfg := testbed.Config{Nodes: *nodes, OutDir: *out, NodeMemoryMB: *memory, Requests: *requests, Interval: *interval,
 		Caps: testbed.Caps{Rate: *rate, CPU: *cpu}, Progress: stdout, Logger: newLogger(stderr, !*verbose)}
 	for _, n := range splitList(*wl) {
@@ -86,9 +125,6 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("%w: --load: %q is not a number of requests in flight", errUsage, s)
 		}
 		cfg.Load = append(cfg.Load, n)
-	}
-	if *nodes < 1 || *requests < 1 || *memory < 256 || *cpu < 0 {
-		return fmt.Errorf("%w: want --nodes and --requests at least 1, --node-memory at least 256, --cpu not negative", errUsage)
 	}
 	if len(cfg.Workloads) == 0 {
 		return fmt.Errorf("%w: no workloads", errUsage)

@@ -18,6 +18,8 @@ func TestEvalBadFlags(t *testing.T) {
 		{"no nodes", []string{"--nodes", "0"}, "--nodes and --requests at least 1"},
 		{"bad hash size", []string{"--hash-sizes", "4k,lots"}, `--hash-sizes "lots"`},
 		{"no workloads", []string{"--workloads", ""}, "no workloads"},
+		{"bad video size", []string{"--workloads", "video", "--video-size", "big"}, `--video-size "big"`},
+		{"bad mnist batch", []string{"--workloads", "mnist", "--mnist-batch", "500"}, "batch of 500 images"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -42,6 +42,9 @@ type Request struct {
 	DurationMS float64 `json:"durationMs"`
 	InitMS     float64 `json:"initMs"`
 	WaitMS     float64 `json:"waitMs"`
+	// MemoryMB is the action's memory limit (the record's limits
+	// annotation): what a run of it holds of a node's offer.
+	MemoryMB float64 `json:"memoryMb"`
 }
 
 // record is the part of an activation record the testbed reads.
@@ -139,6 +142,13 @@ func (c *client) invoke(ctx context.Context, r workloads.Request, out *Request) 
 		out.DurationMS = float64(*rec.Duration)
 	}
 	out.InitMS, out.WaitMS = rec.annotation("initTime"), rec.annotation("waitTime")
+	for _, a := range rec.Annotations {
+		if a.Key == "limits" {
+			var l struct{ Memory float64 }
+			_ = json.Unmarshal(a.Value, &l)
+			out.MemoryMB = l.Memory
+		}
+	}
 	return &rec
 }
 

@@ -177,9 +177,9 @@ func (r *Results) rate() string {
 	return r.Caps.Rate
 }
 
-// utilisation is the share of the volunteered memory the gateway holds
-// in claims.
-func utilisation(g GatewaySnap) float64 {
+// claimed is the share of the volunteered memory the gateway holds in
+// claims.
+func claimed(g GatewaySnap) float64 {
 	if g.AdvertisedMB == 0 {
 		return 0
 	}
@@ -187,15 +187,31 @@ func utilisation(g GatewaySnap) float64 {
 }
 
 func (r *Results) writeLoad() error {
-	rows := [][]string{{"workload", "placement", "load", "requests", "ok", "success_rate", "seconds", "throughput_rps", "mean_runs_in_flight", "claimed_fraction"}}
+	rows := [][]string{{"workload", "placement", "load", "requests", "ok", "success_rate", "seconds", "throughput_rps", "mean_runs_in_flight", "ring_utilisation", "claimed_fraction"}}
 	for _, ph := range r.Phases {
 		for _, lv := range ph.Levels {
 			rate, tput := lv.rates()
 			rows = append(rows, []string{ph.Workload, ph.Placement, strconv.Itoa(lv.Load), strconv.Itoa(lv.Requests), strconv.Itoa(lv.OK),
-				f2(rate), f2(lv.Seconds), f2(tput), f2(lv.Busy), f2(utilisation(lv.End.Gateway))})
+				f2(rate), f2(lv.Seconds), f2(tput), f2(lv.Busy), strconv.FormatFloat(r.utilisation(ph, lv), 'f', 4, 64), f2(claimed(lv.End.Gateway))})
 		}
 	}
 	return writeCSV(filepath.Join(r.Dir, "load.csv"), rows)
+}
+
+// utilisation is the share of the ring's volunteered memory that the
+// level's runs held on average: runs in flight (sampled) times the
+// actions' median memory limit, over N times each node's memory.
+func (r *Results) utilisation(ph Phase, lv Level) float64 {
+	var mem []float64
+	for _, q := range ph.Requests {
+		if q.Load == lv.Load && q.MemoryMB > 0 {
+			mem = append(mem, q.MemoryMB)
+		}
+	}
+	if len(mem) == 0 || r.Nodes == 0 || r.MemMB == 0 {
+		return 0
+	}
+	return lv.Busy * quantile(mem, 0.5) / float64(r.Nodes*r.MemMB)
 }
 
 // rates are the level's success rate and its throughput (requests per
@@ -417,11 +433,12 @@ func (r *Results) writeReport(sums []Summary) error {
 		"(dht: /faasedge/kad; ring: /faasedge/ring offers, finds, backup lists, claims; run: /faasedge/run activations and results; " +
 		"blocks: block exchange, bitswap and /faasedge/car streams, code and IPFS data; control: identify, ping, negotiation). CPU is cgroup cpuacct time of the nodes that ran activations in the phase.\n\n")
 	b.WriteString("## Success rate against offered load and ring utilisation\n\n")
-	b.WriteString("| workload | placement | requests in flight | requests | success | throughput req/s | mean runs in flight | claimed share of volunteered memory |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("Ring utilisation is the mean memory the runs in flight held (runs in flight, sampled, times the action's memory limit) over the memory the N nodes volunteer; the gateway holds claims on the claimed share.\n\n")
+	b.WriteString("| workload | placement | requests in flight | requests | success | throughput req/s | mean runs in flight | ring utilisation | claimed share of volunteered memory |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, ph := range r.Phases {
 		for _, lv := range ph.Levels {
 			rate, tput := lv.rates()
-			fmt.Fprintf(&b, "| %s | %s | %d | %d | %.0f%% | %.2f | %.2f | %.0f%% |\n", ph.Workload, ph.Placement, lv.Load, lv.Requests, 100*rate, tput, lv.Busy, 100*utilisation(lv.End.Gateway))
+			fmt.Fprintf(&b, "| %s | %s | %d | %d | %.0f%% | %.2f | %.2f | %.1f%% | %.0f%% |\n", ph.Workload, ph.Placement, lv.Load, lv.Requests, 100*rate, tput, lv.Busy, 100*r.utilisation(ph, lv), 100*claimed(lv.End.Gateway))
 		}
 	}
 	b.WriteString("\n## Deployment efficiency\n\n")

@@ -69,7 +69,9 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	return res, errors.Join(runErr, closeErr)
 }
 
-// Run drives the configured workloads; the testbed stays up.
+// Run drives the configured workloads; the testbed stays up. A workload
+// that fails to deploy in a placement is skipped there and its error
+// returned with the results.
 func (tb *Testbed) Run(ctx context.Context) (*Results, error) {
 	cfg := tb.cfg
 	res := &Results{Dir: tb.dir, Nodes: cfg.Nodes, Caps: cfg.Caps, MemMB: cfg.NodeMemoryMB, Setup: tb.col.sample()}
@@ -82,6 +84,9 @@ func (tb *Testbed) Run(ctx context.Context) (*Results, error) {
 	enc := json.NewEncoder(reqf)
 	c := newClient(tb.Env())
 	total := len(cfg.Workloads) * len(cfg.Placements)
+	// A phase that could not deploy is reported and the run goes on; the
+	// run then ends with their errors.
+	var deployErrs []error
 	k := 0
 	for _, w := range cfg.Workloads {
 		for _, p := range cfg.Placements {
@@ -94,6 +99,7 @@ func (tb *Testbed) Run(ctx context.Context) (*Results, error) {
 			ph.Start = tb.col.enter(ph.Name + " deploy")
 			if err := w.Deploy(ctx, tb.Env(), p); err != nil {
 				ph.DeployError = err.Error()
+				deployErrs = append(deployErrs, fmt.Errorf("testbed: %s: deploy: %w", ph.Name, err))
 				_, ph.Peak, _ = tb.col.leave()
 				ph.End = ph.Start
 				tb.progress("phase %s: deploy failed: %v", ph.Name, err)
@@ -135,5 +141,5 @@ func (tb *Testbed) Run(ctx context.Context) (*Results, error) {
 			res.Phases = append(res.Phases, ph)
 		}
 	}
-	return res, ctx.Err()
+	return res, errors.Join(append(deployErrs, ctx.Err())...)
 }

@@ -23,7 +23,7 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	bin, dir, err := testenv.BuildFaasedge()
+	bin, dir, err := testenv.BuildFaasedge(false)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
