@@ -6,6 +6,21 @@
 // The testbed (faasedge eval) and the tests of this package drive the same
 // Workload values: the testbed owns the stack and the nodes, a workload owns
 // what runs on them.
+//
+// The four workloads, each with its action in actions/<name> (package eval,
+// built as a reactor from this source tree by Deploy, with the Go toolchain):
+//
+//   - Hash (eval/hash): SHA-256 of deterministic files of 4 KiB to 64 MiB.
+//   - REST (eval/rest): a DeathStarBench-shaped social network's timelines
+//     and post composes over the key-value store, or a UnixFS directory.
+//   - MNIST (eval/mnist): the ONNX zoo's MNIST CNN on batches of MNIST test
+//     images, checked against their labels.
+//   - Video (eval/video): one activation per chunk of a synthetic MJPEG
+//     video (gray, blur, downscale, edges), each output checked byte-exact.
+//
+// Deploy may write under each of Env.DataDirs (Local) or add a tree with
+// Env.AddIPFS (IPFS); Request and Check are safe for concurrent use once
+// Deploy has returned.
 package workloads
 
 import (
