@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
+	"sync/atomic"
 )
 
 // Sizes of the stock deployment (ActivationEntityLimit, whisk.activation).
@@ -184,7 +186,7 @@ func (a Ack) AppendJSON(dst []byte) ([]byte, error) {
 		dst = strconv.AppendBool(dst, *a.IsSystemError)
 	}
 	if a.Instance != nil {
-		inst, err := json.Marshal(a.Instance)
+		inst, err := a.Instance.encoded()
 		if err != nil {
 			return dst, err
 		}
@@ -192,6 +194,39 @@ func (a Ack) AppendJSON(dst []byte) ([]byte, error) {
 		dst = append(dst, inst...)
 	}
 	return append(dst, '}'), nil
+}
+
+// lastInstance is the last instance id encoded for an ack: an invoker
+// writes its own in every completion.
+var lastInstance atomic.Pointer[encodedInstance]
+
+type encodedInstance struct {
+	id   InvokerInstanceID
+	json []byte
+}
+
+// encoded is json.Marshal(i), from lastInstance when it is the same id.
+func (i *InvokerInstanceID) encoded() ([]byte, error) {
+	if last := lastInstance.Load(); last != nil && last.id.equal(i) {
+		return last.json, nil
+	}
+	b, err := json.Marshal(i)
+	if err != nil {
+		return nil, err
+	}
+	id := *i
+	id.Tags, id.DedicatedNamespaces = slices.Clone(i.Tags), slices.Clone(i.DedicatedNamespaces)
+	lastInstance.Store(&encodedInstance{id: id, json: b})
+	return b, nil
+}
+
+// equal compares every field, nil and empty lists told apart as their
+// encodings are (null, []).
+func (i *InvokerInstanceID) equal(o *InvokerInstanceID) bool {
+	return i.Instance == o.Instance && i.UserMemory == o.UserMemory && i.InstanceType == o.InstanceType &&
+		i.UniqueName == o.UniqueName && i.DisplayedName == o.DisplayedName &&
+		(i.Tags == nil) == (o.Tags == nil) && slices.Equal(i.Tags, o.Tags) &&
+		(i.DedicatedNamespaces == nil) == (o.DedicatedNamespaces == nil) && slices.Equal(i.DedicatedNamespaces, o.DedicatedNamespaces)
 }
 
 // appendCompactHTML appends JSON the way encoding/json writes a Marshaler's

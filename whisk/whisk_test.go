@@ -236,6 +236,20 @@ func TestAckAppendJSON(t *testing.T) {
 			t.Errorf("AppendJSON\n got %s (%v)\nwant prefix%s", got, err, want)
 		}
 	}
+	// The last instance written is remembered: another one, or the same
+	// with lists that differ only in being nil or empty, is written as it is.
+	others := []InvokerInstanceID{inst, NewInvokerInstanceID(3, 2048*MB, "u<1>", "d", []string{"edge", "x"}),
+		{Instance: 3, UserMemory: 2048 * MB, InstanceType: "invoker", UniqueName: "u<1>", DisplayedName: "d"},
+		{Instance: 3, UserMemory: 2048 * MB, InstanceType: "invoker", UniqueName: "u<1>", DisplayedName: "d", Tags: []string{}}, inst}
+	for round := range 2 {
+		for i, id := range others {
+			a := CompletionAck(NewTransID("tid", 1), "id", false, id)
+			want, _ := json.Marshal(a)
+			if got, err := a.AppendJSON(nil); err != nil || !bytes.Equal(got, want) {
+				t.Errorf("round %d, instance %d: AppendJSON\n got %s (%v)\nwant %s", round, i, got, err, want)
+			}
+		}
+	}
 	if _, err := ResultAck(NewTransID("tid", 1), json.RawMessage(`{"a":`)).AppendJSON(nil); err == nil {
 		t.Error("an ack with invalid JSON as its response was written")
 	}
