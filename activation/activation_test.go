@@ -161,3 +161,19 @@ func ExampleInvocation_Env() {
 	// __OW_ACTIVATION_ID=5c9b2f7e3a1d4c8b9b2f7e3a1d4c8b9b
 	// __OW_DEADLINE=1704067260105
 }
+
+// NewID makes ids of the stock shape (32 lowercase hex digits, what the
+// controller's activation-id check accepts), fresh each time.
+func TestNewID(t *testing.T) {
+	seen := map[activation.ID]bool{}
+	for range 100 {
+		id := activation.NewID()
+		if len(id) != 32 || strings.Trim(string(id), "0123456789abcdef") != "" {
+			t.Fatalf("NewID() = %q, want 32 lowercase hex digits", id)
+		}
+		if seen[id] {
+			t.Fatalf("NewID() repeated %q", id)
+		}
+		seen[id] = true
+	}
+}
