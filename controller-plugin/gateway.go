@@ -34,6 +34,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/invoker"
 	"github.com/faasedge/faasedge/whisk"
 )
@@ -161,6 +162,12 @@ func New(ctx context.Context, r Ring, cfg Config) (*Gateway, error) {
 		ic.HTTPAddr = "" // the gateway serves no invoker endpoints
 		ic.Runner = invoker.Kinds{"wasm": run, "nodejs": &invoker.JSRunner{}}
 		ic.Logger = log
+		ic.Prewarm = invoker.PrewarmConfig{}
+		if len(g.invokers) == 0 {
+			// One follower of _changes is enough: the edge nodes of every
+			// virtual invoker's claims are prepared.
+			ic.Prewarm.Compiler = edgePreparer{g: g, run: run}
+		}
 		eng, err := invoker.New(ctx, ic)
 		if err != nil {
 			return nil, fmt.Errorf("controllerplugin: virtual invoker %d: %w", id, err)
@@ -191,6 +198,24 @@ func (g *Gateway) Prepare(ctx context.Context, cid string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// edgePreparer is the gateway's invoker.Precompiler: a wasm action created
+// or updated has the edge nodes of the virtual invokers' claims fetch and
+// compile its module (inline code is first published to IPFS, as its runs
+// would publish it). It returns once the nodes have taken the request;
+// each compiles within its own budget.
+type edgePreparer struct {
+	g   *Gateway
+	run *edgeRunner
+}
+
+func (p edgePreparer) Compile(ctx context.Context, a *activation.Action) error {
+	cid, err := p.run.codeCID(ctx, a)
+	if err != nil {
+		return err
+	}
+	return p.g.Prepare(ctx, cid)
 }
 
 // Invokers are the virtual invokers, in the order of their ids.

@@ -238,6 +238,40 @@ func streamFetches(t *testing.T, n *node) float64 {
 	return 0
 }
 
+// TestCreatedActionCompiledOnEdgeNodes: a wasm action created through the
+// REST API (no deploy) is compiled on every edge node the virtual invoker
+// runs on before its first activation: the gateway follows the actions
+// database's _changes. The first activation finds it compiled.
+func TestCreatedActionCompiledOnEdgeNodes(t *testing.T) {
+	s := startRESTStack(t, nil)
+	cid := addModule(t, s.sched, wasmtest.WATModule(t, "echo"))
+	code, mem := "ipfs://"+cid, 256
+	wc := s.client(t)
+	if _, _, err := wc.Actions.Insert(&ow.Action{Name: "created", Exec: &ow.Exec{Kind: whisk.KindWasm, Code: &code}, Limits: &ow.Limits{Memory: &mem}}, false); err != nil {
+		t.Fatal(err)
+	}
+	suppliers := s.gw.Invokers()[0].Suppliers()
+	if len(suppliers) == 0 {
+		t.Fatal("the virtual invoker holds no claim")
+	}
+	for _, e := range s.edges {
+		if slices.Contains(suppliers, e.Host().ID()) {
+			testenv.WaitFor(t, time.Minute, "the created module compiled on "+e.Host().ID().String(), func() bool { return e.Executor().Ready(cid) })
+		}
+	}
+	res, _, err := wc.Actions.Invoke("created", map[string]any{"name": "edge"}, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := res.(map[string]any)
+	if got, _ := json.Marshal(rec["response"].(map[string]any)["result"]); string(got) != `{"name":"edge"}` {
+		t.Errorf("result %s", got)
+	}
+	if anns, _ := json.Marshal(rec["annotations"]); strings.Contains(string(anns), `"initTime"`) {
+		t.Errorf("the first activation compiled the module: %s", anns)
+	}
+}
+
 // TestFunctionManagerRefusesBadDeploys: bad requests get an error that
 // says what is wrong, and no action is created.
 func TestFunctionManagerRefusesBadDeploys(t *testing.T) {
