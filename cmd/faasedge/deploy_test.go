@@ -35,6 +35,12 @@ func TestDeployAndGatewayUsage(t *testing.T) {
 		{"gateway bad range", []string{"gateway", "--ids", "11-8"}, 2, `"11-8" is not a range`},
 		{"gateway bad id", []string{"gateway", "--ids", "8,x"}, 2, `"x" is not an invoker id`},
 		{"gateway bad policy", []string{"gateway", "--ids", "8", "--policy", "random"}, 2, "unknown policy"},
+		{"deploy help", []string{"deploy", "-h"}, 0, "usage: faasedge deploy --scheduler"},
+		{"ipfs help", []string{"ipfs", "cat", "-h"}, 0, "usage: faasedge ipfs <subcommand>"},
+		{"exec help", []string{"exec", "-h"}, 0, "usage: faasedge exec FILE.wasm"},
+		{"exec two files", []string{"exec", wasm, "--memory", "128", wasm}, 2, "give either a FILE.wasm or --proxy"},
+		{"new help", []string{"new", "-h"}, 0, "usage: faasedge new NAME"},
+		{"new two names", []string{"new", "a", "--lang", "go", "b"}, 2, "want one NAME, got 2 arguments"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := faasedge(tc.args...)
