@@ -121,8 +121,8 @@ func (s *Store) serveChanges(w http.ResponseWriter, r *http.Request, db string) 
 	if v, ok := p["feed"]; ok {
 		_ = json.Unmarshal(v, &feed)
 	}
-	if feed != "normal" && feed != "longpoll" {
-		return badRequest("feed=" + feed + " is not supported; use normal or longpoll")
+	if feed != "normal" && feed != "longpoll" && feed != "continuous" {
+		return badRequest("feed=" + feed + " is not supported; use normal, longpoll or continuous")
 	}
 	var since uint64
 	if v, ok := p["since"]; ok {
@@ -144,6 +144,9 @@ func (s *Store) serveChanges(w http.ResponseWriter, r *http.Request, db string) 
 		return err
 	}
 	wait := min(time.Duration(timeout)*time.Millisecond, maxLongPoll)
+	if feed == "continuous" {
+		return s.serveContinuous(w, r, db, since, limit, wait, p)
+	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	for {
@@ -163,6 +166,88 @@ func (s *Store) serveChanges(w http.ResponseWriter, r *http.Request, db string) 
 			return nil
 		}
 	}
+}
+
+// serveContinuous is feed=continuous: one change per line as they come,
+// a blank line every heartbeat (ms, or true for 60 s) while none do, and
+// without a heartbeat a last line {"last_seq":N} once timeout passes with
+// no change, as CouchDB does. Documents are not included.
+func (s *Store) serveContinuous(w http.ResponseWriter, r *http.Request, db string, since uint64, limit int, timeout time.Duration, p map[string]json.RawMessage) error {
+	var heartbeat time.Duration
+	if v, ok := p["heartbeat"]; ok {
+		if string(v) == "true" || string(v) == `"true"` {
+			heartbeat = 60 * time.Second
+		} else {
+			ms, err := intParam(p, "heartbeat", 0)
+			if err != nil {
+				return err
+			}
+			heartbeat = time.Duration(max(ms, 100)) * time.Millisecond
+		}
+	}
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	type rev struct {
+		Rev string `json:"rev"`
+	}
+	sent := 0
+	tick := timeout
+	if heartbeat > 0 {
+		tick = heartbeat
+	}
+	timer := time.NewTimer(tick)
+	defer timer.Stop()
+	for {
+		// The server's write timeout would cut a feed that is meant to
+		// stay open; each write moves it on.
+		_ = rc.SetWriteDeadline(time.Now().Add(tick + 30*time.Second))
+		signal := s.changeSignal()
+		changes, _, err := s.Changes(db, since, limit-sent)
+		if err != nil {
+			return nil // the status line is sent: end the feed
+		}
+		for _, c := range changes {
+			line, _ := json.Marshal(struct {
+				Seq     uint64 `json:"seq"`
+				ID      string `json:"id"`
+				Changes []rev  `json:"changes"`
+				Deleted bool   `json:"deleted,omitempty"`
+			}{c.Seq, c.ID, []rev{{c.Rev}}, c.Deleted})
+			if _, err := w.Write(append(line, '\n')); err != nil {
+				return nil
+			}
+			since = c.Seq
+			sent++
+		}
+		if len(changes) > 0 {
+			_ = rc.Flush()
+			if limit > 0 && sent >= limit {
+				return endContinuous(w, since)
+			}
+			continue
+		}
+		select {
+		case <-signal:
+		case <-timer.C:
+			if heartbeat == 0 {
+				return endContinuous(w, since)
+			}
+			if _, err := w.Write([]byte("\n")); err != nil {
+				return nil
+			}
+			_ = rc.Flush()
+			timer.Reset(tick)
+		case <-r.Context().Done():
+			return nil
+		}
+	}
+}
+
+// endContinuous writes a continuous feed's last line.
+func endContinuous(w http.ResponseWriter, last uint64) error {
+	_, _ = w.Write([]byte(`{"last_seq":` + strconv.FormatUint(last, 10) + "}\n"))
+	return nil
 }
 
 func (s *Store) writeChanges(w http.ResponseWriter, db string, changes []Change, last uint64, docs bool) error {

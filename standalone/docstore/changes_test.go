@@ -1,9 +1,13 @@
 package docstore
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,6 +117,64 @@ func TestChanges(t *testing.T) {
 			}
 			if got, _ := changes(t, db, map[string]any{"feed": "longpoll", "since": "now", "timeout": 100}); len(got) != 0 {
 				t.Errorf("long poll since now that timed out: %+v", got)
+			}
+		})
+	}
+}
+
+// TestContinuousChanges reads feed=continuous from both backends as the
+// invoker's prewarming does (GET, one line per change, blank lines as
+// heartbeats): the changes so far, then one written while the feed is
+// open, each once.
+func TestContinuousChanges(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			url := b.url(t)
+			db := client(t, url).DB("feed")
+			if err := client(t, url).CreateDB(ctx, "feed"); err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []string{"a", "b"} {
+				if _, err := db.Put(ctx, id, map[string]any{"n": id}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/feed/_changes?feed=continuous&since=0&heartbeat=100", nil)
+			req.Header.Set("Accept-Encoding", "identity")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %s", resp.Status)
+			}
+			sc := bufio.NewScanner(resp.Body)
+			next := func() string {
+				t.Helper()
+				for sc.Scan() {
+					if strings.TrimSpace(sc.Text()) == "" {
+						continue // heartbeat
+					}
+					var c struct{ ID string }
+					if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+						t.Fatalf("line %q: %v", sc.Text(), err)
+					}
+					return c.ID
+				}
+				t.Fatalf("the feed ended: %v", sc.Err())
+				return ""
+			}
+			if a, b := next(), next(); a != "a" || b != "b" {
+				t.Fatalf("changes so far: %s, %s", a, b)
+			}
+			if _, err := db.Put(ctx, "c", map[string]any{"n": "c"}); err != nil {
+				t.Fatal(err)
+			}
+			if c := next(); c != "c" {
+				t.Fatalf("change while open: %s", c)
 			}
 		})
 	}
