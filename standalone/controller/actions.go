@@ -46,8 +46,7 @@ func (s *entityStore) getAction(ctx context.Context, docID string) (*storedActio
 // putAction creates or updates the action ns/name (putEntity with
 // update/make); ns is "namespace" or "namespace/package".
 func (s *entityStore) putAction(ctx context.Context, ns, name string, put actionPut, overwrite bool) (*storedAction, error) {
-	docID := ns + "/" + name
-	cur, err := replaced[storedAction](ctx, s, docID, kindAction, overwrite)
+	docID, cur, err := replaced[storedAction](ctx, s, ns, name, kindAction, overwrite)
 	if err != nil {
 		return nil, err
 	}

@@ -169,18 +169,19 @@ func readEntity[T any](ctx context.Context, s *entityStore, docID, kind string) 
 	return &d, nil
 }
 
-// replaced reads the entity a PUT of docID replaces (putEntity): nil when
-// there is none, errExists when there is one and the PUT may not
-// overwrite it.
-func replaced[T any](ctx context.Context, s *entityStore, docID, kind string, overwrite bool) (*T, error) {
+// replaced reads the entity a PUT of ns/name replaces (putEntity): its
+// document id, and the entity, nil when there is none; errExists when there
+// is one and the PUT may not overwrite it.
+func replaced[T any](ctx context.Context, s *entityStore, ns, name, kind string, overwrite bool) (string, *T, error) {
+	docID := ns + "/" + name
 	cur, err := readEntity[T](ctx, s, docID, kind)
 	switch {
 	case err == nil && !overwrite:
-		return nil, errExists
+		return "", nil, errExists
 	case err == errNotFound:
-		return nil, nil
+		return docID, nil, nil
 	}
-	return cur, err
+	return docID, cur, err
 }
 
 // listEntities decodes the documents of collection kind under namespace

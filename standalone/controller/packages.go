@@ -89,8 +89,7 @@ func (s *entityStore) putPackage(ctx context.Context, ns, name string, put packa
 	if name == "default" {
 		return nil, badRequest("Package name 'default' is reserved.")
 	}
-	docID := ns + "/" + name
-	cur, err := replaced[packageDoc](ctx, s, docID, kindPackage, overwrite)
+	docID, cur, err := replaced[packageDoc](ctx, s, ns, name, kindPackage, overwrite)
 	if err != nil {
 		return nil, err
 	}

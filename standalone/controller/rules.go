@@ -78,8 +78,7 @@ func (s *entityStore) checkRuleTargets(ctx context.Context, user string, trigger
 // putRule creates a rule (active, linked from its trigger) or updates
 // one, keeping its status and moving the link when the trigger changes.
 func (s *entityStore) putRule(ctx context.Context, ns, name string, put rulePut, overwrite bool) (*ruleResponse, error) {
-	docID := ns + "/" + name
-	cur, err := replaced[ruleDoc](ctx, s, docID, kindRule, overwrite)
+	docID, cur, err := replaced[ruleDoc](ctx, s, ns, name, kindRule, overwrite)
 	if err != nil {
 		return nil, err
 	}

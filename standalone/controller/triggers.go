@@ -52,8 +52,7 @@ func (s *entityStore) getTrigger(ctx context.Context, docID string) (*triggerDoc
 
 // putTrigger creates or updates a trigger; its rules stay.
 func (s *entityStore) putTrigger(ctx context.Context, ns, name string, put triggerPut, overwrite bool) (*triggerDoc, error) {
-	docID := ns + "/" + name
-	cur, err := replaced[triggerDoc](ctx, s, docID, kindTrigger, overwrite)
+	docID, cur, err := replaced[triggerDoc](ctx, s, ns, name, kindTrigger, overwrite)
 	if err != nil {
 		return nil, err
 	}
