@@ -264,15 +264,11 @@ func (rp *runningProvider) waitState(t testing.TB, uuid, state string) consumerH
 
 func (rp *runningProvider) consumerHealth(t testing.TB, uuid string) (consumerHealth, bool) {
 	t.Helper()
-	resp, err := http.Get(rp.url + "/health")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	_, b := testenv.Request(t, http.MethodGet, rp.url+"/health", "", "")
 	var h struct {
 		Consumers []map[string]consumerHealth `json:"consumers"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+	if err := json.Unmarshal(b, &h); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range h.Consumers {

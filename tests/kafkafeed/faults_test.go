@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -92,15 +91,7 @@ func committed(t testing.TB, s *standalone.Stack, trigger, topic string) int64 {
 // code since it started.
 func fires(t testing.TB, s *standalone.Stack, code int) int {
 	t.Helper()
-	resp, err := http.Get(s.FeedEndpoint() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, b := testenv.Request(t, http.MethodGet, s.FeedEndpoint()+"/metrics", "", "")
 	prefix := fmt.Sprintf("kafkafeed_fires_total{code=%q} ", fmt.Sprint(code))
 	for line := range strings.Lines(string(b)) {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {

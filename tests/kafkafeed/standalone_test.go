@@ -84,15 +84,11 @@ type consumerHealth struct {
 // it is not listed).
 func healthOf(t testing.TB, s *standalone.Stack, uuid string) consumerHealth {
 	t.Helper()
-	resp, err := http.Get(s.FeedEndpoint() + "/health")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	_, b := testenv.Request(t, http.MethodGet, s.FeedEndpoint()+"/health", "", "")
 	var h struct {
 		Consumers []map[string]consumerHealth `json:"consumers"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+	if err := json.Unmarshal(b, &h); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range h.Consumers {
