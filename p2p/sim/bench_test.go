@@ -41,3 +41,25 @@ func BenchmarkMemNetLookup(b *testing.B) {
 	}
 	b.ReportMetric(float64(msgs)/float64(b.N), "msgs/op")
 }
+
+// BenchmarkRun1k is a whole run on a 1,000-node ring filled to half its
+// memory and measured there: what the simulated world costs per run and
+// per node (`faasedge sim -nodes 100000` is the same at scale), with the
+// ring's figures beside it.
+func BenchmarkRun1k(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.Nodes, cfg.NodeMemory, cfg.Rate = 1000, MustDist("1024:1"), 10000
+	cfg.Levels, cfg.Measure = []float64{0.5}, 1000
+	var rep Report
+	for b.Loop() {
+		var err error
+		if rep, err = Run(context.Background(), cfg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	p := rep.Steady[0]
+	b.ReportMetric(p.MemoryPerNode, "heap-B/node")
+	b.ReportMetric(p.FeasibleSuccessRate(), "feasible-success")
+	b.ReportMetric(p.DiscoveryMsgs+p.DeployMsgs, "msgs/scheduling")
+	b.ReportMetric(p.DistinctPeers, "peers/scheduling")
+}
