@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -23,6 +24,13 @@ type vnode struct {
 	region int
 	key    Key
 	trader peer.ID
+	// pub serialises the vnode's publications. Claims granted close
+	// together each re-publish; interleaved, the older one could land at a
+	// trader the newer one moved away from and never withdrew from, leaving
+	// a copy with memory the vnode no longer has, which every scheduler
+	// then claims in vain until it expires (the simulator showed failed
+	// claims per scheduling growing with the ring's size and fill).
+	pub sync.Mutex
 }
 
 func (v *vnode) available() int { return v.capacity - v.used }
@@ -99,6 +107,8 @@ func (n *Node) Publish(ctx context.Context) error {
 // or release) reuses the known trader while the region stays the same; the
 // periodic refresh looks the trader up again.
 func (n *Node) publishVnode(ctx context.Context, v *vnode, lookup bool) error {
+	v.pub.Lock()
+	defer v.pub.Unlock()
 	n.mu.Lock()
 	region := n.cfg.regions.For(v.available())
 	oldTrader, oldRegion := v.trader, v.region

@@ -140,6 +140,21 @@ func TestParallelArrivalsInvariants(t *testing.T) {
 	if int64(sum) != r.used.Load() {
 		t.Fatalf("suppliers lease %d MB, the runner counts %d", sum, r.used.Load())
 	}
+	// Every offer with memory left is held by exactly one trader: claims
+	// re-publishing the same offer concurrently must not leave an older
+	// copy behind at a trader the offer moved away from.
+	offered, held := 0, 0
+	for _, node := range r.nodes {
+		for _, f := range node.Free() {
+			if f >= node.Regions().Spec(0).MinMB {
+				offered++
+			}
+		}
+		held += node.HeldOffers()
+	}
+	if held != offered {
+		t.Fatalf("traders hold %d offers, suppliers have %d with memory left", held, offered)
+	}
 	if u := r.utilisation(); u < 0.85 {
 		t.Fatalf("utilisation %.3f after filling to 0.9", u)
 	}
