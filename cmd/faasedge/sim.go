@@ -17,7 +17,7 @@ import (
 func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	def := sim.DefaultConfig()
 	fs := newFlags("sim", stderr)
-	backend := fs.String("backend", def.Backend, "mem (in-memory network, up to 100,000 nodes) or libp2p (real hosts on loopback)")
+	backend := fs.String("backend", def.Backend, "mem (in-memory network, 100,000 nodes and more) or libp2p (real hosts on loopback)")
 	nodes := fs.Int("nodes", def.Nodes, "number of nodes")
 	nodeMem := fs.String("node-memory", def.NodeMemory.String(), "memory each node volunteers, MB:weight,...")
 	vnodes := fs.Int("vnodes", def.VNodes, "offers (virtual nodes) each node splits its memory into")
