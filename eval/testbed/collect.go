@@ -99,7 +99,7 @@ type collector struct {
 	last  []NodeSnap
 	out   *bufio.Writer
 	file  *os.File
-	peak  []uint64 // each node's highest memory usage in the phase
+	peak  []uint64 // each node's highest resident memory in the phase
 	busy  float64  // sum of in-flight runs over the phase's samples
 	n     int      // samples in the phase
 	quit  chan struct{}
@@ -178,7 +178,7 @@ func (c *collector) sample() Snap {
 				put(i, "p2p_bytes", map[string]string{"class": cl, "direction": dir}, n.P2P[cl][dir])
 			}
 		}
-		c.peak[i] = max(c.peak[i], n.MemUsage)
+		c.peak[i] = max(c.peak[i], n.MemRSS)
 		c.busy += n.InFlight
 	}
 	g := s.Gateway

@@ -35,7 +35,8 @@ type Summary struct {
 	// CPUSeconds their mean CPU time.
 	Executing            int
 	CPUCores, CPUSeconds float64
-	// MemoryMB is the mean over nodes of their peak memory (cgroup usage).
+	// MemoryMB is the mean over nodes of their peak resident memory
+	// (cgroup total_rss).
 	MemoryMB float64
 	// Scheduling in the phase: schedulings, messages, distinct peers and
 	// mean time to a granted claim (ms).
@@ -154,7 +155,7 @@ var MainHeader = []string{"workload", "placement", "nodes", "rate", "cpu_cap_cor
 	"complete_p50_ms", "complete_p95_ms", "exec_p50_ms", "wait_p50_ms", "init_p50_ms",
 	"veth_bytes_per_node", "p2p_dht_bytes_per_node", "p2p_ring_bytes_per_node", "p2p_run_bytes_per_node",
 	"p2p_blocks_bytes_per_node", "p2p_control_bytes_per_node",
-	"executing_nodes", "cpu_seconds_per_executing_node", "cpu_cores_per_executing_node", "memory_peak_mb_per_node",
+	"executing_nodes", "cpu_seconds_per_executing_node", "cpu_cores_per_executing_node", "memory_peak_rss_mb_per_node",
 	"schedulings", "schedule_messages", "schedule_peers", "schedule_mean_ms", "seconds", "deploy_error"}
 
 func (r *Results) writeMain(sums []Summary) error {
@@ -231,7 +232,7 @@ func (r *Results) writeNodes() error {
 	for _, cl := range Classes {
 		head = append(head, "p2p_"+cl+"_in_bytes", "p2p_"+cl+"_out_bytes")
 	}
-	head = append(head, "cpu_seconds", "runs", "memory_peak_mb")
+	head = append(head, "cpu_seconds", "runs", "memory_peak_rss_mb")
 	rows := [][]string{head}
 	for _, ph := range r.Phases {
 		for i := range min(len(ph.Start.Nodes), len(ph.End.Nodes)) {
@@ -369,7 +370,7 @@ func (r *Results) writePlots(sums []Summary, series []phaseSnap) error {
 		p.Legend.Top = true
 		return p
 	}
-	mem := overTime("memory of each node over time (cgroup usage)", "MiB", func(_, cur NodeSnap, _ float64) float64 { return float64(cur.MemUsage) / (1 << 20) })
+	mem := overTime("resident memory of each node over time (cgroup total_rss)", "MiB", func(_, cur NodeSnap, _ float64) float64 { return float64(cur.MemRSS) / (1 << 20) })
 	if err := save(mem, "memory.png"); err != nil {
 		return err
 	}
@@ -416,7 +417,7 @@ func (r *Results) writeReport(sums []Summary) error {
 		"Complete latency is the client's, from the blocking invoke to its answer; execution latency is the activation " +
 		"record's `duration`; waitTime and initTime are the record's annotations. Medians are over successful requests.\n\n")
 	b.WriteString("## Main table\n\n")
-	b.WriteString("| workload | placement | requests | success | complete p50 ms | execution p50 ms | wait p50 ms | init p50 ms | bytes/node (veth) | libp2p bytes/node dht / ring / run / blocks / control | executing nodes | CPU s per executing node (cores) | peak memory/node |\n")
+	b.WriteString("| workload | placement | requests | success | complete p50 ms | execution p50 ms | wait p50 ms | init p50 ms | bytes/node (veth) | libp2p bytes/node dht / ring / run / blocks / control | executing nodes | CPU s per executing node (cores) | peak RSS/node |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n")
 	for _, s := range sums {
 		if s.DeployError != "" {
@@ -431,7 +432,7 @@ func (r *Results) writeReport(sums []Summary) error {
 	b.WriteString("\nBytes per node are means over the N nodes for the whole phase (deployment and every offered load), both directions: " +
 		"veth counts Ethernet frames on the node's link; libp2p counts stream bytes by protocol before encryption and multiplexing " +
 		"(dht: /faasedge/kad; ring: /faasedge/ring offers, finds, backup lists, claims; run: /faasedge/run activations and results; " +
-		"blocks: block exchange, bitswap and /faasedge/car streams, code and IPFS data; control: identify, ping, negotiation). CPU is cgroup cpuacct time of the nodes that ran activations in the phase.\n\n")
+		"blocks: block exchange, bitswap and /faasedge/car streams, code and IPFS data; control: identify, ping, negotiation). CPU is cgroup cpuacct time of the nodes that ran activations in the phase; memory is the cgroup's resident set (total_rss: the page cache of the data read is left out; samples.jsonl has both).\n\n")
 	b.WriteString("## Success rate against offered load and ring utilisation\n\n")
 	b.WriteString("Ring utilisation is the mean memory the runs in flight held (runs in flight, sampled, times the action's memory limit) over the memory the N nodes volunteer; the gateway holds claims on the claimed share.\n\n")
 	b.WriteString("| workload | placement | requests in flight | requests | success | throughput req/s | mean runs in flight | ring utilisation | claimed share of volunteered memory |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n")

@@ -23,7 +23,8 @@ type Phase struct {
 	Requests    []Request
 	// Start is before the deployment, End after the last request.
 	Start, End Snap
-	// Peak is each node's highest memory usage (bytes) in the phase.
+	// Peak is each node's highest resident memory (bytes) in the phase:
+	// its cgroup's total_rss, the page cache of the files it read left out.
 	Peak []uint64
 }
 

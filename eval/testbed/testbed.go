@@ -242,7 +242,9 @@ func (tb *Testbed) startRedis(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	tb.redis = exec.Command(bin, "--bind", tb.net.BridgeIP().String(), "--port", "6379",
+	// Protected mode refuses every client but loopback ones; the server
+	// listens only on the run's private bridge, which the nodes reach it on.
+	tb.redis = exec.Command(bin, "--bind", tb.net.BridgeIP().String(), "--port", "6379", "--protected-mode", "no",
 		"--save", "", "--appendonly", "no", "--dir", tb.dir)
 	tb.redis.Stdout, tb.redis.Stderr = logf, logf
 	tb.redis.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -34,8 +34,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// TestShortRun runs the hash workload (small files) on three capped
-// nodes in both placements: every request succeeds and is checked, the run's directory
+// TestShortRun runs the hash workload (small files) and the REST one
+// (a small network, its store in the testbed's Redis, which the nodes
+// reach across the bridge) on three capped nodes in both placements:
+// every request succeeds and is checked, the run's directory
 // holds the raw samples, the tables, the plots and the report with sane
 // contents, and nothing the run created is left.
 func TestShortRun(t *testing.T) {
@@ -45,7 +47,7 @@ func TestShortRun(t *testing.T) {
 	res, err := testbed.Run(ctx, testbed.Config{
 		Nodes: 3, Binary: binary, OutDir: keptOnFailure(t), NodeMemoryMB: 512,
 		Caps:      testbed.Caps{Rate: "50mbit", CPU: 0.5},
-		Workloads: []workloads.Workload{workloads.NewHash(4<<10, 1<<20)},
+		Workloads: []workloads.Workload{workloads.NewHash(4<<10, 1<<20), workloads.NewREST(30, 200)},
 		Requests:  6, Load: []int{1, 3}, Interval: 500 * time.Millisecond,
 		Progress: &progress,
 	})
@@ -53,11 +55,11 @@ func TestShortRun(t *testing.T) {
 		t.Fatalf("%v\nprogress:\n%s", err, progress.String())
 	}
 	checkNothingLeft(t, filepath.Base(res.Dir))
-	if !strings.Contains(progress.String(), "phase 2/2 hash/ipfs load 3: 6/6 requests") {
+	if !strings.Contains(progress.String(), "phase 4/4 rest/ipfs load 3: 6/6 requests") {
 		t.Errorf("progress lacks the last phase's line:\n%s", progress.String())
 	}
-	if len(res.Phases) != 2 {
-		t.Fatalf("%d phases, want hash/local and hash/ipfs", len(res.Phases))
+	if len(res.Phases) != 4 {
+		t.Fatalf("%d phases, want hash and rest, each local and ipfs", len(res.Phases))
 	}
 	for _, ph := range res.Phases {
 		s := ph.Summarize()
@@ -94,12 +96,12 @@ func TestShortRun(t *testing.T) {
 		}
 	}
 	rows := readCSV(t, filepath.Join(res.Dir, "main.csv"))
-	if len(rows) != 3 || strings.Join(rows[0], ",") != strings.Join(testbed.MainHeader, ",") ||
+	if len(rows) != 5 || strings.Join(rows[0], ",") != strings.Join(testbed.MainHeader, ",") ||
 		rows[1][0] != "hash" || rows[1][1] != "local" || rows[1][2] != "3" || rows[1][3] != "50mbit" || rows[1][8] != "1.00" {
 		t.Errorf("main.csv:\n%v", rows)
 	}
-	if n := len(readCSV(t, filepath.Join(res.Dir, "nodes.csv"))); n != 1+2*3 {
-		t.Errorf("nodes.csv has %d rows, want a header and 3 nodes x 2 phases", n)
+	if n := len(readCSV(t, filepath.Join(res.Dir, "nodes.csv"))); n != 1+4*3 {
+		t.Errorf("nodes.csv has %d rows, want a header and 3 nodes x 4 phases", n)
 	}
 	// Every sample is one JSON record; every node and the gateway have
 	// samples of each phase.
