@@ -11,7 +11,7 @@
 // world: lookups walk routing tables derived from a sorted snapshot of the
 // live set, verifications of signatures it watched honest nodes make skip
 // the curve arithmetic (keys.go), and background work runs inline. What
-// remains is mostly the ring's own work, about 3 ms of CPU per node for a
+// remains is mostly the ring's own work, 2.5 to 4 ms of CPU per node for a
 // run that fills the ring to half its memory (see eval/testground's
 // README for measured runs).
 package sim
