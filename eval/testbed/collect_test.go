@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -129,20 +130,35 @@ func TestCgroupCountsKnownCPU(t *testing.T) {
 	for _, f := range g.procsFiles() {
 		fmt.Fprintf(&join, "echo $$ > '%s' && ", f)
 	}
-	cmd := exec.Command("sh", "-c", join.String()+`i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done`)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	own := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
-	got, err := g.CPUSeconds()
+	// The process stays in the group (as sleep) while its memory is read:
+	// a group whose last process has exited may be charged nothing.
+	cmd := exec.Command("sh", "-c", join.String()+`i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo busy-done; exec sleep 60`)
+	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "busy-done\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("busy loop: %q %v", line, err)
+	}
+	usage, _, memErr := g.Memory()
+	got, cpuErr := g.CPUSeconds()
+	cmd.Process.Kill()
+	cmd.Wait()
+	if memErr != nil || usage == 0 {
+		t.Errorf("memory usage %d: %v", usage, memErr)
+	}
+	if cpuErr != nil {
+		t.Fatal(cpuErr)
+	}
+	own := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	if own <= 0 || got < 0.9*own {
 		t.Errorf("cgroup counted %.3f CPU s, the process used %.3f", got, own)
-	}
-	if usage, _, err := g.Memory(); err != nil || usage == 0 {
-		t.Errorf("memory usage %d: %v", usage, err)
 	}
 }
 
