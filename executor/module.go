@@ -83,7 +83,9 @@ func (e *Executor) module(ctx context.Context, a *activation.Action, timeout tim
 	m = entry
 	select {
 	case <-m.ready:
-		return m, false, m.err
+		// A load this call started is a cold start even when it finished
+		// (from the disk cache) before we got here to wait for it.
+		return m, !ok, m.err
 	default:
 	}
 	// A fetch is bounded by the action's timeout even if the Fetcher
