@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -66,8 +67,18 @@ func BuildDir() string {
 // that the Go test modules, which take seconds to compile (a minute under
 // -race on a busy machine), are compiled once. wazero keys its cache by its
 // own version, the CPU and the module's hash, so sharing is safe.
+//
+// Only the test binaries of main packages carry their dependencies'
+// versions, so wazero names its directory wazero-v1.x.y-… in those and
+// wazero-dev-… in the others, and an executor removes the directories of
+// versions other than its own: each kind of binary gets a root of its own,
+// or packages tested in parallel delete each other's entries mid-write.
 func CompilationCacheDir() string {
-	return filepath.Join(pkgDir(), "..", "..", "testdata", "build", "wazero")
+	kind := "dev"
+	if info, ok := debug.ReadBuildInfo(); ok && len(info.Deps) > 0 {
+		kind = "versioned"
+	}
+	return filepath.Join(pkgDir(), "..", "..", "testdata", "build", "wazero", kind)
 }
 
 func pkgDir() string {
