@@ -20,6 +20,10 @@ command -v systemd-analyze >/dev/null 2>&1 || apt_pkgs+=(systemd)
 # node runs the feed actions of feed/kafka as the stock nodejs:20 runtime would.
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)
 command -v redis-server >/dev/null 2>&1 || apt_pkgs+=(redis-server)
+# The evaluation's testbed (eval/testbed): namespaces, veth, bridges and tc
+# link caps, and setpriv to check the refusal without root.
+{ command -v ip && command -v tc; } >/dev/null 2>&1 || apt_pkgs+=(iproute2)
+command -v setpriv >/dev/null 2>&1 || apt_pkgs+=(util-linux)
 # The C and Rust examples (make examples): Debian's clang with its wasi-libc,
 # and Debian's rustc with the wasm32-wasi standard library (another rustc
 # on PATH, such as rustup's, may lack that target: the Makefile names
