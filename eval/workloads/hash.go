@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing/fstest"
 
 	"github.com/faasedge/faasedge/whisk"
@@ -67,76 +65,30 @@ func hashFile(n int64) io.Reader {
 	return io.LimitReader(rand.NewChaCha8(seed), n)
 }
 
-// Deploy implements Workload: Local writes the files into every data
-// directory's hash/ folder, IPFS adds them as one directory on the data
-// owner.
+// Deploy implements Workload: the files go in one folder, hash/.
 func (h *Hash) Deploy(ctx context.Context, env Env, p Placement) error {
-	module, err := guest("hash")
-	if err != nil {
-		return err
-	}
 	// 64 MiB from a bandwidth-capped peer takes a while: OpenWhisk's
 	// longest timeout.
-	limits := whisk.Limits{Timeout: 300_000, Memory: 256, Logs: 10, Concurrency: 1}
-	if err := deploy(ctx, env, action{name: "hash", module: module, limits: limits}); err != nil {
+	a := action{name: "hash", limits: whisk.Limits{Timeout: 300_000, Memory: 256, Logs: 10, Concurrency: 1}}
+	if err := deploy(ctx, env, a); err != nil {
 		return err
 	}
-	switch p {
-	case Local:
-		for _, dir := range env.DataDirs {
-			if err := h.writeFiles(filepath.Join(dir, "hash")); err != nil {
-				return err
-			}
-		}
-	case IPFS:
-		fsys := fstest.MapFS{}
-		for _, n := range h.sizes {
-			b, err := io.ReadAll(hashFile(n))
-			if err != nil {
-				return err
-			}
-			fsys["hash/"+hashFileName(n)] = &fstest.MapFile{Data: b, Mode: 0o444}
-		}
-		if h.cid, err = env.AddIPFS(ctx, fsys, "hash"); err != nil {
-			return fmt.Errorf("workloads: hash: add to IPFS: %w", err)
-		}
-	default:
-		return fmt.Errorf("workloads: hash: unknown placement %q", p)
-	}
-	return nil
-}
-
-func (h *Hash) writeFiles(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("workloads: hash: %w", err)
-	}
+	fsys := fstest.MapFS{}
 	for _, n := range h.sizes {
-		name := filepath.Join(dir, hashFileName(n))
-		if fi, err := os.Stat(name); err == nil && fi.Size() == n {
-			continue // written by an earlier run: the content is fixed by the name
-		}
-		f, err := os.Create(name)
+		b, err := io.ReadAll(hashFile(n))
 		if err != nil {
-			return fmt.Errorf("workloads: hash: %w", err)
+			return err
 		}
-		_, err = io.Copy(f, hashFile(n))
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("workloads: hash: write %s: %w", name, err)
-		}
+		fsys["hash/"+hashFileName(n)] = &fstest.MapFile{Data: b, Mode: 0o444}
 	}
-	return nil
+	var err error
+	h.cid, err = place(ctx, env, p, fsys, "hash")
+	return err
 }
 
 // Request implements Workload.
 func (h *Hash) Request(p Placement, i int) Request {
-	name := hashFileName(h.sizes[i%len(h.sizes)])
-	path := "/data/hash/" + name
-	if p == IPFS {
-		path = "/ipfs/" + h.cid + "/" + name
-	}
+	path := dataPath(p, "hash", h.cid, hashFileName(h.sizes[i%len(h.sizes)]))
 	return Request{Action: Package + "/hash", Params: params(map[string]string{"path": path})}
 }
 

@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -108,35 +107,16 @@ func (m *MNIST) idx() []byte {
 	return b.Bytes()
 }
 
-// Deploy implements Workload.
+// Deploy implements Workload: the image file goes in one folder, mnist/.
 func (m *MNIST) Deploy(ctx context.Context, env Env, p Placement) error {
-	module, err := guest("mnist")
-	if err != nil {
-		return err
-	}
-	a := action{name: "mnist", module: module, limits: whisk.Limits{Timeout: 120_000, Memory: 256, Logs: 10, Concurrency: 1}}
+	a := action{name: "mnist", limits: whisk.Limits{Timeout: 120_000, Memory: 256, Logs: 10, Concurrency: 1}}
 	if err := deploy(ctx, env, a); err != nil {
 		return err
 	}
-	switch p {
-	case Local:
-		for _, dir := range env.DataDirs {
-			if err := os.MkdirAll(filepath.Join(dir, "mnist"), 0o755); err != nil {
-				return fmt.Errorf("workloads: mnist: %w", err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, "mnist", mnistFile), m.idx(), 0o644); err != nil {
-				return fmt.Errorf("workloads: mnist: %w", err)
-			}
-		}
-	case IPFS:
-		fsys := fstest.MapFS{"mnist/" + mnistFile: &fstest.MapFile{Data: m.idx(), Mode: 0o444}}
-		if m.cid, err = env.AddIPFS(ctx, fsys, "mnist"); err != nil {
-			return fmt.Errorf("workloads: mnist: add to IPFS: %w", err)
-		}
-	default:
-		return fmt.Errorf("workloads: mnist: unknown placement %q", p)
-	}
-	return nil
+	fsys := fstest.MapFS{"mnist/" + mnistFile: &fstest.MapFile{Data: m.idx(), Mode: 0o444}}
+	var err error
+	m.cid, err = place(ctx, env, p, fsys, "mnist")
+	return err
 }
 
 // start is request i's first image.
@@ -146,10 +126,7 @@ func (m *MNIST) start(i int) int {
 
 // Request implements Workload.
 func (m *MNIST) Request(p Placement, i int) Request {
-	path := "/data/mnist/" + mnistFile
-	if p == IPFS {
-		path = "/ipfs/" + m.cid + "/" + mnistFile
-	}
+	path := dataPath(p, "mnist", m.cid, mnistFile)
 	return Request{Action: Package + "/mnist", Params: params(map[string]any{"path": path, "start": m.start(i), "count": m.batch})}
 }
 

@@ -54,19 +54,15 @@ func NewREST(users, posts int) *REST {
 // Name implements Workload.
 func (*REST) Name() string { return "rest" }
 
-// Deploy implements Workload.
+// Deploy implements Workload: Local has the action seed the key-value
+// store, IPFS adds the records as one directory, socialnet/.
 func (r *REST) Deploy(ctx context.Context, env Env, p Placement) error {
-	module, err := guest("rest")
-	if err != nil {
-		return err
-	}
-	a := action{name: "rest", module: module, annotations: map[string]any{activation.AnnotationKV: true},
+	a := action{name: "rest", annotations: map[string]any{activation.AnnotationKV: true},
 		limits: whisk.Limits{Timeout: 60_000, Memory: 256, Logs: 10, Concurrency: 1}}
 	if err := deploy(ctx, env, a); err != nil {
 		return err
 	}
-	switch p {
-	case Local:
+	if p == Local {
 		seed := Request{Action: Package + "/rest", Params: params(map[string]any{
 			"op": "seed", "users": len(r.data.Users), "posts": len(r.data.Posts)})}
 		res, err := invoke(ctx, env, seed)
@@ -77,19 +73,16 @@ func (r *REST) Deploy(ctx context.Context, env Env, p Placement) error {
 		if err := json.Unmarshal(res, &got); err != nil || got.Records != 2*len(r.data.Users)+len(r.data.Posts) {
 			return fmt.Errorf("workloads: rest: seed wrote %s", res)
 		}
-	case IPFS:
-		fsys := fstest.MapFS{}
-		r.data.Records(func(name string, v []byte) error {
-			fsys["socialnet/"+name+".json"] = &fstest.MapFile{Data: v, Mode: 0o444}
-			return nil
-		})
-		if r.cid, err = env.AddIPFS(ctx, fsys, "socialnet"); err != nil {
-			return fmt.Errorf("workloads: rest: add to IPFS: %w", err)
-		}
-	default:
-		return fmt.Errorf("workloads: rest: unknown placement %q", p)
+		return nil
 	}
-	return nil
+	fsys := fstest.MapFS{}
+	r.data.Records(func(name string, v []byte) error {
+		fsys["socialnet/"+name+".json"] = &fstest.MapFile{Data: v, Mode: 0o444}
+		return nil
+	})
+	var err error
+	r.cid, err = place(ctx, env, p, fsys, "socialnet")
+	return err
 }
 
 // restOp is what request i does.

@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing/fstest"
 
 	"github.com/faasedge/faasedge/activation"
@@ -82,50 +80,26 @@ func (*Video) Name() string { return "video" }
 
 func chunkName(c int) string { return fmt.Sprintf("chunk-%03d.mjpeg", c) }
 
-// Deploy implements Workload.
+// Deploy implements Workload: the chunks go in one folder, video/.
 func (v *Video) Deploy(ctx context.Context, env Env, p Placement) error {
-	module, err := guest("video")
-	if err != nil {
-		return err
-	}
-	a := action{name: "video", module: module, annotations: map[string]any{activation.AnnotationIPFSAdd: true},
+	a := action{name: "video", annotations: map[string]any{activation.AnnotationIPFSAdd: true},
 		limits: whisk.Limits{Timeout: 120_000, Memory: 512, Logs: 10, Concurrency: 1}}
 	if err := deploy(ctx, env, a); err != nil {
 		return err
 	}
-	switch p {
-	case Local:
-		for _, dir := range env.DataDirs {
-			if err := os.MkdirAll(filepath.Join(dir, "video"), 0o755); err != nil {
-				return fmt.Errorf("workloads: video: %w", err)
-			}
-			for c, chunk := range v.chunks {
-				if err := os.WriteFile(filepath.Join(dir, "video", chunkName(c)), chunk, 0o644); err != nil {
-					return fmt.Errorf("workloads: video: %w", err)
-				}
-			}
-		}
-	case IPFS:
-		fsys := fstest.MapFS{}
-		for c, chunk := range v.chunks {
-			fsys["video/"+chunkName(c)] = &fstest.MapFile{Data: chunk, Mode: 0o444}
-		}
-		if v.cid, err = env.AddIPFS(ctx, fsys, "video"); err != nil {
-			return fmt.Errorf("workloads: video: add to IPFS: %w", err)
-		}
-	default:
-		return fmt.Errorf("workloads: video: unknown placement %q", p)
+	fsys := fstest.MapFS{}
+	for c, chunk := range v.chunks {
+		fsys["video/"+chunkName(c)] = &fstest.MapFile{Data: chunk, Mode: 0o444}
 	}
-	return nil
+	var err error
+	v.cid, err = place(ctx, env, p, fsys, "video")
+	return err
 }
 
 // Request implements Workload: request i transforms chunk i modulo the
 // number of chunks.
 func (v *Video) Request(p Placement, i int) Request {
-	path := "/data/video/" + chunkName(i%len(v.chunks))
-	if p == IPFS {
-		path = "/ipfs/" + v.cid + "/" + chunkName(i%len(v.chunks))
-	}
+	path := dataPath(p, "video", v.cid, chunkName(i%len(v.chunks)))
 	return Request{Action: Package + "/video", Params: params(map[string]string{"path": path})}
 }
 
