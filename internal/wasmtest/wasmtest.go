@@ -5,24 +5,26 @@
 // (-buildmode=c-shared, _initialize plus //go:wasmexport functions).
 //
 // Built modules are cached under the repository's testdata/build/wasm (kept
-// out of git, removed by `make clean`), keyed by a hash of the sources, the
-// build kind and the Go version, so that every test package, and every run,
-// shares one build. Concurrent builds of the same module, in one process or
+// out of git, removed by `make clean`), keyed by a hash of the sources (of
+// every package of this module that a Go module imports), the build kind
+// and the Go version, so that every test package, and every run, shares
+// one build. Concurrent builds of the same module, in one process or
 // in several `go test` processes, are safe: each writes a temporary file and
 // renames it into place.
 package wasmtest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
-	"io/fs"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -196,7 +198,7 @@ func buildOnce(kind Kind, src, key string) (string, error) {
 		}
 		cmd = exec.Command("go", append(args, ".")...)
 		cmd.Dir = src
-		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0", "GOFLAGS=")
+		cmd.Env = goEnv()
 	default:
 		return "", fmt.Errorf("unknown kind %v", kind)
 	}
@@ -209,42 +211,104 @@ func buildOnce(kind Kind, src, key string) (string, error) {
 	return out, nil
 }
 
-// cacheKey hashes the kind, the Go version and every source file, those of
-// the package's subfolders included (packages it shares with the host), so
-// an edited source or a new toolchain gives a new build.
+// cacheKey hashes the kind, the Go version and the sources: for WAT the
+// file, for Go those of every package of this module that src imports,
+// src's own included (the SDK, the packages it shares with the host and its
+// siblings'), and the module path and version of every other dependency,
+// so that an edited source, a new dependency or a new toolchain gives a
+// new build.
 func cacheKey(kind Kind, src string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00", kind, runtime.Version())
-	files := []string{src}
-	if kind != WAT {
-		files = files[:0]
-		err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() {
-				files = append(files, p)
-			}
-			return err
-		})
-		if err != nil {
-			return "", fmt.Errorf("wasmtest: source %s: %w", src, err)
+	if kind == WAT {
+		if err := hashFile(h, src, filepath.Base(src)); err != nil {
+			return "", err
 		}
-		// The Go SDK is a dependency of some: its sources count too.
-		sdk, _ := filepath.Glob(filepath.Join(pkgDir(), "..", "..", "action", "*.go"))
-		sdkHTTP, _ := filepath.Glob(filepath.Join(pkgDir(), "..", "..", "action", "actionhttp", "*.go"))
-		sdk = append(sdk, sdkHTTP...)
-		sort.Strings(files)
-		files = append(files, sdk...)
+		return hex.EncodeToString(h.Sum(nil)), nil
 	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return "", fmt.Errorf("wasmtest: source %s: %w", f, err)
+	pkgs, err := deps(src)
+	if err != nil {
+		return "", err
+	}
+	for _, p := range pkgs {
+		if p.Standard {
+			continue // the toolchain's, keyed by its version
 		}
-		name, err := filepath.Rel(src, f)
-		if err != nil || strings.HasPrefix(name, "..") {
-			name = filepath.Base(f) // the SDK's files
+		if p.Module != nil && !p.Module.Main {
+			fmt.Fprintf(h, "%s\x00%s@%s\x00", p.ImportPath, p.Module.Path, p.Module.Version)
+			continue
 		}
-		fmt.Fprintf(h, "%s\x00%d\x00", name, len(b))
-		h.Write(b)
+		fmt.Fprintf(h, "%s\x00", p.ImportPath)
+		for _, f := range append(p.GoFiles, p.EmbedFiles...) {
+			if err := hashFile(h, filepath.Join(p.Dir, f), f); err != nil {
+				return "", err
+			}
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashFile writes name and the content of the file at path to h.
+func hashFile(h io.Writer, path, name string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("wasmtest: source %s: %w", path, err)
+	}
+	fmt.Fprintf(h, "%s\x00%d\x00", name, len(b))
+	h.Write(b)
+	return nil
+}
+
+// goPackage is what cacheKey reads of a package in `go list -json`.
+type goPackage struct {
+	Dir, ImportPath string
+	Standard        bool
+	Module          *struct {
+		Path, Version string
+		Main          bool
+	}
+	GoFiles, EmbedFiles []string
+}
+
+var (
+	depsMu sync.Mutex
+	depsOf = map[string][]goPackage{} // by source folder
+)
+
+// deps lists the packages the Go package at src is built from, itself
+// included, as the build sees them (for wasip1). A process lists each
+// source once: its imports do not change under a test run, only the
+// files' contents, which cacheKey reads every time.
+func deps(src string) ([]goPackage, error) {
+	depsMu.Lock()
+	defer depsMu.Unlock()
+	if pkgs, ok := depsOf[src]; ok {
+		return pkgs, nil
+	}
+	cmd := exec.Command("go", "list", "-deps", "-json=Dir,ImportPath,Standard,Module,GoFiles,EmbedFiles", ".")
+	cmd.Dir = src
+	cmd.Env = goEnv()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("wasmtest: list the packages of %s: %w\n%s", src, err, stderr.String())
+	}
+	var pkgs []goPackage
+	for dec := json.NewDecoder(bytes.NewReader(out)); ; {
+		var p goPackage
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("wasmtest: list the packages of %s: %w", src, err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	depsOf[src] = pkgs
+	return pkgs, nil
+}
+
+// goEnv is the environment of the go commands that build the Go modules.
+func goEnv() []string {
+	return append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0", "GOFLAGS=")
 }

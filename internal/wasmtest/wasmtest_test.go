@@ -2,6 +2,8 @@ package wasmtest
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -39,6 +41,52 @@ func TestBuildErrors(t *testing.T) {
 	} {
 		if p, err := Build(tt.kind, tt.name); err == nil {
 			t.Errorf("Build(%v, %q) = %s, want an error", tt.kind, tt.name, p)
+		}
+	}
+}
+
+// TestCacheKeyImports: a Go module's key changes with the sources of every
+// package of its module that it imports, siblings of its folder included,
+// and not with those of a package it does not import.
+func TestCacheKeyImports(t *testing.T) {
+	mod := t.TempDir()
+	write := func(name, src string) {
+		t.Helper()
+		p := filepath.Join(mod, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", "module example.com/keytest\n\ngo 1.22\n")
+	write("guest/main.go", "package main\n\nimport \"example.com/keytest/shared\"\n\nfunc main() { shared.F() }\n")
+	write("shared/shared.go", "package shared\n\nfunc F() {}\n")
+	write("unused/unused.go", "package unused\n")
+	guest := filepath.Join(mod, "guest")
+	key := func() string {
+		t.Helper()
+		k, err := cacheKey(Command, guest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+
+	tests := []struct {
+		edit, src string
+		changes   bool
+	}{
+		{"shared/shared.go", "package shared\n\nfunc F() { println() }\n", true},
+		{"guest/main.go", "package main\n\nimport \"example.com/keytest/shared\"\n\nfunc main() { shared.F(); shared.F() }\n", true},
+		{"unused/unused.go", "package unused\n\nfunc G() {}\n", false},
+	}
+	for _, tt := range tests {
+		before := key()
+		write(tt.edit, tt.src)
+		if changed := key() != before; changed != tt.changes {
+			t.Errorf("editing %s changed the key: %v, want %v", tt.edit, changed, tt.changes)
 		}
 	}
 }
