@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/ipfs/boxo/ipld/merkledag"
 	"github.com/ipfs/boxo/ipld/unixfs"
 	uio "github.com/ipfs/boxo/ipld/unixfs/io"
@@ -33,7 +34,7 @@ import (
 // guest blocked in a read cannot be stopped by its own deadline, so the
 // mount must give up by itself.
 func (n *Node) FS(ctx context.Context, roots ...cid.Cid) fs.FS {
-	f := &ufs{ctx: ctx, timeout: n.mountTimeout, dag: n.dag, roots: map[string]cid.Cid{}, any: len(roots) == 0}
+	f := &ufs{ctx: ctx, timeout: n.mountTimeout, dag: n.dag, links: n.links, roots: map[string]cid.Cid{}, any: len(roots) == 0}
 	for _, c := range roots {
 		if _, dup := f.roots[c.String()]; !dup {
 			f.roots[c.String()] = c
@@ -48,6 +49,7 @@ type ufs struct {
 	ctx     context.Context
 	timeout time.Duration
 	dag     ipld.DAGService
+	links   *lru.Cache[dirLink, cid.Cid]
 	roots   map[string]cid.Cid
 	names   []string
 	any     bool // every CID can be opened
@@ -79,20 +81,31 @@ func (f *ufs) Open(name string) (fs.File, error) {
 	if !ok {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 	}
-	nd, err := f.dag.Get(ctx, c)
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
-	}
+	// A directory on the way is fetched and decoded only when the entry
+	// is not known yet: one of thousands of entries is a block of hundreds
+	// of KB, and decoding it on every open cost milliseconds.
+	var nd ipld.Node // c's node, nil until it is needed
+	var err error
 	for _, e := range elems[1:] {
-		d, err := uio.NewDirectoryFromNode(f.dag, nd)
-		if err != nil {
-			return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+		if child, ok := f.links.Get(dirLink{c, e}); ok {
+			c, nd = child, nil
+			continue
 		}
-		nd, err = d.Find(ctx, e)
-		if err != nil {
+		if nd == nil {
+			if nd, err = f.dag.Get(ctx, c); err != nil {
+				return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+			}
+		}
+		if nd, err = f.find(ctx, c, nd, e); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				err = fs.ErrNotExist
 			}
+			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+		c = nd.Cid()
+	}
+	if nd == nil {
+		if nd, err = f.dag.Get(ctx, c); err != nil {
 			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 		}
 	}
@@ -116,6 +129,59 @@ func (f *ufs) Open(name string) (fs.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	return &file{info: info, open: open, cancel: fcancel, r: r}, nil
+}
+
+// dirLink is a directory's entry by name. Content is immutable, so the
+// CID it names never changes and can be remembered for every mount.
+type dirLink struct {
+	dir  cid.Cid
+	name string
+}
+
+// A node remembers at most dirLinks directory entries, of names up to
+// maxLinkName bytes (longer ones are looked up each time): about 5 MB at
+// worst.
+const (
+	dirLinks    = 16384
+	maxLinkName = 255
+)
+
+// find is the entry name of the directory nd (whose CID is c). A basic
+// directory's block holds every entry, so all are remembered: the next
+// open of a sibling need not decode it again. A HAMT's entries are spread
+// over shards, fetched on demand: only the one found is remembered.
+func (f *ufs) find(ctx context.Context, c cid.Cid, nd ipld.Node, name string) (ipld.Node, error) {
+	if pn, ok := nd.(*merkledag.ProtoNode); ok {
+		if fsn, err := unixfs.FSNodeFromBytes(pn.Data()); err == nil && fsn.Type() == unixfs.TDirectory {
+			var child *ipld.Link
+			for _, l := range pn.Links() {
+				f.remember(c, l.Name, l.Cid)
+				if child == nil && l.Name == name {
+					child = l
+				}
+			}
+			if child == nil {
+				return nil, os.ErrNotExist
+			}
+			return f.dag.Get(ctx, child.Cid)
+		}
+	}
+	d, err := uio.NewDirectoryFromNode(f.dag, nd)
+	if err != nil {
+		return nil, fs.ErrNotExist
+	}
+	child, err := d.Find(ctx, name)
+	if err == nil {
+		f.remember(c, name, child.Cid())
+	}
+	return child, err
+}
+
+func (f *ufs) remember(dir cid.Cid, name string, child cid.Cid) {
+	if len(name) <= maxLinkName {
+		// The first of duplicate names wins, as in a lookup.
+		f.links.ContainsOrAdd(dirLink{dir, name}, child)
+	}
 }
 
 func (f *ufs) listRoots() ([]fs.DirEntry, error) {

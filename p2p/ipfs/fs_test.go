@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
 
 	"github.com/faasedge/faasedge/p2p"
 )
@@ -120,5 +125,84 @@ func TestFSMountGivesUp(t *testing.T) {
 	_, err := fs.ReadFile(n.FS(testCtx(t)), nowhere)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the mount's deadline", err)
+	}
+}
+
+// largeDir is a directory of many small files, as a dataset read record
+// by record: one block of hundreds of KB listing them all.
+func largeDir(files int) fstest.MapFS {
+	tree := fstest.MapFS{}
+	for i := range files {
+		tree[fmt.Sprintf("set/posts/%d.json", i)] = &fstest.MapFile{Data: fmt.Appendf(nil, `{"id":%d,"text":"post %d"}`, i, i)}
+	}
+	return tree
+}
+
+// countingDAG counts the nodes a mount asks for.
+type countingDAG struct {
+	ipld.DAGService
+	gets atomic.Int64
+}
+
+func (d *countingDAG) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
+	d.gets.Add(1)
+	return d.DAGService.Get(ctx, c)
+}
+
+// TestFSMountRemembersEntries shows that opening files of a directory
+// already looked up asks only for the files' own nodes: the directories on
+// the way, one of them a block listing 5,000 entries, are not fetched and
+// decoded again, which made every open of the REST workload's records cost
+// milliseconds.
+func TestFSMountRemembersEntries(t *testing.T) {
+	ctx := testCtx(t)
+	n := newNode(t, p2p.Config{})
+	root, err := n.AddFS(ctx, largeDir(5000), "set", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := n.FS(ctx)
+	dag := &countingDAG{DAGService: fsys.(*ufs).dag}
+	fsys.(*ufs).dag = dag
+	read := func(i int) {
+		t.Helper()
+		got, err := fs.ReadFile(fsys, fmt.Sprintf("%s/posts/%d.json", root, i))
+		if want := fmt.Sprintf(`{"id":%d,"text":"post %d"}`, i, i); err != nil || string(got) != want {
+			t.Fatalf("post %d: %q, %v; want %q", i, got, err, want)
+		}
+	}
+	read(0)
+	if g := dag.gets.Load(); g != 3 {
+		t.Fatalf("first open: %d nodes, want 3 (root, posts, file)", g)
+	}
+	for i := 1; i <= 10; i++ {
+		dag.gets.Store(0)
+		read(i * 431)
+		if g := dag.gets.Load(); g != 1 {
+			t.Fatalf("open of post %d: %d nodes asked for, want only the file's", i*431, g)
+		}
+	}
+	if _, err := fsys.Open(root.String() + "/posts/nope.json"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing entry: %v, want fs.ErrNotExist", err)
+	}
+}
+
+// BenchmarkFSOpenLargeDir opens and reads files of a directory of 5,000
+// entries on the node that holds them (the REST workload's IPFS dataset
+// has its posts so).
+func BenchmarkFSOpenLargeDir(b *testing.B) {
+	ctx := testCtx(b)
+	n := newNode(b, p2p.Config{}, WithDataDir(b.TempDir()))
+	root, err := n.AddFS(ctx, largeDir(5000), "set", 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fsys := n.FS(ctx)
+	i := 0
+	for b.Loop() {
+		if _, err := fs.ReadFile(fsys, fmt.Sprintf("%s/posts/%d.json", root, i*7919%5000)); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

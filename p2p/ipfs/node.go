@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/ipfs/boxo/bitswap"
 	bsnet "github.com/ipfs/boxo/bitswap/network/bsnet"
 	"github.com/ipfs/boxo/blockservice"
@@ -150,6 +151,7 @@ type Node struct {
 	directPeers  []peer.ID // the --peer list: where a stream is tried first
 	carSlots     carSlots
 	metrics      *metrics
+	links        *lru.Cache[dirLink, cid.Cid] // directory entries the mounts resolved
 }
 
 // New starts the node's block exchange on h. ctx bounds the start only; the
@@ -162,6 +164,7 @@ func New(ctx context.Context, h *p2p.Host, opts ...Option) (*Node, error) {
 	}
 	n := &Node{host: h, log: cfg.logger, mountTimeout: cfg.mountTimeout, maxFetch: cfg.maxFetch,
 		streamIdle: cfg.streamIdle, metrics: newMetrics()}
+	n.links, _ = lru.New[dirLink, cid.Cid](dirLinks) // fails only for a size <= 0
 	if cfg.gatewayURL == "" {
 		n.findTimeout = cfg.findTimeout
 	}
