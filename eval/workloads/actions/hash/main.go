@@ -10,10 +10,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 
 	"github.com/faasedge/faasedge/action"
+	"github.com/faasedge/faasedge/eval/workloads/actions/internal/mounts"
 )
 
 type params struct {
@@ -27,12 +26,7 @@ type result struct {
 
 func main() {
 	action.Run(func(_ context.Context, p params) (result, error) {
-		// Only the data mounts: the action hashes data, not the guest's
-		// own file system.
-		if !strings.HasPrefix(p.Path, "/data/") && !strings.HasPrefix(p.Path, "/ipfs/") {
-			return result{}, fmt.Errorf("path %q: want a file under /data/ or /ipfs/", p.Path)
-		}
-		f, err := os.Open(p.Path)
+		f, err := mounts.Open(p.Path)
 		if err != nil {
 			return result{}, err
 		}

@@ -15,10 +15,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 
 	"github.com/faasedge/faasedge/action"
+	"github.com/faasedge/faasedge/eval/workloads/actions/internal/mounts"
 	"github.com/faasedge/faasedge/eval/workloads/actions/video/mjpeg"
 )
 
@@ -40,10 +39,7 @@ const maxChunk = 64 << 20
 
 func main() {
 	action.Run(func(_ context.Context, p params) (result, error) {
-		if !strings.HasPrefix(p.Path, "/data/") && !strings.HasPrefix(p.Path, "/ipfs/") {
-			return result{}, fmt.Errorf("path %q: want a chunk under /data/ or /ipfs/", p.Path)
-		}
-		f, err := os.Open(p.Path)
+		f, err := mounts.Open(p.Path)
 		if err != nil {
 			return result{}, err
 		}
