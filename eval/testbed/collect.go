@@ -100,8 +100,6 @@ type collector struct {
 	out   *bufio.Writer
 	file  *os.File
 	peak  []uint64 // each node's highest resident memory in the phase
-	busy  float64  // sum of in-flight runs over the phase's samples
-	n     int      // samples in the phase
 	quit  chan struct{}
 	done  chan struct{}
 	// series keeps every snapshot with its phase, for the plots over time.
@@ -179,7 +177,6 @@ func (c *collector) sample() Snap {
 			}
 		}
 		c.peak[i] = max(c.peak[i], n.MemRSS)
-		c.busy += n.InFlight
 	}
 	g := s.Gateway
 	put(-1, "claims", nil, g.Claims)
@@ -191,7 +188,6 @@ func (c *collector) sample() Snap {
 	put(-1, "schedule_seconds", nil, g.ScheduleSeconds)
 	put(-1, "backed_mb", nil, g.BackedMB)
 	put(-1, "advertised_mb", nil, g.AdvertisedMB)
-	c.n++
 	c.series = append(c.series, phaseSnap{c.phase, s})
 	return s
 }
@@ -203,7 +199,7 @@ func (c *collector) sample() Snap {
 const meterSettle = 1500 * time.Millisecond
 
 // enter starts a phase: the snapshot returned is its start, and the
-// phase's memory peaks and busy count start again.
+// phase's memory peaks start again.
 func (c *collector) enter(phase string) Snap {
 	time.Sleep(meterSettle)
 	c.mu.Lock()
@@ -211,24 +207,18 @@ func (c *collector) enter(phase string) Snap {
 	for i := range c.peak {
 		c.peak[i] = 0
 	}
-	c.busy, c.n = 0, 0
 	c.mu.Unlock()
 	return c.sample()
 }
 
-// leave ends the phase: its last snapshot, each node's memory peak and
-// the mean number of runs in flight over the ring.
-func (c *collector) leave() (Snap, []uint64, float64) {
+// leave ends the phase: its last snapshot and each node's memory peak.
+func (c *collector) leave() (Snap, []uint64) {
 	time.Sleep(meterSettle)
 	s := c.sample()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	busy := 0.0
-	if c.n > 0 {
-		busy = c.busy / float64(c.n)
-	}
 	c.phase = "between"
-	return s, append([]uint64(nil), c.peak...), busy
+	return s, append([]uint64(nil), c.peak...)
 }
 
 func (c *collector) snap() Snap {

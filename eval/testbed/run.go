@@ -36,8 +36,6 @@ type Level struct {
 	Seconds  float64
 	Start    Snap
 	End      Snap
-	// Busy is the mean number of runs in flight over the ring, sampled.
-	Busy float64
 }
 
 // Results are a run's phases, with what the report states about it.
@@ -101,13 +99,13 @@ func (tb *Testbed) Run(ctx context.Context) (*Results, error) {
 			if err := w.Deploy(ctx, tb.Env(), p); err != nil {
 				ph.DeployError = err.Error()
 				deployErrs = append(deployErrs, fmt.Errorf("testbed: %s: deploy: %w", ph.Name, err))
-				_, ph.Peak, _ = tb.col.leave()
+				_, ph.Peak = tb.col.leave()
 				ph.End = ph.Start
 				tb.progress("phase %s: deploy failed: %v", ph.Name, err)
 				res.Phases = append(res.Phases, ph)
 				continue
 			}
-			_, ph.Peak, _ = tb.col.leave()
+			_, ph.Peak = tb.col.leave()
 			first := 0
 			for _, load := range cfg.Load {
 				lv := Level{Load: load}
@@ -131,7 +129,7 @@ func (tb *Testbed) Run(ctx context.Context) (*Results, error) {
 				})
 				lv.Seconds = time.Since(began).Seconds()
 				var peak []uint64
-				lv.End, peak, lv.Busy = tb.col.leave()
+				lv.End, peak = tb.col.leave()
 				for i := range ph.Peak {
 					ph.Peak[i] = max(ph.Peak[i], peak[i])
 				}
