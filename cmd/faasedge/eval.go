@@ -87,8 +87,12 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.videoSize, "video-size", "320x240", "frame size of the video workload")
 	fs.IntVar(&f.videoChunks, "video-chunks", 0, "chunks the video is split into, one request each (0: one per node)")
 	verbose := fs.Bool("v", false, "log the testbed's steps")
+	clean := fs.Bool("clean", false, "remove what earlier runs that could not tear down (SIGKILLed) left: processes, namespaces, links, cgroups; then exit")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *clean {
+		return testbed.Clean(ctx, stdout)
 	}
 	if *nodes < 1 || *requests < 1 || *memory < 256 || *cpu < 0 {
 		return fmt.Errorf("%w: want --nodes and --requests at least 1, --node-memory at least 256, --cpu not negative", errUsage)

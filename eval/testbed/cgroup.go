@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,25 +16,6 @@ import (
 // The cgroup v1 controllers a node's group is made in: cpu for the
 // quota, cpuacct for the CPU time used, memory for what it occupies.
 var controllers = []string{"cpu", "cpuacct", "memory"}
-
-// cgroupDirs are the directories, one per hierarchy of controllers, that
-// this process's own groups are: the testbed makes its groups below its
-// own, so that they stay inside whatever limits it runs under.
-func cgroupDirs() ([]string, error) {
-	m, err := ownCgroups()
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	var out []string
-	for _, c := range controllers {
-		if d := m[c]; !seen[d] {
-			seen[d] = true
-			out = append(out, d)
-		}
-	}
-	return out, nil
-}
 
 // ownCgroups maps each controller to the directory of this process's
 // group in its v1 hierarchy, from /proc/self/cgroup and the mount points
@@ -53,12 +35,39 @@ func ownCgroups() (map[string]string, error) {
 			own[c] = f[2]
 		}
 	}
+	mounts, err := cgroupMounts()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, m := range mounts {
+		if p, ok := own[m.controller]; ok {
+			out[m.controller] = filepath.Join(m.point, strings.TrimPrefix(p, m.root))
+		}
+	}
+	for _, c := range controllers {
+		if out[c] == "" {
+			return nil, fmt.Errorf("testbed: no cgroup v1 %s hierarchy mounted (the testbed uses cgroup v1's cpu, cpuacct and memory controllers)", c)
+		}
+	}
+	return out, nil
+}
+
+// cgroupMount is where one of the testbed's controllers' v1 hierarchy is
+// mounted: point shows the hierarchy's directory root.
+type cgroupMount struct {
+	controller, root, point string
+}
+
+// cgroupMounts lists the mounts of the v1 hierarchies of the testbed's
+// controllers, from /proc/self/mountinfo.
+func cgroupMounts() ([]cgroupMount, error) {
 	mi, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return nil, fmt.Errorf("testbed: cgroups: %w", err)
 	}
 	defer mi.Close()
-	out := map[string]string{}
+	var out []cgroupMount
 	sc := bufio.NewScanner(mi)
 	for sc.Scan() {
 		// id parent maj:min root mountpoint opts... - fstype source superopts
@@ -71,20 +80,12 @@ func ownCgroups() (map[string]string, error) {
 			continue
 		}
 		for _, opt := range strings.Split(qf[2], ",") {
-			p, ok := own[opt]
-			if !ok || !slices.Contains(controllers, opt) {
-				continue
+			if slices.Contains(controllers, opt) {
+				out = append(out, cgroupMount{controller: opt, root: pf[3], point: pf[4]})
 			}
-			rel := strings.TrimPrefix(p, pf[3])
-			out[opt] = filepath.Join(pf[4], rel)
 		}
 	}
-	for _, c := range controllers {
-		if out[c] == "" {
-			return nil, fmt.Errorf("testbed: no cgroup v1 %s hierarchy mounted (the testbed uses cgroup v1's cpu, cpuacct and memory controllers)", c)
-		}
-	}
-	return out, nil
+	return out, sc.Err()
 }
 
 // cgroup is one node's group, a directory in each hierarchy.
@@ -132,6 +133,17 @@ func (g *cgroup) procsFiles() []string {
 		}
 	}
 	return out
+}
+
+// command runs name in the group from its first instruction: a shell
+// joins the group (a namespace's view of /sys hides the host's cgroups)
+// and then becomes name.
+func (g *cgroup) command(name string, args ...string) *exec.Cmd {
+	var join strings.Builder
+	for _, f := range g.procsFiles() {
+		fmt.Fprintf(&join, "echo $$ > '%s' && ", f)
+	}
+	return exec.Command("sh", append([]string{"-c", join.String() + `exec "$@"`, "sh", name}, args...)...)
 }
 
 // CPUSeconds is the CPU time the group's processes used (cpuacct.usage).
@@ -182,28 +194,26 @@ func readUint(path string) (uint64, error) {
 	return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 }
 
-// removeCgroups removes every group named with prefix, waiting a little
-// for the kernel to let go of processes that just exited.
+// removeCgroups removes every group named with prefix, in every
+// hierarchy, waiting a little for the kernel to let go of processes that
+// just exited.
 func removeCgroups(prefix string) error {
-	dirs, err := cgroupDirs()
+	left, err := Leftovers(prefix)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, d := range dirs {
-		m, _ := filepath.Glob(filepath.Join(d, prefix+"*"))
-		for _, g := range m {
-			var err error
-			for range 50 {
-				if err = os.Remove(g); err == nil || errors.Is(err, os.ErrNotExist) {
-					err = nil
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
+	for _, g := range left.Cgroups {
+		var err error
+		for range 50 {
+			if err = os.Remove(g); err == nil || errors.Is(err, os.ErrNotExist) {
+				err = nil
+				break
 			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("testbed: remove cgroup: %w", err))
-			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("testbed: remove cgroup: %w", err))
 		}
 	}
 	return errors.Join(errs...)

@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 )
 
@@ -37,6 +36,9 @@ func (n Names) Netns(i int) string { return fmt.Sprintf("%sn%d", n.Prefix, i) }
 // its counters are the node's traffic seen from outside (rx: sent by
 // the node, tx: received by it).
 func (n Names) Veth(i int) string { return fmt.Sprintf("%sh%d", n.Prefix, i) }
+
+// Redis is the cgroup of the run's Redis server.
+func (n Names) Redis() string { return n.Prefix + "redis" }
 
 // peerVeth is the node's end before it moves into the namespace and
 // becomes eth0.
@@ -95,6 +97,9 @@ func freeSubnet() (net.IP, error) {
 		if !taken {
 			return ip, nil
 		}
+	}
+	if ended := endedRuns(); len(ended) > 0 {
+		return nil, fmt.Errorf("testbed: no free 10.213.X.0/24; the bridges of runs that did not tear down (%s) hold some: `faasedge eval --clean` removes them", strings.Join(ended, ", "))
 	}
 	return nil, errors.New("testbed: no free 10.213.X.0/24")
 }
@@ -190,49 +195,4 @@ func teardownNet(ctx context.Context, names Names) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// Left is what exists with a run's prefix.
-type Left struct {
-	Netns, Links, Cgroups []string
-}
-
-// Empty reports whether nothing is left.
-func (l Left) Empty() bool { return len(l.Netns)+len(l.Links)+len(l.Cgroups) == 0 }
-
-func (l Left) String() string {
-	return fmt.Sprintf("namespaces %v, links %v, cgroups %v", l.Netns, l.Links, l.Cgroups)
-}
-
-// Leftovers lists the namespaces, links (root namespace) and cgroups
-// whose names start with prefix.
-func Leftovers(prefix string) (Left, error) {
-	var l Left
-	ents, err := os.ReadDir("/run/netns")
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return l, err
-	}
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), prefix) {
-			l.Netns = append(l.Netns, e.Name())
-		}
-	}
-	ifs, err := net.Interfaces()
-	if err != nil {
-		return l, err
-	}
-	for _, i := range ifs {
-		if strings.HasPrefix(i.Name, prefix) {
-			l.Links = append(l.Links, i.Name)
-		}
-	}
-	dirs, err := cgroupDirs()
-	if err != nil {
-		return l, err
-	}
-	for _, d := range dirs {
-		m, _ := filepath.Glob(filepath.Join(d, prefix+"*"))
-		l.Cgroups = append(l.Cgroups, m...)
-	}
-	return l, nil
 }

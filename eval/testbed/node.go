@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -47,10 +46,9 @@ type nodeOpts struct {
 	caps      Caps
 }
 
-// startNode makes node i's cgroup and starts its process: a shell joins
-// the cgroup first (the namespace's view of /sys hides the host's cgroups)
-// and then becomes `ip netns exec NS faasedge node ...`, so that the node
-// and everything it starts are counted from their first instruction.
+// startNode makes node i's cgroup and starts its process in it, as
+// `ip netns exec NS faasedge node ...`, so that the node and everything
+// it starts are counted from their first instruction.
 func startNode(names Names, tn *Net, runDir string, i int, o nodeOpts) (*Node, error) {
 	n := &Node{Index: i, Netns: names.Netns(i), Veth: names.Veth(i), IP: tn.NodeIP(i), done: make(chan struct{})}
 	var err error
@@ -83,12 +81,7 @@ func startNode(names Names, tn *Net, runDir string, i int, o nodeOpts) (*Node, e
 	if o.redis != "" {
 		args = append(args, "--redis", o.redis)
 	}
-	var join strings.Builder
-	for _, f := range n.cg.procsFiles() {
-		fmt.Fprintf(&join, "echo $$ > '%s' && ", f)
-	}
-	script := join.String() + `exec "$@"`
-	n.cmd = exec.Command("sh", append([]string{"-c", script, "sh", "ip", "netns", "exec", n.Netns, o.bin}, args...)...)
+	n.cmd = n.cg.command("ip", append([]string{"netns", "exec", n.Netns, o.bin}, args...)...)
 	n.cmd.Stdout, n.cmd.Stderr = n.logf, n.logf
 	// Its own process group (a terminal's Ctrl-C reaches the testbed,
 	// which stops the nodes in order), and killed with the testbed.

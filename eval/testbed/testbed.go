@@ -9,7 +9,9 @@
 //
 // Every namespace, link and cgroup a run creates is named with the run's
 // prefix (Names) and removed by name when the run ends, on Ctrl-C and
-// after a node was killed; Leftovers lists what is left. Root is needed.
+// after a node was killed; Leftovers lists what is left. A run that could
+// not tear down (SIGKILLed) is recorded in /run/faasedge-eval, and Clean
+// (`faasedge eval --clean`) removes what it left. Root is needed.
 //
 // No latency is added on the links (netem is not available on the
 // machines the testbed targets): every latency it reports is this
@@ -28,7 +30,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -125,6 +127,7 @@ type Testbed struct {
 	dir    string
 	net    *Net
 	redis  *exec.Cmd
+	lock   *runLock
 	stack  *standalone.Stack
 	nodes  []*Node
 	col    *collector
@@ -145,18 +148,27 @@ func Start(ctx context.Context, cfg Config) (tb *Testbed, err error) {
 	if os.Geteuid() != 0 {
 		return nil, ErrNotRoot
 	}
-	names := NewNames()
-	tb = &Testbed{cfg: cfg, names: names, start: time.Now()}
-	tb.dir = filepath.Join(cfg.OutDir, tb.start.UTC().Format("20060102-150405")+"-"+names.Prefix)
-	if err := os.MkdirAll(tb.dir, 0o755); err != nil {
+	start := time.Now()
+	dir := func(n Names) string {
+		return filepath.Join(cfg.OutDir, start.UTC().Format("20060102-150405")+"-"+n.Prefix)
+	}
+	names, lock, err := newRun(dir)
+	if err != nil {
 		return nil, err
 	}
+	tb = &Testbed{cfg: cfg, names: names, start: start, dir: dir(names), lock: lock}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, tb.Close())
 			tb = nil
 		}
 	}()
+	if err := os.MkdirAll(tb.dir, 0o755); err != nil {
+		return tb, err
+	}
+	if ended := endedRuns(); len(ended) > 0 {
+		tb.progress("%d runs did not tear down (%s): `faasedge eval --clean` removes what they left", len(ended), strings.Join(ended, ", "))
+	}
 	tb.progress("setting up %d nodes (%s)", cfg.Nodes, names.Prefix)
 	if tb.net, err = setUpNet(ctx, names, cfg.Nodes, cfg.Caps); err != nil {
 		return tb, err
@@ -244,7 +256,12 @@ func (tb *Testbed) startRedis(ctx context.Context) (string, error) {
 	}
 	// Protected mode refuses every client but loopback ones; the server
 	// listens only on the run's private bridge, which the nodes reach it on.
-	tb.redis = exec.Command(bin, "--bind", tb.net.BridgeIP().String(), "--port", "6379", "--protected-mode", "no",
+	cg, err := newCgroup(tb.names.Redis(), 0)
+	if err != nil {
+		logf.Close()
+		return "", err
+	}
+	tb.redis = cg.command(bin, "--bind", tb.net.BridgeIP().String(), "--port", "6379", "--protected-mode", "no",
 		"--save", "", "--appendonly", "no", "--dir", tb.dir)
 	tb.redis.Stdout, tb.redis.Stderr = logf, logf
 	tb.redis.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -352,10 +369,13 @@ func (tb *Testbed) Close() error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		errs = append(errs, teardownNet(ctx, tb.names), removeCgroups(tb.names.Prefix))
-		if left, err := Leftovers(tb.names.Prefix); err != nil || !left.Empty() {
-			errs = append(errs, fmt.Errorf("testbed: left after teardown: %v %w", left, err))
+		_, rerr := removeRun(ctx, tb.names.Prefix)
+		left, err := Leftovers(tb.names.Prefix)
+		if err = errors.Join(rerr, err); err != nil || !left.Empty() {
+			errs = append(errs, fmt.Errorf("testbed: left after teardown: %v %w (`faasedge eval --clean` retries)", left, err))
 		}
+		// The record stays, for Clean, until nothing of the run is left.
+		tb.lock.release(err == nil && left.Empty())
 		tb.cerr = errors.Join(errs...)
 	})
 	return tb.cerr

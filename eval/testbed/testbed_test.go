@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -228,43 +229,51 @@ func TestNodeKilledMidRun(t *testing.T) {
 	}
 }
 
-// TestInterruptCleansUp runs `faasedge eval` and interrupts it (SIGINT,
-// as Ctrl-C) in its first phase: it exits cleanly, having removed every
-// namespace, link and cgroup of the run and stopped its processes, and
-// the run's directory has the report of what was measured.
-func TestInterruptCleansUp(t *testing.T) {
-	out := keptOnFailure(t)
-	cmd := exec.Command(binary, "eval", "--nodes", "2", "--node-memory", "512", "--workloads", "hash", "--hash-sizes", "4k",
-		"--requests", "1000", "--load", "1", "--interval", "500ms", "--out", out)
+// startEval starts `faasedge eval` with args and waits until its progress
+// shows line; done receives the end of the process.
+func startEval(t *testing.T, line string, args ...string) (cmd *exec.Cmd, done chan error) {
+	t.Helper()
+	cmd = exec.Command(binary, append([]string{"eval"}, args...)...)
 	var stdout, stderr testenv.LockedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
+	done = make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	deadline := time.After(5 * time.Minute)
-	for !strings.Contains(stdout.String(), "hash/local load 1: 200/1000") {
+	for !strings.Contains(stdout.String(), line) {
 		select {
 		case err := <-done:
-			t.Fatalf("eval ended before the interrupt: %v\n%s\n%s", err, stdout.String(), stderr.String())
+			t.Fatalf("eval ended before %q: %v\n%s\n%s", line, err, stdout.String(), stderr.String())
 		case <-deadline:
 			_ = cmd.Process.Kill()
 			t.Fatalf("no progress:\n%s\n%s", stdout.String(), stderr.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	return cmd, done
+}
+
+// TestInterruptCleansUp runs `faasedge eval` and interrupts it (SIGINT,
+// as Ctrl-C) in its first phase: it exits cleanly, having removed every
+// namespace, link and cgroup of the run and stopped its processes, and
+// the run's directory has the report of what was measured.
+func TestInterruptCleansUp(t *testing.T) {
+	out := keptOnFailure(t)
+	cmd, done := startEval(t, "hash/local load 1: 200/1000", "--nodes", "2", "--node-memory", "512", "--workloads", "hash", "--hash-sizes", "4k",
+		"--requests", "1000", "--load", "1", "--interval", "500ms", "--out", out)
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("eval after the interrupt: %v\n%s", err, stderr.String())
+			t.Fatalf("eval after the interrupt: %v\n%s", err, cmd.Stderr)
 		}
 	case <-time.After(3 * time.Minute):
 		_ = cmd.Process.Kill()
-		t.Fatalf("eval did not stop after the interrupt:\n%s", stderr.String())
+		t.Fatalf("eval did not stop after the interrupt:\n%s", cmd.Stderr)
 	}
 	dirs, _ := filepath.Glob(filepath.Join(out, "*-fe*"))
 	if len(dirs) != 1 {
@@ -273,6 +282,90 @@ func TestInterruptCleansUp(t *testing.T) {
 	checkNothingLeft(t, filepath.Base(dirs[0]))
 	if _, err := os.Stat(filepath.Join(dirs[0], "report.md")); err != nil {
 		t.Errorf("no report after the interrupt: %v", err)
+	}
+}
+
+// TestCleanAfterKill SIGKILLs `faasedge eval` in its first phase, as
+// kill -9 or the OOM killer would: nothing tears down, and its
+// namespaces, links and cgroups are left, with two processes that
+// outlive it (one in a node's namespace, one in a group). `faasedge eval
+// --clean` kills them, removes everything the run made and its record,
+// and says so; a second clean finds nothing of the run.
+func TestCleanAfterKill(t *testing.T) {
+	out := keptOnFailure(t)
+	cmd, done := startEval(t, "hash/local load 1: 10/50", "--nodes", "2", "--node-memory", "512", "--workloads", "hash", "--hash-sizes", "4k",
+		"--placements", "local", "--requests", "50", "--load", "1", "--interval", "500ms", "--out", out)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	dirs, _ := filepath.Glob(filepath.Join(out, "*-fe*"))
+	if len(dirs) != 1 {
+		t.Fatalf("run directories %v", dirs)
+	}
+	prefix := dirs[0][strings.LastIndex(dirs[0], "-")+1:]
+	left, err := testbed.Leftovers(prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two namespaces; the bridge and the two veth ends on it; the nodes'
+	// and Redis's groups in the cpu, cpuacct and memory hierarchies.
+	if len(left.Netns) != 2 || len(left.Links) != 3 || len(left.Cgroups) != 9 {
+		t.Fatalf("left by the killed run: %v; want 2 namespaces, 3 links, 9 cgroups", left)
+	}
+	t.Cleanup(func() {
+		// Should the clean fail, the machine is left as it was found.
+		if left, _ := testbed.Leftovers(prefix); !left.Empty() {
+			_ = exec.Command(binary, "eval", "--clean").Run()
+		}
+	})
+	var group string
+	for _, g := range left.Cgroups {
+		if strings.HasSuffix(g, "/"+prefix+"redis") {
+			group = g
+		}
+	}
+	survivors := []*exec.Cmd{
+		exec.Command("ip", "netns", "exec", prefix+"n0", "sleep", "600"),
+		exec.Command("sh", "-c", "echo $$ > "+filepath.Join(group, "cgroup.procs")+" && exec sleep 600"),
+	}
+	exited := make(chan error, len(survivors))
+	for _, s := range survivors {
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { exited <- s.Wait() }()
+	}
+	testenv.WaitFor(t, time.Minute, "the survivors in the run's namespace and group", func() bool {
+		left, err := testbed.Leftovers(prefix)
+		return err == nil && slices.Contains(left.Procs, survivors[0].Process.Pid) && slices.Contains(left.Procs, survivors[1].Process.Pid)
+	})
+
+	report, err := exec.Command(binary, "eval", "--clean").CombinedOutput()
+	if err != nil {
+		t.Fatalf("eval --clean: %v\n%s", err, report)
+	}
+	t.Logf("eval --clean:\n%s", report)
+	if !bytes.Contains(report, []byte("run "+prefix+" (pid ")) || !bytes.Contains(report, []byte("2 namespaces, 3 links, 9 cgroups")) {
+		t.Errorf("the clean's report does not name what it removed of run %s", prefix)
+	}
+	for range survivors {
+		select {
+		case err := <-exited:
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != -1 {
+				t.Errorf("a survivor ended with %v, want killed", err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("a survivor still runs after the clean")
+		}
+	}
+	checkNothingLeft(t, filepath.Base(dirs[0]))
+	if _, err := os.Stat(filepath.Join("/run/faasedge-eval", prefix+".run")); !os.IsNotExist(err) {
+		t.Errorf("the run's record after the clean: %v", err)
+	}
+	again, err := exec.Command(binary, "eval", "--clean").CombinedOutput()
+	if err != nil || bytes.Contains(again, []byte(prefix)) {
+		t.Errorf("a second clean: %v\n%s", err, again)
 	}
 }
 
