@@ -35,22 +35,7 @@ func startStack(t *testing.T, cfg Config) *Stack {
 	if testing.Verbose() {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	ctx := context.Background()
-	s, err := Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(ctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	if err := s.WaitReady(wctx); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return testenv.StartServer(t, func(ctx context.Context) (*Stack, error) { return Start(ctx, cfg) })
 }
 
 func wskClient(t testing.TB, host, auth string) *whisk.Client {

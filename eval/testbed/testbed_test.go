@@ -23,17 +23,7 @@ import (
 
 var binary string
 
-func TestMain(m *testing.M) {
-	bin, dir, err := testenv.BuildFaasedge(false)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = bin
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.FaasedgeMain(m, false, &binary) }
 
 // TestShortRun runs the hash workload (small files) and the REST one
 // (a small network, its store in the testbed's Redis, which the nodes

@@ -30,25 +30,14 @@ func startTestbed(t testing.TB, redisURL string) *testbed {
 	ctx := context.Background()
 	data := t.TempDir()
 	// Edge only: every activation runs on one of the three edge nodes.
-	s, err := standalone.Start(ctx, standalone.Config{
-		APIAddr: "127.0.0.1:0", DataDir: t.TempDir(), ModulesDir: wasmtest.CompilationCacheDir(),
-		RedisURL: redisURL, DataMount: data,
-		EdgeOnly: true, EdgeNodes: 3, EdgeMemory: 1024 * whisk.MB,
-		Logger: testenv.Logger(),
+	s := testenv.StartServer(t, func(ctx context.Context) (*standalone.Stack, error) {
+		return standalone.Start(ctx, standalone.Config{
+			APIAddr: "127.0.0.1:0", DataDir: t.TempDir(), ModulesDir: wasmtest.CompilationCacheDir(),
+			RedisURL: redisURL, DataMount: data,
+			EdgeOnly: true, EdgeNodes: 3, EdgeMemory: 1024 * whisk.MB,
+			Logger: testenv.Logger(),
+		})
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(ctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	if err := s.WaitReady(wctx); err != nil {
-		t.Fatal(err)
-	}
 
 	peers := s.IPFS().Host().FullAddrs()
 	for _, n := range s.EdgeNodes() {

@@ -31,17 +31,7 @@ import (
 
 var binary string
 
-func TestMain(m *testing.M) {
-	bin, dir, err := testenv.BuildFaasedge(true)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = bin
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.FaasedgeMain(m, true, &binary) }
 
 const waitLong = 60 * time.Second // bounds a hang only
 

@@ -39,22 +39,7 @@ func startStackWith(t testing.TB, cfg standalone.Config) *standalone.Stack {
 	if os.Getenv("KAFKAFEED_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	ctx := context.Background()
-	s, err := standalone.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(ctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	if err := s.WaitReady(wctx); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return testenv.StartServer(t, func(ctx context.Context) (*standalone.Stack, error) { return standalone.Start(ctx, cfg) })
 }
 
 func client(t testing.TB, s *standalone.Stack) *whisk.Client {
