@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	controllerplugin "github.com/faasedge/faasedge/controller-plugin"
-	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/ring"
 )
 
@@ -20,27 +18,21 @@ const deployUsage = `usage: faasedge deploy --scheduler S [--peer ADDR ...] NAME
 S is a scheduler's multiaddr (/ip4/.../p2p/<id>) or the scheduler index's
 IPNS name (/ipns/<name>), resolved in the ring's DHT through --peer.
 The file is added to IPFS on this machine and served until the scheduling
-node holds it; the action's invoke URL is printed.
+node holds it; the action's invoke URL is printed.`
 
-flags:`
+// deployOptions are the edge client's of the Function Manager.
+type deployOptions struct {
+	scheduler string
+	memory    int
+	timeout   time.Duration
+	host      hostFlags
+}
 
-// runDeploy is the edge client of the Function Manager.
-func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := usageFlags("deploy", deployUsage, stderr)
-	scheduler := fs.String("scheduler", "", "scheduler multiaddr, or /ipns/<name> of the scheduler index")
-	memory := fs.Int("memory", 256, "action memory limit (MB)")
-	timeout := fs.Duration("timeout", 2*time.Minute, "deadline of the whole deployment")
-	var f ipfsFlags
-	fs.Var(&f.peers, "peer", "ring peer multiaddr with /p2p/<id> (repeatable); needed to resolve an IPNS index")
-	fs.Var(&f.listen, "listen", "listen multiaddr (repeatable; default "+strings.Join(p2p.DefaultListenAddrs, ",")+")")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
-	}
+func (o *deployOptions) run(ctx context.Context, pos []string, stdout, stderr io.Writer) error {
 	if len(pos) != 2 {
 		return fmt.Errorf("%w: want NAME FILE.wasm, got %d arguments", errUsage, len(pos))
 	}
-	if *scheduler == "" {
+	if o.scheduler == "" {
 		return fmt.Errorf("%w: --scheduler is required", errUsage)
 	}
 	name, file := pos[0], pos[1]
@@ -51,14 +43,14 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(mod) < 4 || string(mod[:4]) != "\x00asm" {
 		return fmt.Errorf("%s is not a WebAssembly module", file)
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	n, closeNode, err := openNode(ctx, f, stderr)
+	n, closeNode, err := openNode(ctx, ipfsFlags{hostFlags: o.host}, stderr)
 	if err != nil {
 		return err
 	}
 	defer closeNode()
-	schedulers, err := controllerplugin.ResolveSchedulers(ctx, n.Host().DHT, *scheduler)
+	schedulers, err := controllerplugin.ResolveSchedulers(ctx, n.Host().DHT, o.scheduler)
 	if err != nil {
 		return fmt.Errorf("--scheduler: %w", err)
 	}
@@ -68,7 +60,7 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	tr := ring.NewHostTransport(n.Host(), newLogger(stderr, true))
 	defer tr.Close()
-	req := controllerplugin.DeployRequest{Name: name, CID: c.String(), MemoryMB: *memory}
+	req := controllerplugin.DeployRequest{Name: name, CID: c.String(), MemoryMB: o.memory}
 	var errs []error
 	for _, s := range schedulers {
 		rep, err := controllerplugin.Deploy(ctx, tr, s, req)

@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -57,65 +58,43 @@ type evalFlags struct {
 	videoFrames, videoChunks                      int
 }
 
-// runEval runs the evaluation's small deployment: the standalone and N
-// `faasedge node` processes in network namespaces, the workloads in each
+// evalOptions are the evaluation's small deployment: the standalone and
+// N `faasedge node` processes in network namespaces, the workloads in each
 // placement, and the run's directory with the report.
-func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", stderr)
-	nodes := fs.Int("nodes", 5, "edge nodes (N), each a `faasedge node` in its own network namespace")
-	rate := fs.String("rate", "", "link cap per node and direction, as tc writes it (e.g. 20mbit); none by default")
-	cpu := fs.Float64("cpu", 0, "CPU cap per node in cores (e.g. 0.5); none by default")
-	memory := fs.Int("node-memory", 1024, "memory (MB) each node volunteers, in two offers")
-	names := make([]string, 0, len(evalWorkloads))
-	for n := range evalWorkloads {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	wl := fs.String("workloads", strings.Join(names, ","), "workloads to run, comma-separated ("+strings.Join(names, ", ")+")")
-	placements := fs.String("placements", "local,ipfs", "data placements, comma-separated (local, ipfs)")
-	requests := fs.Int("requests", 20, "requests sent at each offered load")
-	load := fs.String("load", "1,4", "offered loads: requests kept in flight, comma-separated")
-	interval := fs.Duration("interval", time.Second, "how often the collectors sample")
-	out := fs.String("out", "eval-out", "directory that receives the run's directory")
-	var f evalFlags
-	fs.StringVar(&f.hashSizes, "hash-sizes", "4k,1m,16m,64m", "file sizes of the hash workload")
-	fs.IntVar(&f.restUsers, "rest-users", 0, "users of the rest workload's social network (0: its default)")
-	fs.IntVar(&f.restPosts, "rest-posts", 0, "posts of the rest workload's social network (0: its default)")
-	fs.IntVar(&f.mnistImages, "mnist-images", 1000, "MNIST test images the mnist workload classifies (0: all 10,000)")
-	fs.IntVar(&f.mnistBatch, "mnist-batch", 10, "images per mnist request (1 to 100)")
-	fs.IntVar(&f.videoFrames, "video-frames", 48, "frames of the video workload's synthetic MJPEG video")
-	fs.StringVar(&f.videoSize, "video-size", "320x240", "frame size of the video workload")
-	fs.IntVar(&f.videoChunks, "video-chunks", 0, "chunks the video is split into, one request each (0: one per node)")
-	verbose := fs.Bool("v", false, "log the testbed's steps")
-	clean := fs.Bool("clean", false, "remove what earlier runs that could not tear down (SIGKILLed) left: processes, namespaces, links, cgroups; then exit")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *clean {
+type evalOptions struct {
+	sizes                                  evalFlags
+	rate, workloads, placements, load, out string
+	cpu                                    float64
+	memory, requests                       int
+	interval                               time.Duration
+	verbose, clean                         bool
+}
+
+func (o *evalOptions) run(ctx context.Context, _ []string, stdout, stderr io.Writer) error {
+	if o.clean {
 		return testbed.Clean(ctx, stdout)
 	}
-	if *nodes < 1 || *requests < 1 || *memory < 256 || *cpu < 0 {
+	if o.sizes.nodes < 1 || o.requests < 1 || o.memory < 256 || o.cpu < 0 {
 		return fmt.Errorf("%w: want --nodes and --requests at least 1, --node-memory at least 256, --cpu not negative", errUsage)
 	}
 	// Before the workloads generate their data: without root nothing runs.
 	if os.Geteuid() != 0 {
 		return testbed.ErrNotRoot
 	}
-	f.nodes = *nodes
-	cfg := testbed.Config{Nodes: *nodes, OutDir: *out, NodeMemoryMB: *memory, Requests: *requests, Interval: *interval,
-		Caps: testbed.Caps{Rate: *rate, CPU: *cpu}, Progress: stdout, Logger: newLogger(stderr, !*verbose)}
-	for _, n := range splitList(*wl) {
+	cfg := testbed.Config{Nodes: o.sizes.nodes, OutDir: o.out, NodeMemoryMB: o.memory, Requests: o.requests, Interval: o.interval,
+		Caps: testbed.Caps{Rate: o.rate, CPU: o.cpu}, Progress: stdout, Logger: newLogger(stderr, !o.verbose)}
+	for _, n := range splitList(o.workloads) {
 		mk, ok := evalWorkloads[n]
 		if !ok {
-			return fmt.Errorf("%w: --workloads: unknown workload %q (known: %s)", errUsage, n, strings.Join(names, ", "))
+			return fmt.Errorf("%w: --workloads: unknown workload %q (known: %s)", errUsage, n, strings.Join(slices.Sorted(maps.Keys(evalWorkloads)), ", "))
 		}
-		w, err := mk(&f)
+		w, err := mk(&o.sizes)
 		if err != nil {
 			return fmt.Errorf("%w: %w", errUsage, err)
 		}
 		cfg.Workloads = append(cfg.Workloads, w)
 	}
-	for _, p := range splitList(*placements) {
+	for _, p := range splitList(o.placements) {
 		switch pl := workloads.Placement(p); pl {
 		case workloads.Local, workloads.IPFS:
 			cfg.Placements = append(cfg.Placements, pl)
@@ -123,7 +102,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("%w: --placements: %q is neither local nor ipfs", errUsage, p)
 		}
 	}
-	for _, s := range splitList(*load) {
+	for _, s := range splitList(o.load) {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
 			return fmt.Errorf("%w: --load: %q is not a number of requests in flight", errUsage, s)
@@ -144,14 +123,4 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return untilStopped(ctx.Err())
 	}
 	return err
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
 }

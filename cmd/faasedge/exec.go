@@ -36,48 +36,43 @@ func (p params) Set(s string) error {
 	return nil
 }
 
-func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := usageFlags("exec", "usage: faasedge exec FILE.wasm|ipfs://CID [--param k=v ...] [--timeout 5s] [--memory 128] [--peer MULTIADDR ...]\n       faasedge exec --proxy :8080 [--memory 256]", stderr)
-	ps := params{}
-	fs.Var(ps, "param", "an action parameter `key=value` (repeatable; JSON values are taken as JSON)")
-	timeout := fs.Duration("timeout", 60*time.Second, "the action's time limit")
-	memory := fs.Int64("memory", whisk.DefaultMemoryMB, "the action's memory limit in MB")
-	logs := fs.Int64("logs", whisk.DefaultLogsMB, "the action's log limit in MB")
-	concurrency := fs.Int("concurrency", 1, "activations one reactor action may run at once")
-	proxy := fs.String("proxy", "", "serve OpenWhisk's action runtime protocol (/init, /run) on this address instead")
-	dataDir := fs.String("data-dir", "", "keep compiled modules (and IPFS blocks) on disk under this directory")
-	var peers repeated
-	fs.Var(&peers, "peer", "IPFS peer multiaddr with /p2p/<id> to fetch ipfs://<CID> code and /ipfs data from (repeatable)")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 1 || (len(pos) == 1) == (*proxy != "") {
-		fs.Usage()
+const execUsage = "usage: faasedge exec FILE.wasm|ipfs://CID [--param k=v ...] [--timeout 5s] [--memory 128] [--peer MULTIADDR ...]\n       faasedge exec --proxy :8080 [--memory 256]"
+
+// execOptions run one action, or serve the action proxy.
+type execOptions struct {
+	params       params
+	timeout      time.Duration
+	memory, logs int64
+	concurrency  int
+	proxy        string
+	// Code by CID, and data under /ipfs, come through an IPFS node.
+	node ipfsFlags
+}
+
+func (o *execOptions) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 1 || (len(args) == 1) == (o.proxy != "") {
 		return fmt.Errorf("%w: give either a FILE.wasm or --proxy", errUsage)
 	}
 	var file string
-	if len(pos) == 1 {
-		file = pos[0]
+	if len(args) == 1 {
+		file = args[0]
 	}
-	limits := whisk.Limits{Timeout: timeout.Milliseconds(), Memory: *memory, Logs: *logs, Concurrency: *concurrency}
-
+	limits := whisk.Limits{Timeout: o.timeout.Milliseconds(), Memory: o.memory, Logs: o.logs, Concurrency: o.concurrency}
 	var node *ipfsFlags
-	if activation.ParseCode([]byte(file), false).CID != "" || len(peers) > 0 {
-		// Code by CID, and data under /ipfs, come through an IPFS node.
-		node = &ipfsFlags{dataDir: *dataDir, peers: peers}
+	if activation.ParseCode([]byte(file), false).CID != "" || len(o.node.peers) > 0 {
+		node = &o.node
 	}
-	e, closeExec, err := openExecutor(ctx, *dataDir, node, stderr, executor.WithLogger(newLogger(stderr, false)))
+	e, closeExec, err := openExecutor(ctx, o.node.dataDir, node, stderr, executor.WithLogger(newLogger(stderr, false)))
 	if err != nil {
 		return err
 	}
 	defer closeExec()
 
-	if *proxy != "" {
-		fmt.Fprintf(stderr, "faasedge exec: action proxy listening on %s\n", *proxy)
-		return executor.NewProxy(e, limits, stdout, stderr).ListenAndServe(ctx, *proxy)
+	if o.proxy != "" {
+		fmt.Fprintf(stderr, "faasedge exec: action proxy listening on %s\n", o.proxy)
+		return executor.NewProxy(e, limits, stdout, stderr).ListenAndServe(ctx, o.proxy)
 	}
-	return execFile(ctx, e, file, ps, limits, stdout, stderr)
+	return execFile(ctx, e, file, o.params, limits, stdout, stderr)
 }
 
 // openExecutor starts an executor with opts that keeps compiled modules

@@ -85,7 +85,7 @@ func TestGatewayNodeDeploy(t *testing.T) {
 	var nodeLog, gwLog testenv.LockedBuffer
 	done := make(chan error, 2)
 	go func() {
-		done <- runNode(ctx, []string{"--listen", listen(nodeAddr), "--data-dir", nodeDir,
+		done <- lookup("node").run(ctx, []string{"--listen", listen(nodeAddr), "--data-dir", nodeDir,
 			"--memory", "1024", "--vnodes", "2", "--scheduler", gwAddr, "--refresh", "200ms"}, nil, &nodeLog)
 	}()
 	// The gateway bootstraps from the node: wait until it listens.
@@ -116,7 +116,7 @@ func TestGatewayNodeDeploy(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	go func() {
-		done <- runGateway(ctx, []string{"--ids", "1", "--capacity", "512", "--min-claim", "256", "--check", "200ms",
+		done <- lookup("gateway").run(ctx, []string{"--ids", "1", "--capacity", "512", "--min-claim", "256", "--check", "200ms",
 			"--listen", listen(gwAddr), "--peer", nodeAddr, "--data-dir", gwDir,
 			"--api-host", api.URL, "--auth", controller.GuestAuth, "--index-key", filepath.Join(dir, "operator.key")}, nil, &gwLog)
 	}()

@@ -5,63 +5,36 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 
 	"github.com/faasedge/faasedge/executor"
 	"github.com/faasedge/faasedge/internal/memtrim"
 	"github.com/faasedge/faasedge/invoker"
 	"github.com/faasedge/faasedge/kv"
-	"github.com/faasedge/faasedge/whisk"
 )
 
-// runInvoker starts like the stock invoker: --id N --uniqueName S
-// [--displayedName D], configured by the stock environment
+// invokerEnv gives the invoker's own flags their defaults: the stock
+// deployment passes only environment (openwhisk-wire.md 7).
+var invokerEnv = map[string]string{
+	"data-dir": "FAASEDGE_DATA_DIR", "peer": "FAASEDGE_PEERS", "listen": "FAASEDGE_LISTEN", "gateway": "FAASEDGE_GATEWAY",
+	"redis": "FAASEDGE_REDIS", "compile-concurrency": "FAASEDGE_COMPILE_CONCURRENCY", "compile-disk": "FAASEDGE_COMPILE_DISK",
+}
+
+// invokerOptions start the invoker like the stock one: --id N --uniqueName
+// S [--displayedName D], configured by the stock environment
 // (openwhisk-wire.md 7). A bad or missing variable is one error line that
 // names it.
-func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := newFlags("invoker", stderr)
-	id := fs.Int("id", -1, "invoker instance id (topic invoker{id})")
-	uniqueName := fs.String("uniqueName", "", "unique name of this invoker")
-	displayedName := fs.String("displayedName", "", "name shown by the controller's /invokers")
-	overwriteID := fs.Int("overwriteId", -1, "accepted for compatibility; only meaningful with ZooKeeper id assignment")
-	// Code by CID: every invoker runs an IPFS node. The stock deployment
-	// passes only environment, so each flag has a variable too.
-	node := ipfsFlags{
-		dataDir: os.Getenv("FAASEDGE_DATA_DIR"),
-		peers:   envList("FAASEDGE_PEERS"),
-		listen:  envList("FAASEDGE_LISTEN"),
-		gateway: os.Getenv("FAASEDGE_GATEWAY"),
-	}
-	fs.StringVar(&node.dataDir, "data-dir", node.dataDir, "directory for the compiled-module cache, block store and node identity ($FAASEDGE_DATA_DIR; empty: in memory)")
-	fs.Var(&node.peers, "peer", "IPFS/ring peer multiaddr with /p2p/<id> to fetch ipfs://<CID> code from (repeatable; $FAASEDGE_PEERS, comma-separated)")
-	fs.Var(&node.listen, "listen", "libp2p listen multiaddr (repeatable; $FAASEDGE_LISTEN; default loopback)")
-	fs.StringVar(&node.gateway, "gateway", node.gateway, "trustless HTTP gateway to fall back on for code by CID ($FAASEDGE_GATEWAY; off when empty)")
-	redisURL := fs.String("redis", os.Getenv("FAASEDGE_REDIS"), "Redis URL (redis://[user:pass@]host:port[/db]) of the key-value store for actions annotated faasedge-kv ($FAASEDGE_REDIS; none when empty)")
-	compilesDefault := executor.DefaultCompileConcurrency
-	if v := os.Getenv("FAASEDGE_COMPILE_CONCURRENCY"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return &invoker.EnvError{Var: "FAASEDGE_COMPILE_CONCURRENCY", Err: fmt.Errorf("%q is not a number", v)}
-		}
-		compilesDefault = n
-	}
-	diskDefault := os.Getenv("FAASEDGE_COMPILE_DISK")
-	if diskDefault == "" {
-		diskDefault = "2048m"
-	}
-	compiles := fs.Int("compile-concurrency", compilesDefault,
-		"wasm modules compiled at once ahead of their first activation, as the actions database's _changes shows them created or updated ($FAASEDGE_COMPILE_CONCURRENCY; -1: none, no prewarming: each compiles on its first activation)")
-	compileDisk := fs.String("compile-disk", diskDefault, "disk kept for compiled wasm modules under --data-dir ($FAASEDGE_COMPILE_DISK)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	disk, err := whisk.ParseConfigSize(*compileDisk)
-	if err != nil {
-		return fmt.Errorf("%w: --compile-disk: %w", errUsage, err)
-	}
-	if *id < 0 {
-		if *overwriteID >= 0 || *uniqueName != "" {
+type invokerOptions struct {
+	id, overwriteID           int
+	uniqueName, displayedName string
+	// Code by CID: every invoker runs an IPFS node.
+	node    ipfsFlags
+	redis   string
+	compile compileFlags
+}
+
+func (o *invokerOptions) run(ctx context.Context, _ []string, _, stderr io.Writer) error {
+	if o.id < 0 {
+		if o.overwriteID >= 0 || o.uniqueName != "" {
 			return fmt.Errorf("%w: --id is required: dynamic id assignment through ZooKeeper is not supported", errUsage)
 		}
 		return fmt.Errorf("%w: --id is required", errUsage)
@@ -76,23 +49,23 @@ func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	log := newLogger(stderr, false)
 	exOpts := []executor.Option{executor.WithMemoryBudget(int64(cfg.UserMemory)), executor.WithLogger(log),
-		executor.WithCompileBudget(executor.CompileBudget{Concurrent: *compiles, DiskBytes: int64(disk)})}
-	if *redisURL != "" {
-		store, err := kv.DialRedis(*redisURL)
+		executor.WithCompileBudget(o.compile.budget())}
+	if o.redis != "" {
+		store, err := kv.DialRedis(o.redis)
 		if err != nil {
 			return err
 		}
 		defer store.Close()
 		exOpts = append(exOpts, executor.WithKeyValue(store))
 	}
-	ex, closeExec, err := openExecutor(ctx, node.dataDir, &node, stderr, exOpts...)
+	ex, closeExec, err := openExecutor(ctx, o.node.dataDir, &o.node, stderr, exOpts...)
 	if err != nil {
 		return err
 	}
 	defer closeExec()
-	cfg.Instance, cfg.UniqueName, cfg.DisplayedName = *id, *uniqueName, *displayedName
+	cfg.Instance, cfg.UniqueName, cfg.DisplayedName = o.id, o.uniqueName, o.displayedName
 	cfg.Runner, cfg.TLS, cfg.Logger = invoker.LocalRunner(ex, nil), tlsCfg, log
-	if *compiles >= 0 {
+	if o.compile.concurrency >= 0 {
 		cfg.Prewarm.Compiler = ex
 	}
 	eng, err := invoker.New(ctx, cfg)
@@ -101,15 +74,4 @@ func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	go memtrim.Run(ctx, memtrim.Every)
 	return untilStopped(eng.Run(ctx))
-}
-
-// envList splits a comma-separated variable, ignoring empty items.
-func envList(name string) repeated {
-	var out repeated
-	for _, v := range strings.Split(os.Getenv(name), ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
 }

@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/faasedge/faasedge/p2p"
@@ -20,60 +18,22 @@ const ipfsUsage = `usage: faasedge ipfs <subcommand> [flags]
   add [-Q] [--cid-version 0|1] FILE   import FILE ("-": stdin), pin it, print its CID
   get CID [-o FILE]                    fetch CID into FILE (default: ./CID)
   cat CID                              fetch CID to stdout
-  pin add CID | pin rm CID | pin ls    keep, release, list pinned CIDs
+  pin add CID | pin rm CID | pin ls    keep, release, list pinned CIDs`
 
-flags of every subcommand:`
-
-// repeated is a flag that may be given several times.
-type repeated []string
-
-func (r *repeated) String() string     { return strings.Join(*r, ",") }
-func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
-
-// ipfsFlags are the flags all ipfs subcommands share.
-type ipfsFlags struct {
-	dataDir string
-	peers   repeated
-	listen  repeated
-	gateway string
-	timeout time.Duration
+// ipfsOptions are the flags of every ipfs subcommand.
+type ipfsOptions struct {
+	node       ipfsFlags
+	timeout    time.Duration
+	quiet      bool
+	cidVersion int
+	out        string
 }
 
-func (f *ipfsFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir(), "node data directory: identity key and block store")
-	fs.Var(&f.peers, "peer", "peer multiaddr with /p2p/<id> to connect to and bootstrap the DHT from (repeatable)")
-	fs.Var(&f.listen, "listen", "listen multiaddr (repeatable; default "+strings.Join(p2p.DefaultListenAddrs, ",")+")")
-	fs.StringVar(&f.gateway, "gateway", "", "trustless HTTP gateway URL to fall back on (blocks are verified)")
-	fs.DurationVar(&f.timeout, "timeout", time.Minute, "deadline of a fetch")
-}
-
-// defaultDataDir is $FAASEDGE_DATA_DIR, else ~/.faasedge.
-func defaultDataDir() string {
-	if d := os.Getenv("FAASEDGE_DATA_DIR"); d != "" {
-		return d
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".faasedge")
-	}
-	return ".faasedge"
-}
-
-func runIPFS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func (o *ipfsOptions) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, ipfsUsage)
 		return fmt.Errorf("%w: missing subcommand", errUsage)
 	}
-	sub, args := args[0], args[1:]
-	fs := usageFlags("ipfs "+sub, ipfsUsage, stderr)
-	var common ipfsFlags
-	common.register(fs)
-	quiet := fs.Bool("Q", false, "add: print only the CID")
-	cidVersion := fs.Int("cid-version", 0, "add: CID version, 0 (Kubo's default) or 1 (raw leaves)")
-	out := fs.String("o", "", "get: output file")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
-	}
+	sub, pos := args[0], args[1:]
 	want := func(n int, what string) error {
 		if len(pos) != n {
 			return fmt.Errorf("%w: ipfs %s takes %s", errUsage, sub, what)
@@ -85,11 +45,11 @@ func runIPFS(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err := want(1, "one FILE"); err != nil {
 			return err
 		}
-		if *cidVersion != 0 && *cidVersion != 1 {
-			return fmt.Errorf("%w: --cid-version %d: want 0 or 1", errUsage, *cidVersion)
+		if o.cidVersion != 0 && o.cidVersion != 1 {
+			return fmt.Errorf("%w: --cid-version %d: want 0 or 1", errUsage, o.cidVersion)
 		}
-		return withNode(ctx, common, stderr, func(n *ipfs.Node) error {
-			return ipfsAdd(ctx, n, pos[0], *cidVersion, *quiet, stdout)
+		return withNode(ctx, o.node, stderr, func(n *ipfs.Node) error {
+			return ipfsAdd(ctx, n, pos[0], o.cidVersion, o.quiet, stdout)
 		})
 	case "get", "cat":
 		if err := want(1, "one CID"); err != nil {
@@ -99,8 +59,8 @@ func runIPFS(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return fmt.Errorf("could not fetch %s: %w", pos[0], err)
 		}
-		return withNode(ctx, common, stderr, func(n *ipfs.Node) error {
-			fctx, cancel := context.WithTimeout(ctx, common.timeout)
+		return withNode(ctx, o.node, stderr, func(n *ipfs.Node) error {
+			fctx, cancel := context.WithTimeout(ctx, o.timeout)
 			defer cancel()
 			b, err := n.Fetch(fctx, c.String())
 			if err != nil {
@@ -110,27 +70,26 @@ func runIPFS(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				_, err = stdout.Write(b)
 				return err
 			}
-			dst := *out
+			dst := o.out
 			if dst == "" {
 				dst = c.String()
 			}
 			return writeFileAtomic(dst, b)
 		})
 	case "pin":
-		return runPin(ctx, common, pos, stdout, stderr)
+		return o.pin(ctx, pos, stdout, stderr)
 	default:
-		fmt.Fprintln(stderr, ipfsUsage)
 		return fmt.Errorf("%w: unknown subcommand %q", errUsage, sub)
 	}
 }
 
-func runPin(ctx context.Context, common ipfsFlags, pos []string, stdout, stderr io.Writer) error {
+func (o *ipfsOptions) pin(ctx context.Context, pos []string, stdout, stderr io.Writer) error {
 	if len(pos) == 0 {
 		return fmt.Errorf("%w: ipfs pin takes add CID, rm CID or ls", errUsage)
 	}
 	switch {
 	case pos[0] == "ls" && len(pos) == 1:
-		return withNode(ctx, common, stderr, func(n *ipfs.Node) error {
+		return withNode(ctx, o.node, stderr, func(n *ipfs.Node) error {
 			pins, err := n.Pins(ctx)
 			if err != nil {
 				return err
@@ -147,12 +106,12 @@ func runPin(ctx context.Context, common ipfsFlags, pos []string, stdout, stderr 
 		if err != nil {
 			return err
 		}
-		return withNode(ctx, common, stderr, func(n *ipfs.Node) error {
+		return withNode(ctx, o.node, stderr, func(n *ipfs.Node) error {
 			verb := "pinned"
 			if pos[0] == "rm" {
 				verb, err = "unpinned", n.Unpin(ctx, c)
 			} else {
-				pctx, cancel := context.WithTimeout(ctx, common.timeout)
+				pctx, cancel := context.WithTimeout(ctx, o.timeout)
 				defer cancel()
 				err = n.Pin(pctx, c)
 			}
@@ -180,12 +139,9 @@ func withNode(ctx context.Context, f ipfsFlags, stderr io.Writer, run func(*ipfs
 // memory, with a fresh identity, when it is empty).
 func openNode(ctx context.Context, f ipfsFlags, stderr io.Writer) (*ipfs.Node, func() error, error) {
 	log := newLogger(stderr, true)
-	h, err := p2p.NewHost(ctx, p2p.Config{
-		DataDir:     f.dataDir,
-		ListenAddrs: f.listen,
-		Bootstrap:   f.peers,
-		DHTClient:   true,
-	})
+	hcfg := f.config()
+	hcfg.DHTClient = true
+	h, err := p2p.NewHost(ctx, hcfg)
 	if err != nil {
 		return nil, nil, err
 	}

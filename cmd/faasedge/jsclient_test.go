@@ -42,7 +42,7 @@ func TestJSClient(t *testing.T) {
 	var stdout, stderr testenv.LockedBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- runStandalone(sctx, []string{"--addr", addr, "--data-dir", t.TempDir(), "--edge-nodes", "0"}, &stdout, &stderr)
+		done <- lookup("standalone").run(sctx, []string{"--addr", addr, "--data-dir", t.TempDir(), "--edge-nodes", "0"}, &stdout, &stderr)
 	}()
 	defer func() {
 		stop()

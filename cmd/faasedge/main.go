@@ -13,79 +13,124 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 )
 
-// command is one subcommand; each lives in its own file.
+// command is one subcommand: commands.go lists them, each one's file holds
+// its options and their run.
 type command struct {
 	name    string
 	summary string
-	// run gets the arguments after the subcommand name. It returns
-	// errUsage (possibly wrapped) to have the usage printed.
-	run func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	// synopsis heads the usage of a command that takes positional
+	// arguments; flags may come before, between or after them. A command
+	// without one refuses positional arguments.
+	synopsis string
+	// env names the variables that give flags their defaults (flag name
+	// to variable), for commands the stock deployments configure by
+	// environment.
+	env map[string]string
+	// options returns new options, which flags gives their defaults.
+	options func() options
 }
 
-// commands are the subcommands, sorted by name as usage lists them.
-var commands = []command{
-	{"deploy", "deploy a wasm module as an action through a scheduling node (NAME FILE.wasm)", runDeploy},
-	{"eval", "run the evaluation on a small deployment: the standalone and N nodes in network namespaces (root)", runEval},
-	{"exec", "run a wasm action locally (FILE.wasm [--param k=v ...]), or serve the OpenWhisk action proxy (--proxy :8080)", runExec},
-	{"gateway", "run virtual invokers backed by edge offers, and the Function Manager (stock environment)", runGateway},
-	{"invoker", "run the drop-in OpenWhisk invoker (stock arguments and environment)", runInvoker},
-	{"ipfs", "add, get, cat and pin content by IPFS CID (add|get|cat|pin)", runIPFS},
-	{"kafkafeed", "run the Kafka feed provider of /whisk.system/messaging (upstream's environment)", runKafkaFeed},
-	{"new", "write a ready action project (Go, Rust or C)", runNew},
-	{"node", "run an edge node: volunteer memory to the offer ring and run activations", runNode},
-	{"sim", "simulate the offer ring at scale (CSV and PNG plots)", runSim},
-	{"standalone", "run the whole stack in one process (API on 127.0.0.1:3233, guest key)", runStandalone},
-	{"version", "print the version", runVersion},
+// options are a command's settings: flags declares them on the command's
+// flag set, with their defaults; run runs the command with them and the
+// positional arguments, and returns errUsage (possibly wrapped) for a
+// command-line mistake.
+type options interface {
+	flags(fs *flag.FlagSet)
+	run(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // errUsage marks a command-line mistake: exit code 2 instead of 1.
 var errUsage = errors.New("usage")
 
-// newFlags is a subcommand's flag set; its mistakes and usage go to stderr.
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+// parse binds c's options to a flag set and parses args into them: flags
+// given before, between or after the positional arguments (`get CID -o
+// FILE`), which flag.Parse alone stops at. A mistake is an errUsage, its
+// usage printed to stderr by the flag package.
+func (c *command) parse(args []string, stderr io.Writer) (options, []string, error) {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	return fs
-}
-
-// usageFlags is newFlags for a subcommand with positional arguments: its
-// usage is text (the synopsis) followed by the flags.
-func usageFlags(name, text string, stderr io.Writer) *flag.FlagSet {
-	fs := newFlags(name, stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, text); fs.PrintDefaults() }
-	return fs
-}
-
-// parseFlags parses a subcommand's flags, refusing positional arguments:
-// a mistake is an errUsage.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+	fs.Usage = func() { c.usage(stderr, fs) }
+	o := c.options()
+	o.flags(fs)
+	if err := envDefaults(fs, c.env); err != nil {
+		return nil, nil, err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	return nil
-}
-
-// parseInterleaved parses flags given before, between or after the
-// positional arguments (`get CID -o FILE`), which flag.Parse alone stops at.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, fmt.Errorf("%w: %w", errUsage, err)
+			return nil, nil, fmt.Errorf("%w: %w", errUsage, err)
 		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
+		if args = fs.Args(); len(args) == 0 {
+			break
 		}
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+	if c.synopsis == "" && len(pos) > 0 {
+		return nil, nil, fmt.Errorf("%w: unexpected argument %q", errUsage, pos[0])
+	}
+	return o, pos, nil
+}
+
+// lookup is the command named name, or nil.
+func lookup(name string) *command {
+	if i := slices.IndexFunc(commands, func(c command) bool { return c.name == name }); i >= 0 {
+		return &commands[i]
+	}
+	return nil
+}
+
+// run parses args into c's options and runs c with them.
+func (c *command) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, pos, err := c.parse(args, stderr)
+	if err != nil {
+		return err
+	}
+	err = o.run(ctx, pos, stdout, stderr)
+	if errors.Is(err, errUsage) && c.synopsis != "" {
+		// The mistake is about the positional arguments the synopsis
+		// shows.
+		fmt.Fprintln(stderr, c.synopsis)
+	}
+	return err
+}
+
+// usage is the synopsis (or the summary), then the flags: spelt --name as
+// the README and the errors spell them (the flag package takes -name and
+// --name alike), -x for one letter.
+func (c *command) usage(w io.Writer, fs *flag.FlagSet) {
+	if c.synopsis != "" {
+		fmt.Fprintln(w, c.synopsis)
+	} else {
+		fmt.Fprintf(w, "usage: faasedge %s [flags]\n\n%s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nflags:")
+	fs.VisitAll(func(f *flag.Flag) {
+		dashes := "--"
+		if len(f.Name) == 1 {
+			dashes = "-"
+		}
+		typ, text := flag.UnquoteUsage(f)
+		fmt.Fprintf(w, "  %s%s", dashes, f.Name)
+		if typ != "" {
+			fmt.Fprintf(w, " %s", typ)
+		}
+		fmt.Fprintf(w, "\n    \t%s", strings.ReplaceAll(text, "\n", "\n    \t"))
+		switch f.DefValue {
+		case "", "0", "false", "0s":
+		default:
+			if typ == "string" {
+				fmt.Fprintf(w, " (default %q)", f.DefValue)
+			} else {
+				fmt.Fprintf(w, " (default %s)", f.DefValue)
+			}
+		}
+		fmt.Fprintln(w)
+	})
 }
 
 // untilStopped is the end of a service that ran until ctx ended: being
@@ -119,15 +164,14 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	i := slices.IndexFunc(commands, func(c command) bool { return c.name == args[0] })
-	if i < 0 {
+	c := lookup(args[0])
+	if c == nil {
 		fmt.Fprintf(stderr, "faasedge: unknown command %q\n", args[0])
 		usage(stderr)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	c := commands[i]
 	err := c.run(ctx, args[1:], stdout, stderr)
 	switch {
 	case err == nil:

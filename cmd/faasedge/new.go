@@ -86,34 +86,30 @@ deploy: NAME.wasm
 	},
 }
 
-// runNew writes a project: faasedge new NAME [--lang go|rust|c] [--dir DIR].
-func runNew(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags := usageFlags("new", "usage: faasedge new NAME [--lang go|rust|c] [--dir DIR]", stderr)
-	lang := flags.String("lang", "go", "the action's language: go, rust or c")
-	dir := flags.String("dir", "", "the project's directory (./NAME)")
-	pos, err := parseInterleaved(flags, args)
-	if err != nil {
-		return err
-	}
+const newUsage = "usage: faasedge new NAME [--lang go|rust|c] [--dir DIR]"
+
+// newOptions write a project.
+type newOptions struct{ lang, dir string }
+
+func (o *newOptions) run(_ context.Context, pos []string, stdout, _ io.Writer) error {
 	var name string
 	if len(pos) == 1 {
 		name = pos[0]
 	}
-	p, ok := projects[*lang]
+	p, ok := projects[o.lang]
 	switch {
 	case len(pos) > 1:
 		return fmt.Errorf("%w: want one NAME, got %d arguments", errUsage, len(pos))
 	case !validName.MatchString(name):
-		flags.Usage()
 		return fmt.Errorf("%w: NAME %q: want a letter, then letters, digits, _ or -", errUsage, name)
 	case !ok:
-		return fmt.Errorf("%w: --lang %q: want go, rust or c", errUsage, *lang)
+		return fmt.Errorf("%w: --lang %q: want go, rust or c", errUsage, o.lang)
 	}
-	if *dir == "" {
-		*dir = name
+	if o.dir == "" {
+		o.dir = name
 	}
-	if entries, err := os.ReadDir(*dir); err == nil && len(entries) > 0 {
-		return fmt.Errorf("new: %s exists and is not empty", *dir)
+	if entries, err := os.ReadDir(o.dir); err == nil && len(entries) > 0 {
+		return fmt.Errorf("new: %s exists and is not empty", o.dir)
 	}
 	files := map[string][]byte{"Makefile": []byte(strings.ReplaceAll(p.makefile, "NAME", name))}
 	r := p.replacer(name)
@@ -127,13 +123,13 @@ func runNew(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		files[out] = []byte(r.Replace(string(b)))
 	}
-	if *lang == "go" {
+	if o.lang == "go" {
 		if err := addGoSDK(files, name); err != nil {
 			return err
 		}
 	}
 	for rel, b := range files {
-		path := filepath.Join(*dir, filepath.FromSlash(rel))
+		path := filepath.Join(o.dir, filepath.FromSlash(rel))
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return fmt.Errorf("new: %w", err)
 		}
@@ -142,7 +138,7 @@ func runNew(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	fmt.Fprintf(stdout, "Wrote %s (%s). Build and deploy it:\n\n  cd %s\n  make          # builds %s.wasm\n  make deploy   # wsk action update %s %s.wasm --kind wasm:wasip1\n  wsk action invoke %s -r -p name World\n",
-		*dir, *lang, *dir, name, name, name, name)
+		o.dir, o.lang, o.dir, name, name, name, name)
 	return nil
 }
 

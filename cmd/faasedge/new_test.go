@@ -69,7 +69,7 @@ func TestNew(t *testing.T) {
 		t.Run(tt.lang, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), tt.name)
 			var out bytes.Buffer
-			if err := runNew(ctx, []string{tt.name, "--lang", tt.lang, "--dir", dir}, &out, io.Discard); err != nil {
+			if err := lookup("new").run(ctx, []string{tt.name, "--lang", tt.lang, "--dir", dir}, &out, io.Discard); err != nil {
 				t.Fatal(err)
 			}
 			if !strings.Contains(out.String(), "wsk action invoke "+tt.name) {

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -24,59 +22,43 @@ import (
 	"github.com/faasedge/faasedge/p2p/ring"
 )
 
-// nodeFlags are the edge node's settings.
-type nodeFlags struct {
-	listen, peers, allow, schedulers, allowHosts  repeated
-	dataDir, pnetKey, index, data, redis, metrics string
-	memoryMB, vnodes                              int
-	refresh                                       time.Duration
-}
-
-func (f *nodeFlags) register(fs *flag.FlagSet) {
-	fs.Var(&f.listen, "listen", "libp2p listen multiaddr (repeatable; default "+strings.Join(p2p.DefaultListenAddrs, ",")+")")
-	fs.Var(&f.peers, "peer", "ring peer multiaddr with /p2p/<id> to bootstrap from (repeatable)")
-	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir(), "node data directory: identity key, block store, compiled modules")
-	fs.IntVar(&f.memoryMB, "memory", 1024, "memory (MB) this node volunteers")
-	fs.IntVar(&f.vnodes, "vnodes", 2, "offers (virtual nodes) the memory is split into, so it lands in several regions")
-	fs.StringVar(&f.pnetKey, "pnet-key", "", "private network key file (libp2p swarm.key format); only holders of it can connect")
-	fs.Var(&f.allow, "allow", "peer ID allowed to connect (repeatable); when set, every other peer is refused")
-	fs.Var(&f.schedulers, "scheduler", "scheduler multiaddr with /p2p/<id> to push free offers to, the backup list (repeatable)")
-	fs.Var(&f.allowHosts, "allow-host", "host actions run here may send HTTP to, when their faasedge-allowed-hosts allows it too (repeatable; \"*\" defers to the actions; none: no outbound HTTP)")
-	fs.StringVar(&f.index, "scheduler-index", "", "/ipns/<name> of the scheduler index; its schedulers get the backup list")
-	fs.DurationVar(&f.refresh, "refresh", ring.DefaultRefresh, "how often offers are re-published")
-	fs.StringVar(&f.data, "data", "", "host directory actions run here read at /data (read-only); none by default")
-	fs.StringVar(&f.redis, "redis", "", "Redis server (redis://host:port[/db]) backing the key-value store of actions annotated faasedge-kv; none by default")
-	fs.StringVar(&f.metrics, "metrics", "", "address serving Prometheus /metrics (libp2p bytes by protocol, runs), e.g. 127.0.0.1:9464; off by default")
+// nodeOptions are the edge node's settings.
+type nodeOptions struct {
+	host                                 hostFlags
+	allow, schedulers, allowHosts        repeated
+	pnetKey, index, data, redis, metrics string
+	memoryMB, vnodes                     int
+	refresh                              time.Duration
 }
 
 // offers splits the memory into vnodes offers no larger than one offer may be.
-func (f *nodeFlags) offers() ([]int, error) {
-	if f.vnodes < 1 || f.memoryMB < f.vnodes*ring.DefaultRegions[0].MinMB {
-		return nil, fmt.Errorf("--memory %d MB in %d offers: each offer needs at least %d MB", f.memoryMB, f.vnodes, ring.DefaultRegions[0].MinMB)
+func (o *nodeOptions) offers() ([]int, error) {
+	if o.vnodes < 1 || o.memoryMB < o.vnodes*ring.DefaultRegions[0].MinMB {
+		return nil, fmt.Errorf("--memory %d MB in %d offers: each offer needs at least %d MB", o.memoryMB, o.vnodes, ring.DefaultRegions[0].MinMB)
 	}
-	out := make([]int, f.vnodes)
+	out := make([]int, o.vnodes)
 	for i := range out {
-		out[i] = f.memoryMB / f.vnodes
+		out[i] = o.memoryMB / o.vnodes
 		if out[i] > ring.MaxOfferMB {
-			return nil, fmt.Errorf("--memory %d MB in %d offers: offers above %d MB; use more --vnodes", f.memoryMB, f.vnodes, ring.MaxOfferMB)
+			return nil, fmt.Errorf("--memory %d MB in %d offers: offers above %d MB; use more --vnodes", o.memoryMB, o.vnodes, ring.MaxOfferMB)
 		}
 	}
 	return out, nil
 }
 
-func (f *nodeFlags) hostConfig() (p2p.Config, error) {
-	cfg := p2p.Config{DataDir: f.dataDir, ListenAddrs: f.listen, Bootstrap: f.peers}
-	if f.pnetKey != "" {
-		file, err := os.Open(f.pnetKey)
+func (o *nodeOptions) hostConfig() (p2p.Config, error) {
+	cfg := o.host.config()
+	if o.pnetKey != "" {
+		file, err := os.Open(o.pnetKey)
 		if err != nil {
 			return cfg, fmt.Errorf("--pnet-key: %w", err)
 		}
 		defer file.Close()
 		if cfg.PSK, err = pnet.DecodeV1PSK(file); err != nil {
-			return cfg, fmt.Errorf("--pnet-key %s: %w", f.pnetKey, err)
+			return cfg, fmt.Errorf("--pnet-key %s: %w", o.pnetKey, err)
 		}
 	}
-	for _, s := range f.allow {
+	for _, s := range o.allow {
 		id, err := peer.Decode(s)
 		if err != nil {
 			return cfg, fmt.Errorf("--allow %q: %w", s, err)
@@ -85,7 +67,7 @@ func (f *nodeFlags) hostConfig() (p2p.Config, error) {
 	}
 	// Bootstrap peers must pass the allow-list too.
 	if len(cfg.AllowPeers) > 0 {
-		boot, err := p2p.ParseAddrInfos(f.peers)
+		boot, err := p2p.ParseAddrInfos(o.host.peers)
 		if err != nil {
 			return cfg, fmt.Errorf("--peer: %w", err)
 		}
@@ -96,37 +78,31 @@ func (f *nodeFlags) hostConfig() (p2p.Config, error) {
 	return cfg, nil
 }
 
-func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := newFlags("node", stderr)
-	var f nodeFlags
-	f.register(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	offers, err := f.offers()
+func (o *nodeOptions) run(ctx context.Context, _ []string, _, stderr io.Writer) error {
+	offers, err := o.offers()
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	hcfg, err := f.hostConfig()
+	hcfg, err := o.hostConfig()
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	scheds, err := p2p.ParseAddrInfos(f.schedulers)
+	scheds, err := p2p.ParseAddrInfos(o.schedulers)
 	if err != nil {
 		return fmt.Errorf("%w: --scheduler: %w", errUsage, err)
 	}
-	if f.data != "" {
-		if _, err := edge.DataMount(f.data); err != nil {
+	if o.data != "" {
+		if _, err := edge.DataMount(o.data); err != nil {
 			return fmt.Errorf("%w: --data: %w", errUsage, err)
 		}
 	}
 	log := newLogger(stderr, false)
 	ecfg := edge.Config{
-		Host: hcfg, OffersMB: offers, Schedulers: scheds, SchedulerIndex: f.index,
-		Refresh: f.refresh, Logger: log, AllowedHosts: f.allowHosts, DataMount: f.data,
+		Host: hcfg, OffersMB: offers, Schedulers: scheds, SchedulerIndex: o.index,
+		Refresh: o.refresh, Logger: log, AllowedHosts: o.allowHosts, DataMount: o.data,
 	}
-	if f.redis != "" {
-		r, err := kvstore.DialRedis(f.redis)
+	if o.redis != "" {
+		r, err := kvstore.DialRedis(o.redis)
 		if err != nil {
 			return fmt.Errorf("%w: --redis: %w", errUsage, err)
 		}
@@ -134,9 +110,9 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 		ecfg.KeyValue = r
 	}
 	var metricsLn net.Listener
-	if f.metrics != "" {
+	if o.metrics != "" {
 		// Listen before starting, so that a taken port fails fast.
-		if metricsLn, err = net.Listen("tcp", f.metrics); err != nil {
+		if metricsLn, err = net.Listen("tcp", o.metrics); err != nil {
 			return fmt.Errorf("--metrics: %w", err)
 		}
 		defer metricsLn.Close()

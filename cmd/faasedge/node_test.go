@@ -38,7 +38,7 @@ func TestNodeRunsActivationByCID(t *testing.T) {
 	var stderr testenv.LockedBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- runNode(nctx, []string{"--listen", "/ip4/127.0.0.1/tcp/0", "--peer", h.FullAddrs()[0],
+		done <- lookup("node").run(nctx, []string{"--listen", "/ip4/127.0.0.1/tcp/0", "--peer", h.FullAddrs()[0],
 			"--data-dir", t.TempDir(), "--memory", "512", "--vnodes", "2", "--refresh", "200ms"}, nil, &stderr)
 	}()
 	var p ring.Placement

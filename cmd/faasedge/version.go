@@ -11,7 +11,10 @@ import (
 // version is set at link time by release builds (-ldflags "-X main.version=...").
 var version = "dev"
 
-func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
+// versionOptions: the version has no flags.
+type versionOptions struct{}
+
+func (versionOptions) run(_ context.Context, _ []string, stdout, _ io.Writer) error {
 	rev := ""
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
