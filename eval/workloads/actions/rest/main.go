@@ -22,13 +22,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/faasedge/faasedge/action"
+	"github.com/faasedge/faasedge/eval/workloads/actions/internal/mounts"
 	"github.com/faasedge/faasedge/eval/workloads/actions/rest/socialnet"
 )
 
@@ -51,6 +51,10 @@ type result struct {
 	Post    *socialnet.Post  `json:"post,omitempty"`
 	Records int              `json:"records,omitempty"`
 }
+
+// maxRecord bounds a record read from IPFS, as the key-value store bounds
+// a value.
+const maxRecord = 1 << 20
 
 // maxWindow bounds a timeline read, as the services' page sizes do.
 const maxWindow = 100
@@ -89,7 +93,7 @@ func storeOf(store string) (getter, error) {
 		return func(name string) ([]byte, error) { return action.KV.Get(socialnet.KeyPrefix + name) }, nil
 	case strings.HasPrefix(store, "/ipfs/"):
 		root := path.Clean(store)
-		return func(name string) ([]byte, error) { return os.ReadFile(root + "/" + name + ".json") }, nil
+		return func(name string) ([]byte, error) { return mounts.ReadFile(root+"/"+name+".json", maxRecord) }, nil
 	}
 	return nil, fmt.Errorf("store %q: want \"kv\" or \"/ipfs/<CID>\"", store)
 }

@@ -14,7 +14,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 
 	"github.com/faasedge/faasedge/action"
 	"github.com/faasedge/faasedge/eval/workloads/actions/internal/mounts"
@@ -39,17 +38,9 @@ const maxChunk = 64 << 20
 
 func main() {
 	action.Run(func(_ context.Context, p params) (result, error) {
-		f, err := mounts.Open(p.Path)
+		chunk, err := mounts.ReadFile(p.Path, maxChunk)
 		if err != nil {
 			return result{}, err
-		}
-		defer f.Close()
-		chunk, err := io.ReadAll(io.LimitReader(f, maxChunk+1))
-		if err != nil {
-			return result{}, fmt.Errorf("read %s: %w", p.Path, err)
-		}
-		if len(chunk) > maxChunk {
-			return result{}, fmt.Errorf("%s: larger than %d bytes", p.Path, maxChunk)
 		}
 		out, frames, size, err := mjpeg.Transform(chunk)
 		if err != nil {

@@ -5,6 +5,7 @@ package mounts
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strings"
@@ -18,4 +19,27 @@ func Open(name string) (*os.File, error) {
 		return nil, fmt.Errorf("path %q: want a file under /data/ or /ipfs/", name)
 	}
 	return os.Open(clean)
+}
+
+// ReadFile reads the file at name, opened as Open does, into memory; a
+// file of more than max bytes is an error, found before it is all read.
+func ReadFile(name string, max int64) ([]byte, error) {
+	f, err := Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readMax(f, name, max)
+}
+
+// readMax reads r, the file at name, to its end: max bytes at the most.
+func readMax(r io.Reader, name string, max int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: larger than %d bytes", name, max)
+	}
+	return b, nil
 }
