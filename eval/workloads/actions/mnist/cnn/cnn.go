@@ -147,6 +147,20 @@ func each(b []byte, f func(protowire.Number, protowire.Type, []byte) (int, error
 	return nil
 }
 
+// str reads a string field.
+func str(b []byte, s *string) (int, error) {
+	v, n := protowire.ConsumeBytes(b)
+	*s = string(v)
+	return n, protowire.ParseError(n)
+}
+
+// varint reads an int64 field.
+func varint(b []byte, i *int64) (int, error) {
+	v, n := protowire.ConsumeVarint(b)
+	*i = int64(v)
+	return n, protowire.ParseError(n)
+}
+
 // varints reads a repeated int64 field, packed or not.
 func varints(typ protowire.Type, b []byte, out *[]int64) (int, error) {
 	if typ == protowire.VarintType {
@@ -188,17 +202,11 @@ func parseNode(b []byte) (node, error) {
 			err := each(v, func(num protowire.Number, typ protowire.Type, b []byte) (int, error) {
 				switch {
 				case num == 1 && typ == protowire.BytesType:
-					s, n := protowire.ConsumeBytes(b)
-					name = string(s)
-					return n, protowire.ParseError(n)
+					return str(b, &name)
 				case num == 3 && typ == protowire.VarintType:
-					i, n := protowire.ConsumeVarint(b)
-					a.i = int64(i)
-					return n, protowire.ParseError(n)
+					return varint(b, &a.i)
 				case num == 4 && typ == protowire.BytesType:
-					s, n := protowire.ConsumeBytes(b)
-					a.s = string(s)
-					return n, protowire.ParseError(n)
+					return str(b, &a.s)
 				case num == 8:
 					return varints(typ, b, &a.ints)
 				}
@@ -224,9 +232,7 @@ func parseTensor(b []byte) (string, *Tensor, error) {
 		case num == 1:
 			return varints(typ, b, &dims)
 		case num == 2 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			dtype = int64(v)
-			return n, protowire.ParseError(n)
+			return varint(b, &dtype)
 		case num == 4 && typ == protowire.BytesType: // float_data, packed
 			p, n := protowire.ConsumeBytes(b)
 			for ; len(p) >= 4; p = p[4:] {
@@ -241,9 +247,7 @@ func parseTensor(b []byte) (string, *Tensor, error) {
 		case num == 7:
 			return varints(typ, b, &ints)
 		case num == 8 && typ == protowire.BytesType:
-			s, n := protowire.ConsumeBytes(b)
-			name = string(s)
-			return n, protowire.ParseError(n)
+			return str(b, &name)
 		case num == 9 && typ == protowire.BytesType:
 			s, n := protowire.ConsumeBytes(b)
 			raw = s
