@@ -3,6 +3,7 @@ package invoker
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // metrics are the engine's Prometheus series, on a registry of its own so
@@ -29,41 +30,41 @@ type metrics struct {
 }
 
 func newMetrics(lag func() float64) *metrics {
-	m := &metrics{
-		reg: prometheus.NewRegistry(),
-		activations: prometheus.NewCounterVec(prometheus.CounterOpts{
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	f := promauto.With(reg)
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "invoker_kafka_lag", Help: "Messages on invoker{N} not yet taken."}, lag)
+	latency := prometheus.ExponentialBuckets(0.0001, 4, 12)
+	return &metrics{
+		reg: reg,
+		activations: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "invoker_activations_total", Help: "Activations finished, by status.",
 		}, []string{"status"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		duration: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "invoker_activation_duration_seconds", Help: "Activation duration (init and run), by cold or warm start.",
-			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 12),
+			Buckets: latency,
 		}, []string{"start"}),
-		waitTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+		waitTime: f.NewHistogram(prometheus.HistogramOpts{
 			Name: "invoker_activation_wait_seconds", Help: "Time from the controller's transaction start to the start of the activation.",
-			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 12),
+			Buckets: latency,
 		}),
-		queued:          prometheus.NewGauge(prometheus.GaugeOpts{Name: "invoker_queue_length", Help: "Activations waiting for memory."}),
-		running:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "invoker_activations_running", Help: "Activations running."}),
-		unparseable:     prometheus.NewCounter(prometheus.CounterOpts{Name: "invoker_unparseable_messages_total", Help: "Kafka messages skipped because they are not activation messages."}),
-		kafkaErrors:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "invoker_kafka_errors_total", Help: "Kafka operations that failed and were retried, by operation."}, []string{"op"}),
-		couchErrors:     prometheus.NewCounter(prometheus.CounterOpts{Name: "invoker_couchdb_errors_total", Help: "Activation record writes that failed and were retried."}),
-		recordsPending:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "invoker_records_pending", Help: "Activation records not yet written."}),
-		recordsWritten:  prometheus.NewCounter(prometheus.CounterOpts{Name: "invoker_records_written_total", Help: "Activation records written."}),
-		recordsRejected: prometheus.NewCounter(prometheus.CounterOpts{Name: "invoker_records_rejected_total", Help: "Activation records CouchDB refused."}),
-		acks:            prometheus.NewCounterVec(prometheus.CounterOpts{Name: "invoker_acks_total", Help: "Acknowledgements sent, by kind."}, []string{"kind"}),
-		acksDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+		queued:          f.NewGauge(prometheus.GaugeOpts{Name: "invoker_queue_length", Help: "Activations waiting for memory."}),
+		running:         f.NewGauge(prometheus.GaugeOpts{Name: "invoker_activations_running", Help: "Activations running."}),
+		unparseable:     f.NewCounter(prometheus.CounterOpts{Name: "invoker_unparseable_messages_total", Help: "Kafka messages skipped because they are not activation messages."}),
+		kafkaErrors:     f.NewCounterVec(prometheus.CounterOpts{Name: "invoker_kafka_errors_total", Help: "Kafka operations that failed and were retried, by operation."}, []string{"op"}),
+		couchErrors:     f.NewCounter(prometheus.CounterOpts{Name: "invoker_couchdb_errors_total", Help: "Activation record writes that failed and were retried."}),
+		recordsPending:  f.NewGauge(prometheus.GaugeOpts{Name: "invoker_records_pending", Help: "Activation records not yet written."}),
+		recordsWritten:  f.NewCounter(prometheus.CounterOpts{Name: "invoker_records_written_total", Help: "Activation records written."}),
+		recordsRejected: f.NewCounter(prometheus.CounterOpts{Name: "invoker_records_rejected_total", Help: "Activation records CouchDB refused."}),
+		acks:            f.NewCounterVec(prometheus.CounterOpts{Name: "invoker_acks_total", Help: "Acknowledgements sent, by kind."}, []string{"kind"}),
+		acksDropped: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "invoker_acks_dropped_total", Help: "Acknowledgements not delivered within max.block.ms, by kind and reason (no_topic: the controller's completed topic does not exist; timeout: anything else).",
 		}, []string{"kind", "reason"}),
-		pingsWithheld: prometheus.NewCounter(prometheus.CounterOpts{
+		pingsWithheld: f.NewCounter(prometheus.CounterOpts{
 			Name: "invoker_pings_withheld_total", Help: "Health pings not sent because the last ack was dropped and a retry of it failed too.",
 		}),
-		lockedArgs:      prometheus.NewCounter(prometheus.CounterOpts{Name: "invoker_locked_argument_failures_total", Help: "Activations ended with a whisk error because a locked argument did not decrypt."}),
-		blacklisted:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "invoker_blacklisted_namespaces", Help: "Namespaces in the last blacklist read."}),
-		blacklistErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "invoker_blacklist_errors_total", Help: "Blacklist refreshes that failed; the last list was kept."}),
+		lockedArgs:      f.NewCounter(prometheus.CounterOpts{Name: "invoker_locked_argument_failures_total", Help: "Activations ended with a whisk error because a locked argument did not decrypt."}),
+		blacklisted:     f.NewGauge(prometheus.GaugeOpts{Name: "invoker_blacklisted_namespaces", Help: "Namespaces in the last blacklist read."}),
+		blacklistErrors: f.NewCounter(prometheus.CounterOpts{Name: "invoker_blacklist_errors_total", Help: "Blacklist refreshes that failed; the last list was kept."}),
 	}
-	m.reg.MustRegister(m.activations, m.duration, m.waitTime, m.queued, m.running, m.unparseable,
-		m.kafkaErrors, m.couchErrors, m.recordsPending, m.recordsWritten, m.recordsRejected, m.acks, m.acksDropped, m.pingsWithheld, m.lockedArgs, m.blacklisted, m.blacklistErrors,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "invoker_kafka_lag", Help: "Messages on invoker{N} not yet taken."}, lag),
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return m
 }

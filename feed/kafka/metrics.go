@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // metrics are the provider's Prometheus series, on a registry of its own
@@ -20,28 +21,28 @@ type metrics struct {
 // newMetrics registers the series; inState counts the consumers whose
 // current state is the given one.
 func newMetrics(inState func(string) float64) *metrics {
-	m := &metrics{
-		reg: prometheus.NewRegistry(),
-		fired: prometheus.NewCounter(prometheus.CounterOpts{
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	f := promauto.With(reg)
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "kafkafeed_consumers_running", Help: "Triggers whose consumer is assigned its partitions and firing."},
+		func() float64 { return inState(stateRunning) })
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "kafkafeed_consumers_initializing", Help: "Triggers whose consumer is starting or waiting for its topic or brokers."},
+		func() float64 { return inState(stateInitializing) })
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "kafkafeed_consumers_disabled", Help: "Disabled triggers assigned to this worker."},
+		func() float64 { return inState(stateDisabled) })
+	return &metrics{
+		reg: reg,
+		fired: f.NewCounter(prometheus.CounterOpts{
 			Name: "kafkafeed_messages_fired_total", Help: "Messages delivered to triggers by fires answered with a 2xx.",
 		}),
-		fires: prometheus.NewCounterVec(prometheus.CounterOpts{
+		fires: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "kafkafeed_fires_total", Help: "Trigger fire attempts, by HTTP status code (\"error\" when there was no answer).",
 		}, []string{"code"}),
-		fireTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+		fireTime: f.NewHistogram(prometheus.HistogramOpts{
 			Name: "kafkafeed_fire_duration_seconds", Help: "Duration of one trigger fire attempt.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
 		}),
 	}
-	m.reg.MustRegister(m.fired, m.fires, m.fireTime,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kafkafeed_consumers_running", Help: "Triggers whose consumer is assigned its partitions and firing."},
-			func() float64 { return inState(stateRunning) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kafkafeed_consumers_initializing", Help: "Triggers whose consumer is starting or waiting for its topic or brokers."},
-			func() float64 { return inState(stateInitializing) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kafkafeed_consumers_disabled", Help: "Disabled triggers assigned to this worker."},
-			func() float64 { return inState(stateDisabled) }),
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return m
 }
 
 func (m *metrics) observeFire(code int, err error, d time.Duration) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // How a fetch got its DAG: from the local store, by a CAR stream from one
@@ -25,24 +26,24 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
-	m := &metrics{
-		reg: prometheus.NewRegistry(),
-		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+	reg := prometheus.NewRegistry()
+	f := promauto.With(reg)
+	return &metrics{
+		reg: reg,
+		fetches: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "faasedge_ipfs_fetches_total", Help: "Files fetched by CID, by how they were got (local, stream, bitswap).",
 		}, []string{"method"}),
-		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+		bytes: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "faasedge_ipfs_fetch_bytes_total", Help: "Bytes of the files fetched by CID, by how they were got (local, stream, bitswap).",
 		}, []string{"method"}),
-		streamBytes: prometheus.NewCounter(prometheus.CounterOpts{
+		streamBytes: f.NewCounter(prometheus.CounterOpts{
 			Name: "faasedge_ipfs_stream_block_bytes_total", Help: "Bytes of the blocks received and verified on CAR streams, failed streams included.",
 		}),
-		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+		fallbacks: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "faasedge_ipfs_stream_fallbacks_total",
 			Help: "CAR stream attempts that failed, so the fetch went on with another peer or bitswap, by reason (not_held, busy, stalled, refused, failed).",
 		}, []string{"reason"}),
 	}
-	m.reg.MustRegister(m.fetches, m.bytes, m.streamBytes, m.fallbacks)
-	return m
 }
 
 // fallbackReason is the label of a failed stream: the peer said it has
