@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -31,8 +30,17 @@ var (
 type FeedAction struct {
 	Name        string
 	Description string
-	Code        string          // nodejs:20 source
-	Parameters  json.RawMessage // the "parameters" annotation, as upstream's
+	Code        string      // nodejs:20 source
+	Parameters  []FeedParam // the "parameters" annotation, as upstream's
+}
+
+// FeedParam is one entry of a feed action's "parameters" annotation, the
+// list wsk shows for the action.
+type FeedParam struct {
+	Name        string `json:"name"`
+	Required    bool   `json:"required"`
+	Description string `json:"description"`
+	Type        string `json:"type,omitempty"` // "password": wsk hides the value
 }
 
 // PackageDescription is the messaging package's description annotation.
@@ -41,8 +49,8 @@ const PackageDescription = "Kafka and Message Hub feeds (FaaS@Edge provider)"
 // FeedActions are the feed actions kafkaFeed and messageHubFeed.
 func FeedActions() []FeedAction {
 	return []FeedAction{
-		{"kafkaFeed", "Feed to listen to Kafka messages", commonJS + kafkaFeedJS, json.RawMessage(kafkaFeedParams)},
-		{"messageHubFeed", "Feed to listen to Message Hub messages", commonJS + messageHubFeedJS, json.RawMessage(messageHubFeedParams)},
+		{"kafkaFeed", "Feed to listen to Kafka messages", commonJS + kafkaFeedJS, kafkaFeedParams},
+		{"messageHubFeed", "Feed to listen to Message Hub messages", commonJS + messageHubFeedJS, messageHubFeedParams},
 	}
 }
 
@@ -64,29 +72,33 @@ type Catalog struct {
 }
 
 // upstream's parameter descriptions, from installCatalog.sh, plus the
-// security extensions of kafkaFeed.
-const (
-	kafkaFeedParams = `[{"name":"brokers","required":true,"description":"Array of Kafka brokers"},` +
-		`{"name":"topic","required":true,"description":"Topic to subscribe to"},` +
-		`{"name":"isJSONData","required":false,"description":"Attempt to parse message value as JSON"},` +
-		`{"name":"isBinaryKey","required":false,"description":"Encode key as Base64"},` +
-		`{"name":"isBinaryValue","required":false,"description":"Encode message value as Base64"},` +
-		`{"name":"security_protocol","required":false,"description":"PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL"},` +
-		`{"name":"sasl_mechanism","required":false,"description":"PLAIN (default), SCRAM-SHA-256 or SCRAM-SHA-512"},` +
-		`{"name":"user","required":false,"description":"SASL username"},` +
-		`{"name":"password","required":false,"description":"SASL password","type":"password"},` +
-		`{"name":"ssl_ca","required":false,"description":"PEM CA certificate of the brokers"},` +
-		`{"name":"endpoint","required":true,"description":"Address of the feed provider"}]`
-	messageHubFeedParams = `[{"name":"kafka_brokers_sasl","required":true,"description":"Array of Message Hub brokers"},` +
-		`{"name":"user","required":true,"description":"Message Hub username"},` +
-		`{"name":"password","required":true,"description":"Message Hub password","type":"password"},` +
-		`{"name":"topic","required":true,"description":"Topic to subscribe to"},` +
-		`{"name":"isJSONData","required":false,"description":"Attempt to parse message value as JSON"},` +
-		`{"name":"isBinaryKey","required":false,"description":"Encode key as Base64"},` +
-		`{"name":"isBinaryValue","required":false,"description":"Encode message value as Base64"},` +
-		`{"name":"endpoint","required":true,"description":"Address of the feed provider"},` +
-		`{"name":"kafka_admin_url","required":true,"description":"Your Message Hub admin REST URL"},` +
-		`{"name":"ssl_ca","required":false,"description":"PEM CA certificate of the brokers, when the system does not trust theirs"}]`
+// security extensions of kafkaFeed. Both feeds take the topic, the
+// decoding flags and the provider's endpoint alike.
+var (
+	topicParam         = FeedParam{Name: "topic", Required: true, Description: "Topic to subscribe to"}
+	isJSONDataParam    = FeedParam{Name: "isJSONData", Description: "Attempt to parse message value as JSON"}
+	isBinaryKeyParam   = FeedParam{Name: "isBinaryKey", Description: "Encode key as Base64"}
+	isBinaryValueParam = FeedParam{Name: "isBinaryValue", Description: "Encode message value as Base64"}
+	endpointParam      = FeedParam{Name: "endpoint", Required: true, Description: "Address of the feed provider"}
+
+	kafkaFeedParams = []FeedParam{
+		{Name: "brokers", Required: true, Description: "Array of Kafka brokers"},
+		topicParam, isJSONDataParam, isBinaryKeyParam, isBinaryValueParam,
+		{Name: "security_protocol", Description: "PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL"},
+		{Name: "sasl_mechanism", Description: "PLAIN (default), SCRAM-SHA-256 or SCRAM-SHA-512"},
+		{Name: "user", Description: "SASL username"},
+		{Name: "password", Description: "SASL password", Type: "password"},
+		{Name: "ssl_ca", Description: "PEM CA certificate of the brokers"},
+		endpointParam,
+	}
+	messageHubFeedParams = []FeedParam{
+		{Name: "kafka_brokers_sasl", Required: true, Description: "Array of Message Hub brokers"},
+		{Name: "user", Required: true, Description: "Message Hub username"},
+		{Name: "password", Required: true, Description: "Message Hub password", Type: "password"},
+		topicParam, isJSONDataParam, isBinaryKeyParam, isBinaryValueParam, endpointParam,
+		{Name: "kafka_admin_url", Required: true, Description: "Your Message Hub admin REST URL"},
+		{Name: "ssl_ca", Description: "PEM CA certificate of the brokers, when the system does not trust theirs"},
+	}
 )
 
 // Install creates or updates /whisk.system/messaging (shared, with
