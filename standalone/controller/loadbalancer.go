@@ -127,6 +127,9 @@ func (lb *LoadBalancer) start(ctx context.Context) error {
 	if err := lb.consume(runCtx, whisk.HealthTopic(prefix), whisk.HealthTopic(prefix)+lb.cfg.Instance, lb.handlePing); err != nil {
 		return err
 	}
+	// The supervision clock. tests/emulator/controller.go's clock is its
+	// deliberate twin: the emulator stays an independent port of the same
+	// Scala (see sharding.go), so the two are not shared.
 	lb.bg.Add(1)
 	go func() {
 		defer lb.bg.Done()

@@ -374,7 +374,9 @@ func (c *Controller) onEvent(b []byte) {
 	c.mu.Unlock()
 }
 
-// clock delivers state timeouts, ticks and forced completions.
+// clock delivers state timeouts, ticks and forced completions. The
+// standalone's LoadBalancer runs its own supervision clock on purpose: the
+// emulator stays independent of it (see the package doc).
 func (c *Controller) clock(ctx context.Context) {
 	defer c.done.Done()
 	t := time.NewTicker(50 * time.Millisecond)

@@ -6,6 +6,9 @@ import (
 	"github.com/faasedge/faasedge/whisk"
 )
 
+// This file ports InvokerPool and InvokerActor again, apart from
+// standalone/controller/supervision.go on purpose (see the package doc).
+
 // InvocationResult is InvocationFinishedResult: how an activation ended,
 // for the invoker's health.
 type InvocationResult int
