@@ -36,6 +36,7 @@ import (
 	controllerplugin "github.com/faasedge/faasedge/controller-plugin"
 	"github.com/faasedge/faasedge/executor"
 	kafkafeed "github.com/faasedge/faasedge/feed/kafka"
+	"github.com/faasedge/faasedge/internal/closer"
 	"github.com/faasedge/faasedge/internal/httpserve"
 	"github.com/faasedge/faasedge/invoker"
 	kvstore "github.com/faasedge/faasedge/kv"
@@ -625,21 +626,8 @@ func (s *Stack) Close(ctx context.Context) error {
 	if s.exec != nil {
 		errs = append(errs, s.exec.Close(ctx))
 	}
-	if s.kv != nil {
-		errs = append(errs, s.kv.Close())
-	}
-	if s.ipfs != nil {
-		errs = append(errs, s.ipfs.Close())
-	}
-	if s.host != nil {
-		errs = append(errs, s.host.Close())
-	}
-	if s.storeHS != nil {
-		errs = append(errs, s.storeHS.Close())
-	}
-	if s.store != nil {
-		errs = append(errs, s.store.Close())
-	}
+	errs = append(errs, closer.Close(s.kv), closer.Close(s.ipfs), closer.Close(s.host),
+		closer.Close(s.storeHS), closer.Close(s.store))
 	if s.kafka != nil {
 		s.kafka.Close()
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/executor"
+	"github.com/faasedge/faasedge/internal/closer"
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/ipfs"
 	"github.com/faasedge/faasedge/p2p/ring"
@@ -264,12 +265,7 @@ func (n *Node) Close(ctx context.Context) error {
 		if n.exec != nil {
 			errs = append(errs, n.exec.Close(ctx))
 		}
-		if n.code != nil {
-			errs = append(errs, n.code.Close())
-		}
-		if n.host != nil {
-			errs = append(errs, n.host.Close())
-		}
+		errs = append(errs, closer.Close(n.code), closer.Close(n.host))
 		n.closeErr = errors.Join(errs...)
 	})
 	return n.closeErr

@@ -41,6 +41,7 @@ import (
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/faasedge/faasedge/internal/closer"
 	"github.com/faasedge/faasedge/p2p"
 )
 
@@ -270,15 +271,7 @@ func (n *Node) Close() error {
 	} else if n.bitswap != nil {
 		errs = append(errs, n.bitswap.Close())
 	}
-	if n.provider != nil {
-		errs = append(errs, n.provider.Close())
-	}
-	if n.pins != nil {
-		errs = append(errs, n.pins.Close())
-	}
-	if n.ds != nil {
-		errs = append(errs, n.ds.Close())
-	}
+	errs = append(errs, closer.Close(n.provider), closer.Close(n.pins), closer.Close(n.ds))
 	return errors.Join(errs...)
 }
 
