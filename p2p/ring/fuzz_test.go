@@ -83,7 +83,8 @@ func newFuzzNode(f *testing.F) *fuzzNode {
 	}
 	fz.from, _ = peer.IDFromPrivateKey(fz.fromKey)
 	body, _ := json.Marshal(claimMsg{Op: "claim", OfferID: fz.offerID, MemoryMB: 256})
-	rep, err := n.handleClaim(context.Background(), fz.from, body)
+	h := n.handlers()
+	rep, err := h[ProtoClaim](context.Background(), fz.from, body)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func newFuzzNode(f *testing.F) *fuzzNode {
 		f.Fatal(err)
 	}
 	fz.leaseID = c.LeaseID
-	fz.handlers = []Handler{n.handleOffer, n.handleFind, n.handleBackup, n.handleClaim, n.handleRun}
+	fz.handlers = []Handler{h[ProtoOffer], h[ProtoFind], h[ProtoBackup], h[ProtoClaim], h[ProtoRun]}
 	return fz
 }
 

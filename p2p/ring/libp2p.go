@@ -105,11 +105,7 @@ func (t *HostTransport) Call(ctx context.Context, to peer.AddrInfo, proto protoc
 		s.Reset()
 		return nil, fmt.Errorf("ring: send %s to %s: %w", proto, to.ID, err)
 	}
-	max := MaxControlMessage
-	if proto == ProtoRun {
-		max = MaxRunMessage
-	}
-	resp, err := msgio.NewVarintReaderSize(s, max+1).ReadMsg()
+	resp, err := msgio.NewVarintReaderSize(s, maxMessage(proto)+1).ReadMsg()
 	if err != nil {
 		s.Reset()
 		if ctx.Err() != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/pbnjay/memory"
 )
 
@@ -235,12 +236,18 @@ func New(tr Transport, key crypto.PrivKey, opts ...Option) (*Node, error) {
 		addrs:      AddressTable{},
 		backup:     map[peer.ID][]*Offer{},
 	}
-	tr.Handle(ProtoOffer, MaxControlMessage, n.handleOffer)
-	tr.Handle(ProtoFind, MaxControlMessage, n.handleFind)
-	tr.Handle(ProtoBackup, MaxControlMessage, n.handleBackup)
-	tr.Handle(ProtoClaim, MaxControlMessage, n.handleClaim)
-	tr.Handle(ProtoRun, MaxRunMessage, n.handleRun)
+	for proto, h := range n.handlers() {
+		tr.Handle(proto, maxMessage(proto), h)
+	}
 	return n, nil
+}
+
+// handlers are the node's side of each ring protocol.
+func (n *Node) handlers() map[protocol.ID]Handler {
+	return map[protocol.ID]Handler{
+		ProtoOffer: decoded(n.handleOffer), ProtoFind: decoded(n.handleFind), ProtoBackup: decoded(n.handleBackup),
+		ProtoClaim: decoded(n.handleClaim), ProtoRun: decoded(n.handleRun),
+	}
 }
 
 // ID is the node's peer ID.

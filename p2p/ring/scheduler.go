@@ -313,11 +313,7 @@ func (n *Node) Release(ctx context.Context, p Placement) error {
 
 // handleBackup stores a supplier's pushed offers as its backup-list entry,
 // replacing what it pushed before.
-func (n *Node) handleBackup(_ context.Context, from peer.ID, req []byte) ([]byte, error) {
-	var m offersMsg
-	if err := decodeStrict(req, &m); err != nil {
-		return nil, err
-	}
+func (n *Node) handleBackup(_ context.Context, from peer.ID, m offersMsg) ([]byte, error) {
 	if len(m.Offers) > maxOffersPerSupplier {
 		return nil, fmt.Errorf("ring: backup push of %d offers over %d", len(m.Offers), maxOffersPerSupplier)
 	}
@@ -414,10 +410,7 @@ func (n *Node) call(ctx context.Context, to peer.AddrInfo, proto protocol.ID, bo
 // local serves a request addressed to this node without the network, as a
 // trader that is also the scheduler or supplier.
 func (n *Node) local(ctx context.Context, proto protocol.ID, body []byte) ([]byte, error) {
-	h := map[protocol.ID]Handler{
-		ProtoOffer: n.handleOffer, ProtoFind: n.handleFind, ProtoBackup: n.handleBackup,
-		ProtoClaim: n.handleClaim, ProtoRun: n.handleRun,
-	}[proto]
+	h := n.handlers()[proto]
 	if h == nil {
 		return nil, fmt.Errorf("ring: no handler for %s", proto)
 	}

@@ -289,11 +289,7 @@ type claimReply struct {
 // handleClaim is the supplier's side of a claim: it checks the vnode's and
 // the machine's real free memory, grants a lease, and re-publishes the
 // offer with what is left.
-func (n *Node) handleClaim(_ context.Context, from peer.ID, req []byte) ([]byte, error) {
-	var m claimMsg
-	if err := decodeStrict(req, &m); err != nil {
-		return nil, err
-	}
+func (n *Node) handleClaim(_ context.Context, from peer.ID, m claimMsg) ([]byte, error) {
 	now := n.cfg.now()
 	n.mu.Lock()
 	n.expireLeasesLocked(now)
@@ -428,11 +424,7 @@ func (n *Node) expireLeasesLocked(now time.Time) {
 // what is left of the lease: its memory (runLimits) within the lease's, and
 // its share of the lease (runShareKB) beside the runs already in flight.
 // The reply always fits one frame (encodeRunReply).
-func (n *Node) handleRun(ctx context.Context, from peer.ID, req []byte) ([]byte, error) {
-	var r RunRequest
-	if err := decodeStrict(req, &r); err != nil {
-		return nil, err
-	}
+func (n *Node) handleRun(ctx context.Context, from peer.ID, r RunRequest) ([]byte, error) {
 	now := n.cfg.now()
 	n.mu.Lock()
 	l, ok := n.leases[r.LeaseID]

@@ -51,6 +51,18 @@ func decodeStrict(b []byte, v any) error {
 	return nil
 }
 
+// decoded is h as a Handler: the request is decoded strictly into h's
+// message type before h sees it.
+func decoded[T any](h func(ctx context.Context, from peer.ID, m T) ([]byte, error)) Handler {
+	return func(ctx context.Context, from peer.ID, req []byte) ([]byte, error) {
+		var m T
+		if err := decodeStrict(req, &m); err != nil {
+			return nil, err
+		}
+		return h(ctx, from, m)
+	}
+}
+
 // offerKey is how a trader files an offer: offer IDs are chosen by their
 // suppliers, so only the pair is unique, and a peer that publishes under
 // another supplier's offer ID files a second offer instead of replacing it.
@@ -60,11 +72,7 @@ type offerKey struct {
 }
 
 // handleOffer is the trader's side of PublishOffer.
-func (n *Node) handleOffer(_ context.Context, from peer.ID, req []byte) ([]byte, error) {
-	var m offerMsg
-	if err := decodeStrict(req, &m); err != nil {
-		return nil, err
-	}
+func (n *Node) handleOffer(_ context.Context, from peer.ID, m offerMsg) ([]byte, error) {
 	switch m.Op {
 	case opPut:
 		if m.Offer == nil {
@@ -113,11 +121,7 @@ func (n *Node) holdOffer(from peer.ID, key Key, o *Offer) error {
 
 // handleFind is the trader's side of ResourceDiscovery: the live offers
 // that fit, from the asked region first, then from larger ones it holds.
-func (n *Node) handleFind(_ context.Context, _ peer.ID, req []byte) ([]byte, error) {
-	var m findMsg
-	if err := decodeStrict(req, &m); err != nil {
-		return nil, err
-	}
+func (n *Node) handleFind(_ context.Context, _ peer.ID, m findMsg) ([]byte, error) {
 	if m.Region < 0 || m.Region >= n.cfg.regions.Len() || m.MemoryMB < 1 {
 		return nil, fmt.Errorf("ring: find region %d memory %d out of range", m.Region, m.MemoryMB)
 	}

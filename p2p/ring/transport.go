@@ -49,6 +49,14 @@ const (
 	MaxRunMessage     = 12 << 20
 )
 
+// maxMessage is the frame size limit of proto's requests and replies.
+func maxMessage(proto protocol.ID) int {
+	if proto == ProtoRun {
+		return MaxRunMessage
+	}
+	return MaxControlMessage
+}
+
 // Response status bytes.
 const (
 	statusOK       byte = 0
