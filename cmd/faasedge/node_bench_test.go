@@ -1,19 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/faasedge/faasedge/activation"
-	"github.com/faasedge/faasedge/internal/ipfstest"
 	"github.com/faasedge/faasedge/internal/testenv"
-	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/p2p/ring"
 	"github.com/faasedge/faasedge/whisk"
 )
@@ -34,19 +29,9 @@ func BenchmarkNodeBinary(b *testing.B) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	h, src := ipfstest.Source(ctx, b)
-	module, err := src.Add(ctx, bytes.NewReader(wasmtest.WATModule(b, "echo")), 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tr := ring.NewHostTransport(h, nil)
-	defer tr.Close()
-	sched, err := ring.New(tr, h.Peerstore().PrivKey(h.ID()))
-	if err != nil {
-		b.Fatal(err)
-	}
+	sched := startScheduler(ctx, b)
 	var out testenv.LockedBuffer
-	cmd := exec.Command(bin, "node", "--listen", "/ip4/127.0.0.1/tcp/0", "--peer", h.FullAddrs()[0],
+	cmd := exec.Command(bin, "node", "--listen", "/ip4/127.0.0.1/tcp/0", "--peer", sched.addr,
 		"--data-dir", b.TempDir(), "--memory", "512", "--vnodes", "2")
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -71,20 +56,13 @@ func BenchmarkNodeBinary(b *testing.B) {
 	}
 	idle, idleAnon := testenv.IdleMemory(b, cmd.Process.Pid)
 
-	req := ring.RunRequest{
-		Action: activation.Action{
-			Name:   activation.FQN{Path: "guest", Name: "echo"},
-			Limits: whisk.Limits{Timeout: 30000, Memory: 128, Logs: 10, Concurrency: 1},
-		},
-		Invocation: activation.Invocation{ID: "5c9b2f7e3a1d4c8b9b2f7e3a1d4c8b9b", Namespace: "guest", Value: json.RawMessage(`{"name":"World"}`)},
-	}
 	testenv.WaitFor(b, 2*time.Minute, "the node's offer back", func() bool {
-		p, err = sched.Schedule(ctx, module.String(), 128)
+		p, err = sched.Schedule(ctx, sched.module, 128)
 		return err == nil
 	})
 	b.ResetTimer()
 	for range max(b.N, 200) {
-		resp, err := sched.Run(ctx, p, req)
+		resp, err := sched.Run(ctx, p, echoWorld)
 		if err != nil {
 			b.Fatal(err)
 		}

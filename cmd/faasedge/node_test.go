@@ -22,28 +22,21 @@ import (
 func TestNodeRunsActivationByCID(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	h, src := ipfstest.Source(ctx, t)
-	module, err := src.Add(ctx, bytes.NewReader(wasmtest.WATModule(t, "echo")), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := ring.NewHostTransport(h, nil)
-	defer tr.Close()
-	sched, err := ring.New(tr, h.Peerstore().PrivKey(h.ID()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sched := startScheduler(ctx, t)
 
 	nctx, stop := context.WithCancel(ctx)
 	var stderr testenv.LockedBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- lookup("node").run(nctx, []string{"--listen", "/ip4/127.0.0.1/tcp/0", "--peer", h.FullAddrs()[0],
+		done <- lookup("node").run(nctx, []string{"--listen", "/ip4/127.0.0.1/tcp/0", "--peer", sched.addr,
 			"--data-dir", t.TempDir(), "--memory", "512", "--vnodes", "2", "--refresh", "200ms"}, nil, &stderr)
 	}()
-	var p ring.Placement
+	var (
+		p   ring.Placement
+		err error
+	)
 	for {
-		p, err = sched.Schedule(ctx, module.String(), 128)
+		p, err = sched.Schedule(ctx, sched.module, 128)
 		if err == nil {
 			break
 		}
@@ -55,13 +48,7 @@ func TestNodeRunsActivationByCID(t *testing.T) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	resp, err := sched.Run(ctx, p, ring.RunRequest{
-		Action: activation.Action{
-			Name:   activation.FQN{Path: "guest", Name: "echo"},
-			Limits: whisk.Limits{Timeout: 30000, Memory: 128, Logs: 10, Concurrency: 1},
-		},
-		Invocation: activation.Invocation{ID: "5c9b2f7e3a1d4c8b9b2f7e3a1d4c8b9b", Namespace: "guest", Value: json.RawMessage(`{"name":"World"}`)},
-	})
+	resp, err := sched.Run(ctx, p, echoWorld)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,4 +90,38 @@ func TestNodeBadFlags(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scheduler is a ring node on a loopback host whose block store holds the
+// echo module: what the tests and the benchmark start `faasedge node`
+// against, with addr as its --peer.
+type scheduler struct {
+	*ring.Node
+	addr   string // multiaddr with /p2p/<id>
+	module string // the echo module's CID
+}
+
+func startScheduler(ctx context.Context, tb testing.TB) scheduler {
+	tb.Helper()
+	h, src := ipfstest.Source(ctx, tb)
+	module, err := src.Add(ctx, bytes.NewReader(wasmtest.WATModule(tb, "echo")), 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tr := ring.NewHostTransport(h, nil)
+	tb.Cleanup(func() { tr.Close() })
+	n, err := ring.New(tr, h.Peerstore().PrivKey(h.ID()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return scheduler{Node: n, addr: h.FullAddrs()[0], module: module.String()}
+}
+
+// echoWorld runs the echo module with {"name":"World"}, which it returns.
+var echoWorld = ring.RunRequest{
+	Action: activation.Action{
+		Name:   activation.FQN{Path: "guest", Name: "echo"},
+		Limits: whisk.Limits{Timeout: 30000, Memory: 128, Logs: 10, Concurrency: 1},
+	},
+	Invocation: activation.Invocation{ID: "5c9b2f7e3a1d4c8b9b2f7e3a1d4c8b9b", Namespace: "guest", Value: json.RawMessage(`{"name":"World"}`)},
 }
