@@ -26,6 +26,8 @@ type Request struct {
 	Load   int    `json:"load"`
 	I      int    `json:"i"`
 	Action string `json:"action"`
+	// Kind is what the request does (workloads.Request.Kind).
+	Kind string `json:"kind,omitempty"`
 	// Start is when the client sent it (Unix ms).
 	Start int64 `json:"start"`
 	// ClientMS is the complete latency the client observed, blocking
@@ -206,8 +208,9 @@ func (tb *Testbed) drive(ctx context.Context, c *client, w workloads.Workload, p
 				if tb.cfg.OnRequest != nil {
 					tb.cfg.OnRequest(tb, phase, i)
 				}
-				r := Request{Phase: phase, Workload: w.Name(), Placement: string(p), Load: load, I: i}
-				rec := c.invoke(ctx, w.Request(p, i), &r)
+				req := w.Request(p, i)
+				r := Request{Phase: phase, Workload: w.Name(), Placement: string(p), Load: load, I: i, Kind: req.Kind}
+				rec := c.invoke(ctx, req, &r)
 				switch {
 				case rec == nil:
 				case !rec.Response.Success || rec.Response.StatusCode != 0:

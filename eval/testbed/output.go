@@ -26,6 +26,10 @@ type Summary struct {
 	// Latencies of the successful requests, in ms: complete (client
 	// observed), execution (the record's duration), waitTime, initTime.
 	CompleteP50, CompleteP95, ExecP50, WaitP50, InitP50 float64
+	// ColdStarts are the successful requests whose record has an
+	// initTime: their run created an instance (and waited for the
+	// module's compile, when the node had not finished it).
+	ColdStarts int
 	// VethBytes is the mean over nodes of the bytes on their link, both
 	// ways; P2P the mean over nodes of libp2p's bytes by class, both ways.
 	VethBytes float64
@@ -59,6 +63,9 @@ func (ph *Phase) Summarize() Summary {
 		exec = append(exec, r.DurationMS)
 		wait = append(wait, r.WaitMS)
 		init = append(init, r.InitMS)
+		if r.InitMS > 0 {
+			s.ColdStarts++
+		}
 	}
 	if s.Requests > 0 {
 		s.SuccessRate = float64(s.OK) / float64(s.Requests)
@@ -126,6 +133,7 @@ func (r *Results) Write(series []phaseSnap) error {
 	steps := []func() error{
 		func() error { return r.writeMain(sums) },
 		r.writeLoad,
+		r.writeKinds,
 		r.writeNodes,
 		func() error { return r.writePlots(sums, series) },
 		func() error { return r.writeReport(sums) },
@@ -152,7 +160,7 @@ func writeCSV(path string, rows [][]string) error {
 
 // MainHeader is main.csv's header.
 var MainHeader = []string{"workload", "placement", "nodes", "rate", "cpu_cap_cores", "node_memory_mb", "requests", "ok", "success_rate",
-	"complete_p50_ms", "complete_p95_ms", "exec_p50_ms", "wait_p50_ms", "init_p50_ms",
+	"complete_p50_ms", "complete_p95_ms", "exec_p50_ms", "wait_p50_ms", "init_p50_ms", "cold_starts",
 	"veth_bytes_per_node", "p2p_dht_bytes_per_node", "p2p_ring_bytes_per_node", "p2p_run_bytes_per_node",
 	"p2p_blocks_bytes_per_node", "p2p_control_bytes_per_node",
 	"executing_nodes", "cpu_seconds_per_executing_node", "cpu_cores_per_executing_node", "memory_peak_rss_mb_per_node",
@@ -163,7 +171,7 @@ func (r *Results) writeMain(sums []Summary) error {
 	for _, s := range sums {
 		rows = append(rows, []string{s.Workload, s.Placement, strconv.Itoa(r.Nodes), r.rate(), f2(r.Caps.CPU), strconv.Itoa(r.MemMB),
 			strconv.Itoa(s.Requests), strconv.Itoa(s.OK), f2(s.SuccessRate),
-			f2(s.CompleteP50), f2(s.CompleteP95), f2(s.ExecP50), f2(s.WaitP50), f2(s.InitP50),
+			f2(s.CompleteP50), f2(s.CompleteP95), f2(s.ExecP50), f2(s.WaitP50), f2(s.InitP50), strconv.Itoa(s.ColdStarts),
 			f2(s.VethBytes), f2(s.P2P[ClassDHT]), f2(s.P2P[ClassRing]), f2(s.P2P[ClassRun]), f2(s.P2P[ClassBlocks]), f2(s.P2P[ClassControl]),
 			strconv.Itoa(s.Executing), f2(s.CPUSeconds), f2(s.CPUCores), f2(s.MemoryMB),
 			f2(s.Schedulings), f2(s.ScheduleMsgs), f2(s.SchedulePeers), f2(s.ScheduleMS), f2(s.Seconds), s.DeployError})
@@ -188,12 +196,12 @@ func claimed(g GatewaySnap) float64 {
 }
 
 func (r *Results) writeLoad() error {
-	rows := [][]string{{"workload", "placement", "load", "requests", "ok", "success_rate", "seconds", "throughput_rps", "mean_runs_in_flight", "ring_utilisation", "claimed_fraction"}}
+	rows := [][]string{{"workload", "placement", "load", "requests", "ok", "success_rate", "seconds", "throughput_rps", "mean_runs_in_flight", "ring_utilisation", "claimed_fraction", "p2p_blocks_in_bytes_per_node"}}
 	for _, ph := range r.Phases {
 		for _, lv := range ph.Levels {
 			rate, tput := lv.rates()
 			rows = append(rows, []string{ph.Workload, ph.Placement, strconv.Itoa(lv.Load), strconv.Itoa(lv.Requests), strconv.Itoa(lv.OK),
-				f2(rate), f2(lv.Seconds), f2(tput), f2(ph.inFlight(lv)), strconv.FormatFloat(r.utilisation(ph, lv), 'f', 4, 64), f2(claimed(lv.End.Gateway))})
+				f2(rate), f2(lv.Seconds), f2(tput), f2(ph.inFlight(lv)), strconv.FormatFloat(r.utilisation(ph, lv), 'f', 4, 64), f2(claimed(lv.End.Gateway)), f2(lv.blocksIn())})
 		}
 	}
 	return writeCSV(filepath.Join(r.Dir, "load.csv"), rows)
@@ -231,6 +239,76 @@ func (r *Results) utilisation(ph Phase, lv Level) float64 {
 		return 0
 	}
 	return ph.inFlight(lv) * quantile(mem, 0.5) / float64(r.Nodes*r.MemMB)
+}
+
+// blocksIn is the mean over nodes of the block-exchange bytes they
+// received in the level: the data (and code) they fetched while serving
+// its requests, none when it was all held already.
+func (lv Level) blocksIn() float64 {
+	n := min(len(lv.Start.Nodes), len(lv.End.Nodes))
+	if n == 0 {
+		return 0
+	}
+	in := 0.0
+	for i := range n {
+		in += lv.End.Nodes[i].P2P[ClassBlocks]["in"] - lv.Start.Nodes[i].P2P[ClassBlocks]["in"]
+	}
+	return in / float64(n)
+}
+
+// kindSummary is a line of the latencies by request kind.
+type kindSummary struct {
+	Workload, Placement, Kind string
+	Requests, OK, ColdStarts  int
+	CompleteP50, ExecP50      float64
+}
+
+// kinds are the phases' latencies by request kind, for the phases whose
+// requests have kinds: a median over a hash phase mixes files of 4 KiB
+// and 64 MiB, whose times differ by four orders of magnitude.
+func (r *Results) kinds() []kindSummary {
+	var out []kindSummary
+	for _, ph := range r.Phases {
+		var lines []kindSummary
+		var complete, exec [][]float64
+		at := map[string]int{}
+		for _, q := range ph.Requests {
+			if q.Kind == "" {
+				continue
+			}
+			k, ok := at[q.Kind]
+			if !ok {
+				k = len(lines)
+				at[q.Kind] = k
+				lines = append(lines, kindSummary{Workload: ph.Workload, Placement: ph.Placement, Kind: q.Kind})
+				complete, exec = append(complete, nil), append(exec, nil)
+			}
+			lines[k].Requests++
+			if !q.OK {
+				continue
+			}
+			lines[k].OK++
+			if q.InitMS > 0 {
+				lines[k].ColdStarts++
+			}
+			complete[k] = append(complete[k], q.ClientMS)
+			exec[k] = append(exec[k], q.DurationMS)
+		}
+		for k := range lines {
+			lines[k].CompleteP50, lines[k].ExecP50 = quantile(complete[k], 0.5), quantile(exec[k], 0.5)
+		}
+		out = append(out, lines...)
+	}
+	return out
+}
+
+func (r *Results) writeKinds() error {
+	rows := [][]string{{"workload", "placement", "kind", "requests", "ok", "complete_p50_ms", "exec_p50_ms", "cold_starts"}}
+	for _, k := range r.kinds() {
+		rows = append(rows, []string{k.Workload, k.Placement, k.Kind, strconv.Itoa(k.Requests), strconv.Itoa(k.OK),
+			f2(k.CompleteP50), f2(k.ExecP50), strconv.Itoa(k.ColdStarts)})
+	}
+	return writeCSV(filepath.Join(r.Dir, "kinds.csv"), rows)
 }
 
 // rates are the level's success rate and its throughput (requests per
@@ -429,21 +507,27 @@ func (r *Results) writeReport(sums []Summary) error {
 		"volunteering %d MB in two offers; link cap per node and direction: **%s** (tbf towards the node, htb from it); "+
 		"CPU cap per node: **%s cores** (cgroup cpu quota). The standalone runs in the testbed's process, edge-only "+
 		"(no regular invoker: every activation runs on a node through the gateway's virtual invoker); its IPFS node is "+
-		"the data owner of the IPFS placement and executes nothing.\n\n", r.Nodes, r.MemMB, r.rate(), capCPU(r.Caps))
+		"the data owner of the IPFS placement and executes nothing. "+
+		"Placements: local reads a copy of the data in each node's /data; ipfs reads it at /ipfs/<CID> from the data owner; "+
+		"the hash workload measures IPFS apart as ipfs-cold (each request reads a file of its own, fresh random bytes added on "+
+		"the data owner at deployment: no node held a block of it) and ipfs-warm (the fixed files, which the deployment had "+
+		"every node read first: twice by twice as many requests at once as nodes; the load table's fetched bytes show whether "+
+		"a node was missed). Phases run in the order listed: the first placement of a workload meets the nodes still compiling "+
+		"its module (cold starts, with initTime).\n\n", r.Nodes, r.MemMB, r.rate(), capCPU(r.Caps))
 	b.WriteString("**Latency source:** every latency here is measured on this machine over the bridge, with no added latency " +
 		"(netem is not available; latency models come only from libp2p mocknet or the simulator, `faasedge sim`). " +
 		"Complete latency is the client's, from the blocking invoke to its answer; execution latency is the activation " +
 		"record's `duration`; waitTime and initTime are the record's annotations. Medians are over successful requests.\n\n")
 	b.WriteString("## Main table\n\n")
-	b.WriteString("| workload | placement | requests | success | complete p50 ms | execution p50 ms | wait p50 ms | init p50 ms | bytes/node (veth) | libp2p bytes/node dht / ring / run / blocks / control | executing nodes | CPU s per executing node (cores) | peak RSS/node |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n")
+	b.WriteString("| workload | placement | requests | success | complete p50 ms | execution p50 ms | wait p50 ms | init p50 ms | cold starts | bytes/node (veth) | libp2p bytes/node dht / ring / run / blocks / control | executing nodes | CPU s per executing node (cores) | peak RSS/node |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n")
 	for _, s := range sums {
 		if s.DeployError != "" {
-			fmt.Fprintf(&b, "| %s | %s | 0 | deploy failed: %s | | | | | | | | | |\n", s.Workload, s.Placement, strings.ReplaceAll(s.DeployError, "|", "/"))
+			fmt.Fprintf(&b, "| %s | %s | 0 | deploy failed: %s | | | | | | | | | | |\n", s.Workload, s.Placement, strings.ReplaceAll(s.DeployError, "|", "/"))
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %.0f%% | %s | %s | %s | %s | %s | %s / %s / %s / %s / %s | %d | %.2f (%.2f) | %.1f MiB |\n",
-			s.Workload, s.Placement, s.Requests, 100*s.SuccessRate, fmtMS(s.CompleteP50), fmtMS(s.ExecP50), fmtMS(s.WaitP50), fmtMS(s.InitP50),
+		fmt.Fprintf(&b, "| %s | %s | %d | %.0f%% | %s | %s | %s | %s | %d | %s | %s / %s / %s / %s / %s | %d | %.2f (%.2f) | %.1f MiB |\n",
+			s.Workload, s.Placement, s.Requests, 100*s.SuccessRate, fmtMS(s.CompleteP50), fmtMS(s.ExecP50), fmtMS(s.WaitP50), fmtMS(s.InitP50), s.ColdStarts,
 			fmtBytes(s.VethBytes), fmtBytes(s.P2P[ClassDHT]), fmtBytes(s.P2P[ClassRing]), fmtBytes(s.P2P[ClassRun]), fmtBytes(s.P2P[ClassBlocks]), fmtBytes(s.P2P[ClassControl]),
 			s.Executing, s.CPUSeconds, s.CPUCores, s.MemoryMB)
 	}
@@ -452,12 +536,20 @@ func (r *Results) writeReport(sums []Summary) error {
 		"(dht: /faasedge/kad; ring: /faasedge/ring offers, finds, backup lists, claims; run: /faasedge/run activations and results; " +
 		"blocks: block exchange, bitswap and /faasedge/car streams, code and IPFS data; control: identify, ping, negotiation). CPU is cgroup cpuacct time of the nodes that ran activations in the phase; memory is the cgroup's resident set (total_rss: the page cache of the data read is left out; samples.jsonl has both).\n\n")
 	b.WriteString("## Success rate against offered load and ring utilisation\n\n")
-	b.WriteString("Mean runs in flight is the level's execution time (the records' durations, summed) over its wall time, by Little's law. Ring utilisation is the mean memory the runs in flight held (runs in flight times the action's memory limit) over the memory the N nodes volunteer; the gateway holds claims on the claimed share.\n\n")
-	b.WriteString("| workload | placement | requests in flight | requests | success | throughput req/s | mean runs in flight | ring utilisation | claimed share of volunteered memory |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("Mean runs in flight is the level's execution time (the records' durations, summed) over its wall time, by Little's law. Ring utilisation is the mean memory the runs in flight held (runs in flight times the action's memory limit) over the memory the N nodes volunteer; the gateway holds claims on the claimed share. Fetched is the block-exchange bytes a node received during the level (mean over nodes): the data and code it had to fetch to serve it.\n\n")
+	b.WriteString("| workload | placement | requests in flight | requests | success | throughput req/s | mean runs in flight | ring utilisation | claimed share of volunteered memory | fetched/node |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, ph := range r.Phases {
 		for _, lv := range ph.Levels {
 			rate, tput := lv.rates()
-			fmt.Fprintf(&b, "| %s | %s | %d | %d | %.0f%% | %.2f | %.2f | %.1f%% | %.0f%% |\n", ph.Workload, ph.Placement, lv.Load, lv.Requests, 100*rate, tput, ph.inFlight(lv), 100*r.utilisation(ph, lv), 100*claimed(lv.End.Gateway))
+			fmt.Fprintf(&b, "| %s | %s | %d | %d | %.0f%% | %.2f | %.2f | %.1f%% | %.0f%% | %s |\n", ph.Workload, ph.Placement, lv.Load, lv.Requests, 100*rate, tput, ph.inFlight(lv), 100*r.utilisation(ph, lv), 100*claimed(lv.End.Gateway), fmtBytes(lv.blocksIn()))
+		}
+	}
+	if ks := r.kinds(); len(ks) > 0 {
+		b.WriteString("\n## Latency by request kind\n\n")
+		b.WriteString("A phase's medians above mix its kinds of request (the hash workload's files of 4 KiB to 64 MiB); here each kind apart, every offered load together. Cold starts: requests whose record has an initTime.\n\n")
+		b.WriteString("| workload | placement | kind | requests | success | complete p50 ms | execution p50 ms | cold starts |\n|---|---|---|---:|---:|---:|---:|---:|\n")
+		for _, k := range ks {
+			fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %s | %s | %d |\n", k.Workload, k.Placement, k.Kind, k.Requests, k.OK, fmtMS(k.CompleteP50), fmtMS(k.ExecP50), k.ColdStarts)
 		}
 	}
 	b.WriteString("\n## Deployment efficiency\n\n")
@@ -486,7 +578,7 @@ func (r *Results) writeReport(sums []Summary) error {
 	b.WriteString("## Files\n\n" +
 		"- `samples.jsonl`: every sample, one JSON record per point (t, phase, node, metric, labels, value); node -1 is the gateway.\n" +
 		"- `requests.jsonl`: every request (client latency, activation id, duration, initTime, waitTime, check result).\n" +
-		"- `main.csv`, `load.csv`, `nodes.csv`: the tables above, and per node per phase.\n" +
+		"- `main.csv`, `load.csv`, `kinds.csv`, `nodes.csv`: the tables above, and per node per phase.\n" +
 		"- `standalone.log`, `nodes/<i>/node.log`: the processes' logs.\n\n")
 	b.WriteString("## Not measured here\n\n" +
 		"- Data-fetch time is not separated from execution: the executor does not time /ipfs reads apart from the run; " +

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/faasedge/faasedge/eval/workloads"
 )
 
 // Phase is one workload in one data placement.
@@ -82,13 +84,16 @@ func (tb *Testbed) Run(ctx context.Context) (*Results, error) {
 	var mu sync.Mutex
 	enc := json.NewEncoder(reqf)
 	c := newClient(tb.Env())
-	total := len(cfg.Workloads) * len(cfg.Placements)
+	total := 0
+	for _, w := range cfg.Workloads {
+		total += len(workloads.Placements(w, cfg.Placements))
+	}
 	// A phase that could not deploy is reported and the run goes on; the
 	// run then ends with their errors.
 	var deployErrs []error
 	k := 0
 	for _, w := range cfg.Workloads {
-		for _, p := range cfg.Placements {
+		for _, p := range workloads.Placements(w, cfg.Placements) {
 			k++
 			if ctx.Err() != nil {
 				return res, ctx.Err()

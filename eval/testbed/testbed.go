@@ -60,7 +60,8 @@ type Config struct {
 	// Workloads run one after the other, each in every placement.
 	Workloads []workloads.Workload
 	// Placements are the data placements each workload runs in (local
-	// and IPFS).
+	// and IPFS); a workload that measures IPFS data cold and warm apart
+	// runs IPFS as two phases (workloads.Placements).
 	Placements []workloads.Placement
 	// Requests is the number of requests sent at each offered load (20).
 	Requests int
@@ -300,6 +301,7 @@ func (tb *Testbed) Env() workloads.Env {
 		APIHost: tb.stack.APIHost(), Auth: controller.GuestAuth,
 		DataDirs: tb.dataDirs(),
 		AddIPFS:  tb.addIPFS,
+		Requests: tb.cfg.Requests * len(tb.cfg.Load),
 	}
 }
 

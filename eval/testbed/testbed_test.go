@@ -27,10 +27,12 @@ func TestMain(m *testing.M) { testenv.FaasedgeMain(m, false, &binary) }
 
 // TestShortRun runs the hash workload (small files) and the REST one
 // (a small network, its store in the testbed's Redis, which the nodes
-// reach across the bridge) on three capped nodes in both placements:
-// every request succeeds and is checked, the run's directory
-// holds the raw samples, the tables, the plots and the report with sane
-// contents, and nothing the run created is left.
+// reach across the bridge) on three capped nodes in both placements, the
+// hash workload's IPFS data cold and warm apart: every request succeeds
+// and is checked, cold requests fetched their files and warm ones
+// nothing, the run's directory holds the raw samples, the tables, the
+// plots and the report with sane contents, and nothing the run created is
+// left.
 func TestShortRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
@@ -46,11 +48,15 @@ func TestShortRun(t *testing.T) {
 		t.Fatalf("%v\nprogress:\n%s", err, progress.String())
 	}
 	checkNothingLeft(t, filepath.Base(res.Dir))
-	if !strings.Contains(progress.String(), "phase 4/4 rest/ipfs load 3: 6/6 requests") {
+	if !strings.Contains(progress.String(), "phase 5/5 rest/ipfs load 3: 6/6 requests") {
 		t.Errorf("progress lacks the last phase's line:\n%s", progress.String())
 	}
-	if len(res.Phases) != 4 {
-		t.Fatalf("%d phases, want hash and rest, each local and ipfs", len(res.Phases))
+	var names []string
+	for _, ph := range res.Phases {
+		names = append(names, ph.Name)
+	}
+	if got := strings.Join(names, " "); got != "hash/local hash/ipfs-cold hash/ipfs-warm rest/local rest/ipfs" {
+		t.Fatalf("phases %s, want hash local, ipfs-cold and ipfs-warm, rest local and ipfs", got)
 	}
 	for _, ph := range res.Phases {
 		s := ph.Summarize()
@@ -74,10 +80,25 @@ func TestShortRun(t *testing.T) {
 			t.Errorf("%s: run bytes %v per node, link bytes %v", ph.Name, s.P2P[testbed.ClassRun], s.VethBytes)
 		}
 	}
-	// The IPFS placement fetched the files over the block exchange: at
-	// least the 1 MiB file on some node.
-	if ipfs := res.Phases[1].Summarize(); ipfs.P2P[testbed.ClassBlocks]*3 < 1<<20 {
-		t.Errorf("hash/ipfs: %v block-exchange bytes per node, want the 1 MiB file fetched", ipfs.P2P[testbed.ClassBlocks])
+	// Each cold request fetched its file over the block exchange (each
+	// level's six requests read three files of 1 MiB); the warm ones
+	// fetched none (a missed 1 MiB file would be 1 MiB).
+	blocksIn := func(lv testbed.Level) float64 {
+		in := 0.0
+		for i := range lv.End.Nodes {
+			in += lv.End.Nodes[i].P2P[testbed.ClassBlocks]["in"] - lv.Start.Nodes[i].P2P[testbed.ClassBlocks]["in"]
+		}
+		return in
+	}
+	for _, lv := range res.Phases[1].Levels {
+		if in := blocksIn(lv); in < 3<<20 {
+			t.Errorf("hash/ipfs-cold load %d: nodes fetched %v bytes, want the three 1 MiB files", lv.Load, in)
+		}
+	}
+	for _, lv := range res.Phases[2].Levels {
+		if in := blocksIn(lv); in >= 256<<10 {
+			t.Errorf("hash/ipfs-warm load %d: nodes fetched %v bytes, want the files held", lv.Load, in)
+		}
 	}
 
 	for _, f := range append([]string{"samples.jsonl", "requests.jsonl", "main.csv", "load.csv", "nodes.csv", "report.md"}, testbed.Plots...) {
@@ -87,12 +108,25 @@ func TestShortRun(t *testing.T) {
 		}
 	}
 	rows := readCSV(t, filepath.Join(res.Dir, "main.csv"))
-	if len(rows) != 5 || strings.Join(rows[0], ",") != strings.Join(testbed.MainHeader, ",") ||
+	if len(rows) != 6 || strings.Join(rows[0], ",") != strings.Join(testbed.MainHeader, ",") ||
 		rows[1][0] != "hash" || rows[1][1] != "local" || rows[1][2] != "3" || rows[1][3] != "50mbit" || rows[1][8] != "1.00" {
 		t.Errorf("main.csv:\n%v", rows)
 	}
-	if n := len(readCSV(t, filepath.Join(res.Dir, "nodes.csv"))); n != 1+4*3 {
-		t.Errorf("nodes.csv has %d rows, want a header and 3 nodes x 4 phases", n)
+	if n := len(readCSV(t, filepath.Join(res.Dir, "nodes.csv"))); n != 1+5*3 {
+		t.Errorf("nodes.csv has %d rows, want a header and 3 nodes x 5 phases", n)
+	}
+	// Latencies by kind: each hash file size and REST operation apart.
+	kinds := map[string]string{}
+	for _, row := range readCSV(t, filepath.Join(res.Dir, "kinds.csv"))[1:] {
+		kinds[row[0]+"/"+row[1]+"/"+row[2]] = row[3] + " " + row[4]
+	}
+	for _, want := range []string{"hash/local/4KiB", "hash/ipfs-cold/1MiB", "hash/ipfs-warm/1MiB", "rest/ipfs/home_timeline", "rest/local/compose"} {
+		if _, ok := kinds[want]; !ok {
+			t.Errorf("kinds.csv lacks %s: %v", want, kinds)
+		}
+	}
+	if kinds["hash/ipfs-warm/4KiB"] != "6 6" {
+		t.Errorf("kinds.csv: hash/ipfs-warm/4KiB: %q requests and ok, want 6 6", kinds["hash/ipfs-warm/4KiB"])
 	}
 	// Every sample is one JSON record; every node and the gateway have
 	// samples of each phase.
@@ -117,7 +151,7 @@ func TestShortRun(t *testing.T) {
 		}
 	}
 	report, _ := os.ReadFile(filepath.Join(res.Dir, "report.md"))
-	for _, want := range []string{"N = 3", "**50mbit**", "**0.50 cores**", "| hash | local | 12 | 100% |", "no added latency"} {
+	for _, want := range []string{"N = 3", "**50mbit**", "**0.50 cores**", "| hash | local | 12 | 100% |", "| hash | ipfs-cold | 12 | 100% |", "| hash | ipfs-warm | 12 | 100% |", "## Latency by request kind", "no added latency"} {
 		if !bytes.Contains(report, []byte(want)) {
 			t.Errorf("report.md lacks %q:\n%s", want, report)
 		}

@@ -113,7 +113,7 @@ func (r *REST) Request(p Placement, i int) Request {
 			m["store"] = "/ipfs/" + r.cid
 		}
 	}
-	return Request{Action: Package + "/rest", Params: params(m)}
+	return Request{Action: Package + "/rest", Params: params(m), Kind: op}
 }
 
 func composedID(i int) int { return 1_000_000 + i }

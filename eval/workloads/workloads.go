@@ -39,7 +39,32 @@ const (
 	// IPFS data is added on a data-owner node (not an executing one) and
 	// read by the executing node at /ipfs/<CID>/...
 	IPFS Placement = "ipfs"
+	// IPFSCold and IPFSWarm are IPFS measured apart, by a workload that
+	// says so (see Placements): cold data was never fetched by the
+	// executing node, warm data was fetched by it before.
+	IPFSCold Placement = "ipfs-cold"
+	IPFSWarm Placement = "ipfs-warm"
 )
+
+// coldWarm is a workload that measures its IPFS data cold and warm apart.
+type coldWarm interface{ coldWarm() }
+
+// Placements are the phases w runs in for the placements asked: IPFS is
+// IPFSCold then IPFSWarm for a workload that tells them apart (Hash).
+func Placements(w Workload, asked []Placement) []Placement {
+	if _, ok := w.(coldWarm); !ok {
+		return asked
+	}
+	var out []Placement
+	for _, p := range asked {
+		if p == IPFS {
+			out = append(out, IPFSCold, IPFSWarm)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
 
 // Env is what the testbed gives a workload.
 type Env struct {
@@ -52,6 +77,9 @@ type Env struct {
 	// AddIPFS adds fsys's tree below root (a file or a directory) on the
 	// data-owner node and returns its CID as a string.
 	AddIPFS func(ctx context.Context, fsys fs.FS, root string) (string, error)
+	// Requests is how many requests a run sends in each placement, every
+	// offered load together: IPFSCold data is prepared for each.
+	Requests int
 }
 
 // Request is one invocation a run sends.
@@ -60,6 +88,10 @@ type Request struct {
 	Action string
 	// Params are the invocation's parameters.
 	Params json.RawMessage
+	// Kind is what the request does, for the report's latencies by kind
+	// (the hash workload's file size, the REST operation); "" when a
+	// workload's requests are all alike.
+	Kind string
 }
 
 // Workload is one of the evaluation's workloads.

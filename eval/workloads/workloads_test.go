@@ -91,7 +91,9 @@ func (tb *testbed) run(t *testing.T, w Workload, p Placement, n int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := w.Deploy(ctx, tb.env, p); err != nil {
+	env := tb.env
+	env.Requests = n
+	if err := w.Deploy(ctx, env, p); err != nil {
 		t.Fatal(err)
 	}
 	before := tb.perNode()
@@ -128,8 +130,9 @@ func (tb *testbed) run(t *testing.T, w Workload, p Placement, n int) {
 }
 
 // TestWorkloads runs a short version of every workload, with its data on
-// the executing nodes and in IPFS, through the standalone's REST API onto
-// three edge nodes, and checks every answer.
+// the executing nodes and in IPFS (the hash workload's cold and warm),
+// through the standalone's REST API onto three edge nodes, and checks
+// every answer.
 func TestWorkloads(t *testing.T) {
 	mnist, err := NewMNIST(200, 10)
 	if err != nil {
@@ -150,7 +153,7 @@ func TestWorkloads(t *testing.T) {
 		{video, 3},
 	}
 	for _, tc := range tests {
-		for _, p := range []Placement{Local, IPFS} {
+		for _, p := range Placements(tc.w, []Placement{Local, IPFS}) {
 			t.Run(tc.w.Name()+"/"+string(p), func(t *testing.T) { tb.run(t, tc.w, p, tc.n) })
 		}
 	}
