@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -13,21 +12,16 @@ import (
 	"time"
 
 	kivik "github.com/go-kivik/kivik/v4"
-	"github.com/go-kivik/kivik/v4/couchdb"
 
 	"github.com/faasedge/faasedge/activation"
+	"github.com/faasedge/faasedge/internal/couch"
 	"github.com/faasedge/faasedge/whisk"
 )
 
-// OpenCouch connects to CouchDB as the stock invoker does: basic auth when
-// a username is set, and uncompressed requests (pouchdb-server and some
-// proxies reject gzip bodies). extra are further kivik options.
+// OpenCouch connects to the CouchDB of cfg as couch.Open does; extra are
+// further kivik options.
 func OpenCouch(cfg CouchConfig, extra ...kivik.Option) (*kivik.Client, error) {
-	opts := append([]kivik.Option{couchdb.OptionNoRequestCompression()}, extra...)
-	if cfg.Username != "" {
-		opts = append(opts, couchdb.BasicAuth(cfg.Username, cfg.Password))
-	}
-	c, err := kivik.New("couch", cfg.URL, opts...)
+	c, err := couch.Open(cfg.URL, cfg.Username, cfg.Password, extra...)
 	if err != nil {
 		return nil, fmt.Errorf("invoker: couchdb %s: %w", cfg.URL, err)
 	}
@@ -226,36 +220,25 @@ func (s *actionStore) resolve(ctx context.Context, id string, doc *whisk.ActionD
 		a.Code = c
 		return a
 	}
-	if strings.HasPrefix(att, whisk.MemScheme) {
-		b, err := whisk.DecodeMemAttachment(att)
-		if err != nil {
-			return nil, incompatible("%v", err)
+	// A mem: name holds the code; a couch: name must be the document's
+	// one attachment.
+	mem := strings.HasPrefix(att, whisk.MemScheme)
+	if !mem {
+		if len(doc.Attachments) != 1 {
+			return nil, incompatible("%d attachments, want exactly one", len(doc.Attachments))
 		}
-		return resolve(b), nil
+		for stored := range doc.Attachments {
+			if want := strings.TrimPrefix(att, whisk.CouchScheme); want != stored {
+				return nil, incompatible("code names attachment %q but the document holds %q", att, stored)
+			}
+		}
 	}
-	if len(doc.Attachments) != 1 {
-		return nil, incompatible("%d attachments, want exactly one", len(doc.Attachments))
-	}
-	var stored string
-	for name := range doc.Attachments {
-		stored = name
-	}
-	want := strings.TrimPrefix(att, whisk.CouchScheme)
-	if want != stored {
-		return nil, incompatible("code names attachment %q but the document holds %q", att, stored)
-	}
-	b, err := s.attachment(ctx, id, stored)
-	if err != nil {
-		return nil, fetchFailure(whisk.StatusWhiskError, whisk.MsgActionFetchFailed, fmt.Errorf("action %s: attachment %s: %w", id, stored, err))
+	b, err := couch.CodeAttachment(ctx, s.db, id, att)
+	switch {
+	case err != nil && mem:
+		return nil, incompatible("%v", err)
+	case err != nil:
+		return nil, fetchFailure(whisk.StatusWhiskError, whisk.MsgActionFetchFailed, fmt.Errorf("action %s: attachment %s: %w", id, strings.TrimPrefix(att, whisk.CouchScheme), err))
 	}
 	return resolve(b), nil
-}
-
-func (s *actionStore) attachment(ctx context.Context, id, name string) ([]byte, error) {
-	att, err := s.db.GetAttachment(ctx, id, name)
-	if err != nil {
-		return nil, err
-	}
-	defer att.Content.Close()
-	return io.ReadAll(att.Content)
 }

@@ -10,6 +10,7 @@ import (
 
 	kivik "github.com/go-kivik/kivik/v4"
 
+	"github.com/faasedge/faasedge/internal/couch"
 	"github.com/faasedge/faasedge/invoker"
 )
 
@@ -59,8 +60,8 @@ func (s *store) migrate(ctx context.Context) (created bool, err error) {
 		return false, fmt.Errorf("kafkafeed: database %s: %w", s.name, err)
 	}
 	if !ok {
-		if err := s.client.CreateDB(ctx, s.name); err != nil && kivik.HTTPStatus(err) != http.StatusPreconditionFailed {
-			return false, fmt.Errorf("kafkafeed: create database %s: %w", s.name, err)
+		if err := couch.CreateDBs(ctx, s.client, s.name); err != nil {
+			return false, fmt.Errorf("kafkafeed: %w", err)
 		}
 		created = true
 	}

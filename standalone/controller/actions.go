@@ -5,12 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 
 	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/executor"
+	"github.com/faasedge/faasedge/internal/couch"
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -177,22 +176,9 @@ func (s *entityStore) code(ctx context.Context, a *storedAction) (string, error)
 	if !ok {
 		return "", nil
 	}
-	var data []byte
-	if strings.HasPrefix(att.AttachmentName, whisk.MemScheme) {
-		b, err := whisk.DecodeMemAttachment(att.AttachmentName)
-		if err != nil {
-			return "", fmt.Errorf("controller: %s: %w", a.ID, err)
-		}
-		data = b
-	} else {
-		r, err := s.db.GetAttachment(ctx, a.ID, strings.TrimPrefix(att.AttachmentName, whisk.CouchScheme))
-		if err != nil {
-			return "", fmt.Errorf("controller: %s code: %w", a.ID, err)
-		}
-		defer r.Content.Close()
-		if data, err = io.ReadAll(r.Content); err != nil {
-			return "", fmt.Errorf("controller: %s code: %w", a.ID, err)
-		}
+	data, err := couch.CodeAttachment(ctx, s.db, a.ID, att.AttachmentName)
+	if err != nil {
+		return "", fmt.Errorf("controller: %s code: %w", a.ID, err)
 	}
 	if a.Exec.Binary {
 		return base64.StdEncoding.EncodeToString(data), nil

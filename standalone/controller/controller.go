@@ -17,13 +17,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
 	kivik "github.com/go-kivik/kivik/v4"
-	"github.com/go-kivik/kivik/v4/couchdb"
 
+	"github.com/faasedge/faasedge/internal/couch"
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -112,24 +111,18 @@ func New(cfg Config) (*Controller, error) {
 // Start creates the databases, the guest subject and the health test
 // action, the controller's topics, and starts consuming acks and pings.
 func (c *Controller) Start(ctx context.Context) error {
-	opts := []kivik.Option{couchdb.OptionNoRequestCompression()}
-	if c.cfg.CouchUser != "" {
-		opts = append(opts, couchdb.BasicAuth(c.cfg.CouchUser, c.cfg.CouchPassword))
-	}
-	couch, err := kivik.New("couch", c.cfg.CouchURL, opts...)
+	client, err := couch.Open(c.cfg.CouchURL, c.cfg.CouchUser, c.cfg.CouchPassword)
 	if err != nil {
 		return fmt.Errorf("controller: couchdb: %w", err)
 	}
-	c.couch = couch
+	c.couch = client
 	dbs := c.cfg.databases()
-	for _, name := range []string{dbs.Entities, dbs.Activations, dbs.Subjects} {
-		if err := couch.CreateDB(ctx, name); err != nil && kivik.HTTPStatus(err) != http.StatusPreconditionFailed {
-			return fmt.Errorf("controller: create database %s: %w", name, err)
-		}
+	if err := couch.CreateDBs(ctx, client, dbs.Entities, dbs.Activations, dbs.Subjects); err != nil {
+		return fmt.Errorf("controller: %w", err)
 	}
-	c.entities = &entityStore{db: couch.DB(dbs.Entities), cfg: c.cfg, now: func() time.Time { return c.now() }}
-	c.subjects = &subjectStore{db: couch.DB(dbs.Subjects), log: c.log}
-	c.activations = &activationStore{db: couch.DB(dbs.Activations)}
+	c.entities = &entityStore{db: client.DB(dbs.Entities), cfg: c.cfg, now: func() time.Time { return c.now() }}
+	c.subjects = &subjectStore{db: client.DB(dbs.Subjects), log: c.log}
+	c.activations = &activationStore{db: client.DB(dbs.Activations)}
 	if err := c.subjects.ensureGuest(ctx); err != nil {
 		return err
 	}
