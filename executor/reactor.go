@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/experimental"
-	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/whisk"
@@ -123,27 +121,14 @@ func (r *run) newInstance(ctx context.Context, m *module) *instance {
 			cfg = cfg.WithEnv(k, v)
 		}
 	})
-	ictx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	var mod api.Module
-	err := recovered(r.e.log, "initialising", r.a, func() (err error) {
-		mod, err = r.e.rt.InstantiateModule(experimental.WithMemoryAllocator(ictx, inst.mem), m.compiled, cfg)
-		return err
-	})
+	mod, timedOut, err := r.instantiate(ctx, m, cfg, inst.mem, "initialising")
 	if err != nil {
 		if mod != nil {
 			_ = mod.Close(ctx)
 		}
 		inst.mem.release()
 		r.out.flush()
-		switch {
-		case r.e.isClosed():
-			r.fail(whisk.StatusWhiskError, whisk.MsgAbnormalRun)
-		case ictx.Err() != nil:
-			r.contextFailure(ctx, true)
-		case inst.mem.refused.Load():
-			r.fail(whisk.StatusDeveloperError, whisk.MsgMemoryExhausted)
-		default:
+		if !r.stopped(ctx, err, timedOut, inst.mem, true) {
 			r.fail(whisk.StatusDeveloperError, whisk.MsgAbnormalInit)
 		}
 		return nil
@@ -175,25 +160,13 @@ func (r *run) call(ctx context.Context, inst *instance) {
 		return inst.entry.CallWithStack(rctx, inst.stack)
 	})
 	r.out.flush()
-	var exit *sys.ExitError
 	switch {
-	case r.e.isClosed(): // stopped by Close, not by the action
-		r.fail(whisk.StatusWhiskError, whisk.MsgAbnormalRun)
-		return
-	case err == nil:
-	case rctx.Err() != nil:
-		r.contextFailure(ctx, false)
-		return
-	case inst.mem.refused.Load():
-		r.fail(whisk.StatusDeveloperError, whisk.MsgMemoryExhausted)
+	case r.stopped(ctx, err, rctx.Err() != nil, inst.mem, false):
 		return
 	case errors.Is(err, errBadBuffer):
 		r.fail(whisk.StatusDeveloperError, "the action's "+exportAlloc+" returned a buffer outside its memory")
 		return
-	case errors.As(err, &exit):
-		r.fail(whisk.StatusDeveloperError, whisk.MsgAbnormalRun)
-		return
-	default: // a trap
+	case err != nil: // a trap, or an exit: a reactor's instance has no exit to answer with
 		r.fail(whisk.StatusDeveloperError, whisk.MsgAbnormalRun)
 		return
 	}

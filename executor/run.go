@@ -7,6 +7,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
@@ -118,14 +119,8 @@ func (r *run) command(ctx context.Context, m *module) {
 		WithStartFunctions(exportStart)
 	r.in.EachEnv(r.a, func(k, v string) { cfg = cfg.WithEnv(k, v) })
 	mem := newMemoryLimit(r.memoryBytes())
-	rctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
 	r.runStart = time.Now()
-	var mod api.Module
-	err := recovered(r.e.log, "running", r.a, func() (err error) {
-		mod, err = r.e.rt.InstantiateModule(experimental.WithMemoryAllocator(rctx, mem), m.compiled, cfg)
-		return err
-	})
+	mod, timedOut, err := r.instantiate(ctx, m, cfg, mem, "running")
 	if mod != nil {
 		_ = mod.Close(ctx)
 	}
@@ -133,20 +128,54 @@ func (r *run) command(ctx context.Context, m *module) {
 	r.out.flush()
 	body, n := r.out.takeResult()
 	var exit *sys.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 0 {
+		err = nil
+	}
 	switch {
-	case r.e.isClosed(): // stopped by Close (wazero reports exit code 0), not by the action
-		r.fail(whisk.StatusWhiskError, whisk.MsgAbnormalRun)
-	case err == nil || (errors.As(err, &exit) && exit.ExitCode() == 0):
+	case r.stopped(ctx, err, timedOut, mem, false):
+	case err == nil:
 		r.respond(body, n, false)
-	case rctx.Err() != nil:
-		r.contextFailure(ctx, false)
-	case mem.refused.Load():
-		r.fail(whisk.StatusDeveloperError, whisk.MsgMemoryExhausted)
 	case exit != nil:
 		r.respond(body, n, true)
 	default: // a trap
 		r.fail(whisk.StatusDeveloperError, whisk.MsgAbnormalRun)
 	}
+}
+
+// instantiate instantiates m with cfg under the memory limit mem, the
+// action's timeout bounding its start functions (a command's whole run, a
+// reactor's _initialize); a panic in wazero is an error, logged as
+// happening while doing what. timedOut says the timeout or ctx ended it.
+func (r *run) instantiate(ctx context.Context, m *module, cfg wazero.ModuleConfig, mem *memoryLimit, what string) (mod api.Module, timedOut bool, err error) {
+	ictx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	err = recovered(r.e.log, what, r.a, func() (err error) {
+		mod, err = r.e.rt.InstantiateModule(experimental.WithMemoryAllocator(ictx, mem), m.compiled, cfg)
+		return err
+	})
+	return mod, ictx.Err() != nil, err
+}
+
+// stopped records the failure of an instance whose start or call ended in
+// err for a reason that is not the action's answer: the executor closing
+// it (which wazero may report as a clean exit), the action's timeout or
+// ctx ending (timedOut; init says it ended the start of a reactor), the
+// memory limit. It reports whether it recorded one; otherwise err, nil
+// included, is the caller's to map.
+func (r *run) stopped(ctx context.Context, err error, timedOut bool, mem *memoryLimit, init bool) bool {
+	switch {
+	case r.e.isClosed():
+		r.fail(whisk.StatusWhiskError, whisk.MsgAbnormalRun)
+	case err == nil:
+		return false
+	case timedOut:
+		r.contextFailure(ctx, init)
+	case mem.refused.Load():
+		r.fail(whisk.StatusDeveloperError, whisk.MsgMemoryExhausted)
+	default:
+		return false
+	}
+	return true
 }
 
 // value is the activation's value, {} when absent.
