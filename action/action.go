@@ -2,6 +2,7 @@ package action
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"log"
@@ -57,6 +58,26 @@ var bootstrapping bool
 // and Run only registers f, which then serves every activation of the
 // instance.
 func Run[T, R any](f func(ctx context.Context, params T) (R, error)) {
+	RunRaw(func(ctx context.Context, value []byte) ([]byte, error) {
+		var params T
+		if err := json.Unmarshal(value, &params); err != nil {
+			return nil, &paramsError{err}
+		}
+		res, err := f(ctx, params)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(res)
+	})
+}
+
+// RunRaw is Run over the parameters' JSON as it arrives (an object, or
+// whatever the caller sent), with f's bytes as the result as they are: an
+// action that passes JSON through, or writes it itself, skips the decoding
+// and encoding, and answers for the result being a JSON object or array
+// (anything else ends the activation as a developer error). Errors and
+// panics are as in Run.
+func RunRaw(f func(ctx context.Context, params []byte) ([]byte, error)) {
 	setupLogs()
 	handler = func(value []byte, env map[string]string) []byte {
 		return serve(f, value, env)
@@ -65,7 +86,8 @@ func Run[T, R any](f func(ctx context.Context, params T) (R, error)) {
 		return
 	}
 	in, _ := bufio.NewReader(os.Stdin).ReadBytes('\n')
-	out := handler(in, nil)
+	// The newline frames the parameters; it is not part of their JSON.
+	out := handler(bytes.TrimSuffix(in, []byte("\n")), nil)
 	_, _ = os.Stdout.Write(append(out, '\n'))
 }
 
@@ -84,7 +106,7 @@ func setupLogs() {
 	})))
 }
 
-func serve[T, R any](f func(context.Context, T) (R, error), value []byte, env map[string]string) []byte {
+func serve(f func(context.Context, []byte) ([]byte, error), value []byte, env map[string]string) []byte {
 	getenv := func(k string) string {
 		if v, ok := env[k]; ok {
 			return v
@@ -105,15 +127,7 @@ func serve[T, R any](f func(context.Context, T) (R, error), value []byte, env ma
 		ctx, cancel = context.WithDeadline(ctx, a.Deadline)
 		defer cancel()
 	}
-	var params T
-	if err := json.Unmarshal(value, &params); err != nil {
-		return errorResult(&paramsError{err})
-	}
-	res, err := f(ctx, params)
-	if err != nil {
-		return errorResult(err)
-	}
-	out, err := json.Marshal(res)
+	out, err := f(ctx, value)
 	if err != nil {
 		return errorResult(err)
 	}

@@ -47,7 +47,7 @@ func run(ptr, size uint32) uint64 {
 	return uint64(uintptr(unsafe.Pointer(&out[0])))<<32 | uint64(len(out))
 }
 
-// start runs main once, in which Run registers the handler.
+// start runs main once, in which Run (or RunRaw) registers the handler.
 func start() {
 	if handler != nil {
 		return
@@ -56,6 +56,6 @@ func start() {
 	userMain()
 	bootstrapping = false
 	if handler == nil {
-		panic("action: main did not call action.Run")
+		panic("action: main did not call action.Run or action.RunRaw")
 	}
 }

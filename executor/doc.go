@@ -61,8 +61,9 @@
 // A Go reactor is a main package with an empty main and two
 // //go:wasmexport functions, built with GOOS=wasip1 GOARCH=wasm go build
 // -buildmode=c-shared; it pays its runtime start once per instance instead
-// of once per activation (internal/wasmtest/testdata/reactor is one). The
-// Go SDK, package action, implements both ABIs for a typed handler.
+// of once per activation (internal/wasmtest/testdata/reactorconst is one).
+// The Go SDK, package action, implements both ABIs, for a typed handler
+// (Run) or one over raw JSON (RunRaw).
 //
 // Each action has its own pool of up to limits.concurrency instances, each
 // serving one activation at a time. Instances stay pooled while the memory

@@ -50,7 +50,7 @@ var (
 	watInitLoop = testModule{wasmtest.WAT, "initloop"}
 	watInitTrap = testModule{wasmtest.WAT, "inittrap"}
 	goEcho      = testModule{wasmtest.Command, "echo"}
-	goReactor   = testModule{wasmtest.Reactor, "reactor"}
+	goReactor   = testModule{wasmtest.Reactor, "echo"}
 )
 
 func (m testModule) bytes(t testing.TB) []byte { t.Helper(); return wasmtest.Bytes(t, m.kind, m.name) }

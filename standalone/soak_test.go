@@ -79,7 +79,7 @@ func BenchmarkSoak(b *testing.B) {
 	short := &whisk.Limits{Timeout: ptr(200)}
 	insert(wasmAction("echo", echo), nil)
 	insert(wasmAction("goecho", wasmtest.GoCommand(b, "echo")), nil)
-	insert(wasmAction("reactor", wasmtest.GoReactor(b, "reactor")), nil)
+	insert(wasmAction("reactor", wasmtest.GoReactor(b, "echo")), nil)
 	insert(wasmAction("bigmem", wasmtest.WATModule(b, "bigmem")), &whisk.Limits{Memory: ptr(512)})
 	insert(&whisk.Action{Name: "bigmem"}, &whisk.Limits{Memory: ptr(256)})
 	insert(&whisk.Action{Name: "bomb", Exec: &whisk.Exec{Kind: "wasm:wasip1", Code: ptr("ipfs://" + bomb.String())}}, nil)
