@@ -67,6 +67,26 @@ func TestParseCode(t *testing.T) {
 	}
 }
 
+// TestDecoded: binary code is base64 with white space around it; other
+// code is as it is.
+func TestDecoded(t *testing.T) {
+	tests := []struct {
+		code    activation.Code
+		want    string
+		wantErr bool
+	}{
+		{activation.Code{Inline: []byte(" AGFzbQ==\n"), Binary: true}, "\x00asm", false},
+		{activation.Code{Inline: []byte("AGFzbQ==")}, "AGFzbQ==", false},
+		{activation.Code{Inline: []byte("not base64!"), Binary: true}, "", true},
+	}
+	for _, tt := range tests {
+		got, err := tt.code.Decoded()
+		if string(got) != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("Decoded(%q, binary %v) = %q, %v", tt.code.Inline, tt.code.Binary, got, err)
+		}
+	}
+}
+
 // TestEnv: the __OW_* variables come from the typed fields and win over
 // init arguments; empty fields leave their variables out.
 func TestEnv(t *testing.T) {

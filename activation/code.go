@@ -3,6 +3,7 @@ package activation
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -61,6 +62,15 @@ func CodeOf(exec whisk.Exec) (Code, error) {
 		return Code{}, errors.New("no code")
 	}
 	return Code{}, errors.New("code is neither a string nor an attachment")
+}
+
+// Decoded returns inline code as runners take it: Inline, base64 decoded
+// when Binary (white space around the text ignored).
+func (c *Code) Decoded() ([]byte, error) {
+	if !c.Binary {
+		return c.Inline, nil
+	}
+	return base64.StdEncoding.DecodeString(string(bytes.TrimSpace(c.Inline)))
 }
 
 // Key is the compiled-code cache key: Digest, else the CID, else the

@@ -5,7 +5,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -55,13 +54,12 @@ func isArchive(b []byte) bool {
 
 func newJSCode(a *activation.Action, main string) (*jsCode, error) {
 	code := a.Code.Inline
-	if a.Code.Binary && !isArchive(code) {
-		// Base64 still (the stock store's binary exec.code).
-		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(code)))
-		if err != nil {
+	if !isArchive(code) {
+		// Base64 still when binary (the stock store's binary exec.code).
+		var err error
+		if code, err = a.Code.Decoded(); err != nil {
 			return nil, errors.New(msgZipUnsupported)
 		}
-		code = b
 	}
 	if !isArchive(code) {
 		if a.Code.Binary {

@@ -2,7 +2,6 @@ package invoker
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -200,13 +199,11 @@ func (s *actionStore) resolve(ctx context.Context, id string, doc *whisk.ActionD
 	case a.Code.CID != "":
 		return a, nil
 	case a.Code.Attachment == "":
-		if a.Code.Binary {
-			b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(a.Code.Inline)))
-			if err != nil {
-				return nil, incompatible("binary code: %v", err)
-			}
-			a.Code.Inline, a.Code.Binary = b, false
+		b, err := a.Code.Decoded()
+		if err != nil {
+			return nil, incompatible("binary code: %v", err)
 		}
+		a.Code.Inline, a.Code.Binary = b, false
 		return a, nil
 	}
 	att := a.Code.Attachment
