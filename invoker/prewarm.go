@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -139,13 +138,10 @@ func newPrewarmer(cfg Config, cache *actionStore, log *slog.Logger, m *prewarmMe
 func (p *prewarmer) start(ctx context.Context) {
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	var info struct {
-		UpdateSeq json.RawMessage `json:"update_seq"`
-	}
-	if err := p.get(sctx, strings.TrimSuffix(p.changes, "/_changes"), &info); err != nil {
+	if stats, err := p.store.db.Stats(sctx); err != nil {
 		p.log.Warn("reading the actions database's sequence failed; prewarming starts with the feed", "err", err)
-	} else if s, ok := seqParam(info.UpdateSeq); ok {
-		p.since = s
+	} else if stats.UpdateSeq != "" {
+		p.since = stats.UpdateSeq
 	}
 	go p.run(ctx)
 }
@@ -290,31 +286,11 @@ const maxCachedInline = 1 << 20
 
 func (p *prewarmer) skip(id string, err error) {
 	p.m.actions.WithLabelValues("skipped").Inc()
-	if errors.Is(err, errTooLarge) {
+	if errors.Is(err, errTooLarge) || errors.As(err, new(*http.MaxBytesError)) {
 		p.log.Warn("not prewarmed: the action is over the size limit", "action", id, "err", err)
 		return
 	}
 	p.log.Info("not prewarmed: the action cannot be read", "action", id, "err", err)
-}
-
-// get reads a small JSON document.
-func (p *prewarmer) get(ctx context.Context, u string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	if p.user != "" {
-		req.SetBasicAuth(p.user, p.pass)
-	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", u, resp.Status)
-	}
-	return json.NewDecoder(io.LimitReader(resp.Body, maxChangeLine)).Decode(out)
 }
 
 // seqParam is a sequence as the since parameter takes it: CouchDB's are
@@ -373,33 +349,9 @@ func (t cappedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body.Close()
 		return nil, fmt.Errorf("%w: %s is %d bytes, limit %d", errTooLarge, req.URL.Path, resp.ContentLength, t.max)
 	}
-	resp.Body = &cappedBody{r: resp.Body, left: t.max}
+	// Past max, a read fails with *http.MaxBytesError.
+	resp.Body = http.MaxBytesReader(nil, resp.Body, t.max)
 	return resp, nil
 }
-
-type cappedBody struct {
-	r    io.ReadCloser
-	left int64
-}
-
-func (b *cappedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		// One byte more tells a body of exactly max from a longer one.
-		var one [1]byte
-		n, err := io.ReadAtLeast(b.r, one[:], 1)
-		if n > 0 || err == nil {
-			return 0, errTooLarge
-		}
-		return 0, err
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.r.Read(p)
-	b.left -= int64(n)
-	return n, err
-}
-
-func (b *cappedBody) Close() error { return b.r.Close() }
 
 var _ http.RoundTripper = cappedTransport{}
