@@ -17,6 +17,9 @@
 //		})
 //	}
 //
+// RunRaw takes a function over the parameters' JSON and the result's
+// instead, for an action that has its answer as JSON already.
+//
 // # Building
 //
 // Build a reactor, which the executor instantiates once and keeps warm

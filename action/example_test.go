@@ -31,6 +31,14 @@ func Example() {
 	})
 }
 
+// An action that answers JSON it has already, without the decoding and
+// encoding Run does: here its parameters, as they came.
+func ExampleRunRaw() {
+	action.RunRaw(func(ctx context.Context, params []byte) ([]byte, error) {
+		return params, nil
+	})
+}
+
 // An action that calls an HTTP API through the host; it needs the
 // annotation faasedge-allowed-hosts naming the API's host:
 //
