@@ -16,7 +16,7 @@ func TestBuild(t *testing.T) {
 	}{
 		{WAT, "echo"},
 		{Command, "echo"},
-		{Reactor, "reactor"},
+		{Reactor, "echo"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind.String()+"/"+tt.name, func(t *testing.T) {
