@@ -172,7 +172,7 @@ func (o *simOptions) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.TickEvery, "tick-every", def.TickEvery, "requests between refreshes (libp2p)")
 	fs.StringVar(&o.csv, "csv", "", "write results to this CSV file")
 	fs.StringVar(&o.plots, "plots", "", "write <prefix>-success.png and <prefix>-messages.png")
-	fs.IntVar(&c.Workers, "workers", 0, "goroutines driving each run's operations (0: one per core; 1: reproducible from -seed)")
+	fs.IntVar(&c.Workers, "workers", 0, "goroutines running the refreshes (0: one per core); a mem run's figures depend only on the flags and -seed")
 	fs.BoolVar(&o.verbose, "v", false, "log progress")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the runs to this file (go tool pprof)")
 }

@@ -83,6 +83,7 @@ type config struct {
 	now        func() time.Time
 	seed       uint64
 	dispatch   func(func())
+	selfCalls  bool
 	log        *slog.Logger
 	schedulers []peer.AddrInfo
 }
@@ -145,6 +146,12 @@ func WithSeed(seed uint64) Option { return func(c *config) error { c.seed = seed
 // claim, preparing code) is started; the default is a goroutine, the
 // simulator runs it inline to stay deterministic.
 func WithDispatch(f func(func())) Option { return func(c *config) error { c.dispatch = f; return nil } }
+
+// WithSelfCalls sends the requests a node addresses to itself (as the
+// trader of its own key, or the supplier of an offer it claims) through
+// its transport, as to any peer, instead of serving them in-process: the
+// simulator's network orders them with all the others.
+func WithSelfCalls() Option { return func(c *config) error { c.selfCalls = true; return nil } }
 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(c *config) error { c.log = l; return nil } }

@@ -390,7 +390,7 @@ func (n *Node) send(ctx context.Context, to peer.ID, proto protocol.ID, body []b
 func (n *Node) call(ctx context.Context, to peer.AddrInfo, proto protocol.ID, body []byte, out any) error {
 	var resp []byte
 	var err error
-	if to.ID == n.ID() {
+	if to.ID == n.ID() && !n.cfg.selfCalls {
 		resp, err = n.local(ctx, proto, body)
 	} else {
 		resp, err = n.tr.Call(ctx, to, proto, body)

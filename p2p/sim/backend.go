@@ -52,7 +52,7 @@ func (b *memBackend) add(_ context.Context, opts ...ring.Option) (*ring.Node, pe
 		return nil, peer.AddrInfo{}, err
 	}
 	ep := b.net.Join(id)
-	n, err := ring.New(ep, key, append(opts, ring.WithClock(ep.Now))...)
+	n, err := ring.New(ep, key, append(opts, ring.WithClock(ep.Now), ring.WithSelfCalls())...)
 	if err != nil {
 		return nil, peer.AddrInfo{}, err
 	}

@@ -190,11 +190,24 @@ func (e *Endpoint) handler(proto protocol.ID) (memHandler, bool) {
 var _ ring.Transport = (*Endpoint)(nil)
 
 // Call implements ring.Transport: the request and the reply each cost one
-// message and Latency on the virtual clock.
-func (e *Endpoint) Call(ctx context.Context, to peer.AddrInfo, proto protocol.ID, req []byte) ([]byte, error) {
+// message and Latency on the virtual clock. A request a node sends itself
+// (ring.WithSelfCalls) costs nothing. Under a lockstep, the call is one of
+// the operation's serial steps.
+func (e *Endpoint) Call(ctx context.Context, to peer.AddrInfo, proto protocol.ID, req []byte) (resp []byte, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	inStep(ctx, func() {
+		if to.ID == e.id {
+			resp, err = e.serve(ctx, e, proto, req)
+			return
+		}
+		resp, err = e.call(ctx, to, proto, req)
+	})
+	return resp, err
+}
+
+func (e *Endpoint) call(ctx context.Context, to peer.AddrInfo, proto protocol.ID, req []byte) ([]byte, error) {
 	e.MsgsOut.Add(1)
 	e.BytesOut.Add(int64(len(req)))
 	e.wait(e.net.Latency)
@@ -207,17 +220,7 @@ func (e *Endpoint) Call(ctx context.Context, to peer.AddrInfo, proto protocol.ID
 	}
 	dst.MsgsIn.Add(1)
 	dst.BytesIn.Add(int64(len(req)))
-	h, ok := dst.handler(proto)
-	if !ok {
-		return nil, fmt.Errorf("sim: %s does not speak %s", to.ID, proto)
-	}
-	var resp []byte
-	var err error
-	if len(req) > h.max {
-		err = fmt.Errorf("bad request: message too large")
-	} else {
-		resp, err = h.h(ctx, e.id, req)
-	}
+	resp, err := dst.serve(ctx, e, proto, req)
 	dst.MsgsOut.Add(1)
 	e.MsgsIn.Add(1)
 	n := int64(len(resp) + 1)
@@ -229,6 +232,18 @@ func (e *Endpoint) Call(ctx context.Context, to peer.AddrInfo, proto protocol.ID
 	e.BytesIn.Add(n)
 	e.wait(e.net.Latency)
 	return resp, err
+}
+
+// serve is dst's handler of proto answering from.
+func (dst *Endpoint) serve(ctx context.Context, from *Endpoint, proto protocol.ID, req []byte) ([]byte, error) {
+	h, ok := dst.handler(proto)
+	if !ok {
+		return nil, fmt.Errorf("sim: %s does not speak %s", dst.id, proto)
+	}
+	if len(req) > h.max {
+		return nil, fmt.Errorf("bad request: message too large")
+	}
+	return h.h(ctx, from.id, req)
 }
 
 type peerSetKey struct{}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,12 +65,34 @@ func TestParallelRefreshMatchesSequential(t *testing.T) {
 	}
 }
 
-// TestOneWorkerReproducible runs the same seed twice with one worker and
-// expects identical reports (the heap figure aside).
-func TestOneWorkerReproducible(t *testing.T) {
-	run := func() Report {
+// TestReproducibleOnAnyMachine runs the same seed on one core, on two,
+// on two busy with spinning goroutines, and with one refresh worker and
+// four: the reports are identical (the heap figure, a measurement of this
+// process, aside). Churn and a steady state near a full ring make the
+// schedulers race for the same offers.
+func TestReproducibleOnAnyMachine(t *testing.T) {
+	run := func(procs, workers, hogs int) Report {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range hogs {
+			wg.Go(func() {
+				for x := 0; ; x++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					for range 1 << 16 {
+						x ^= x << 1
+					}
+				}
+			})
+		}
+		defer func() { close(stop); wg.Wait() }()
 		cfg := DefaultConfig()
-		cfg.Nodes, cfg.Measure, cfg.Workers, cfg.Churn = 40, 60, 1, 0.05
+		cfg.Nodes, cfg.Measure, cfg.Workers, cfg.Churn = 60, 100, workers, 0.05
+		cfg.Levels = []float64{0.5, 0.9}
 		rep, err := Run(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -80,9 +104,14 @@ func TestOneWorkerReproducible(t *testing.T) {
 		}
 		return rep
 	}
-	a, b := run(), run()
-	if !reflect.DeepEqual(a, b) {
-		t.Fatalf("same seed, one worker, different reports:\n%+v\n%+v", a, b)
+	want := run(1, 1, 0)
+	if want.Steady[1].DeployMsgs <= 1 {
+		t.Errorf("%.2f claims per scheduling at 0.9: the schedulers never raced", want.Steady[1].DeployMsgs)
+	}
+	for _, c := range []struct{ procs, workers, hogs int }{{2, 0, 0}, {2, 4, 0}, {2, 0, 4}, {1, 4, 2}} {
+		if got := run(c.procs, c.workers, c.hogs); !reflect.DeepEqual(got, want) {
+			t.Errorf("GOMAXPROCS %d, %d workers, %d busy goroutines: the report differs:\n%+v\nwant\n%+v", c.procs, c.workers, c.hogs, got, want)
+		}
 	}
 }
 

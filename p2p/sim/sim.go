@@ -14,6 +14,13 @@
 // remains is mostly the ring's own work, 2.5 to 4 ms of CPU per node for a
 // run that fills the ring to half its memory (see eval/testground's
 // README for measured runs).
+//
+// A mem run's figures depend only on its Config and Seed, never on the
+// cores or the machine's load: time is virtual (the ring's wall-clock
+// timeouts bound calls that take microseconds here), the refreshes spread
+// over the cores touch each node's own state and commute at its traders,
+// and the schedulers' arrivals run side by side in lockstep
+// (lockstep.go), their messages in arrival order.
 package sim
 
 import (
@@ -63,13 +70,11 @@ type Config struct {
 	// back-end; on libp2p the ring is refreshed every TickEvery requests.
 	Refresh   time.Duration
 	TickEvery int
-	// Workers is how many goroutines drive the ring's operations: the
-	// refreshes and the arrivals between two refreshes (0: GOMAXPROCS).
-	// A refresh gives the same ring state for any number of workers. The
-	// arrivals do too with one worker, so a mem run with Workers 1 is
-	// reproducible from its Seed; with more, arrivals race for the same
-	// offers as concurrent schedulers do on a real ring, and the figures
-	// vary from run to run within their noise.
+	// Workers is how many goroutines run the suppliers' refreshes (0:
+	// GOMAXPROCS). The arrivals between two refreshes run one per
+	// scheduler, concurrently, in lockstep (lockstep.go). A mem run's
+	// figures depend only on the configuration and Seed: not on Workers,
+	// GOMAXPROCS or the machine's load.
 	Workers int
 	Log     *slog.Logger
 }
@@ -168,9 +173,8 @@ type runner struct {
 	workers    int
 	nodes      []*ring.Node
 	schedulers []*ring.Node
-	// placements[w] are the live placements of worker w's schedulers (i
-	// with i%workers == w): a worker releases only its own, so no
-	// scheduler is driven by two goroutines at once.
+	// placements[s] are the live placements scheduler s made; departures
+	// release its own.
 	placements [][]placed
 	nextTick   time.Time
 	sinceTick  int
@@ -312,7 +316,7 @@ func newRunner(cfg Config, be backend) *runner {
 	if r.workers <= 0 {
 		r.workers = runtime.GOMAXPROCS(0)
 	}
-	r.placements = make([][]placed, r.workers)
+	r.placements = make([][]placed, cfg.Schedulers)
 	return r
 }
 
@@ -423,10 +427,10 @@ func (r *runner) fillBatch(level float64) int {
 
 // arrive runs up to k arrivals, as many as come before the next refresh,
 // then the refresh (and churn) when it is due. The arrivals' sizes and
-// schedulers are drawn in arrival order from the run's seed; worker w
-// drives the schedulers i with i%workers == w, each in arrival order. In
-// steady state each arrival at or above level is preceded by a departure
-// of one of the worker's placements.
+// schedulers are drawn in arrival order from the run's seed; each
+// scheduler takes its own in arrival order, and the schedulers run side by
+// side in lockstep. In steady state each arrival at or above level is
+// preceded by a departure of one of its scheduler's placements.
 func (r *runner) arrive(ctx context.Context, k int, steady bool, level float64) ([]sample, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -440,35 +444,46 @@ func (r *runner) arrive(ctx context.Context, k int, steady bool, level float64) 
 		k = 1
 	}
 	as := make([]arrival, k)
+	bySched := make([][]int, len(r.schedulers))
 	for i := range as {
 		as[i] = arrival{offset: time.Duration(i+1) * gap, mem: r.cfg.Requests.Draw(r.rnd), sched: r.rnd.IntN(len(r.schedulers)), pick: r.rnd.Uint64()}
+		bySched[as[i].sched] = append(bySched[as[i].sched], i)
 	}
 	out := make([]sample, k)
-	errs := make([]error, r.workers)
+	errs := make([]error, len(r.schedulers))
+	ls := newLockstep(len(r.schedulers))
 	var wg sync.WaitGroup
-	for w := range r.workers {
+	for s, idx := range bySched {
 		wg.Go(func() {
-			for i, a := range as {
-				if a.sched%r.workers != w {
-					continue
-				}
-				if steady && r.utilisation() >= level {
-					if err := r.release(ctx, w, a); err != nil {
-						errs[w] = err
-						return
+			defer ls.done()
+			sched := r.schedulers[s]
+			for _, i := range idx {
+				a := as[i]
+				var util float64
+				ls.step(i, func() {
+					if steady && r.utilisation() >= level {
+						errs[s] = r.release(ctx, s, a)
 					}
-				}
-				s, err := r.request(ctx, w, a)
-				if err != nil {
-					errs[w] = err
+					util = r.utilisation()
+					r.be.begin(sched.ID(), a.offset)
+				})
+				if errs[s] != nil {
 					return
 				}
-				out[i] = s
+				peers := PeerSet{}
+				p, err := sched.Schedule(WithPeerSet(withOp(ctx, ls, i), peers), "", a.mem)
+				ls.step(i, func() { out[i], errs[s] = r.settle(s, a, util, len(peers), p, err) })
+				if errs[s] != nil {
+					return
+				}
 			}
 		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	r.be.advance(time.Duration(k) * gap)
@@ -535,38 +550,32 @@ func (r *runner) feasible(mem int) bool {
 	return false
 }
 
-func (r *runner) request(ctx context.Context, w int, a arrival) (sample, error) {
-	s := sample{util: r.utilisation()}
-	sched := r.schedulers[a.sched]
-	r.be.begin(sched.ID(), a.offset)
-	peers := PeerSet{}
-	p, err := sched.Schedule(WithPeerSet(ctx, peers), "", a.mem)
-	s.st, s.peers = p.Stats, len(peers)
+// settle books the result of an arrival scheduled by scheduler s.
+func (r *runner) settle(s int, a arrival, util float64, peers int, p ring.Placement, err error) (sample, error) {
+	smp := sample{util: util, st: p.Stats, peers: peers}
 	switch {
 	case err == nil:
-		s.ok, s.feasible, s.backup = true, true, p.FromBackup
-		r.placements[w] = append(r.placements[w], placed{node: sched, p: p})
+		smp.ok, smp.feasible, smp.backup = true, true, p.FromBackup
+		r.placements[s] = append(r.placements[s], placed{node: r.schedulers[s], p: p})
 		r.used.Add(int64(a.mem))
 	case errors.Is(err, ring.ErrNoOffer):
-		s.feasible = r.feasible(a.mem)
-	case ctx.Err() != nil:
-		return s, ctx.Err()
+		smp.feasible = r.feasible(a.mem)
 	default:
-		return s, err
+		return smp, err
 	}
-	return s, nil
+	return smp, nil
 }
 
-// release departs one of worker w's placements, chosen by a.pick.
-func (r *runner) release(ctx context.Context, w int, a arrival) error {
-	ps := r.placements[w]
+// release departs one of scheduler s's placements, chosen by a.pick.
+func (r *runner) release(ctx context.Context, s int, a arrival) error {
+	ps := r.placements[s]
 	if len(ps) == 0 {
 		return nil
 	}
 	i := int(a.pick % uint64(len(ps)))
 	p := ps[i]
 	ps[i] = ps[len(ps)-1]
-	r.placements[w] = ps[:len(ps)-1]
+	r.placements[s] = ps[:len(ps)-1]
 	r.used.Add(-int64(p.p.MemoryMB))
 	r.be.begin(p.node.ID(), a.offset)
 	if err := p.node.Release(ctx, p.p); err != nil && ctx.Err() != nil {
