@@ -83,7 +83,6 @@ func (tb *Testbed) Run(ctx context.Context) (*Results, error) {
 	defer reqf.Close()
 	var mu sync.Mutex
 	enc := json.NewEncoder(reqf)
-	c := newClient(tb.Env())
 	total := 0
 	for _, w := range cfg.Workloads {
 		total += len(workloads.Placements(w, cfg.Placements))
@@ -117,7 +116,7 @@ func (tb *Testbed) Run(ctx context.Context) (*Results, error) {
 				lv.Start = tb.col.enter(fmt.Sprintf("%s@%d", ph.Name, load))
 				began := time.Now()
 				done := 0
-				tb.drive(ctx, c, w, p, load, first, cfg.Requests, func(r Request) {
+				tb.drive(ctx, w, p, load, first, cfg.Requests, func(r Request) {
 					mu.Lock()
 					defer mu.Unlock()
 					_ = enc.Encode(r)

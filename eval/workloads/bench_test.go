@@ -49,7 +49,7 @@ func BenchmarkWorkloads(b *testing.B) {
 				i := 0
 				for b.Loop() {
 					start := time.Now()
-					rec, err := invokeRecord(ctx, tb.env, bc.w.Request(p, i))
+					rec, err := invoke(ctx, tb.env, bc.w.Request(p, i))
 					if err == nil {
 						err = bc.w.Check(p, i, rec.Response.Result)
 					}

@@ -6,14 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
-	"time"
 
 	"github.com/faasedge/faasedge/internal/wasmtest"
 	"github.com/faasedge/faasedge/whisk"
@@ -124,91 +120,6 @@ func dataPath(p Placement, root, cid, name string) string {
 		return "/ipfs/" + cid + "/" + name
 	}
 	return "/data/" + root + "/" + name
-}
-
-// put sends one PUT ...?overwrite=true to the namespace's entity at path.
-func put(ctx context.Context, env Env, path string, doc any) error {
-	body, err := json.Marshal(doc)
-	if err != nil {
-		return err
-	}
-	code, msg, err := call(ctx, env, http.MethodPut, path+"?overwrite=true", body)
-	if err != nil {
-		return fmt.Errorf("workloads: put %s: %w", path, err)
-	}
-	if code != http.StatusOK {
-		return fmt.Errorf("workloads: put %s: %d %.300s", path, code, msg)
-	}
-	return nil
-}
-
-// record is the part of an activation record a workload reads.
-type record struct {
-	ActivationID string `json:"activationId"`
-	// Duration is the activation's execution time in ms.
-	Duration int64 `json:"duration"`
-	Response struct {
-		Status string          `json:"status"`
-		Result json.RawMessage `json:"result"`
-	} `json:"response"`
-}
-
-// invoke sends r as a blocking invocation and returns the activation's
-// result.
-func invoke(ctx context.Context, env Env, r Request) (json.RawMessage, error) {
-	rec, err := invokeRecord(ctx, env, r)
-	return rec.Response.Result, err
-}
-
-// invokeRecord sends r as a blocking invocation and returns the
-// successful activation's record, polling for it when the controller
-// answers 202 (the activation outlived the blocking wait).
-func invokeRecord(ctx context.Context, env Env, r Request) (rec record, err error) {
-	code, body, err := call(ctx, env, http.MethodPost, "actions/"+r.Action+"?blocking=true", r.Params)
-	if err != nil {
-		return rec, err
-	}
-	if code == http.StatusAccepted {
-		if err := json.Unmarshal(body, &rec); err != nil || rec.ActivationID == "" {
-			return rec, fmt.Errorf("%s: %d %.300s", r.Action, code, body)
-		}
-		// Until the record is written, GET answers 404.
-		for code = http.StatusNotFound; code == http.StatusNotFound; {
-			select {
-			case <-ctx.Done():
-				return rec, fmt.Errorf("%s: activation %s: %w", r.Action, rec.ActivationID, ctx.Err())
-			case <-time.After(200 * time.Millisecond):
-			}
-			if code, body, err = call(ctx, env, http.MethodGet, "activations/"+rec.ActivationID, nil); err != nil {
-				return rec, err
-			}
-		}
-	}
-	if err := json.Unmarshal(body, &rec); err != nil || rec.Response.Status != "success" {
-		return rec, fmt.Errorf("%s %.200s: %d %.500s", r.Action, r.Params, code, body)
-	}
-	return rec, nil
-}
-
-// call sends one request to the namespace's REST API at path and returns
-// the status and the body.
-func call(ctx context.Context, env Env, method, path string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(env.APIHost, "/")+"/api/v1/namespaces/_/"+path, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	user, pass, _ := strings.Cut(env.Auth, ":")
-	req.SetBasicAuth(user, pass)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	// Records are bounded by the action's limits; this bounds a hostile
-	// or broken server.
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	return resp.StatusCode, b, err
 }
 
 // params marshals an action's parameters; they are plain structs and maps,

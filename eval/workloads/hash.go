@@ -156,9 +156,9 @@ func (h *Hash) warm(ctx context.Context, env Env) error {
 			g, gctx := errgroup.WithContext(ctx)
 			for range 2 * max(len(env.DataDirs), 1) {
 				g.Go(func() error {
-					res, err := invoke(gctx, env, h.Request(IPFSWarm, k))
+					rec, err := invoke(gctx, env, h.Request(IPFSWarm, k))
 					if err == nil {
-						err = h.Check(IPFSWarm, k, res)
+						err = h.Check(IPFSWarm, k, rec.Response.Result)
 					}
 					return err
 				})

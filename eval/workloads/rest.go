@@ -65,13 +65,13 @@ func (r *REST) Deploy(ctx context.Context, env Env, p Placement) error {
 	if p == Local {
 		seed := Request{Action: Package + "/rest", Params: params(map[string]any{
 			"op": "seed", "users": len(r.data.Users), "posts": len(r.data.Posts)})}
-		res, err := invoke(ctx, env, seed)
+		rec, err := invoke(ctx, env, seed)
 		if err != nil {
 			return fmt.Errorf("workloads: rest: seed the key-value store: %w", err)
 		}
 		var got struct{ Records int }
-		if err := json.Unmarshal(res, &got); err != nil || got.Records != 2*len(r.data.Users)+len(r.data.Posts) {
-			return fmt.Errorf("workloads: rest: seed wrote %s", res)
+		if err := json.Unmarshal(rec.Response.Result, &got); err != nil || got.Records != 2*len(r.data.Users)+len(r.data.Posts) {
+			return fmt.Errorf("workloads: rest: seed wrote %s", rec.Response.Result)
 		}
 		return nil
 	}

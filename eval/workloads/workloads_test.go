@@ -105,9 +105,9 @@ func (tb *testbed) run(t *testing.T, w Workload, p Placement, n int) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			res, err := invoke(ctx, tb.env, w.Request(p, i))
+			rec, err := invoke(ctx, tb.env, w.Request(p, i))
 			if err == nil {
-				err = w.Check(p, i, res)
+				err = w.Check(p, i, rec.Response.Result)
 			}
 			errs[i] = err
 		}()
