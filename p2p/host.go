@@ -57,6 +57,10 @@ type Config struct {
 	// Bandwidth, when set, counts the bytes of every stream by protocol
 	// and peer (the evaluation reads it from a node's metrics).
 	Bandwidth metrics.Reporter
+	// Host, when set, is the libp2p host the DHT runs on instead of a new
+	// one (the simulator's, on a mocknet); the fields above that build a
+	// host are not used then.
+	Host host.Host
 }
 
 // Host is a libp2p host with the ring's DHT.
@@ -69,45 +73,15 @@ type Host struct {
 // A bootstrap peer that cannot be reached is logged by the caller through the
 // returned error only if none could be reached.
 func NewHost(ctx context.Context, cfg Config) (*Host, error) {
-	key := cfg.Key
-	if key == nil {
-		var err error
-		if key, err = loadOrCreateKey(cfg.DataDir); err != nil {
-			return nil, err
-		}
-	}
-	listen := cfg.ListenAddrs
-	if len(listen) == 0 {
-		listen = DefaultListenAddrs
-	}
 	boot, err := ParseAddrInfos(cfg.Bootstrap)
 	if err != nil {
 		return nil, fmt.Errorf("p2p: bootstrap: %w", err)
 	}
-	opts := []libp2p.Option{
-		libp2p.Identity(key),
-		libp2p.ListenAddrStrings(listen...),
-		// TCP only: QUIC and WebRTC add start-up time and goroutines that
-		// nothing here needs, and pnet works only over stream transports.
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.DisableRelay(),
-	}
-	if cfg.Bandwidth != nil {
-		opts = append(opts, libp2p.BandwidthReporter(cfg.Bandwidth))
-	}
-	if cfg.PSK != nil {
-		opts = append(opts, libp2p.PrivateNetwork(cfg.PSK))
-	}
-	if len(cfg.AllowPeers) > 0 {
-		g := &allowGater{allow: map[peer.ID]bool{}}
-		for _, p := range cfg.AllowPeers {
-			g.allow[p] = true
+	h := cfg.Host
+	if h == nil {
+		if h, err = newLibp2pHost(cfg); err != nil {
+			return nil, err
 		}
-		opts = append(opts, libp2p.ConnectionGater(g))
-	}
-	h, err := libp2p.New(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("p2p: start host: %w", err)
 	}
 	mode := dht.ModeServer
 	if cfg.DHTClient {
@@ -147,6 +121,47 @@ func NewHost(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("p2p: bootstrap dht: %w", err)
 	}
 	return n, nil
+}
+
+// newLibp2pHost builds the TCP host cfg describes.
+func newLibp2pHost(cfg Config) (host.Host, error) {
+	key := cfg.Key
+	if key == nil {
+		var err error
+		if key, err = loadOrCreateKey(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	listen := cfg.ListenAddrs
+	if len(listen) == 0 {
+		listen = DefaultListenAddrs
+	}
+	opts := []libp2p.Option{
+		libp2p.Identity(key),
+		libp2p.ListenAddrStrings(listen...),
+		// TCP only: QUIC and WebRTC add start-up time and goroutines that
+		// nothing here needs, and pnet works only over stream transports.
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.DisableRelay(),
+	}
+	if cfg.Bandwidth != nil {
+		opts = append(opts, libp2p.BandwidthReporter(cfg.Bandwidth))
+	}
+	if cfg.PSK != nil {
+		opts = append(opts, libp2p.PrivateNetwork(cfg.PSK))
+	}
+	if len(cfg.AllowPeers) > 0 {
+		g := &allowGater{allow: map[peer.ID]bool{}}
+		for _, p := range cfg.AllowPeers {
+			g.allow[p] = true
+		}
+		opts = append(opts, libp2p.ConnectionGater(g))
+	}
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("p2p: start host: %w", err)
+	}
+	return h, nil
 }
 
 // Close stops the DHT and the host.

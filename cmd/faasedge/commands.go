@@ -153,7 +153,7 @@ func (o *nodeOptions) flags(fs *flag.FlagSet) {
 func (o *simOptions) flags(fs *flag.FlagSet) {
 	def, c := sim.DefaultConfig(), &o.cfg
 	*c = def
-	fs.StringVar(&c.Backend, "backend", def.Backend, "mem (in-memory network, 100,000 nodes and more) or libp2p (real hosts on loopback)")
+	fs.StringVar(&c.Backend, "backend", def.Backend, "mem (in-memory network, 100,000 nodes and more, virtual time), libp2p (real hosts on loopback) or mocknet (real hosts on libp2p's mocknet, -latency on every link)")
 	fs.IntVar(&c.Nodes, "nodes", def.Nodes, "number of nodes")
 	fs.StringVar(&o.nodeMem, "node-memory", def.NodeMemory.String(), "memory each node volunteers, MB:weight,...")
 	fs.IntVar(&c.VNodes, "vnodes", def.VNodes, "offers (virtual nodes) each node splits its memory into")
@@ -167,7 +167,7 @@ func (o *simOptions) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.levels, "levels", "0.5,0.8,0.9", "utilisation levels measured in steady state")
 	fs.IntVar(&c.Measure, "measure", def.Measure, "requests measured per level")
 	fs.Uint64Var(&c.Seed, "seed", def.Seed, "random seed")
-	fs.DurationVar(&c.Latency, "latency", def.Latency, "one-way message latency (mem)")
+	fs.DurationVar(&c.Latency, "latency", def.Latency, "one-way message latency (mem: per message on the virtual clock; mocknet: per link)")
 	fs.DurationVar(&c.Refresh, "refresh", def.Refresh, "supplier refresh period (mem, virtual time)")
 	fs.IntVar(&c.TickEvery, "tick-every", def.TickEvery, "requests between refreshes (libp2p)")
 	fs.StringVar(&o.csv, "csv", "", "write results to this CSV file")

@@ -8,6 +8,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/ring"
@@ -79,10 +81,14 @@ func (b *memBackend) trafficBytes() (n int64) {
 	return n
 }
 
-// hostBackend runs nodes as real libp2p hosts with the DHT on loopback.
+// hostBackend runs nodes as real libp2p hosts with the DHT: on loopback
+// TCP, or on a mocknet whose links add a latency.
 type hostBackend struct {
 	boot  []string
 	hosts map[peer.ID]*hostNode
+	// mn, when set, carries the hosts' streams, each write delayed by its
+	// links' latency.
+	mn mocknet.Mocknet
 }
 
 type hostNode struct {
@@ -91,6 +97,16 @@ type hostNode struct {
 }
 
 func newHostBackend(Config) *hostBackend { return &hostBackend{hosts: map[peer.ID]*hostNode{}} }
+
+// newMockBackend runs the hosts on a mocknet with cfg.Latency one way on
+// every link: real libp2p, DHT and ring code, with a network latency that
+// loopback lacks, measured on the wall clock.
+func newMockBackend(cfg Config) *hostBackend {
+	b := newHostBackend(cfg)
+	b.mn = mocknet.New()
+	b.mn.SetLinkDefaults(mocknet.LinkOptions{Latency: cfg.Latency})
+	return b
+}
 
 // hostTimers keep offers alive across the ticks the simulator drives by
 // request count rather than by wall time.
@@ -101,7 +117,19 @@ func (b *hostBackend) add(ctx context.Context, opts ...ring.Option) (*ring.Node,
 	if err != nil {
 		return nil, peer.AddrInfo{}, err
 	}
-	h, err := p2p.NewHost(ctx, p2p.Config{Key: key, Bootstrap: b.boot})
+	hc := p2p.Config{Key: key, Bootstrap: b.boot}
+	if b.mn != nil {
+		// Addresses in 100::/64, the discard prefix: nothing leaves the
+		// process.
+		a := ma.StringCast(fmt.Sprintf("/ip6/100::%x/tcp/4001", len(b.mn.Peers())+1))
+		if hc.Host, err = b.mn.AddPeer(key, a); err != nil {
+			return nil, peer.AddrInfo{}, fmt.Errorf("sim: mocknet peer: %w", err)
+		}
+		if err := b.mn.LinkAll(); err != nil {
+			return nil, peer.AddrInfo{}, fmt.Errorf("sim: mocknet links: %w", err)
+		}
+	}
+	h, err := p2p.NewHost(ctx, hc)
 	if err != nil {
 		return nil, peer.AddrInfo{}, fmt.Errorf("sim: start host: %w", err)
 	}
@@ -134,5 +162,8 @@ func (b *hostBackend) newPeriod()                   {}
 func (b *hostBackend) close() {
 	for id := range b.hosts {
 		b.remove(id)
+	}
+	if b.mn != nil {
+		b.mn.Close()
 	}
 }

@@ -19,22 +19,37 @@ var csvHeader = []string{
 	"kind", "backend", "policy", "nodes", "level", "utilisation", "requests", "succeeded", "success_rate",
 	"feasible", "feasible_success_rate", "from_backup", "mean_tries", "mean_discovery_msgs", "mean_deploy_msgs", "mean_distinct_peers",
 	"discovery_p50_ms", "discovery_p99_ms", "deployment_p50_ms", "deployment_p99_ms",
-	"bandwidth_bytes_per_node_s", "memory_bytes_per_node", "lost",
+	"bandwidth_bytes_per_node_s", "memory_bytes_per_node", "lost", "latency_source",
 }
 
 // WriteTable writes the steady-state points as an aligned text table, the
 // summary `faasedge sim` prints.
 func WriteTable(w io.Writer, reports []Report) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "backend\tpolicy\tnodes\tlevel\tutil\tsuccess\tfeasible-success\ttries\tdisc-msgs\tdeploy-msgs\tpeers\tdisc-p50\tdisc-p99\tbackup\tB/s/node\tB/node")
+	fmt.Fprintln(tw, "backend\tpolicy\tnodes\tlevel\tutil\tsuccess\tfeasible-success\ttries\tdisc-msgs\tdeploy-msgs\tpeers\tdisc-p50\tdisc-p99\tdep-p50\tbackup\tB/s/node\tB/node")
 	for _, rep := range reports {
 		for _, p := range rep.Steady {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.3f\t%.4f\t%.4f\t%.2f\t%.1f\t%.2f\t%.1f\t%v\t%v\t%d\t%.0f\t%.0f\n",
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.3f\t%.4f\t%.4f\t%.2f\t%.1f\t%.2f\t%.1f\t%v\t%v\t%v\t%d\t%.0f\t%.0f\n",
 				p.Backend, p.Policy, p.Nodes, p.Level, p.Utilisation, p.SuccessRate(), p.FeasibleSuccessRate(),
-				p.Tries, p.DiscoveryMsgs, p.DeployMsgs, p.DistinctPeers, p.DiscoveryP50, p.DiscoveryP99, p.FromBackup, p.BandwidthPerNode, p.MemoryPerNode)
+				p.Tries, p.DiscoveryMsgs, p.DeployMsgs, p.DistinctPeers, p.DiscoveryP50, p.DiscoveryP99, p.DeploymentP50, p.FromBackup, p.BandwidthPerNode, p.MemoryPerNode)
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// Where the latencies come from, once per back-end and setting.
+	seen := map[string]bool{}
+	for _, rep := range reports {
+		for _, p := range rep.Steady {
+			if !seen[p.LatencySource] {
+				seen[p.LatencySource] = true
+				if _, err := fmt.Fprintf(w, "%s latencies (disc-p50, disc-p99, dep-p50): %s\n", p.Backend, p.LatencySource); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // WriteCSV writes steady-state and ramp points, one row each.
@@ -60,7 +75,7 @@ func WriteCSV(w io.Writer, reports []Report) error {
 					ms(p, func(p Point) float64 { return p.DiscoveryP99.Seconds() * 1000 }),
 					ms(p, func(p Point) float64 { return p.DeploymentP50.Seconds() * 1000 }),
 					ms(p, func(p Point) float64 { return p.DeploymentP99.Seconds() * 1000 }),
-					f(p.BandwidthPerNode), f(p.MemoryPerNode), strconv.Itoa(p.Lost),
+					f(p.BandwidthPerNode), f(p.MemoryPerNode), strconv.Itoa(p.Lost), p.LatencySource,
 				}
 				if err := cw.Write(row); err != nil {
 					return err

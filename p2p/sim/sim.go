@@ -43,7 +43,7 @@ import (
 
 // Config is one simulation run.
 type Config struct {
-	Backend string // "mem" or "libp2p"
+	Backend string // "mem", "libp2p" or "mocknet"
 	Nodes   int
 	// NodeMemory is each node's volunteered memory; it is split into
 	// VNodes equal offers (the proposal's virtual nodes).
@@ -124,6 +124,9 @@ type Point struct {
 	BandwidthPerNode float64 // bytes per node per second (mem back-end)
 	MemoryPerNode    float64 // heap growth per node over start-up and the first refresh (noisy below ~1,000 nodes)
 	Lost             int     // placements lost with a departed supplier
+	// LatencySource says where the latencies come from: the virtual
+	// clock's latency per message, or the wall clock over real libp2p.
+	LatencySource string
 }
 
 // SuccessRate is Succeeded/Requests.
@@ -223,8 +226,10 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		be = newMemBackend(cfg)
 	case "libp2p":
 		be = newHostBackend(cfg)
+	case "mocknet":
+		be = newMockBackend(cfg)
 	default:
-		return Report{}, fmt.Errorf("sim: unknown backend %q (mem, libp2p)", cfg.Backend)
+		return Report{}, fmt.Errorf("sim: unknown backend %q (mem, libp2p, mocknet)", cfg.Backend)
 	}
 	defer be.close()
 	r := newRunner(cfg, be)
@@ -436,7 +441,7 @@ func (r *runner) arrive(ctx context.Context, k int, steady bool, level float64) 
 		return nil, err
 	}
 	gap := r.gap()
-	if r.cfg.Backend == "libp2p" {
+	if r.cfg.Backend != "mem" {
 		k = min(k, max(1, r.cfg.TickEvery-r.sinceTick))
 	} else if left := r.nextTick.Sub(r.be.now()); left > 0 {
 		k = min(k, max(1, int((left+gap-1)/gap)))
@@ -489,7 +494,7 @@ func (r *runner) arrive(ctx context.Context, k int, steady bool, level float64) 
 	r.be.advance(time.Duration(k) * gap)
 	r.sinceTick += k
 	due := !r.be.now().Before(r.nextTick)
-	if r.cfg.Backend == "libp2p" {
+	if r.cfg.Backend != "mem" {
 		due = r.sinceTick >= r.cfg.TickEvery
 	}
 	if due {
@@ -585,7 +590,8 @@ func (r *runner) release(ctx context.Context, s int, a arrival) error {
 }
 
 func (r *runner) point(ss []sample, level float64) Point {
-	pt := Point{Backend: r.cfg.Backend, Policy: r.cfg.Policy.String(), Nodes: r.cfg.Nodes, Level: level, Requests: len(ss), Lost: r.lost}
+	pt := Point{Backend: r.cfg.Backend, Policy: r.cfg.Policy.String(), Nodes: r.cfg.Nodes, Level: level, Requests: len(ss), Lost: r.lost,
+		LatencySource: r.latencySource()}
 	var disc, dep []time.Duration
 	var util float64
 	for _, s := range ss {
@@ -617,6 +623,16 @@ func (r *runner) point(ss []sample, level float64) Point {
 	pt.DiscoveryP50, pt.DiscoveryP99 = quantile(disc, 0.5), quantile(disc, 0.99)
 	pt.DeploymentP50, pt.DeploymentP99 = quantile(dep, 0.5), quantile(dep, 0.99)
 	return pt
+}
+
+func (r *runner) latencySource() string {
+	switch r.cfg.Backend {
+	case "mem":
+		return fmt.Sprintf("virtual: %v one way per message on MemNet's clock, none for computing", r.cfg.Latency)
+	case "mocknet":
+		return fmt.Sprintf("wall clock: real libp2p on mocknet links of %v one way, plus this machine's computing", r.cfg.Latency)
+	}
+	return "wall clock: real libp2p on loopback TCP, no added latency"
 }
 
 func quantile(ds []time.Duration, q float64) time.Duration {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/faasedge/faasedge/p2p/ring"
 )
@@ -63,7 +64,9 @@ func TestRunReportsAndFiles(t *testing.T) {
 	if err := WriteTable(&table, reps); err != nil {
 		t.Fatal(err)
 	}
-	if lines := strings.Split(strings.TrimSpace(table.String()), "\n"); len(lines) != 1+len(reps)*len(DefaultConfig().Levels) || !strings.HasPrefix(lines[0], "backend") {
+	// A header, a row per level, and where the latencies come from.
+	if lines := strings.Split(strings.TrimSpace(table.String()), "\n"); len(lines) != 2+len(reps)*len(DefaultConfig().Levels) || !strings.HasPrefix(lines[0], "backend") ||
+		lines[len(lines)-1] != "mem latencies (disc-p50, disc-p99, dep-p50): virtual: 20ms one way per message on MemNet's clock, none for computing" {
 		t.Fatalf("table:\n%s", table.String())
 	}
 	dir := t.TempDir()
@@ -113,5 +116,30 @@ func TestBadConfigsRefused(t *testing.T) {
 	}
 	if l, err := ParseLevels("0.5, 0.8"); err != nil || len(l) != 2 || l[1] != 0.8 {
 		t.Fatalf("ParseLevels = %v, %v", l, err)
+	}
+}
+
+// TestMocknetLatency schedules on real libp2p hosts (DHT, ring protocols,
+// streams) over a mocknet whose links delay every write by 20 ms: a
+// placement takes at least a find's and a claim's round trips, and the
+// report says its latencies are the wall clock's over those links.
+func TestMocknetLatency(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Backend, cfg.Nodes, cfg.Schedulers, cfg.Measure = "mocknet", 12, 2, 20
+	cfg.NodeMemory, cfg.Levels, cfg.Latency = MustDist("1024:1"), []float64{0.5}, 20*time.Millisecond
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := rep.Steady[0]
+	t.Logf("success %.2f, deployment p50 %v p99 %v, %.1f lookups", p.SuccessRate(), p.DeploymentP50, p.DeploymentP99, p.Tries)
+	if p.Succeeded == 0 || p.FeasibleSuccessRate() < 0.9 {
+		t.Errorf("%d of %d placed (%d feasible)", p.Succeeded, p.Requests, p.Feasible)
+	}
+	if p.DeploymentP50 < 4*cfg.Latency {
+		t.Errorf("deployment p50 %v, under a find's and a claim's round trips over %v links", p.DeploymentP50, cfg.Latency)
+	}
+	if !strings.Contains(p.LatencySource, "mocknet links of 20ms") {
+		t.Errorf("latency source %q", p.LatencySource)
 	}
 }
