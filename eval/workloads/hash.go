@@ -147,20 +147,26 @@ func (h *Hash) addCold(ctx context.Context, env Env) error {
 // warm has every executing node read every file before the measured
 // requests: each file is read twice by twice as many requests at once as
 // there are nodes, which the gateway spreads over its claims on the nodes
-// (it runs each on the claim with the most memory free). The load table's
-// block-exchange bytes of the measured requests show whether any was
+// (it runs each on the claim with the most memory free). The reads skip
+// the hashing ("warm": true): only the fetch matters. The load table's
+// block-exchange bytes of the measured requests show whether a node was
 // missed.
 func (h *Hash) warm(ctx context.Context, env Env) error {
-	for k := range h.sizes {
+	for k, n := range h.sizes {
+		r := Request{Action: Package + "/hash", Params: params(map[string]any{"path": h.path(IPFSWarm, k), "warm": true})}
 		for range 2 {
 			g, gctx := errgroup.WithContext(ctx)
 			for range 2 * max(len(env.DataDirs), 1) {
 				g.Go(func() error {
-					rec, err := invoke(gctx, env, h.Request(IPFSWarm, k))
-					if err == nil {
-						err = h.Check(IPFSWarm, k, rec.Response.Result)
+					rec, err := invoke(gctx, env, r)
+					if err != nil {
+						return err
 					}
-					return err
+					var got struct{ Bytes int64 }
+					if err := json.Unmarshal(rec.Response.Result, &got); err != nil || got.Bytes != n {
+						return fmt.Errorf("%s: read %s, want %d bytes", hashFileName(n), rec.Response.Result, n)
+					}
+					return nil
 				})
 			}
 			if err := g.Wait(); err != nil {
@@ -173,17 +179,19 @@ func (h *Hash) warm(ctx context.Context, env Env) error {
 
 // Request implements Workload.
 func (h *Hash) Request(p Placement, i int) Request {
-	name := hashFileName(h.sizes[i%len(h.sizes)])
-	var path string
+	return Request{Action: Package + "/hash", Params: params(map[string]string{"path": h.path(p, i)}),
+		Kind: hashFileName(h.sizes[i%len(h.sizes)])}
+}
+
+// path is the file request i reads.
+func (h *Hash) path(p Placement, i int) string {
 	switch p {
 	case IPFSCold:
-		path = "/ipfs/" + h.cold[i%len(h.cold)].cid
+		return "/ipfs/" + h.cold[i%len(h.cold)].cid
 	case IPFSWarm:
-		path = dataPath(IPFS, "hash", h.cid, name)
-	default:
-		path = dataPath(p, "hash", h.cid, name)
+		p = IPFS
 	}
-	return Request{Action: Package + "/hash", Params: params(map[string]string{"path": path}), Kind: name}
+	return dataPath(p, "hash", h.cid, hashFileName(h.sizes[i%len(h.sizes)]))
 }
 
 // Check implements Workload.
