@@ -512,8 +512,8 @@ func (r *Results) writeReport(sums []Summary) error {
 		"the hash workload measures IPFS apart as ipfs-cold (each request reads a file of its own, fresh random bytes added on "+
 		"the data owner at deployment: no node held a block of it) and ipfs-warm (the fixed files, which the deployment had "+
 		"every node read first: twice by twice as many requests at once as nodes; the load table's fetched bytes show whether "+
-		"a node was missed). Phases run in the order listed: the first placement of a workload meets the nodes still compiling "+
-		"its module (cold starts, with initTime).\n\n", r.Nodes, r.MemMB, r.rate(), capCPU(r.Caps))
+		"a node was missed). Phases run in the order listed. A cold start is a run that created its instance (its record has an "+
+		"initTime), and waited for the module's compile when the node had not finished it.\n\n", r.Nodes, r.MemMB, r.rate(), capCPU(r.Caps))
 	b.WriteString("**Latency source:** every latency here is measured on this machine over the bridge, with no added latency " +
 		"(netem is not available; latency models come only from libp2p mocknet or the simulator, `faasedge sim`). " +
 		"Complete latency is the client's, from the blocking invoke to its answer; execution latency is the activation " +
