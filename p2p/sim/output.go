@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"text/tabwriter"
+	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -26,12 +27,14 @@ var csvHeader = []string{
 // summary `faasedge sim` prints.
 func WriteTable(w io.Writer, reports []Report) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	// Wall-clock latencies to the millisecond, as the virtual ones are.
+	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 	fmt.Fprintln(tw, "backend\tpolicy\tnodes\tlevel\tutil\tsuccess\tfeasible-success\ttries\tdisc-msgs\tdeploy-msgs\tpeers\tdisc-p50\tdisc-p99\tdep-p50\tbackup\tB/s/node\tB/node")
 	for _, rep := range reports {
 		for _, p := range rep.Steady {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.3f\t%.4f\t%.4f\t%.2f\t%.1f\t%.2f\t%.1f\t%v\t%v\t%v\t%d\t%.0f\t%.0f\n",
 				p.Backend, p.Policy, p.Nodes, p.Level, p.Utilisation, p.SuccessRate(), p.FeasibleSuccessRate(),
-				p.Tries, p.DiscoveryMsgs, p.DeployMsgs, p.DistinctPeers, p.DiscoveryP50, p.DiscoveryP99, p.DeploymentP50, p.FromBackup, p.BandwidthPerNode, p.MemoryPerNode)
+				p.Tries, p.DiscoveryMsgs, p.DeployMsgs, p.DistinctPeers, ms(p.DiscoveryP50), ms(p.DiscoveryP99), ms(p.DeploymentP50), p.FromBackup, p.BandwidthPerNode, p.MemoryPerNode)
 		}
 	}
 	if err := tw.Flush(); err != nil {
