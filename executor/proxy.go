@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/faasedge/faasedge/activation"
+	"github.com/faasedge/faasedge/internal/httpserve"
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -20,15 +21,25 @@ import (
 // applies the user's payload limit itself, as it does to any runtime.
 const proxyMaxPayload = 64 << 20
 
+// Request bodies are bounded before they are read, since the JSON decoder
+// holds a whole string token in memory: /init carries at most one module of
+// maxModuleBytes, base64-encoded, in a small envelope; /run carries the
+// parameters and payload, which the controller bounds far below this.
+const (
+	proxyMaxInit = int64(4*((maxModuleBytes+2)/3)) + 1<<20
+	proxyMaxRun  = proxyMaxPayload
+)
+
 // Proxy serves OpenWhisk's action runtime protocol over an Executor, as a
 // runtime container does: POST /init once with the action's code, then
 // POST /run per activation. Logs go to stdout and stderr as the guest wrote
 // them (Docker timestamps them), each activation's followed by the sentinel
 // line on both streams.
 type Proxy struct {
-	e              *Executor
-	limits         whisk.Limits
-	stdout, stderr io.Writer
+	e               *Executor
+	limits          whisk.Limits
+	stdout, stderr  io.Writer
+	maxInit, maxRun int64 // request body bounds
 
 	mu       sync.Mutex
 	action   *activation.Action
@@ -48,7 +59,7 @@ func NewProxy(e *Executor, limits whisk.Limits, stdout, stderr io.Writer) *Proxy
 	if limits.Logs <= 0 {
 		limits.Logs = def.Logs
 	}
-	return &Proxy{e: e, limits: limits, stdout: stdout, stderr: stderr}
+	return &Proxy{e: e, limits: limits, stdout: stdout, stderr: stderr, maxInit: proxyMaxInit, maxRun: proxyMaxRun}
 }
 
 // ServeHTTP implements http.Handler.
@@ -77,8 +88,7 @@ type initRequest struct {
 
 func (p *Proxy) init(w http.ResponseWriter, r *http.Request) {
 	var req initRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		reply(w, http.StatusBadRequest, errorBody("the /init body is not JSON: "+err.Error()))
+	if !decodeBody(w, r, p.maxInit, &req) {
 		return
 	}
 	if req.Value.Code == nil {
@@ -134,8 +144,7 @@ type runRequest struct {
 
 func (p *Proxy) run(w http.ResponseWriter, r *http.Request) {
 	var body runRequest
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		reply(w, http.StatusBadRequest, errorBody("the /run body is not JSON: "+err.Error()))
+	if !decodeBody(w, r, p.maxRun, &body) {
 		return
 	}
 	p.mu.Lock()
@@ -193,6 +202,22 @@ func (p *Proxy) writeLogs(r *run) {
 	_, _ = p.stderr.Write(errs.Bytes())
 }
 
+// decodeBody decodes r's JSON body into v, reading at most limit bytes; on
+// failure it has answered 413 or 400 and returns false.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	err := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit)).Decode(v)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &tooLarge):
+		reply(w, http.StatusRequestEntityTooLarge, errorBody(fmt.Sprintf("the %s body is larger than %d bytes", r.URL.Path, limit)))
+	default:
+		reply(w, http.StatusBadRequest, errorBody(fmt.Sprintf("the %s body is not JSON: %v", r.URL.Path, err)))
+	}
+	return false
+}
+
 // reply writes a JSON body with its Content-Length, which the stock
 // invoker requires.
 func reply(w http.ResponseWriter, status int, body []byte) {
@@ -240,7 +265,10 @@ func stringify(v json.RawMessage) string {
 
 // ListenAndServe serves the proxy on addr until ctx ends.
 func (p *Proxy) ListenAndServe(ctx context.Context, addr string) error {
-	srv := &http.Server{Addr: addr, Handler: p, ReadHeaderTimeout: 10 * time.Second}
+	// A response may be written up to the longest action time limit after
+	// its request.
+	srv := httpserve.Server(p, httpserve.Limits{Write: time.Duration(whisk.DefaultLimitRanges().Timeout.Max)*time.Millisecond + time.Minute})
+	srv.Addr = addr
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	select {

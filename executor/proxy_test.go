@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -151,4 +152,52 @@ func TestProxyReactor(t *testing.T) {
 	if stdout.String() != want || stderr.String() != want {
 		t.Errorf("stdout %q, stderr %q, want %q on both", stdout.String(), stderr.String(), want)
 	}
+}
+
+// TestProxyBoundsBodies sends bodies past the proxy's bounds as a stream,
+// so the test holds none of it: each is refused with 413 after the bound,
+// and the proxy goes on serving.
+func TestProxyBoundsBodies(t *testing.T) {
+	p := NewProxy(newExecutor(t), whisk.DefaultLimits(), io.Discard, io.Discard)
+	mod := goEcho.bytes(t)
+	p.maxInit, p.maxRun = int64(2*len(mod)), 1<<20
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	post := func(path string, body io.Reader) (int, string) {
+		t.Helper()
+		resp, err := http.Post(srv.URL+path, "application/json", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(out)
+	}
+	for path, limit := range map[string]int64{"/init": p.maxInit, "/run": p.maxRun} {
+		body := io.MultiReader(strings.NewReader(`{"value":{"code":"`), io.LimitReader(repeatByte('A'), 2*limit))
+		code, got := post(path, body)
+		want := errorText(fmt.Sprintf("the %s body is larger than %d bytes", path, limit))
+		if code != http.StatusRequestEntityTooLarge || got != want {
+			t.Errorf("%s past the bound: %d %s, want 413 %s", path, code, got, want)
+		}
+	}
+	if code, body := stockClient(t, srv.URL+"/init", initBody(mod, nil)); code != http.StatusOK {
+		t.Fatalf("/init after refusals: %d %s", code, body)
+	}
+	if code, body := stockClient(t, srv.URL+"/run", runBody(`{"x":1}`, time.Now().Add(time.Minute))); code != http.StatusOK || body != `{"x":1}` {
+		t.Errorf("/run after refusals: %d %s", code, body)
+	}
+}
+
+// repeatByte is an endless reader of one byte.
+type repeatByte byte
+
+func (b repeatByte) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(b)
+	}
+	return len(p), nil
 }
