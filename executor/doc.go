@@ -96,6 +96,12 @@
 // the host capabilities they are given. A host call is bounded by the
 // activation's time limit.
 //
+// Each instance sees the mounts through its own meter: the time its guest
+// spends in opens, stats, directory listings and reads on them (waiting
+// for /ipfs blocks from the store or from peers, or for /data's disk),
+// and the bytes it reads, are the activation's Result.Fetch, counted
+// without a lock on the instance that serves it.
+//
 // # Host capabilities
 //
 // Beyond WASI, a module may import functions of the host module

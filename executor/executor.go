@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -39,11 +38,6 @@ type config struct {
 	host    hostConfig
 }
 
-type mount struct {
-	guestPath string
-	fsys      fs.FS
-}
-
 // WithDataDir keeps wazero's compilation cache on disk under dir, so that a
 // restarted executor does not compile known modules again.
 func WithDataDir(dir string) Option { return func(c *config) { c.dataDir = dir } }
@@ -51,11 +45,6 @@ func WithDataDir(dir string) Option { return func(c *config) { c.dataDir = dir }
 // WithFetcher resolves code by CID. Without one, such code is a developer
 // error.
 func WithFetcher(f Fetcher) Option { return func(c *config) { c.fetcher = f } }
-
-// WithMount shows fsys to every guest, read-only, at guestPath (e.g. "/ipfs").
-func WithMount(guestPath string, fsys fs.FS) Option {
-	return func(c *config) { c.mounts = append(c.mounts, mount{guestPath, fsys}) }
-}
 
 // WithMemoryBudget caps the linear memory of all live reactor instances; see
 // the package documentation for what happens beyond it. A sixteenth of it
@@ -71,7 +60,8 @@ type Executor struct {
 	rt      wazero.Runtime
 	cache   wazero.CompilationCache // nil without a data dir
 	disk    *diskCache              // nil without a data dir
-	base    wazero.ModuleConfig
+	base    wazero.ModuleConfig     // without the mounts: each instance gets its own (fsConfig)
+	mounts  []mount
 	fetcher Fetcher
 	budget  int64
 	log     *slog.Logger
@@ -144,16 +134,9 @@ func New(ctx context.Context, opts ...Option) (*Executor, error) {
 		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
 		WithRandSource(rand.Reader).
 		WithStartFunctions() // _start and _initialize are called explicitly
-	if len(c.mounts) > 0 {
-		fc := wazero.NewFSConfig()
-		for _, m := range c.mounts {
-			fc = fc.WithFSMount(m.fsys, m.guestPath)
-		}
-		base = base.WithFSConfig(fc)
-	}
 	buffers.join(c.budget)
 	return &Executor{
-		rt: rt, cache: cache, disk: disk, base: base, fetcher: c.fetcher, budget: c.budget, log: c.log, host: h,
+		rt: rt, cache: cache, disk: disk, base: base, mounts: c.mounts, fetcher: c.fetcher, budget: c.budget, log: c.log, host: h,
 		modules: map[string]*module{}, maxModules: defaultMaxModules, pools: map[string]*pool{},
 		compileSlots: make(chan struct{}, max(c.compile.Concurrent, 0)), stop: make(chan struct{}),
 	}, nil

@@ -34,6 +34,7 @@ type instance struct {
 	mem   *memoryLimit
 	out   *instanceOutput
 	stack []uint64
+	fetch *fetchMeter // what its guest waited for on its mounts, since it started
 	// buf and bufSize are the request buffer faasedge_alloc last returned;
 	// a request that fits is written there without another call.
 	buf, bufSize uint32
@@ -88,17 +89,23 @@ func (r *run) reactor(ctx context.Context, m *module) {
 		return
 	}
 	defer func() { <-p.sem }()
+	// A cold start's own reads (its _initialize) count in its run.
+	var fetched activation.Fetch
 	inst := p.take()
 	if inst == nil {
 		r.cold = true
 		if inst = r.newInstance(ctx, m); inst == nil {
 			return
 		}
+	} else {
+		fetched = inst.fetch.load()
 	}
 	inst.out.c = r.out
 	r.runStart = time.Now()
 	r.call(ctx, inst)
 	inst.out.c = nil
+	now := inst.fetch.load()
+	r.fetch = activation.Fetch{Time: now.Time - fetched.Time, Bytes: now.Bytes - fetched.Bytes}
 	if r.resp.StatusCode == whisk.StatusSuccess || r.resp.StatusCode == whisk.StatusApplicationError {
 		p.put(inst)
 	} else {
@@ -109,12 +116,15 @@ func (r *run) reactor(ctx context.Context, m *module) {
 // newInstance instantiates and initialises a reactor instance, or records
 // the init failure and returns nil.
 func (r *run) newInstance(ctx context.Context, m *module) *instance {
-	inst := &instance{mem: newMemoryLimit(r.memoryBytes()), out: &instanceOutput{c: r.out}, stack: make([]uint64, 2)}
+	inst := &instance{mem: newMemoryLimit(r.memoryBytes()), out: &instanceOutput{c: r.out}, stack: make([]uint64, 2), fetch: &fetchMeter{}}
 	cfg := r.e.base.
 		WithStdout(instanceStream{inst.out, 0}).
 		WithStderr(instanceStream{inst.out, 1}).
 		WithArgs(r.a.Name.Name).
 		WithStartFunctions(exportInitialize)
+	if len(r.e.mounts) > 0 {
+		cfg = cfg.WithFSConfig(r.e.fsConfig(inst.fetch))
+	}
 	// Per-activation values come in each request, not in the environment.
 	r.in.EachEnv(r.a, func(k, v string) {
 		if !activation.PerActivation(k) {
@@ -126,6 +136,7 @@ func (r *run) newInstance(ctx context.Context, m *module) *instance {
 		if mod != nil {
 			_ = mod.Close(ctx)
 		}
+		r.fetch = inst.fetch.load()
 		inst.mem.release()
 		r.out.flush()
 		if !r.stopped(ctx, err, timedOut, inst.mem, true) {

@@ -28,6 +28,7 @@ type run struct {
 
 	begin, runStart, end time.Time
 	cold, timedOut       bool
+	fetch                activation.Fetch // what the guest waited for on its mounts
 	resp                 whisk.ActivationResponse
 }
 
@@ -118,12 +119,17 @@ func (r *run) command(ctx context.Context, m *module) {
 		WithArgs(r.a.Name.Name).
 		WithStartFunctions(exportStart)
 	r.in.EachEnv(r.a, func(k, v string) { cfg = cfg.WithEnv(k, v) })
+	var fetch fetchMeter
+	if len(r.e.mounts) > 0 {
+		cfg = cfg.WithFSConfig(r.e.fsConfig(&fetch))
+	}
 	mem := newMemoryLimit(r.memoryBytes())
 	r.runStart = time.Now()
 	mod, timedOut, err := r.instantiate(ctx, m, cfg, mem, "running")
 	if mod != nil {
 		_ = mod.Close(ctx)
 	}
+	r.fetch = fetch.load()
 	mem.release()
 	r.out.flush()
 	body, n := r.out.takeResult()
@@ -247,7 +253,7 @@ func (r *run) contextFailure(parent context.Context, init bool) {
 }
 
 func (r *run) result() activation.Result {
-	res := activation.Result{Response: r.resp, Cold: r.cold, TimedOut: r.timedOut, End: r.end}
+	res := activation.Result{Response: r.resp, Cold: r.cold, TimedOut: r.timedOut, End: r.end, Fetch: r.fetch}
 	start := r.runStart
 	if start.IsZero() { // failed before running: the whole interval was init
 		start = r.end

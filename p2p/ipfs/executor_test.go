@@ -8,7 +8,12 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
 
 	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/executor"
@@ -141,5 +146,75 @@ func TestActionByUnreachableCIDIsDeveloperError(t *testing.T) {
 				t.Fatalf("error %q, want %q", body.Error, tt.want)
 			}
 		})
+	}
+}
+
+// delayedDAG is a block source that answers every request after delay,
+// and counts the requests.
+type delayedDAG struct {
+	ipld.DAGService
+	delay    time.Duration
+	requests atomic.Int64
+}
+
+func (d *delayedDAG) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
+	d.requests.Add(1)
+	time.Sleep(d.delay)
+	return d.DAGService.Get(ctx, c)
+}
+
+func (d *delayedDAG) GetMany(ctx context.Context, cids []cid.Cid) <-chan *ipld.NodeOption {
+	d.requests.Add(1)
+	time.Sleep(d.delay)
+	return d.DAGService.GetMany(ctx, cids)
+}
+
+// TestFetchTimeFromDelayedPeer runs an action that hashes a 1 MiB file
+// (four leaves) added on node A, through node B's /ipfs mount, whose
+// blocks come from A over bitswap and each request for them after 100
+// ms: the run's Fetch counts the file's bytes and at least the two
+// requests that must precede its first byte (the root, opening it; the
+// leaves, on the first read), and lies within the run's duration, the
+// rest of which is the execution proper.
+func TestFetchTimeFromDelayedPeer(t *testing.T) {
+	const size, delay = 1 << 20, 100 * time.Millisecond
+	ctx := testCtx(t)
+	a := newNode(t, p2p.Config{})
+	module, err := a.Add(ctx, bytes.NewReader(sha256Module(t)), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := patternBytes("fetch", size)
+	file, err := a.Add(ctx, bytes.NewReader(data), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newNode(t, p2p.Config{}, WithPeers(a.Host().FullAddrs()...))
+	slow := &delayedDAG{DAGService: b.dag, delay: delay}
+	b.dag = slow
+	ex, err := executor.New(ctx, executor.WithFetcher(b), executor.WithMount("/ipfs", b.FS(ctx)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close(context.WithoutCancel(ctx))
+	action := &activation.Action{
+		Name: activation.FQN{Path: "guest", Name: "sha256file"}, Kind: "wasm:wasip1",
+		Code:   activation.Code{CID: module.String()},
+		Limits: whisk.Limits{Timeout: 30_000, Memory: 256, Logs: 10},
+	}
+	value, _ := json.Marshal(map[string]string{"path": "/ipfs/" + file.String()})
+	for _, run := range []string{"blocks from the peer", "blocks in the store"} {
+		res := ex.Run(ctx, action, activation.Invocation{Value: value})
+		var got struct{ SHA256 string }
+		sum := sha256.Sum256(data)
+		if res.Response.StatusCode != whisk.StatusSuccess || json.Unmarshal(res.Response.Result, &got) != nil || got.SHA256 != hex.EncodeToString(sum[:]) {
+			t.Fatalf("%s: %s %s", run, res.Response.StatusCode, res.Response.Result)
+		}
+		duration := res.End.Sub(res.Start) - res.InitTime
+		if res.Fetch.Bytes != size || res.Fetch.Time < 2*delay || res.Fetch.Time > duration {
+			t.Errorf("%s: fetched %d bytes in %v of a %v run: want %d bytes in at least %v, within the run",
+				run, res.Fetch.Bytes, res.Fetch.Time, duration, size, 2*delay)
+		}
+		t.Logf("%s: fetch %v of %v run (%d block requests so far)", run, res.Fetch.Time, duration, slow.requests.Load())
 	}
 }

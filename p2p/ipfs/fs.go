@@ -292,12 +292,19 @@ func (rootInfo) Sys() any           { return nil }
 // file is an open UnixFS file. ReadAt (wazero's pread) uses a reader of
 // its own so it never moves the offset Read and Seek use; positional reads
 // that follow each other then cost no re-seek through the DAG.
+//
+// Seek only sets the offset: the walk through the DAG to it, which fetches
+// blocks, happens on the next Read, so that the executor, which times
+// reads and not seeks, counts every wait for blocks in the activation's
+// fetch time.
 type file struct {
 	info   info
 	open   func() (uio.DagReader, error)
 	cancel context.CancelFunc
 	mu     sync.Mutex
 	r      uio.DagReader
+	off    int64         // Read's offset
+	seek   bool          // r is not at off yet
 	pr     uio.DagReader // for ReadAt, opened on first use
 }
 
@@ -321,13 +328,39 @@ func (f *file) Close() error {
 func (f *file) Read(p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.r.Read(p)
+	if f.seek {
+		if f.off >= f.info.size {
+			return 0, io.EOF
+		}
+		if _, err := f.r.Seek(f.off, io.SeekStart); err != nil {
+			return 0, err
+		}
+		f.seek = false
+	}
+	n, err := f.r.Read(p)
+	f.off += int64(n)
+	return n, err
 }
 
 func (f *file) Seek(off int64, whence int) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.r.Seek(off, whence)
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		off += f.off
+	case io.SeekEnd:
+		off += f.info.size
+	default:
+		return f.off, &fs.PathError{Op: "seek", Path: f.info.name, Err: fs.ErrInvalid}
+	}
+	if off < 0 {
+		return f.off, &fs.PathError{Op: "seek", Path: f.info.name, Err: fs.ErrInvalid}
+	}
+	if off != f.off {
+		f.off, f.seek = off, true
+	}
+	return off, nil
 }
 
 func (f *file) ReadAt(p []byte, off int64) (int, error) {

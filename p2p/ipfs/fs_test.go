@@ -206,3 +206,56 @@ func BenchmarkFSOpenLargeDir(b *testing.B) {
 		i++
 	}
 }
+
+// TestFSMountSeek: a seek only sets the offset (the walk to it, and its
+// block fetches, wait for the next read) and reads continue from there,
+// within a block, across blocks and past the end.
+func TestFSMountSeek(t *testing.T) {
+	ctx := testCtx(t)
+	n := newNode(t, p2p.Config{})
+	want := fixtureTree["data/big.bin"].Data // two blocks
+	c, err := n.Add(ctx, bytes.NewReader(want), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := n.FS(ctx).Open(c.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := f.(io.ReadSeeker)
+	size := int64(len(want))
+	for _, tc := range []struct {
+		name      string
+		off       int64
+		whence    int
+		pos, read int64 // the offset Seek answers, and the bytes to read from it
+	}{
+		{"into the second block", ChunkSize + 5, io.SeekStart, ChunkSize + 5, 7},
+		{"back into the first", -ChunkSize, io.SeekCurrent, 12, 100},
+		{"from the end", -3, io.SeekEnd, size - 3, 3},
+		{"where it is", 0, io.SeekCurrent, size, 0},
+		{"past the end", size + 10, io.SeekStart, size + 10, 0},
+		{"the start", 0, io.SeekStart, 0, 4},
+	} {
+		pos, err := s.Seek(tc.off, tc.whence)
+		if err != nil || pos != tc.pos {
+			t.Fatalf("%s: Seek = %d, %v; want %d", tc.name, pos, err, tc.pos)
+		}
+		got := make([]byte, tc.read)
+		if _, err := io.ReadFull(s, got); err != nil {
+			t.Fatalf("%s: read %d bytes: %v", tc.name, tc.read, err)
+		}
+		if !bytes.Equal(got, want[min(pos, size):min(pos+tc.read, size)]) {
+			t.Fatalf("%s: read %x", tc.name, got)
+		}
+		if tc.read == 0 {
+			if n, err := s.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+				t.Fatalf("%s: Read at the end = %d, %v", tc.name, n, err)
+			}
+		}
+	}
+	if _, err := s.Seek(-1, io.SeekStart); !errors.Is(err, fs.ErrInvalid) {
+		t.Fatalf("Seek before the start: %v", err)
+	}
+}
