@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -78,6 +80,10 @@ type Config struct {
 	// are created or updated, ahead of their first activation (see
 	// PrewarmConfig: the stock invoker has no such thing).
 	Prewarm PrewarmConfig
+	// Metrics are series of the invoker's other parts that its /metrics
+	// serves besides its own: the IPFS node's fetch series (ipfs.Node
+	// Metrics), say. Each is registered once, on this engine's registry.
+	Metrics []prometheus.Collector
 	// TLS, when set, serves the invoker endpoints over HTTPS (the stock
 	// invoker's invoker.protocol=https).
 	TLS *tls.Config

@@ -134,6 +134,11 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		}),
 	})
 	e.m = newMetrics(func() float64 { return float64(e.reader.Stats().Lag) })
+	for _, c := range e.cfg.Metrics {
+		if err := e.m.reg.Register(c); err != nil {
+			return nil, fmt.Errorf("invoker: metrics: %w", err)
+		}
+	}
 	e.actions = &actionStore{db: couch.DB(e.cfg.Couch.ActionsDB), nodejsDefault: e.cfg.NodejsDefault, log: e.log, cache: map[string]*storedAction{}}
 	if e.cfg.Prewarm.Compiler != nil {
 		if e.prewarm, err = newPrewarmer(e.cfg, e.actions, e.log, newPrewarmMetrics(e.m.reg)); err != nil {
@@ -695,7 +700,7 @@ func (e *Engine) record(msg *whisk.ActivationMessage, act *storedAction, res act
 	dur := end - start
 	// The action's own annotations were encoded when it was read; the
 	// others are a boolean, numbers and constants, appended as written.
-	ann := append(make(whisk.Annotations, 0, len(act.annotations)+5), act.annotations...)
+	ann := append(make(whisk.Annotations, 0, len(act.annotations)+7), act.annotations...)
 	ann = append(ann, whisk.KeyValue{Key: "timeout", Value: strconv.AppendBool(nil, res.TimedOut)})
 	if msg.Cause != "" {
 		ann = append(ann, whisk.KeyValue{Key: "causedBy", Value: json.RawMessage(`"sequence"`)})
@@ -705,6 +710,15 @@ func (e *Engine) record(msg *whisk.ActivationMessage, act *storedAction, res act
 	}
 	wait := max(start-msg.TransID.Start, 0)
 	ann = append(ann, whisk.KeyValue{Key: "waitTime", Value: strconv.AppendInt(nil, wait, 10)})
+	if f := res.Fetch; f != (activation.Fetch{}) {
+		// Not stock: the part of the duration spent waiting for mounted
+		// data, in ms to the microsecond (a local read takes less than one).
+		ann = append(ann,
+			whisk.KeyValue{Key: "fetchTime", Value: strconv.AppendFloat(nil, float64(f.Time.Microseconds())/1000, 'f', -1, 64)},
+			whisk.KeyValue{Key: "fetchBytes", Value: strconv.AppendInt(nil, f.Bytes, 10)})
+		e.m.fetchTime.Observe(f.Time.Seconds())
+		e.m.fetchBytes.Add(float64(f.Bytes))
+	}
 	if msg.Action.Binding != "" {
 		ann.Set("binding", msg.Action.Binding)
 	}

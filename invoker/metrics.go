@@ -13,6 +13,8 @@ type metrics struct {
 	activations     *prometheus.CounterVec   // by status
 	duration        *prometheus.HistogramVec // by start: cold, warm
 	waitTime        prometheus.Histogram
+	fetchTime       prometheus.Histogram // of activations that read mounted data
+	fetchBytes      prometheus.Counter
 	queued          prometheus.Gauge // waiting for memory
 	running         prometheus.Gauge
 	unparseable     prometheus.Counter
@@ -48,6 +50,11 @@ func newMetrics(lag func() float64) *metrics {
 			Name: "invoker_activation_wait_seconds", Help: "Time from the controller's transaction start to the start of the activation.",
 			Buckets: latency,
 		}),
+		fetchTime: f.NewHistogram(prometheus.HistogramOpts{
+			Name: "invoker_activation_fetch_seconds", Help: "Time activations that read mounted data (/ipfs, /data) waited for it: their fetchTime annotation.",
+			Buckets: latency,
+		}),
+		fetchBytes:      f.NewCounter(prometheus.CounterOpts{Name: "invoker_activation_fetch_bytes_total", Help: "Bytes activations read from their data mounts (/ipfs, /data)."}),
 		queued:          f.NewGauge(prometheus.GaugeOpts{Name: "invoker_queue_length", Help: "Activations waiting for memory."}),
 		running:         f.NewGauge(prometheus.GaugeOpts{Name: "invoker_activations_running", Help: "Activations running."}),
 		unparseable:     f.NewCounter(prometheus.CounterOpts{Name: "invoker_unparseable_messages_total", Help: "Kafka messages skipped because they are not activation messages."}),

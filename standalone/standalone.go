@@ -31,6 +31,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	controllerplugin "github.com/faasedge/faasedge/controller-plugin"
@@ -296,6 +297,8 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 		ic := base
 		ic.Instance, ic.UniqueName, ic.UserMemory = i, strconv.Itoa(i), cfg.UserMemory
 		ic.Runner, ic.Logger = invoker.LocalRunner(s.exec, s.js), log.With("component", "invoker"+strconv.Itoa(i))
+		// The invokers' IPFS node: each one's /metrics shows its fetches.
+		ic.Metrics = []prometheus.Collector{s.ipfs.Metrics()}
 		eng, err := invoker.New(ctx, ic)
 		if err != nil {
 			return nil, fmt.Errorf("standalone: invoker %d: %w", i, err)

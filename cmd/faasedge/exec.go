@@ -13,6 +13,7 @@ import (
 
 	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/executor"
+	"github.com/faasedge/faasedge/p2p/ipfs"
 	"github.com/faasedge/faasedge/whisk"
 )
 
@@ -62,7 +63,7 @@ func (o *execOptions) run(ctx context.Context, args []string, stdout, stderr io.
 	if activation.ParseCode([]byte(file), false).CID != "" || len(o.node.peers) > 0 {
 		node = &o.node
 	}
-	e, closeExec, err := openExecutor(ctx, o.node.dataDir, node, stderr, executor.WithLogger(newLogger(stderr, false)))
+	e, _, closeExec, err := openExecutor(ctx, o.node.dataDir, node, stderr, executor.WithLogger(newLogger(stderr, false)))
 	if err != nil {
 		return err
 	}
@@ -77,26 +78,26 @@ func (o *execOptions) run(ctx context.Context, args []string, stdout, stderr io.
 
 // openExecutor starts an executor with opts that keeps compiled modules
 // under dataDir when it is set. With node, an IPFS node on node's flags
-// fetches ipfs://<CID> code, serves /ipfs and publishes what actions add.
-// closeAll stops the executor, then the node.
-func openExecutor(ctx context.Context, dataDir string, node *ipfsFlags, stderr io.Writer, opts ...executor.Option) (e *executor.Executor, closeAll func(), err error) {
+// fetches ipfs://<CID> code, serves /ipfs and publishes what actions add;
+// n is that node (nil without). closeAll stops the executor, then the node.
+func openExecutor(ctx context.Context, dataDir string, node *ipfsFlags, stderr io.Writer, opts ...executor.Option) (e *executor.Executor, n *ipfs.Node, closeAll func(), err error) {
 	if dataDir != "" {
 		opts = append(opts, executor.WithDataDir(dataDir))
 	}
 	closeNode := func() error { return nil }
 	if node != nil {
-		n, c, err := openNode(ctx, *node, stderr)
-		if err != nil {
-			return nil, nil, fmt.Errorf("ipfs node: %w", err)
+		var c func() error
+		if n, c, err = openNode(ctx, *node, stderr); err != nil {
+			return nil, nil, nil, fmt.Errorf("ipfs node: %w", err)
 		}
 		closeNode = c
 		opts = append(opts, executor.WithFetcher(n), executor.WithMount("/ipfs", n.FS(ctx)), executor.WithPublisher(n))
 	}
 	if e, err = executor.New(ctx, opts...); err != nil {
 		_ = closeNode()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return e, func() { _ = e.Close(context.WithoutCancel(ctx)); _ = closeNode() }, nil
+	return e, n, func() { _ = e.Close(context.WithoutCancel(ctx)); _ = closeNode() }, nil
 }
 
 func execFile(ctx context.Context, e *executor.Executor, file string, ps params, limits whisk.Limits, stdout, stderr io.Writer) error {

@@ -58,13 +58,14 @@ func (o *invokerOptions) run(ctx context.Context, _ []string, _, stderr io.Write
 		defer store.Close()
 		exOpts = append(exOpts, executor.WithKeyValue(store))
 	}
-	ex, closeExec, err := openExecutor(ctx, o.node.dataDir, &o.node, stderr, exOpts...)
+	ex, ipfsNode, closeExec, err := openExecutor(ctx, o.node.dataDir, &o.node, stderr, exOpts...)
 	if err != nil {
 		return err
 	}
 	defer closeExec()
 	cfg.Instance, cfg.UniqueName, cfg.DisplayedName = o.id, o.uniqueName, o.displayedName
 	cfg.Runner, cfg.TLS, cfg.Logger = invoker.LocalRunner(ex, nil), tlsCfg, log
+	cfg.Metrics = append(cfg.Metrics, ipfsNode.Metrics())
 	if o.compile.concurrency >= 0 {
 		cfg.Prewarm.Compiler = ex
 	}

@@ -11,8 +11,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/pnet"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/faasedge/faasedge/internal/httpserve"
 	"github.com/faasedge/faasedge/internal/memtrim"
@@ -122,10 +120,8 @@ func (o *nodeOptions) run(ctx context.Context, _ []string, _, stderr io.Writer) 
 		return err
 	}
 	if metricsLn != nil {
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(node.Collector())
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		mux.Handle("GET /metrics", node.MetricsHandler())
 		srv := httpserve.Server(mux, httpserve.Limits{})
 		go srv.Serve(metricsLn)
 		defer srv.Close()

@@ -274,12 +274,14 @@ func (n *Node) Close(ctx context.Context) error {
 // Executor adapts the WebAssembly executor to the ring: it runs remote
 // activations with the code fetched by CID over the node's block exchange
 // (ring.Executor), fetches the code of a granted claim ahead of its first
-// run (ring.Preparer), and counts the runs it serves.
+// run (ring.Preparer), and counts the runs it serves and what they waited
+// for on their data mounts.
 type Executor struct {
-	ex       *executor.Executor
-	code     *ipfs.Node
-	runs     atomic.Int64
-	inFlight atomic.Int64
+	ex                     *executor.Executor
+	code                   *ipfs.Node
+	runs                   atomic.Int64
+	inFlight               atomic.Int64
+	fetchNanos, fetchBytes atomic.Int64
 }
 
 var (
@@ -292,6 +294,11 @@ func (e *Executor) Runs() int64 { return e.runs.Load() }
 
 // InFlight is the number of activations running now.
 func (e *Executor) InFlight() int64 { return e.inFlight.Load() }
+
+// Fetched is the sum of the runs' Result.Fetch so far.
+func (e *Executor) Fetched() activation.Fetch {
+	return activation.Fetch{Time: time.Duration(e.fetchNanos.Load()), Bytes: e.fetchBytes.Load()}
+}
 
 // Run implements ring.Executor. Edge nodes run code by CID only: inline
 // code would make every run message as large as the module.
@@ -310,6 +317,8 @@ func (e *Executor) Run(ctx context.Context, req ring.RunRequest) (activation.Res
 	// The scheduler that sent the run holds code it published itself.
 	res := e.ex.Run(ipfs.ContextWithSources(ctx, req.From), &a, req.Invocation)
 	e.runs.Add(1)
+	e.fetchNanos.Add(int64(res.Fetch.Time))
+	e.fetchBytes.Add(res.Fetch.Bytes)
 	return res, nil
 }
 

@@ -315,7 +315,9 @@ func TestStartErrors(t *testing.T) {
 
 // TestDataMounts: an edge node given a data mount shows it to its actions
 // read-only at /data, and shows IPFS data added on another node (the data
-// owner) at /ipfs/<CID>, fetched over the block exchange.
+// owner) at /ipfs/<CID>, fetched over the block exchange. Each run's
+// reply carries what it read there and the time it waited (Fetch), and
+// the node's metrics add them up.
 func TestDataMounts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -332,6 +334,7 @@ func TestDataMounts(t *testing.T) {
 		{"/data/local.txt", "on this node"},
 		{"/ipfs/" + owned.String(), "from the data owner"},
 	}
+	var fetched int64
 	for i, tc := range tests {
 		resp, err := sched.Ring().Run(ctx, p, ring.RunRequest{
 			Action: activation.Action{Name: activation.FQN{Path: "guest", Name: "cat"},
@@ -346,9 +349,16 @@ func TestDataMounts(t *testing.T) {
 		if err := json.Unmarshal(resp.Response.Result, &got); err != nil || got.Content != tc.want {
 			t.Fatalf("%s: status %d result %s logs %v, want %q", tc.path, resp.Response.StatusCode, resp.Response.Result, resp.Logs, tc.want)
 		}
+		if resp.Fetch.Bytes != int64(len(tc.want)) || resp.Fetch.Time <= 0 || resp.Fetch.Time > resp.End.Sub(resp.Start)+time.Millisecond {
+			t.Errorf("%s: fetch %+v in a run of %v, want %d bytes within the run", tc.path, resp.Fetch, resp.End.Sub(resp.Start), len(tc.want))
+		}
+		fetched += resp.Fetch.Bytes
 	}
 	if supplier.Executor().Runs() != int64(len(tests)) {
 		t.Fatalf("edge node ran %d activations", supplier.Executor().Runs())
+	}
+	if m := scrape(t, supplier); m["faasedge_edge_fetch_bytes_total"] != float64(fetched) || m["faasedge_edge_fetch_seconds_total"] <= 0 {
+		t.Errorf("metrics: fetch %v bytes in %v s, want %d bytes", m["faasedge_edge_fetch_bytes_total"], m["faasedge_edge_fetch_seconds_total"], fetched)
 	}
 
 	notDir := filepath.Join(dir, "local.txt")

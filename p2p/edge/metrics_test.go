@@ -3,6 +3,7 @@ package edge_test
 import (
 	"context"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
@@ -77,14 +77,22 @@ func TestCollectorCountsProtocolBytes(t *testing.T) {
 	}
 }
 
-// scrape reads a node's collector through the Prometheus text format, as
-// `faasedge node --metrics` serves it, keyed by series.
+// scrape reads a node's /metrics as `faasedge node --metrics` serves it
+// (MetricsHandler), keyed by series. The scrape must succeed: a series
+// collected twice fails it; and its collector must collect what it
+// describes, as a pedantic registry checks.
 func scrape(t *testing.T, n *edge.Node) map[string]float64 {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(n.Collector())
+	pedantic := prometheus.NewPedanticRegistry()
+	pedantic.MustRegister(n.Collector())
+	if _, err := pedantic.Gather(); err != nil {
+		t.Fatal(err)
+	}
 	rec := httptest.NewRecorder()
-	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	n.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %s", rec.Code, rec.Body)
+	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(strings.NewReader(rec.Body.String()))
 	if err != nil {

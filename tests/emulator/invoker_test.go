@@ -221,7 +221,7 @@ func TestBinaryRunsCodeByCID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.startInvoker(t, "FAASEDGE_PEERS="+strings.Join(h.FullAddrs(), ","))
+	p := s.startInvoker(t, "FAASEDGE_PEERS="+strings.Join(h.FullAddrs(), ","))
 
 	code, _ := json.Marshal("ipfs://" + c.String())
 	doc := whisk.ActionDoc{
@@ -244,6 +244,10 @@ func TestBinaryRunsCodeByCID(t *testing.T) {
 	act, _, err := acks[0].ResponseActivation()
 	if err != nil || act == nil || act.Response.StatusCode != whisk.StatusSuccess || string(act.Response.Result) != `{"cid":"yes"}` {
 		t.Fatalf("activation %s: %v", mustJSON(act), err)
+	}
+	// The invoker's /metrics shows its IPFS node's fetch of the code.
+	if n := metric(t, p.port, `faasedge_ipfs_fetches_total{method="stream"}`) + metric(t, p.port, `faasedge_ipfs_fetches_total{method="bitswap"}`); n != 1 {
+		t.Errorf("the invoker's /metrics counts %v fetches from peers, want the code's 1", n)
 	}
 }
 
@@ -308,15 +312,21 @@ func TestBinarySIGTERM(t *testing.T) {
 	}
 }
 
-func running(t *testing.T, port int) float64 {
+func running(t *testing.T, port int) float64 { return metric(t, port, "invoker_activations_running") }
+
+// metric reads one series of the invoker's /metrics (0 when absent).
+func metric(t *testing.T, port int, series string) float64 {
 	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %s %s", resp.Status, b)
+	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "invoker_activations_running "); ok {
+		if v, ok := strings.CutPrefix(l, series+" "); ok {
 			f, _ := strconv.ParseFloat(v, 64)
 			return f
 		}
