@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/faasedge/faasedge/activation"
@@ -352,14 +351,6 @@ func TestIPFSCode(t *testing.T) {
 	fail = false
 	mu.Unlock()
 	checkResult(t, run(e), whisk.StatusSuccess, `{"x":1}`) // a failed fetch is not cached
-}
-
-func TestMount(t *testing.T) {
-	fsys := fstest.MapFS{"QmData/hello.txt": {Data: []byte("hello from ipfs")}}
-	e := newExecutor(t, WithMount("/ipfs", fsys))
-	a := &activation.Action{Name: activation.FQN{Name: "echo"}, Code: activation.Code{Inline: goEcho.bytes(t)}, Limits: whisk.DefaultLimits()}
-	res := e.Run(context.Background(), a, activation.Invocation{Value: []byte(`{"read":"/ipfs/QmData/hello.txt"}`)})
-	checkResult(t, res, whisk.StatusSuccess, `{"read":"hello from ipfs"}`)
 }
 
 func TestReactorReuse(t *testing.T) {

@@ -15,6 +15,14 @@ import (
 	"github.com/faasedge/faasedge/whisk"
 )
 
+func TestMount(t *testing.T) {
+	fsys := fstest.MapFS{"QmData/hello.txt": {Data: []byte("hello from ipfs")}}
+	e := newExecutor(t, WithMount("/ipfs", fsys))
+	a := &activation.Action{Name: activation.FQN{Name: "echo"}, Code: activation.Code{Inline: goEcho.bytes(t)}, Limits: whisk.DefaultLimits()}
+	res := e.Run(context.Background(), a, activation.Invocation{Value: []byte(`{"read":"/ipfs/QmData/hello.txt"}`)})
+	checkResult(t, res, whisk.StatusSuccess, `{"read":"hello from ipfs"}`)
+}
+
 // slowFS is a data source that makes every open of a file and every read
 // wait delay, and counts them: a guest reading it waits at least delay
 // times their number. Its top directory opens at once, as a directory

@@ -31,6 +31,22 @@ func sha256Module(t testing.TB) []byte {
 	return wasmtest.SourceBytes(t, wasmtest.WAT, filepath.Join("testdata", "sha256file.wat"))
 }
 
+// sha256Executor is an executor on n, its code fetcher and /ipfs mount,
+// closed when the test ends, and the sha256file action as module's CID.
+func sha256Executor(ctx context.Context, t *testing.T, n *Node, module cid.Cid) (*executor.Executor, *activation.Action) {
+	t.Helper()
+	ex, err := executor.New(ctx, executor.WithFetcher(n), executor.WithMount("/ipfs", n.FS(ctx)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ex.Close(context.WithoutCancel(ctx)) })
+	return ex, &activation.Action{
+		Name: activation.FQN{Path: "guest", Name: "sha256file"}, Kind: "wasm:wasip1",
+		Code:   activation.Code{CID: module.String()},
+		Limits: whisk.Limits{Timeout: 30_000, Memory: 256, Logs: 10},
+	}
+}
+
 // TestActionByCIDRunsOnAnotherNode adds a module and a data set on node A;
 // node B's executor runs the module as ipfs://<CID> code, and the module
 // reads the data through B's /ipfs mount. Every byte crosses bitswap.
@@ -56,17 +72,7 @@ func TestActionByCIDRunsOnAnotherNode(t *testing.T) {
 	}
 
 	b := newNode(t, p2p.Config{}, WithPeers(a.Host().FullAddrs()...))
-	ex, err := executor.New(ctx, executor.WithFetcher(b), executor.WithMount("/ipfs", b.FS(ctx)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ex.Close(context.WithoutCancel(ctx))
-
-	action := &activation.Action{
-		Name: activation.FQN{Path: "guest", Name: "sha256file"}, Kind: "wasm:wasip1",
-		Code:   activation.Code{CID: module.String()},
-		Limits: whisk.Limits{Timeout: 30_000, Memory: 256, Logs: 10},
-	}
+	ex, action := sha256Executor(ctx, t, b, module)
 	tests := []struct {
 		name string
 		path string
@@ -192,16 +198,7 @@ func TestFetchTimeFromDelayedPeer(t *testing.T) {
 	b := newNode(t, p2p.Config{}, WithPeers(a.Host().FullAddrs()...))
 	slow := &delayedDAG{DAGService: b.dag, delay: delay}
 	b.dag = slow
-	ex, err := executor.New(ctx, executor.WithFetcher(b), executor.WithMount("/ipfs", b.FS(ctx)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ex.Close(context.WithoutCancel(ctx))
-	action := &activation.Action{
-		Name: activation.FQN{Path: "guest", Name: "sha256file"}, Kind: "wasm:wasip1",
-		Code:   activation.Code{CID: module.String()},
-		Limits: whisk.Limits{Timeout: 30_000, Memory: 256, Logs: 10},
-	}
+	ex, action := sha256Executor(ctx, t, b, module)
 	value, _ := json.Marshal(map[string]string{"path": "/ipfs/" + file.String()})
 	for _, run := range []string{"blocks from the peer", "blocks in the store"} {
 		res := ex.Run(ctx, action, activation.Invocation{Value: value})
