@@ -38,6 +38,11 @@ type Request struct {
 	DurationMS float64 `json:"durationMs"`
 	InitMS     float64 `json:"initMs"`
 	WaitMS     float64 `json:"waitMs"`
+	// FetchMS and FetchBytes are its fetchTime and fetchBytes annotations:
+	// the part of the duration the run waited for data from /ipfs or
+	// /data, and the bytes it read there. Absent when it read none.
+	FetchMS    *float64 `json:"fetchMs,omitempty"`
+	FetchBytes int64    `json:"fetchBytes,omitempty"`
 	// MemoryMB is the action's memory limit (the record's limits
 	// annotation): what a run of it holds of a node's offer.
 	MemoryMB float64 `json:"memoryMb"`
@@ -61,6 +66,11 @@ func invoke(ctx context.Context, env workloads.Env, r workloads.Request, out *Re
 	out.DurationMS = float64(rec.Duration)
 	rec.Annotation("initTime", &out.InitMS)
 	rec.Annotation("waitTime", &out.WaitMS)
+	var fetch float64
+	if rec.Annotation("fetchTime", &fetch) {
+		out.FetchMS = &fetch
+		rec.Annotation("fetchBytes", &out.FetchBytes)
+	}
 	var limits struct{ Memory float64 }
 	rec.Annotation("limits", &limits)
 	out.MemoryMB = limits.Memory

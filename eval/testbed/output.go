@@ -24,8 +24,10 @@ type Summary struct {
 	Requests, OK        int
 	SuccessRate         float64
 	// Latencies of the successful requests, in ms: complete (client
-	// observed), execution (the record's duration), waitTime, initTime.
-	CompleteP50, CompleteP95, ExecP50, WaitP50, InitP50 float64
+	// observed), execution (the record's duration), waitTime, initTime;
+	// FetchP50 is over those that read mounted data (their fetchTime, a
+	// part of the execution), NaN when none did.
+	CompleteP50, CompleteP95, ExecP50, WaitP50, InitP50, FetchP50 float64
 	// ColdStarts are the successful requests whose record has an
 	// initTime: their run created an instance (and waited for the
 	// module's compile, when the node had not finished it).
@@ -53,7 +55,7 @@ type Summary struct {
 func (ph *Phase) Summarize() Summary {
 	s := Summary{Workload: ph.Workload, Placement: ph.Placement, Requests: len(ph.Requests), DeployError: ph.DeployError,
 		P2P: map[string]float64{}, Seconds: ph.End.T - ph.Start.T}
-	var complete, exec, wait, init []float64
+	var complete, exec, wait, init, fetch []float64
 	for _, r := range ph.Requests {
 		if !r.OK {
 			continue
@@ -63,6 +65,9 @@ func (ph *Phase) Summarize() Summary {
 		exec = append(exec, r.DurationMS)
 		wait = append(wait, r.WaitMS)
 		init = append(init, r.InitMS)
+		if r.FetchMS != nil {
+			fetch = append(fetch, *r.FetchMS)
+		}
 		if r.InitMS > 0 {
 			s.ColdStarts++
 		}
@@ -72,6 +77,7 @@ func (ph *Phase) Summarize() Summary {
 	}
 	s.CompleteP50, s.CompleteP95 = quantile(complete, 0.5), quantile(complete, 0.95)
 	s.ExecP50, s.WaitP50, s.InitP50 = quantile(exec, 0.5), quantile(wait, 0.5), quantile(init, 0.5)
+	s.FetchP50 = quantile(fetch, 0.5)
 	n := min(len(ph.Start.Nodes), len(ph.End.Nodes))
 	for i := range n {
 		a, b := ph.Start.Nodes[i], ph.End.Nodes[i]
@@ -160,7 +166,7 @@ func writeCSV(path string, rows [][]string) error {
 
 // MainHeader is main.csv's header.
 var MainHeader = []string{"workload", "placement", "nodes", "rate", "cpu_cap_cores", "node_memory_mb", "requests", "ok", "success_rate",
-	"complete_p50_ms", "complete_p95_ms", "exec_p50_ms", "wait_p50_ms", "init_p50_ms", "cold_starts",
+	"complete_p50_ms", "complete_p95_ms", "exec_p50_ms", "fetch_p50_ms", "wait_p50_ms", "init_p50_ms", "cold_starts",
 	"veth_bytes_per_node", "p2p_dht_bytes_per_node", "p2p_ring_bytes_per_node", "p2p_run_bytes_per_node",
 	"p2p_blocks_bytes_per_node", "p2p_control_bytes_per_node",
 	"executing_nodes", "cpu_seconds_per_executing_node", "cpu_cores_per_executing_node", "memory_peak_rss_mb_per_node",
@@ -171,7 +177,7 @@ func (r *Results) writeMain(sums []Summary) error {
 	for _, s := range sums {
 		rows = append(rows, []string{s.Workload, s.Placement, strconv.Itoa(r.Nodes), r.rate(), f2(r.Caps.CPU), strconv.Itoa(r.MemMB),
 			strconv.Itoa(s.Requests), strconv.Itoa(s.OK), f2(s.SuccessRate),
-			f2(s.CompleteP50), f2(s.CompleteP95), f2(s.ExecP50), f2(s.WaitP50), f2(s.InitP50), strconv.Itoa(s.ColdStarts),
+			f2(s.CompleteP50), f2(s.CompleteP95), f2(s.ExecP50), f2(s.FetchP50), f2(s.WaitP50), f2(s.InitP50), strconv.Itoa(s.ColdStarts),
 			f2(s.VethBytes), f2(s.P2P[ClassDHT]), f2(s.P2P[ClassRing]), f2(s.P2P[ClassRun]), f2(s.P2P[ClassBlocks]), f2(s.P2P[ClassControl]),
 			strconv.Itoa(s.Executing), f2(s.CPUSeconds), f2(s.CPUCores), f2(s.MemoryMB),
 			f2(s.Schedulings), f2(s.ScheduleMsgs), f2(s.SchedulePeers), f2(s.ScheduleMS), f2(s.Seconds), s.DeployError})
@@ -258,9 +264,9 @@ func (lv Level) blocksIn() float64 {
 
 // kindSummary is a line of the latencies by request kind.
 type kindSummary struct {
-	Workload, Placement, Kind string
-	Requests, OK, ColdStarts  int
-	CompleteP50, ExecP50      float64
+	Workload, Placement, Kind      string
+	Requests, OK, ColdStarts       int
+	CompleteP50, ExecP50, FetchP50 float64
 }
 
 // kinds are the phases' latencies by request kind, for the phases whose
@@ -270,7 +276,7 @@ func (r *Results) kinds() []kindSummary {
 	var out []kindSummary
 	for _, ph := range r.Phases {
 		var lines []kindSummary
-		var complete, exec [][]float64
+		var complete, exec, fetch [][]float64
 		at := map[string]int{}
 		for _, q := range ph.Requests {
 			if q.Kind == "" {
@@ -281,7 +287,7 @@ func (r *Results) kinds() []kindSummary {
 				k = len(lines)
 				at[q.Kind] = k
 				lines = append(lines, kindSummary{Workload: ph.Workload, Placement: ph.Placement, Kind: q.Kind})
-				complete, exec = append(complete, nil), append(exec, nil)
+				complete, exec, fetch = append(complete, nil), append(exec, nil), append(fetch, nil)
 			}
 			lines[k].Requests++
 			if !q.OK {
@@ -293,9 +299,13 @@ func (r *Results) kinds() []kindSummary {
 			}
 			complete[k] = append(complete[k], q.ClientMS)
 			exec[k] = append(exec[k], q.DurationMS)
+			if q.FetchMS != nil {
+				fetch[k] = append(fetch[k], *q.FetchMS)
+			}
 		}
 		for k := range lines {
 			lines[k].CompleteP50, lines[k].ExecP50 = quantile(complete[k], 0.5), quantile(exec[k], 0.5)
+			lines[k].FetchP50 = quantile(fetch[k], 0.5)
 		}
 		out = append(out, lines...)
 	}
@@ -303,10 +313,10 @@ func (r *Results) kinds() []kindSummary {
 }
 
 func (r *Results) writeKinds() error {
-	rows := [][]string{{"workload", "placement", "kind", "requests", "ok", "complete_p50_ms", "exec_p50_ms", "cold_starts"}}
+	rows := [][]string{{"workload", "placement", "kind", "requests", "ok", "complete_p50_ms", "exec_p50_ms", "fetch_p50_ms", "cold_starts"}}
 	for _, k := range r.kinds() {
 		rows = append(rows, []string{k.Workload, k.Placement, k.Kind, strconv.Itoa(k.Requests), strconv.Itoa(k.OK),
-			f2(k.CompleteP50), f2(k.ExecP50), strconv.Itoa(k.ColdStarts)})
+			f2(k.CompleteP50), f2(k.ExecP50), f2(k.FetchP50), strconv.Itoa(k.ColdStarts)})
 	}
 	return writeCSV(filepath.Join(r.Dir, "kinds.csv"), rows)
 }
@@ -395,8 +405,9 @@ func (r *Results) writePlots(sums []Summary, series []phaseSnap) error {
 		return out
 	}
 	lat := bars("median latency of successful requests (this machine, bridge, no added latency)", "ms",
-		[]string{"complete (client)", "execution (duration)", "waitTime", "initTime"},
+		[]string{"complete (client)", "execution (duration)", "data fetch (fetchTime)", "waitTime", "initTime"},
 		[][]float64{col(func(s Summary) float64 { return s.CompleteP50 }), col(func(s Summary) float64 { return s.ExecP50 }),
+			col(func(s Summary) float64 { return s.FetchP50 }),
 			col(func(s Summary) float64 { return s.WaitP50 }), col(func(s Summary) float64 { return s.InitP50 })})
 	if err := save(lat, "latency.png"); err != nil {
 		return err
@@ -517,17 +528,21 @@ func (r *Results) writeReport(sums []Summary) error {
 	b.WriteString("**Latency source:** every latency here is measured on this machine over the bridge, with no added latency " +
 		"(netem is not available; latency models come only from libp2p mocknet or the simulator, `faasedge sim`). " +
 		"Complete latency is the client's, from the blocking invoke to its answer; execution latency is the activation " +
-		"record's `duration`; waitTime and initTime are the record's annotations. Medians are over successful requests.\n\n")
+		"record's `duration`; waitTime and initTime are the record's annotations. Data-fetch time is the record's fetchTime " +
+		"annotation (an addition to stock OpenWhisk): the part of the execution the function spent waiting for data from its " +
+		"mounts, /ipfs blocks from the node's store or its peers and /data's disk, timed by the executor in every open, stat, " +
+		"listing and read; its median is over the requests that read mounted data (– when none did: the REST workload's local " +
+		"placement reads its store through the key-value import). Medians are over successful requests.\n\n")
 	b.WriteString("## Main table\n\n")
-	b.WriteString("| workload | placement | requests | success | complete p50 ms | execution p50 ms | wait p50 ms | init p50 ms | cold starts | bytes/node (veth) | libp2p bytes/node dht / ring / run / blocks / control | executing nodes | CPU s per executing node (cores) | peak RSS/node |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n")
+	b.WriteString("| workload | placement | requests | success | complete p50 ms | execution p50 ms | fetch p50 ms | wait p50 ms | init p50 ms | cold starts | bytes/node (veth) | libp2p bytes/node dht / ring / run / blocks / control | executing nodes | CPU s per executing node (cores) | peak RSS/node |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n")
 	for _, s := range sums {
 		if s.DeployError != "" {
-			fmt.Fprintf(&b, "| %s | %s | 0 | deploy failed: %s | | | | | | | | | | |\n", s.Workload, s.Placement, strings.ReplaceAll(s.DeployError, "|", "/"))
+			fmt.Fprintf(&b, "| %s | %s | 0 | deploy failed: %s | | | | | | | | | | | |\n", s.Workload, s.Placement, strings.ReplaceAll(s.DeployError, "|", "/"))
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %.0f%% | %s | %s | %s | %s | %d | %s | %s / %s / %s / %s / %s | %d | %.2f (%.2f) | %.1f MiB |\n",
-			s.Workload, s.Placement, s.Requests, 100*s.SuccessRate, fmtMS(s.CompleteP50), fmtMS(s.ExecP50), fmtMS(s.WaitP50), fmtMS(s.InitP50), s.ColdStarts,
+		fmt.Fprintf(&b, "| %s | %s | %d | %.0f%% | %s | %s | %s | %s | %s | %d | %s | %s / %s / %s / %s / %s | %d | %.2f (%.2f) | %.1f MiB |\n",
+			s.Workload, s.Placement, s.Requests, 100*s.SuccessRate, fmtMS(s.CompleteP50), fmtMS(s.ExecP50), fmtMS(s.FetchP50), fmtMS(s.WaitP50), fmtMS(s.InitP50), s.ColdStarts,
 			fmtBytes(s.VethBytes), fmtBytes(s.P2P[ClassDHT]), fmtBytes(s.P2P[ClassRing]), fmtBytes(s.P2P[ClassRun]), fmtBytes(s.P2P[ClassBlocks]), fmtBytes(s.P2P[ClassControl]),
 			s.Executing, s.CPUSeconds, s.CPUCores, s.MemoryMB)
 	}
@@ -547,9 +562,9 @@ func (r *Results) writeReport(sums []Summary) error {
 	if ks := r.kinds(); len(ks) > 0 {
 		b.WriteString("\n## Latency by request kind\n\n")
 		b.WriteString("A phase's medians above mix its kinds of request (the hash workload's files of 4 KiB to 64 MiB); here each kind apart, every offered load together. Cold starts: requests whose record has an initTime.\n\n")
-		b.WriteString("| workload | placement | kind | requests | success | complete p50 ms | execution p50 ms | cold starts |\n|---|---|---|---:|---:|---:|---:|---:|\n")
+		b.WriteString("| workload | placement | kind | requests | success | complete p50 ms | execution p50 ms | fetch p50 ms | cold starts |\n|---|---|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, k := range ks {
-			fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %s | %s | %d |\n", k.Workload, k.Placement, k.Kind, k.Requests, k.OK, fmtMS(k.CompleteP50), fmtMS(k.ExecP50), k.ColdStarts)
+			fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %s | %s | %s | %d |\n", k.Workload, k.Placement, k.Kind, k.Requests, k.OK, fmtMS(k.CompleteP50), fmtMS(k.ExecP50), fmtMS(k.FetchP50), k.ColdStarts)
 		}
 	}
 	b.WriteString("\n## Deployment efficiency\n\n")
@@ -577,12 +592,10 @@ func (r *Results) writeReport(sums []Summary) error {
 	}
 	b.WriteString("## Files\n\n" +
 		"- `samples.jsonl`: every sample, one JSON record per point (t, phase, node, metric, labels, value); node -1 is the gateway.\n" +
-		"- `requests.jsonl`: every request (client latency, activation id, duration, initTime, waitTime, check result).\n" +
+		"- `requests.jsonl`: every request (client latency, activation id, duration, initTime, waitTime, fetchTime and fetchBytes, check result).\n" +
 		"- `main.csv`, `load.csv`, `kinds.csv`, `nodes.csv`: the tables above, and per node per phase.\n" +
 		"- `standalone.log`, `nodes/<i>/node.log`: the processes' logs.\n\n")
 	b.WriteString("## Not measured here\n\n" +
-		"- Data-fetch time is not separated from execution: the executor does not time /ipfs reads apart from the run; " +
-		"compare the IPFS placement's latencies with the local one's, and its block-exchange bytes.\n" +
 		"- No latency is added on the links (no netem).\n")
 	return os.WriteFile(filepath.Join(r.Dir, "report.md"), []byte(b.String()), 0o644)
 }
