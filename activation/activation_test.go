@@ -118,7 +118,8 @@ func TestWire(t *testing.T) {
 		Deadline: time.UnixMilli(1704067260105), Value: json.RawMessage(`{"x":1}`), InitArgs: map[string]string{"K": "v"}, MaxPayload: 10}
 	start := time.UnixMilli(1704067260000)
 	res := activation.Result{Response: whisk.ActivationResponse{StatusCode: whisk.StatusSuccess, Result: json.RawMessage(`{"ok":true}`)},
-		Logs: []string{"l"}, Start: start, End: start.Add(5 * time.Millisecond), InitTime: 3 * time.Millisecond, Cold: true}
+		Logs: []string{"l"}, Start: start, End: start.Add(5 * time.Millisecond), InitTime: 3 * time.Millisecond, Cold: true,
+		Fetch: activation.Fetch{Time: 1234567 * time.Nanosecond, Bytes: 1 << 20}}
 	var a2 activation.Action
 	var in2 activation.Invocation
 	var res2 activation.Result
@@ -133,8 +134,16 @@ func TestWire(t *testing.T) {
 		t.Errorf("invocation %+v", in2)
 	}
 	if !res2.Start.Equal(res.Start) || !res2.End.Equal(res.End) || res2.InitTime != res.InitTime || !res2.Cold ||
-		string(res2.Response.Result) != `{"ok":true}` || len(res2.Logs) != 1 {
+		string(res2.Response.Result) != `{"ok":true}` || len(res2.Logs) != 1 || res2.Fetch != res.Fetch {
 		t.Errorf("result %+v", res2)
+	}
+	// A run that read no mounted data has no fetch on the wire; one from
+	// a peer that claims a negative one is refused.
+	if b, _ := json.Marshal(activation.Result{}); strings.Contains(string(b), "fetch") {
+		t.Errorf("a result without a fetch: %s", b)
+	}
+	if err := json.Unmarshal([]byte(`{"response":{"statusCode":0},"start":0,"end":0,"fetch":{"ns":-1,"bytes":0}}`), &res2); err == nil {
+		t.Error("a negative fetch time was accepted")
 	}
 }
 

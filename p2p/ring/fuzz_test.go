@@ -164,7 +164,8 @@ func FuzzReplyFrames(f *testing.F) {
 	fz := newFuzzNode(f)
 	offers, _ := json.Marshal(offersMsg{Offers: []*Offer{fz.signedOffer(f)}})
 	claim, _ := json.Marshal(claimReply{LeaseID: "l1", Expiry: time.Now().UnixMilli()})
-	run, _ := json.Marshal(activation.Result{Response: whisk.ActivationResponse{StatusCode: whisk.StatusSuccess, Result: json.RawMessage(`{"ok":true}`)}, Logs: []string{"x"}})
+	run, _ := json.Marshal(activation.Result{Response: whisk.ActivationResponse{StatusCode: whisk.StatusSuccess, Result: json.RawMessage(`{"ok":true}`)}, Logs: []string{"x"},
+		Fetch: activation.Fetch{Time: time.Millisecond, Bytes: 4096}})
 	for _, b := range [][]byte{offers, claim, run} {
 		f.Add(append([]byte{statusOK}, b...))
 	}
