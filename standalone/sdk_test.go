@@ -23,13 +23,18 @@ import (
 )
 
 // record is the part of a blocking invocation's answer the SDK tests
-// read.
+// (and TestFetchAnnotations) read.
 type record struct {
 	ActivationID string `json:"activationId"`
 	Response     struct {
 		Status string         `json:"status"`
 		Result map[string]any `json:"result"`
 	} `json:"response"`
+	Duration    float64 `json:"duration"`
+	Annotations []struct {
+		Key   string `json:"key"`
+		Value any    `json:"value"`
+	} `json:"annotations"`
 }
 
 // invokeBlocking invokes name through the REST API and returns the
