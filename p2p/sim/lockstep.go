@@ -5,6 +5,11 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/faasedge/faasedge/p2p/ring"
 )
 
 // lockstep runs concurrent operations (one per scheduler) so that what
@@ -18,13 +23,17 @@ import (
 // departure, the bookkeeping of a result). It then waits. When all wait
 // (or are done), the serial part runs each waiting operation's step, one
 // at a time, in the order of their arrivals, and the next round starts.
-// What runs in parallel is thus what reads only the operation's own node
-// and the network's fixed view (trader lookups, ordering offers, the
-// scheduler's own lists); every read or write of another node's state
-// happens in a fixed order. Concurrent schedulers still race for the same
+// What runs in parallel is thus what reads only the operation's own node,
+// the network's fixed view (trader lookups, ordering offers, the
+// scheduler's own lists) and the offers a trader holds (finds), which
+// change only in serial parts; every other read and every write of
+// another node's state happens in a fixed order. A find at a scheduler is
+// a step too: a scheduler's clock moves with the operation it drives. Concurrent schedulers still race for the same
 // offers, as on a real ring: two that found the same offer in a round
 // both claim it in the next, and the earlier arrival wins.
 type lockstep struct {
+	// drivers are the nodes that drive the operations.
+	drivers map[peer.ID]bool
 	mu      sync.Mutex
 	running int     // operations in a parallel part
 	waiting []*turn // their steps, waiting for the serial part
@@ -41,8 +50,14 @@ type turn struct {
 	end   chan struct{}
 }
 
-// newLockstep expects n operations.
-func newLockstep(n int) *lockstep { return &lockstep{running: n} }
+// newLockstep expects one operation per driver.
+func newLockstep(drivers []peer.ID) *lockstep {
+	l := &lockstep{running: len(drivers), drivers: map[peer.ID]bool{}}
+	for _, d := range drivers {
+		l.drivers[d] = true
+	}
+	return l
+}
 
 // step runs f in the serial part of the round, in arrival order (order);
 // it returns when the round's serial part is over.
@@ -105,10 +120,12 @@ func withOp(ctx context.Context, l *lockstep, order int) context.Context {
 	return context.WithValue(ctx, opKey{}, op{l, order})
 }
 
-// inStep runs f as a step of the operation ctx carries, if any and if no
-// serial part runs (a message a step sends runs within that step).
-func inStep(ctx context.Context, f func()) {
-	if o, ok := ctx.Value(opKey{}).(op); ok && !o.l.serial.Load() {
+// inStep runs f, a message on proto to peer to, as a step of the
+// operation ctx carries, if any, unless a serial part runs (a message a
+// step sends runs within that step) or it is a find at a node that drives
+// no operation.
+func inStep(ctx context.Context, proto protocol.ID, to peer.ID, f func()) {
+	if o, ok := ctx.Value(opKey{}).(op); ok && !o.l.serial.Load() && (proto != ring.ProtoFind || o.l.drivers[to]) {
 		o.l.step(o.order, f)
 		return
 	}

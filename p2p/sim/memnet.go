@@ -197,7 +197,7 @@ func (e *Endpoint) Call(ctx context.Context, to peer.AddrInfo, proto protocol.ID
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	inStep(ctx, func() {
+	inStep(ctx, proto, to.ID, func() {
 		if to.ID == e.id {
 			resp, err = e.serve(ctx, e, proto, req)
 			return

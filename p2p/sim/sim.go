@@ -456,7 +456,11 @@ func (r *runner) arrive(ctx context.Context, k int, steady bool, level float64) 
 	}
 	out := make([]sample, k)
 	errs := make([]error, len(r.schedulers))
-	ls := newLockstep(len(r.schedulers))
+	drivers := make([]peer.ID, len(r.schedulers))
+	for i, s := range r.schedulers {
+		drivers[i] = s.ID()
+	}
+	ls := newLockstep(drivers)
 	var wg sync.WaitGroup
 	for s, idx := range bySched {
 		wg.Go(func() {
