@@ -417,16 +417,20 @@ func TestCleanAfterKill(t *testing.T) {
 	}
 }
 
-// TestNotRootStopsCleanly runs `faasedge eval` as an unprivileged user: it
-// says root is needed, fails, and creates nothing.
+// TestNotRootStopsCleanly runs `faasedge eval` and `faasedge eval
+// --clean` as an unprivileged user: each says root is needed, fails, and
+// creates nothing.
 func TestNotRootStopsCleanly(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
-	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", binary, "eval", "--out", out)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "need root") {
-		t.Fatalf("%v: %s; want exit 1 saying root is needed", err, stderr.String())
+	// A run, and a clean, which kills processes and deletes what runs made.
+	for _, args := range [][]string{{"eval", "--out", out}, {"eval", "--clean"}} {
+		cmd := exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", binary}, args...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "need root") {
+			t.Fatalf("%v: %v: %s; want exit 1 saying root is needed", args, err, stderr.String())
+		}
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("output directory made without root: %v", err)
