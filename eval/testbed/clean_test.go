@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,10 @@ func TestCleanTouchesOnlyEndedRuns(t *testing.T) {
 	}
 	// As when its process dies: the kernel drops the lock, the record stays.
 	endedLock.release(false)
+	// What a new run names in its progress line: the ended run, not the live one.
+	if gone := endedRuns(); !slices.Contains(gone, ended.Prefix) || slices.Contains(gone, live.Prefix) {
+		t.Errorf("ended runs %v, want %s and not %s", gone, ended.Prefix, live.Prefix)
+	}
 
 	var out bytes.Buffer
 	if err := Clean(ctx, &out); err != nil {
