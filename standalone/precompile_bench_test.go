@@ -53,7 +53,7 @@ func BenchmarkFirstInvokeHello(b *testing.B) {
 					b.Fatal(err)
 				}
 				if v.concurrent > 0 {
-					for !s.exec.Ready(key) {
+					for !s.work.Executor().Ready(key) {
 						time.Sleep(5 * time.Millisecond)
 					}
 					ready += time.Since(created)

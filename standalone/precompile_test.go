@@ -24,7 +24,7 @@ func TestCompileAtCreate(t *testing.T) {
 	}
 	sum := sha256.Sum256(code)
 	key := activation.Code{Digest: "sha256-" + hex.EncodeToString(sum[:])}
-	for deadline := time.Now().Add(5 * time.Minute); !s.exec.Ready(key); {
+	for deadline := time.Now().Add(5 * time.Minute); !s.work.Executor().Ready(key); {
 		if time.Now().After(deadline) {
 			t.Fatal("the module was not compiled at create")
 		}

@@ -40,13 +40,13 @@ import (
 	"github.com/faasedge/faasedge/internal/closer"
 	"github.com/faasedge/faasedge/internal/httpserve"
 	"github.com/faasedge/faasedge/invoker"
-	kvstore "github.com/faasedge/faasedge/kv"
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/edge"
 	"github.com/faasedge/faasedge/p2p/ipfs"
 	"github.com/faasedge/faasedge/standalone/controller"
 	"github.com/faasedge/faasedge/standalone/docstore"
 	"github.com/faasedge/faasedge/whisk"
+	"github.com/faasedge/faasedge/worker"
 )
 
 // Config is the stack's configuration; zero values take the defaults.
@@ -139,13 +139,7 @@ type Stack struct {
 	couch    string // the store's URL, without credentials
 	couchUP  *url.Userinfo
 	ctrl     *controller.Controller
-	host     *p2p.Host
-	ipfs     *ipfs.Node
-	exec     *executor.Executor
-	kv       interface {
-		executor.KeyValue
-		Close() error
-	}
+	work     *worker.Worker // the invokers' executor, IPFS node and key-value store
 	engines []*invoker.Engine
 	js      *invoker.JSRunner // the engines' nodejs runner
 	sched   *edge.Node        // the gateway's ring member
@@ -230,45 +224,19 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 
 	// An IPFS node on loopback resolves ipfs://<CID> code and serves the
 	// /ipfs mount; it keeps its identity and blocks under the data dir.
-	ipfsDir := filepath.Join(cfg.DataDir, "ipfs")
-	if s.host, err = p2p.NewHost(ctx, p2p.Config{DataDir: ipfsDir, ListenAddrs: cfg.EdgeListen, Bootstrap: cfg.IPFSPeers, DHTClient: true}); err != nil {
-		return nil, fmt.Errorf("standalone: p2p host: %w", err)
+	wcfg := worker.Config{
+		Node:       &worker.Node{Host: p2p.Config{DataDir: filepath.Join(cfg.DataDir, "ipfs"), ListenAddrs: cfg.EdgeListen, Bootstrap: cfg.IPFSPeers}},
+		ModulesDir: cfg.ModulesDir, Memory: cfg.UserMemory * whisk.ByteSize(max(cfg.Invokers, 1)), Compile: cfg.Compile,
+		DataMount: cfg.DataMount, RedisURL: cfg.RedisURL, KVDir: filepath.Join(cfg.DataDir, "kv"), Logger: log,
 	}
-	if s.ipfs, err = ipfs.New(ctx, s.host, ipfs.WithDataDir(ipfsDir), ipfs.WithPeers(cfg.IPFSPeers...),
-		ipfs.WithLogger(log.With("component", "ipfs"))); err != nil {
-		return nil, fmt.Errorf("standalone: ipfs: %w", err)
-	}
-	if cfg.RedisURL != "" {
-		s.kv, err = kvstore.DialRedis(cfg.RedisURL)
-	} else {
-		s.kv, err = kvstore.OpenPebble(filepath.Join(cfg.DataDir, "kv"), log.With("component", "kv"))
-	}
-	if err != nil {
+	if s.work, err = worker.Open(ctx, wcfg); err != nil {
 		return nil, fmt.Errorf("standalone: %w", err)
-	}
-	eopts := []executor.Option{
-		executor.WithKeyValue(s.kv), executor.WithPublisher(s.ipfs),
-		executor.WithMemoryBudget(int64(cfg.UserMemory) * int64(max(cfg.Invokers, 1))),
-		executor.WithDataDir(cfg.ModulesDir),
-		executor.WithFetcher(s.ipfs), executor.WithMount("/ipfs", s.ipfs.FS(context.WithoutCancel(ctx))),
-		executor.WithCompileBudget(cfg.Compile), executor.WithLogger(log.With("component", "executor")),
-	}
-	if cfg.DataMount != "" {
-		m, err := edge.DataMount(cfg.DataMount)
-		if err != nil {
-			return nil, fmt.Errorf("standalone: %w", err)
-		}
-		eopts = append(eopts, m)
-	}
-	s.exec, err = executor.New(ctx, eopts...)
-	if err != nil {
-		return nil, fmt.Errorf("standalone: executor: %w", err)
 	}
 	s.ctrl, err = controller.New(controller.Config{
 		KafkaBrokers: brokers,
 		CouchURL:     couchURL, CouchUser: couchUser, CouchPassword: couchPass,
 		NodejsDefault: whisk.KindNodejs,
-		Precompiler:   s.exec,
+		Precompiler:   s.work.Executor(),
 		Logger:        log.With("component", "controller"),
 	})
 	if err != nil {
@@ -296,9 +264,9 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	for i := range cfg.Invokers {
 		ic := base
 		ic.Instance, ic.UniqueName, ic.UserMemory = i, strconv.Itoa(i), cfg.UserMemory
-		ic.Runner, ic.Logger = invoker.LocalRunner(s.exec, s.js), log.With("component", "invoker"+strconv.Itoa(i))
+		ic.Runner, ic.Logger = invoker.LocalRunner(s.work.Executor(), s.js), log.With("component", "invoker"+strconv.Itoa(i))
 		// The invokers' IPFS node: each one's /metrics shows its fetches.
-		ic.Metrics = []prometheus.Collector{s.ipfs.Metrics()}
+		ic.Metrics = []prometheus.Collector{s.work.IPFS().Metrics()}
 		eng, err := invoker.New(ctx, ic)
 		if err != nil {
 			return nil, fmt.Errorf("standalone: invoker %d: %w", i, err)
@@ -425,10 +393,10 @@ func (s *Stack) startEdge(ctx context.Context, base invoker.Config) (err error) 
 				DataDir: filepath.Join(cfg.DataDir, "edge", strconv.Itoa(i)), ListenAddrs: loopback, Bootstrap: schedAddrs,
 			},
 			ModulesDir: cfg.ModulesDir, DataMount: cfg.DataMount,
-			IPFSPeers: s.host.FullAddrs(), OffersMB: []int{offer, offer}, Schedulers: scheds,
+			IPFSPeers: s.work.Host().FullAddrs(), OffersMB: []int{offer, offer}, Schedulers: scheds,
 			// One operator runs the whole stack: its edge nodes let actions
 			// reach what their annotations allow, and share its store.
-			AllowedHosts: []string{"*"}, KeyValue: s.kv,
+			AllowedHosts: []string{"*"}, KeyValue: s.work.KeyValue(),
 			Refresh: edgeRefresh,
 			Logger:  s.log.With("component", "edge"+strconv.Itoa(i)),
 		})
@@ -444,7 +412,7 @@ func (s *Stack) startEdge(ctx context.Context, base invoker.Config) (err error) 
 	capacity := (cfg.EdgeNodes + cfg.ExternalEdgeNodes) * 2 * offer / cfg.VirtualInvokers
 	if s.gateway, err = controllerplugin.New(ctx, s.sched.Ring(), controllerplugin.Config{
 		Invoker: base, IDs: ids, CapacityMB: capacity, MinClaimMB: min(offer, controllerplugin.DefaultMinClaimMB),
-		CheckInterval: edgeCheck, Publisher: s.ipfs, Logger: s.log.With("component", "gateway"),
+		CheckInterval: edgeCheck, Publisher: s.work.IPFS(), Logger: s.log.With("component", "gateway"),
 	}); err != nil {
 		return fmt.Errorf("standalone: %w", err)
 	}
@@ -553,7 +521,7 @@ func (s *Stack) KafkaBrokers() []string { return s.kafka.ListenAddrs() }
 
 // IPFS is the stack's IPFS node: what is added to it can be deployed as
 // ipfs://<CID> code.
-func (s *Stack) IPFS() *ipfs.Node { return s.ipfs }
+func (s *Stack) IPFS() *ipfs.Node { return s.work.IPFS() }
 
 // SchedulerAddrs are the full multiaddrs of the gateway's ring member,
 // which external edge nodes bootstrap from and push their backup list to
@@ -626,11 +594,10 @@ func (s *Stack) Close(ctx context.Context) error {
 			s.log.Debug("standalone: edge node stop", "node", i, "err", err)
 		}
 	}
-	if s.exec != nil {
-		errs = append(errs, s.exec.Close(ctx))
+	if s.work != nil {
+		errs = append(errs, s.work.Close(ctx))
 	}
-	errs = append(errs, closer.Close(s.kv), closer.Close(s.ipfs), closer.Close(s.host),
-		closer.Close(s.storeHS), closer.Close(s.store))
+	errs = append(errs, closer.Close(s.storeHS), closer.Close(s.store))
 	if s.kafka != nil {
 		s.kafka.Close()
 	}
@@ -659,7 +626,7 @@ Try it with the wsk CLI:
 
 Press Ctrl-C to stop; what was written stays in %s.
 `, s.APIHost(), controller.GuestAuth, controller.GuestNamespace,
-		strings.Join(s.KafkaBrokers(), ","), s.KafkaBrokers()[0], s.FeedEndpoint(), s.couchDescription(), strings.Join(s.host.FullAddrs(), " "),
+		strings.Join(s.KafkaBrokers(), ","), s.KafkaBrokers()[0], s.FeedEndpoint(), s.couchDescription(), strings.Join(s.work.Host().FullAddrs(), " "),
 		len(s.engines), fmt.Sprintf("%d MB", s.cfg.UserMemory.MB()), s.edgeDescription(),
 		s.APIHost(), controller.GuestAuth, s.cfg.DataDir)
 }

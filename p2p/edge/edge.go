@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +29,7 @@ import (
 	"github.com/faasedge/faasedge/p2p/ipfs"
 	"github.com/faasedge/faasedge/p2p/ring"
 	"github.com/faasedge/faasedge/whisk"
+	"github.com/faasedge/faasedge/worker"
 )
 
 // Config is a node's configuration; zero values take the defaults.
@@ -82,7 +82,7 @@ type Config struct {
 type Node struct {
 	host   *p2p.Host
 	code   *ipfs.Node
-	exec   *executor.Executor
+	work   *worker.Worker // nil when the node supplies nothing
 	runner *Executor
 	tr     *ring.HostTransport
 	ring   *ring.Node
@@ -137,31 +137,16 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		for _, mb := range cfg.OffersMB {
 			total += mb
 		}
-		eopts := []executor.Option{executor.WithFetcher(n.code), executor.WithMemoryBudget(int64(total) << 20),
-			executor.WithLogger(log.With("component", "executor")),
-			executor.WithHTTPPolicy(executor.HTTPPolicy{AllowedHosts: append([]string{}, cfg.AllowedHosts...)}),
-			executor.WithPublisher(n.code),
-			executor.WithMount("/ipfs", n.code.FS(context.WithoutCancel(ctx)))}
-		if cfg.DataMount != "" {
-			m, err := DataMount(cfg.DataMount)
-			if err != nil {
-				return nil, err
-			}
-			eopts = append(eopts, m)
-		}
-		if cfg.KeyValue != nil {
-			eopts = append(eopts, executor.WithKeyValue(cfg.KeyValue))
-		}
 		if cfg.ModulesDir == "" {
 			cfg.ModulesDir = cfg.Host.DataDir
 		}
-		if cfg.ModulesDir != "" {
-			eopts = append(eopts, executor.WithDataDir(cfg.ModulesDir))
+		if n.work, err = worker.Open(ctx, worker.Config{IPFS: n.code, ModulesDir: cfg.ModulesDir,
+			Memory: whisk.ByteSize(total) * whisk.MB, DataMount: cfg.DataMount, KeyValue: cfg.KeyValue,
+			HTTP:   &executor.HTTPPolicy{AllowedHosts: append([]string{}, cfg.AllowedHosts...)},
+			Logger: log}); err != nil {
+			return nil, fmt.Errorf("edge: %w", err)
 		}
-		if n.exec, err = executor.New(ctx, eopts...); err != nil {
-			return nil, fmt.Errorf("edge: executor: %w", err)
-		}
-		n.runner = &Executor{ex: n.exec, code: n.code}
+		n.runner = &Executor{ex: n.work.Executor(), code: n.code}
 		ropts = append(ropts, ring.WithExecutor(n.runner))
 	}
 	n.tr = ring.NewHostTransport(n.host, log.With("component", "ring"))
@@ -192,12 +177,14 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 }
 
 // DataMount is the executor option that shows the host directory dir to
-// actions at /data, read-only, once dir is checked to be a directory.
+// actions at /data (worker.DataMount), failing as Start would: `faasedge
+// node` checks its --data with it before it starts anything.
 func DataMount(dir string) (executor.Option, error) {
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("edge: data mount %s is not a directory (%v)", dir, err)
+	m, err := worker.DataMount(dir)
+	if err != nil {
+		return nil, fmt.Errorf("edge: %w", err)
 	}
-	return executor.WithMount("/data", os.DirFS(dir)), nil
+	return m, nil
 }
 
 // followIndex resolves the scheduler index now and then, so the backup list
@@ -262,8 +249,8 @@ func (n *Node) Close(ctx context.Context) error {
 		if n.tr != nil {
 			n.tr.Close()
 		}
-		if n.exec != nil {
-			errs = append(errs, n.exec.Close(ctx))
+		if n.work != nil {
+			errs = append(errs, n.work.Close(ctx))
 		}
 		errs = append(errs, closer.Close(n.code), closer.Close(n.host))
 		n.closeErr = errors.Join(errs...)
