@@ -100,9 +100,10 @@ func Open(ctx context.Context, cfg Config) (w *Worker, err error) {
 	}()
 	opts := []executor.Option{executor.WithLogger(log.With("component", "executor")), executor.WithCompileBudget(cfg.Compile)}
 	if w.ipfs == nil && cfg.Node != nil {
-		if err := w.openNode(ctx, *cfg.Node, log); err != nil {
+		if w.host, w.node, err = cfg.Node.Open(ctx, log); err != nil {
 			return nil, fmt.Errorf("ipfs node: %w", err)
 		}
+		w.ipfs = w.node
 	}
 	if w.ipfs != nil {
 		opts = append(opts, executor.WithFetcher(w.ipfs), executor.WithPublisher(w.ipfs),
@@ -138,24 +139,29 @@ func Open(ctx context.Context, cfg Config) (w *Worker, err error) {
 	return w, nil
 }
 
-func (w *Worker) openNode(ctx context.Context, cfg Node, log *slog.Logger) (err error) {
-	if cfg.Logger != nil {
-		log = cfg.Logger
+// Open starts the node's host, then the node, logging to the Node's
+// Logger, else to log (discarded when nil). On failure, the host is closed.
+func (c Node) Open(ctx context.Context, log *slog.Logger) (*p2p.Host, *ipfs.Node, error) {
+	if c.Logger != nil {
+		log = c.Logger
+	} else if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	hcfg := cfg.Host
+	hcfg := c.Host
 	hcfg.DHTClient = true
-	if w.host, err = p2p.NewHost(ctx, hcfg); err != nil {
-		return err
+	h, err := p2p.NewHost(ctx, hcfg)
+	if err != nil {
+		return nil, nil, err
 	}
 	opts := []ipfs.Option{ipfs.WithDataDir(hcfg.DataDir), ipfs.WithPeers(hcfg.Bootstrap...), ipfs.WithLogger(log.With("component", "ipfs"))}
-	if cfg.Gateway != "" {
-		opts = append(opts, ipfs.WithGateway(cfg.Gateway, ipfs.DefaultGatewayDelay))
+	if c.Gateway != "" {
+		opts = append(opts, ipfs.WithGateway(c.Gateway, ipfs.DefaultGatewayDelay))
 	}
-	if w.node, err = ipfs.New(ctx, w.host, opts...); err != nil {
-		return err
+	n, err := ipfs.New(ctx, h, opts...)
+	if err != nil {
+		return nil, nil, errors.Join(err, h.Close())
 	}
-	w.ipfs = w.node
-	return nil
+	return h, n, nil
 }
 
 func (w *Worker) openKeyValue(redisURL, dir string, log *slog.Logger) error {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/faasedge/faasedge/activation"
 	"github.com/faasedge/faasedge/executor"
-	"github.com/faasedge/faasedge/p2p/ipfs"
 	"github.com/faasedge/faasedge/whisk"
+	"github.com/faasedge/faasedge/worker"
 )
 
 // params collects repeated --param k=v flags; a value that is JSON is taken
@@ -59,45 +59,22 @@ func (o *execOptions) run(ctx context.Context, args []string, stdout, stderr io.
 		file = args[0]
 	}
 	limits := whisk.Limits{Timeout: o.timeout.Milliseconds(), Memory: o.memory, Logs: o.logs, Concurrency: o.concurrency}
-	var node *ipfsFlags
+	wcfg := worker.Config{ModulesDir: o.node.dataDir, Logger: newLogger(stderr, false)}
 	if activation.ParseCode([]byte(file), false).CID != "" || len(o.node.peers) > 0 {
-		node = &o.node
+		wcfg.Node = o.node.worker(stderr)
 	}
-	e, _, closeExec, err := openExecutor(ctx, o.node.dataDir, node, stderr, executor.WithLogger(newLogger(stderr, false)))
+	w, err := worker.Open(ctx, wcfg)
 	if err != nil {
 		return err
 	}
-	defer closeExec()
+	defer w.Close(context.WithoutCancel(ctx))
+	e := w.Executor()
 
 	if o.proxy != "" {
 		fmt.Fprintf(stderr, "faasedge exec: action proxy listening on %s\n", o.proxy)
 		return executor.NewProxy(e, limits, stdout, stderr).ListenAndServe(ctx, o.proxy)
 	}
 	return execFile(ctx, e, file, o.params, limits, stdout, stderr)
-}
-
-// openExecutor starts an executor with opts that keeps compiled modules
-// under dataDir when it is set. With node, an IPFS node on node's flags
-// fetches ipfs://<CID> code, serves /ipfs and publishes what actions add;
-// n is that node (nil without). closeAll stops the executor, then the node.
-func openExecutor(ctx context.Context, dataDir string, node *ipfsFlags, stderr io.Writer, opts ...executor.Option) (e *executor.Executor, n *ipfs.Node, closeAll func(), err error) {
-	if dataDir != "" {
-		opts = append(opts, executor.WithDataDir(dataDir))
-	}
-	closeNode := func() error { return nil }
-	if node != nil {
-		var c func() error
-		if n, c, err = openNode(ctx, *node, stderr); err != nil {
-			return nil, nil, nil, fmt.Errorf("ipfs node: %w", err)
-		}
-		closeNode = c
-		opts = append(opts, executor.WithFetcher(n), executor.WithMount("/ipfs", n.FS(ctx)), executor.WithPublisher(n))
-	}
-	if e, err = executor.New(ctx, opts...); err != nil {
-		_ = closeNode()
-		return nil, nil, nil, err
-	}
-	return e, n, func() { _ = e.Close(context.WithoutCancel(ctx)); _ = closeNode() }, nil
 }
 
 func execFile(ctx context.Context, e *executor.Executor, file string, ps params, limits whisk.Limits, stdout, stderr io.Writer) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/faasedge/faasedge/invoker"
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/whisk"
+	"github.com/faasedge/faasedge/worker"
 )
 
 // The kinds of flag, and the groups of flags, that several commands share:
@@ -73,6 +75,12 @@ type ipfsFlags struct {
 func (f *ipfsFlags) register(fs *flag.FlagSet, dataDir string) {
 	f.hostFlags.register(fs, dataDir)
 	fs.StringVar(&f.gateway, "gateway", "", "trustless HTTP gateway URL to fall back on for code and data by CID (blocks are verified; off when empty)")
+}
+
+// worker configures the IPFS node of a worker on the flags, logging
+// warnings and errors only to stderr.
+func (f *ipfsFlags) worker(stderr io.Writer) *worker.Node {
+	return &worker.Node{Host: f.config(), Gateway: f.gateway, Logger: newLogger(stderr, true)}
 }
 
 // compileFlags bound the compilation of wasm modules ahead of their first

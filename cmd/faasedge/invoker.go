@@ -6,10 +6,9 @@ import (
 	"io"
 	"os"
 
-	"github.com/faasedge/faasedge/executor"
 	"github.com/faasedge/faasedge/internal/memtrim"
 	"github.com/faasedge/faasedge/invoker"
-	"github.com/faasedge/faasedge/kv"
+	"github.com/faasedge/faasedge/worker"
 )
 
 // invokerEnv gives the invoker's own flags their defaults: the stock
@@ -39,40 +38,14 @@ func (o *invokerOptions) run(ctx context.Context, _ []string, _, stderr io.Write
 		}
 		return fmt.Errorf("%w: --id is required", errUsage)
 	}
-	cfg, err := invoker.FromEnv(os.Getenv)
-	if err != nil {
-		return err
-	}
-	tlsCfg, err := invoker.TLSFromEnv(os.Getenv)
-	if err != nil {
-		return err
-	}
-	log := newLogger(stderr, false)
-	exOpts := []executor.Option{executor.WithMemoryBudget(int64(cfg.UserMemory)), executor.WithLogger(log),
-		executor.WithCompileBudget(o.compile.budget())}
-	if o.redis != "" {
-		store, err := kv.DialRedis(o.redis)
-		if err != nil {
-			return err
-		}
-		defer store.Close()
-		exOpts = append(exOpts, executor.WithKeyValue(store))
-	}
-	ex, ipfsNode, closeExec, err := openExecutor(ctx, o.node.dataDir, &o.node, stderr, exOpts...)
-	if err != nil {
-		return err
-	}
-	defer closeExec()
-	cfg.Instance, cfg.UniqueName, cfg.DisplayedName = o.id, o.uniqueName, o.displayedName
-	cfg.Runner, cfg.TLS, cfg.Logger = invoker.LocalRunner(ex, nil), tlsCfg, log
-	cfg.Metrics = append(cfg.Metrics, ipfsNode.Metrics())
-	if o.compile.concurrency >= 0 {
-		cfg.Prewarm.Compiler = ex
-	}
-	eng, err := invoker.New(ctx, cfg)
+	p, err := invoker.Open(ctx, invoker.ProcessConfig{
+		Instance: o.id, UniqueName: o.uniqueName, DisplayedName: o.displayedName,
+		Worker: worker.Config{Node: o.node.worker(stderr), ModulesDir: o.node.dataDir, Compile: o.compile.budget(), RedisURL: o.redis},
+		Getenv: os.Getenv, Logger: newLogger(stderr, false),
+	})
 	if err != nil {
 		return err
 	}
 	go memtrim.Run(ctx, memtrim.Every)
-	return untilStopped(eng.Run(ctx))
+	return untilStopped(p.Run(ctx))
 }

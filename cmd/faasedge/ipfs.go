@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/ipfs"
 )
 
@@ -138,20 +137,8 @@ func withNode(ctx context.Context, f ipfsFlags, stderr io.Writer, run func(*ipfs
 // openNode starts a DHT-client host and an IPFS node on f's data dir (in
 // memory, with a fresh identity, when it is empty).
 func openNode(ctx context.Context, f ipfsFlags, stderr io.Writer) (*ipfs.Node, func() error, error) {
-	log := newLogger(stderr, true)
-	hcfg := f.config()
-	hcfg.DHTClient = true
-	h, err := p2p.NewHost(ctx, hcfg)
+	h, n, err := f.worker(stderr).Open(ctx, nil)
 	if err != nil {
-		return nil, nil, err
-	}
-	opts := []ipfs.Option{ipfs.WithDataDir(f.dataDir), ipfs.WithPeers(f.peers...), ipfs.WithLogger(log)}
-	if f.gateway != "" {
-		opts = append(opts, ipfs.WithGateway(f.gateway, ipfs.DefaultGatewayDelay))
-	}
-	n, err := ipfs.New(ctx, h, opts...)
-	if err != nil {
-		h.Close()
 		return nil, nil, err
 	}
 	return n, func() error { return errors.Join(n.Close(), h.Close()) }, nil

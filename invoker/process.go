@@ -1,0 +1,79 @@
+package invoker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/faasedge/faasedge/worker"
+)
+
+// ProcessConfig configures the drop-in invoker as `faasedge invoker` runs
+// it: what the stock invoker takes as arguments, and the worker its wasm
+// actions run on. Everything else comes from the stock environment
+// (FromEnv, TLSFromEnv), as it does for the stock invoker.
+type ProcessConfig struct {
+	// Instance, UniqueName and DisplayedName are the stock --id,
+	// --uniqueName and --displayedName.
+	Instance                  int
+	UniqueName, DisplayedName string
+	// Worker runs the wasm actions; its Memory is the environment's user
+	// memory (CONFIG_whisk_containerPool_userMemory), and its Logger
+	// Logger. A Compile budget that allows compiles prewarms the actions
+	// the controller announces.
+	Worker worker.Config
+	// Getenv reads the environment (os.Getenv in the binary).
+	Getenv func(string) string
+	// Logger receives every component's logs (discarded when nil).
+	Logger *slog.Logger
+}
+
+// Process is the drop-in invoker's engine with the worker it runs wasm
+// actions on; nodejs actions run on a JSRunner of its own.
+type Process struct {
+	engine *Engine
+	work   *worker.Worker
+}
+
+// Open reads the environment, opens the worker and builds the engine; a
+// bad or missing variable is an *EnvError naming it. On failure, what was
+// opened is closed.
+func Open(ctx context.Context, pc ProcessConfig) (*Process, error) {
+	cfg, err := FromEnv(pc.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.TLS, err = TLSFromEnv(pc.Getenv); err != nil {
+		return nil, err
+	}
+	log := pc.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	wcfg := pc.Worker
+	wcfg.Memory, wcfg.Logger = cfg.UserMemory, log
+	w, err := worker.Open(ctx, wcfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Instance, cfg.UniqueName, cfg.DisplayedName = pc.Instance, pc.UniqueName, pc.DisplayedName
+	cfg.Runner, cfg.Logger = LocalRunner(w.Executor(), nil), log
+	if n := w.IPFS(); n != nil {
+		// The engine's /metrics shows the node's fetches.
+		cfg.Metrics = append(cfg.Metrics, n.Metrics())
+	}
+	if wcfg.Compile.Concurrent >= 0 {
+		cfg.Prewarm.Compiler = w.Executor()
+	}
+	eng, err := New(ctx, cfg)
+	if err != nil {
+		return nil, errors.Join(err, w.Close(context.WithoutCancel(ctx)))
+	}
+	return &Process{engine: eng, work: w}, nil
+}
+
+// Run runs the engine until ctx is done (Engine.Run), then closes the
+// worker. Call it once.
+func (p *Process) Run(ctx context.Context) error {
+	return errors.Join(p.engine.Run(ctx), p.work.Close(context.WithoutCancel(ctx)))
+}
