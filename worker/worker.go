@@ -91,14 +91,23 @@ func Open(ctx context.Context, cfg Config) (w *Worker, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	w = &Worker{ipfs: cfg.IPFS, kvs: cfg.KeyValue}
+	// A failing return sets w to nil: close what was opened through
+	// another name.
+	opened := &Worker{ipfs: cfg.IPFS, kvs: cfg.KeyValue}
+	w = opened
 	defer func() {
 		if err != nil {
-			_ = w.Close(context.WithoutCancel(ctx))
-			w = nil
+			err = errors.Join(err, opened.Close(context.WithoutCancel(ctx)))
 		}
 	}()
 	opts := []executor.Option{executor.WithLogger(log.With("component", "executor")), executor.WithCompileBudget(cfg.Compile)}
+	if cfg.DataMount != "" {
+		m, err := DataMount(cfg.DataMount)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, m)
+	}
 	if w.ipfs == nil && cfg.Node != nil {
 		if w.host, w.node, err = cfg.Node.Open(ctx, log); err != nil {
 			return nil, fmt.Errorf("ipfs node: %w", err)
@@ -108,13 +117,6 @@ func Open(ctx context.Context, cfg Config) (w *Worker, err error) {
 	if w.ipfs != nil {
 		opts = append(opts, executor.WithFetcher(w.ipfs), executor.WithPublisher(w.ipfs),
 			executor.WithMount("/ipfs", w.ipfs.FS(context.WithoutCancel(ctx))))
-	}
-	if cfg.DataMount != "" {
-		m, err := DataMount(cfg.DataMount)
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, m)
 	}
 	if w.kvs == nil && (cfg.RedisURL != "" || cfg.KVDir != "") {
 		if err := w.openKeyValue(cfg.RedisURL, cfg.KVDir, log); err != nil {
