@@ -17,10 +17,10 @@ type ProcessConfig struct {
 	// --uniqueName and --displayedName.
 	Instance                  int
 	UniqueName, DisplayedName string
-	// Worker runs the wasm actions; its Memory is the environment's user
-	// memory (CONFIG_whisk_containerPool_userMemory), and its Logger
-	// Logger. A Compile budget that allows compiles prewarms the actions
-	// the controller announces.
+	// Worker runs the wasm actions. Open sets its Memory to the
+	// environment's user memory and its Logger to Logger. A Compile
+	// budget that allows compiles prewarms the actions the controller
+	// announces (Config.Prewarm).
 	Worker worker.Config
 	// Getenv reads the environment (os.Getenv in the binary).
 	Getenv func(string) string
