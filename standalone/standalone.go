@@ -140,13 +140,13 @@ type Stack struct {
 	couchUP  *url.Userinfo
 	ctrl     *controller.Controller
 	work     *worker.Worker // the invokers' executor, IPFS node and key-value store
-	engines []*invoker.Engine
-	js      *invoker.JSRunner // the engines' nodejs runner
-	sched   *edge.Node        // the gateway's ring member
-	edges   []*edge.Node      // the edge nodes
-	gateway *controllerplugin.Gateway
-	apiLn   net.Listener
-	apiHS   *http.Server
+	engines  []*invoker.Engine
+	js       *invoker.JSRunner // the engines' nodejs runner
+	sched    *edge.Node        // the gateway's ring member
+	edges    []*edge.Node      // the edge nodes
+	gateway  *controllerplugin.Gateway
+	apiLn    net.Listener
+	apiHS    *http.Server
 }
 
 // Start brings the stack up. It returns once the API listens; call

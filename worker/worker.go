@@ -3,7 +3,7 @@
 // and publishes what actions add to, an operator's /data directory, and the
 // key-value store of actions annotated faasedge-kv.
 //
-// The drop-in invoker (invoker.Open), `faasedge exec`, the standalone and
+// The drop-in invoker (invoker/process), `faasedge exec`, the standalone and
 // the edge nodes (p2p/edge) all run their actions on a Worker, so that an
 // action sees the same mounts and capabilities wherever it runs.
 package worker

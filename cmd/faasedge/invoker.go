@@ -7,7 +7,7 @@ import (
 	"os"
 
 	"github.com/faasedge/faasedge/internal/memtrim"
-	"github.com/faasedge/faasedge/invoker"
+	"github.com/faasedge/faasedge/invoker/process"
 	"github.com/faasedge/faasedge/worker"
 )
 
@@ -38,7 +38,7 @@ func (o *invokerOptions) run(ctx context.Context, _ []string, _, stderr io.Write
 		}
 		return fmt.Errorf("%w: --id is required", errUsage)
 	}
-	p, err := invoker.Open(ctx, invoker.ProcessConfig{
+	p, err := process.Open(ctx, process.Config{
 		Instance: o.id, UniqueName: o.uniqueName, DisplayedName: o.displayedName,
 		Worker: worker.Config{Node: o.node.worker(stderr), ModulesDir: o.node.dataDir, Compile: o.compile.budget(), RedisURL: o.redis},
 		Getenv: os.Getenv, Logger: newLogger(stderr, false),
