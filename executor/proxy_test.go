@@ -25,7 +25,13 @@ func stockClient(t *testing.T, url string, body any) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
+	return stockPost(t, url, bytes.NewReader(b))
+}
+
+// stockPost is stockClient for a body already encoded, or streamed.
+func stockPost(t *testing.T, url string, body io.Reader) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,22 +169,9 @@ func TestProxyBoundsBodies(t *testing.T) {
 	p.maxInit, p.maxRun = int64(2*len(mod)), 1<<20
 	srv := httptest.NewServer(p)
 	defer srv.Close()
-	post := func(path string, body io.Reader) (int, string) {
-		t.Helper()
-		resp, err := http.Post(srv.URL+path, "application/json", body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		out, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, string(out)
-	}
 	for path, limit := range map[string]int64{"/init": p.maxInit, "/run": p.maxRun} {
 		body := io.MultiReader(strings.NewReader(`{"value":{"code":"`), io.LimitReader(repeatByte('A'), 2*limit))
-		code, got := post(path, body)
+		code, got := stockPost(t, srv.URL+path, body)
 		want := errorText(fmt.Sprintf("the %s body is larger than %d bytes", path, limit))
 		if code != http.StatusRequestEntityTooLarge || got != want {
 			t.Errorf("%s past the bound: %d %s, want 413 %s", path, code, got, want)
