@@ -50,15 +50,9 @@ func TestChurnKeepsDiscoveryWorking(t *testing.T) {
 	// pushes their free offers to the scheduler (the backup list, the
 	// fallback when the few keys tried all miss).
 	publishAll(t, alive)
+	pushBackups(t, ms[0], alive[1:])
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	sched := []peer.AddrInfo{{ID: ms[0].node.ID(), Addrs: ms[0].host.Addrs()}}
-	for _, m := range alive[1:] {
-		m.node.SetSchedulers(sched)
-		if err := m.node.PushBackup(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
 	for i := range 5 {
 		p, err := ms[0].node.Schedule(ctx, "", 200)
 		if err != nil {

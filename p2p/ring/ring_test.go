@@ -179,6 +179,23 @@ func publishAll(t testing.TB, ms []*member) {
 	}
 }
 
+// pushBackups makes sched the scheduler the suppliers push their free
+// offers to, as a deployment's scheduler index does, and pushes them: the
+// backup list a scheduling falls back to when the few keys it tried all
+// miss.
+func pushBackups(t testing.TB, sched *member, suppliers []*member) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	to := []peer.AddrInfo{{ID: sched.node.ID(), Addrs: sched.host.Addrs()}}
+	for _, m := range suppliers {
+		m.node.SetSchedulers(to)
+		if err := m.node.PushBackup(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestRingPublishDiscoverClaimRun(t *testing.T) {
 	// One key per region: each region has one trader, so discovery finds
 	// every offer without the backup list (none is configured).
