@@ -18,6 +18,7 @@ import (
 	"github.com/faasedge/faasedge/p2p"
 	"github.com/faasedge/faasedge/p2p/edge"
 	"github.com/faasedge/faasedge/p2p/ring"
+	"github.com/faasedge/faasedge/worker"
 )
 
 // nodeOptions are the edge node's settings.
@@ -90,7 +91,7 @@ func (o *nodeOptions) run(ctx context.Context, _ []string, _, stderr io.Writer) 
 		return fmt.Errorf("%w: --scheduler: %w", errUsage, err)
 	}
 	if o.data != "" {
-		if _, err := edge.DataMount(o.data); err != nil {
+		if _, err := worker.DataMount(o.data); err != nil {
 			return fmt.Errorf("%w: --data: %w", errUsage, err)
 		}
 	}

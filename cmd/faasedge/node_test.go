@@ -79,7 +79,7 @@ func TestNodeBadFlags(t *testing.T) {
 		{"bad allow", []string{"--allow", "not-a-peer"}, "--allow"},
 		{"bad scheduler", []string{"--scheduler", "/ip4/1.2.3.4"}, "--scheduler"},
 		{"stray argument", []string{"extra"}, "unexpected argument"},
-		{"data not a directory", []string{"--data", "/no/such/dir"}, "--data: edge: data mount /no/such/dir is not a directory"},
+		{"data not a directory", []string{"--data", "/no/such/dir"}, "--data: data mount /no/such/dir is not a directory"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -176,17 +176,6 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	return n, nil
 }
 
-// DataMount is the executor option that shows the host directory dir to
-// actions at /data (worker.DataMount), failing as Start would: `faasedge
-// node` checks its --data with it before it starts anything.
-func DataMount(dir string) (executor.Option, error) {
-	m, err := worker.DataMount(dir)
-	if err != nil {
-		return nil, fmt.Errorf("edge: %w", err)
-	}
-	return m, nil
-}
-
 // followIndex resolves the scheduler index now and then, so the backup list
 // reaches the schedulers the operator lists.
 func (n *Node) followIndex(ctx context.Context, name ipns.Name, fixed []peer.AddrInfo, every time.Duration) {
