@@ -43,8 +43,10 @@ func (m *fetchMeter) add(start time.Time, n int) {
 	}
 }
 
-func (m *fetchMeter) load() activation.Fetch {
-	return activation.Fetch{Time: time.Duration(m.ns.Load()), Bytes: m.bytes.Load()}
+// take returns what was counted since the last take and starts counting
+// again from zero.
+func (m *fetchMeter) take() activation.Fetch {
+	return activation.Fetch{Time: time.Duration(m.ns.Swap(0)), Bytes: m.bytes.Swap(0)}
 }
 
 // fsConfig shows the executor's mounts to one instance, counting in m.

@@ -34,7 +34,7 @@ type instance struct {
 	mem   *memoryLimit
 	out   *instanceOutput
 	stack []uint64
-	fetch *fetchMeter // what its guest waited for on its mounts, since it started
+	fetch *fetchMeter // what its guest waited for on its mounts, since its last run was taken
 	// buf and bufSize are the request buffer faasedge_alloc last returned;
 	// a request that fits is written there without another call.
 	buf, bufSize uint32
@@ -89,23 +89,20 @@ func (r *run) reactor(ctx context.Context, m *module) {
 		return
 	}
 	defer func() { <-p.sem }()
-	// A cold start's own reads (its _initialize) count in its run.
-	var fetched activation.Fetch
 	inst := p.take()
 	if inst == nil {
 		r.cold = true
 		if inst = r.newInstance(ctx, m); inst == nil {
 			return
 		}
-	} else {
-		fetched = inst.fetch.load()
 	}
 	inst.out.c = r.out
 	r.runStart = time.Now()
 	r.call(ctx, inst)
 	inst.out.c = nil
-	now := inst.fetch.load()
-	r.fetch = activation.Fetch{Time: now.Time - fetched.Time, Bytes: now.Bytes - fetched.Bytes}
+	// Taken at the end of each run, the meter holds this run's reads only,
+	// and on a cold start its _initialize's too.
+	r.fetch = inst.fetch.take()
 	if r.resp.StatusCode == whisk.StatusSuccess || r.resp.StatusCode == whisk.StatusApplicationError {
 		p.put(inst)
 	} else {
@@ -136,7 +133,7 @@ func (r *run) newInstance(ctx context.Context, m *module) *instance {
 		if mod != nil {
 			_ = mod.Close(ctx)
 		}
-		r.fetch = inst.fetch.load()
+		r.fetch = inst.fetch.take()
 		inst.mem.release()
 		r.out.flush()
 		if !r.stopped(ctx, err, timedOut, inst.mem, true) {

@@ -129,7 +129,7 @@ func (r *run) command(ctx context.Context, m *module) {
 	if mod != nil {
 		_ = mod.Close(ctx)
 	}
-	r.fetch = fetch.load()
+	r.fetch = fetch.take()
 	mem.release()
 	r.out.flush()
 	body, n := r.out.takeResult()
