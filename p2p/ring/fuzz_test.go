@@ -83,7 +83,7 @@ func newFuzzNode(f *testing.F) *fuzzNode {
 	}
 	fz.from, _ = peer.IDFromPrivateKey(fz.fromKey)
 	body, _ := json.Marshal(claimMsg{Op: "claim", OfferID: fz.offerID, MemoryMB: 256})
-	h := n.handlers()
+	h := n.handlers
 	rep, err := h[ProtoClaim](context.Background(), fz.from, body)
 	if err != nil {
 		f.Fatal(err)

@@ -177,6 +177,9 @@ type Node struct {
 	cfg config
 	tr  Transport
 	key crypto.PrivKey
+	// handlers are the node's side of each ring protocol, registered on
+	// tr and called directly for requests to itself (local).
+	handlers map[protocol.ID]Handler
 
 	mu  sync.Mutex
 	rnd *rand.Rand
@@ -243,18 +246,14 @@ func New(tr Transport, key crypto.PrivKey, opts ...Option) (*Node, error) {
 		addrs:      AddressTable{},
 		backup:     map[peer.ID][]*Offer{},
 	}
-	for proto, h := range n.handlers() {
-		tr.Handle(proto, maxMessage(proto), h)
-	}
-	return n, nil
-}
-
-// handlers are the node's side of each ring protocol.
-func (n *Node) handlers() map[protocol.ID]Handler {
-	return map[protocol.ID]Handler{
+	n.handlers = map[protocol.ID]Handler{
 		ProtoOffer: decoded(n.handleOffer), ProtoFind: decoded(n.handleFind), ProtoBackup: decoded(n.handleBackup),
 		ProtoClaim: decoded(n.handleClaim), ProtoRun: decoded(n.handleRun),
 	}
+	for proto, h := range n.handlers {
+		tr.Handle(proto, maxMessage(proto), h)
+	}
+	return n, nil
 }
 
 // ID is the node's peer ID.

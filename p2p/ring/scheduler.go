@@ -410,7 +410,7 @@ func (n *Node) call(ctx context.Context, to peer.AddrInfo, proto protocol.ID, bo
 // local serves a request addressed to this node without the network, as a
 // trader that is also the scheduler or supplier.
 func (n *Node) local(ctx context.Context, proto protocol.ID, body []byte) ([]byte, error) {
-	h := n.handlers()[proto]
+	h := n.handlers[proto]
 	if h == nil {
 		return nil, fmt.Errorf("ring: no handler for %s", proto)
 	}
