@@ -198,12 +198,12 @@ func readUint(path string) (uint64, error) {
 // hierarchy, waiting a little for the kernel to let go of processes that
 // just exited.
 func removeCgroups(prefix string) error {
-	left, err := Leftovers(prefix)
+	groups, err := cgroupsNamed(func(name string) bool { return strings.HasPrefix(name, prefix) })
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, g := range left.Cgroups {
+	for _, g := range groups {
 		var err error
 		for range 50 {
 			if err = os.Remove(g); err == nil || errors.Is(err, os.ErrNotExist) {

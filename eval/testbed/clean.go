@@ -90,10 +90,30 @@ func scanObjects(match func(name string) bool) (map[string]Left, error) {
 	for _, i := range ifs {
 		add(i.Name, func(l *Left) { l.Links = append(l.Links, i.Name) })
 	}
+	groups, err := cgroupsNamed(match)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range groups {
+		add(filepath.Base(g), func(l *Left) { l.Cgroups = append(l.Cgroups, g) })
+	}
+	for p, l := range out {
+		if l.Procs, err = procsIn(l.Netns, l.Cgroups); err != nil {
+			return nil, err
+		}
+		out[p] = l
+	}
+	return out, nil
+}
+
+// cgroupsNamed lists the group directories whose names match, in every v1
+// hierarchy of the testbed's controllers; a match's subgroups are its own.
+func cgroupsNamed(match func(name string) bool) ([]string, error) {
 	mounts, err := cgroupMounts()
 	if err != nil {
 		return nil, err
 	}
+	var out []string
 	seen := map[string]bool{} // a mount of several controllers comes once per controller
 	for _, m := range mounts {
 		if seen[m.point] {
@@ -109,7 +129,7 @@ func scanObjects(match func(name string) bool) (map[string]Left, error) {
 				return nil
 			}
 			if match(d.Name()) {
-				add(d.Name(), func(l *Left) { l.Cgroups = append(l.Cgroups, path) })
+				out = append(out, path)
 				return fs.SkipDir
 			}
 			return nil
@@ -117,12 +137,6 @@ func scanObjects(match func(name string) bool) (map[string]Left, error) {
 		if err != nil {
 			return nil, err
 		}
-	}
-	for p, l := range out {
-		if l.Procs, err = procsIn(l.Netns, l.Cgroups); err != nil {
-			return nil, err
-		}
-		out[p] = l
 	}
 	return out, nil
 }
