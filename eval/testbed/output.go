@@ -136,13 +136,14 @@ func (r *Results) Write(series []phaseSnap) error {
 	for i := range r.Phases {
 		sums[i] = r.Phases[i].Summarize()
 	}
+	kinds := r.kinds()
 	steps := []func() error{
 		func() error { return r.writeMain(sums) },
 		r.writeLoad,
-		r.writeKinds,
+		func() error { return r.writeKinds(kinds) },
 		r.writeNodes,
 		func() error { return r.writePlots(sums, series) },
-		func() error { return r.writeReport(sums) },
+		func() error { return r.writeReport(sums, kinds) },
 	}
 	for _, f := range steps {
 		if err := f(); err != nil {
@@ -312,9 +313,9 @@ func (r *Results) kinds() []kindSummary {
 	return out
 }
 
-func (r *Results) writeKinds() error {
+func (r *Results) writeKinds(kinds []kindSummary) error {
 	rows := [][]string{{"workload", "placement", "kind", "requests", "ok", "complete_p50_ms", "exec_p50_ms", "fetch_p50_ms", "cold_starts"}}
-	for _, k := range r.kinds() {
+	for _, k := range kinds {
 		rows = append(rows, []string{k.Workload, k.Placement, k.Kind, strconv.Itoa(k.Requests), strconv.Itoa(k.OK),
 			f2(k.CompleteP50), f2(k.ExecP50), f2(k.FetchP50), strconv.Itoa(k.ColdStarts)})
 	}
@@ -510,7 +511,7 @@ func fmtMS(v float64) string {
 	return fmt.Sprintf("%.1f", v)
 }
 
-func (r *Results) writeReport(sums []Summary) error {
+func (r *Results) writeReport(sums []Summary, kinds []kindSummary) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# FaaS@Edge evaluation: small deployment\n\n")
 	fmt.Fprintf(&b, "Run %s, written %s.\n\n", filepath.Base(r.Dir), time.Now().UTC().Format(time.RFC3339))
@@ -559,11 +560,11 @@ func (r *Results) writeReport(sums []Summary) error {
 			fmt.Fprintf(&b, "| %s | %s | %d | %d | %.0f%% | %.2f | %.2f | %.1f%% | %.0f%% | %s |\n", ph.Workload, ph.Placement, lv.Load, lv.Requests, 100*rate, tput, ph.inFlight(lv), 100*r.utilisation(ph, lv), 100*claimed(lv.End.Gateway), fmtBytes(lv.blocksIn()))
 		}
 	}
-	if ks := r.kinds(); len(ks) > 0 {
+	if len(kinds) > 0 {
 		b.WriteString("\n## Latency by request kind\n\n")
 		b.WriteString("A phase's medians above mix its kinds of request (the hash workload's files of 4 KiB to 64 MiB); here each kind apart, every offered load together. Cold starts: requests whose record has an initTime.\n\n")
 		b.WriteString("| workload | placement | kind | requests | success | complete p50 ms | execution p50 ms | fetch p50 ms | cold starts |\n|---|---|---|---:|---:|---:|---:|---:|---:|\n")
-		for _, k := range ks {
+		for _, k := range kinds {
 			fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %s | %s | %s | %d |\n", k.Workload, k.Placement, k.Kind, k.Requests, k.OK, fmtMS(k.CompleteP50), fmtMS(k.ExecP50), fmtMS(k.FetchP50), k.ColdStarts)
 		}
 	}
